@@ -1,0 +1,144 @@
+/*
+ * keyspace: the string keyspace of one database (db 0).
+ *
+ * An entry is one contiguous block from alloc/ holding a small header, the
+ * key and the value (no terminating NUL). The index is an open-addressing
+ * hash table of entry pointers that grows and shrinks incrementally: a resize
+ * allocates the new table and then migrates a bounded number of slots per
+ * operation and per cron tick, so no single call pauses for the whole table.
+ *
+ * Expiry times are absolute Unix milliseconds. Expired entries are removed
+ * lazily when looked up and actively by ks_expire_cycle().
+ *
+ * Every function here uses the keyspace clock (ks_now_ms), which the caller
+ * refreshes with ks_clock_update() once per command, so that a command sees
+ * one consistent "now".
+ *
+ * Not thread-safe: called from the daemon's single event-loop thread.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct entry;  /* opaque: use the accessors below */
+
+#define KS_NO_EXPIRE (-1)
+
+typedef enum ks_rstatus {
+    KS_OK = 0,
+    KS_ENOMEM = -1,  /* the allocator could not provide memory */
+} ks_rstatus_e;
+
+struct ks_options {
+    unsigned initial_power;  /* log2 of the initial index size */
+    unsigned rehash_steps;   /* index slots migrated per operation */
+};
+
+void ks_options_default(struct ks_options *opt);
+
+/* Idempotent; returns 0 or an errno. alloc_setup() must have been called. */
+int ks_setup(const struct ks_options *opt);
+/* Frees every entry and the index. */
+void ks_teardown(void);
+
+/* ---- clock ---- */
+void ks_clock_update(void);        /* reads the wall clock */
+void ks_clock_set(int64_t now_ms);  /* for tests: pins the clock */
+int64_t ks_now_ms(void);
+
+/* ---- entries ---- */
+const char *entry_key(const struct entry *e, size_t *klen);
+/* The value bytes are writable in place (for INCR, SETRANGE within length). */
+char *entry_val(struct entry *e, size_t *vlen);
+size_t entry_vlen(const struct entry *e);
+/* Absolute expiry in ms, or KS_NO_EXPIRE. */
+int64_t entry_expire(const struct entry *e);
+/* Bytes the entry occupies: its block's usable size plus its index slot. */
+size_t entry_footprint(const struct entry *e);
+
+/* ---- lookups and updates ---- */
+
+/* Returns the live entry for key, or NULL. An expired entry is deleted and
+ * reported as missing. Counts a keyspace hit or miss. */
+struct entry *ks_get(const char *key, size_t klen);
+/* Like ks_get but counts no hit/miss (for EXISTS-like internal use). */
+struct entry *ks_peek(const char *key, size_t klen);
+
+/*
+ * Allocates an entry that is not yet in the index, with room for a value of
+ * vlen bytes (left uninitialised for the caller to fill through entry_val).
+ * Returns NULL on out of memory. The entry becomes visible with ks_insert()
+ * or is released with ks_discard(); no other keyspace call may run between
+ * ks_alloc and one of those two, except lookups.
+ */
+struct entry *ks_alloc(const char *key, size_t klen, size_t vlen, int64_t expire_ms);
+/* Publishes e, replacing (and freeing) any entry with the same key. */
+void ks_insert(struct entry *e);
+void ks_discard(struct entry *e);
+
+/* Convenience: ks_alloc + copy + ks_insert. Returns KS_OK or KS_ENOMEM. */
+ks_rstatus_e ks_set(const char *key, size_t klen, const char *val, size_t vlen,
+                    int64_t expire_ms);
+
+/* Deletes key; returns true if a live entry was removed. */
+bool ks_del(const char *key, size_t klen);
+
+/*
+ * Changes the expiry of a live entry (KS_NO_EXPIRE to persist). Because the
+ * header stores an expiry only when there is one, this may move the entry to
+ * a new block; the returned pointer replaces e (NULL on out of memory, in
+ * which case e is unchanged). An expiry in the past deletes the key and
+ * returns NULL with *deleted set.
+ */
+struct entry *ks_set_expire(struct entry *e, int64_t expire_ms, bool *deleted);
+
+/* Marks an entry as accessed now (for TOUCH and eviction clocks). */
+void ks_touch(struct entry *e);
+
+size_t ks_count(void);          /* entries in the index, including not-yet-reaped expired */
+size_t ks_count_expires(void);  /* of which have an expiry */
+
+/* Deletes everything. */
+void ks_flush(void);
+
+/*
+ * Incremental iteration with Redis SCAN guarantees: every entry present for
+ * the whole scan is visited at least once, even across index resizes; some
+ * may be visited more than once. Start with cursor 0; returns the next
+ * cursor, 0 when done. Visits at least `count` index buckets' worth of
+ * entries (approximately). fn may not modify the keyspace; expired entries
+ * are skipped.
+ */
+typedef void (*ks_visit_fn)(struct entry *e, void *ctx);
+uint64_t ks_scan(uint64_t cursor, size_t count, ks_visit_fn fn, void *ctx);
+
+/* A uniformly-ish random live entry, or NULL if the keyspace is empty. */
+struct entry *ks_random(void);
+
+/*
+ * Active expiry: deletes expired entries for at most budget_us microseconds
+ * of work. Returns the number deleted.
+ */
+size_t ks_expire_cycle(uint64_t budget_us);
+
+/* Background index maintenance (resize migration) for about budget_us. */
+void ks_cron(uint64_t budget_us);
+
+struct ks_stats {
+    uint64_t keyspace_hits;
+    uint64_t keyspace_misses;
+    uint64_t expired_keys;     /* deleted because their TTL passed */
+    size_t keys;
+    size_t expires;
+    size_t index_slots;        /* slots in the index tables (both while resizing) */
+    size_t index_bytes;        /* bytes the index tables use */
+    bool rehashing;
+};
+
+void ks_stats(struct ks_stats *st);
+void ks_stats_reset(void);     /* resets the counters (hits, misses, expired) */
+
+/* Checks index invariants (every entry reachable, counts match). For tests. */
+bool ks_verify(void);

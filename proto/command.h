@@ -1,0 +1,95 @@
+/*
+ * command: the command table and dispatch.
+ *
+ * Commands are rows (name, arity, flags, key positions, handler). proto/
+ * registers the data commands it implements on top of keyspace/; the daemon
+ * registers the server commands that need connection or server state
+ * (HELLO, AUTH, CLIENT, CONFIG, INFO, ...). Both share one table, so COMMAND,
+ * arity checks and error wording are uniform.
+ *
+ * A handler writes exactly one reply (or a protocol-legal sequence of them)
+ * into s->reply.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/reply.h"
+#include "proto/resp.h"
+
+/* Command flags; their names (lowercase) appear in COMMAND INFO. */
+#define COMMAND_FLAGS(X)               \
+    X(CMD_WRITE,    1u << 0, "write")    \
+    X(CMD_READONLY, 1u << 1, "readonly") \
+    X(CMD_DENYOOM,  1u << 2, "denyoom")  \
+    X(CMD_ADMIN,    1u << 3, "admin")    \
+    X(CMD_PUBSUB,   1u << 4, "pubsub")   \
+    X(CMD_NOSCRIPT, 1u << 5, "noscript") \
+    X(CMD_LOADING,  1u << 6, "loading")  \
+    X(CMD_STALE,    1u << 7, "stale")    \
+    X(CMD_FAST,     1u << 8, "fast")     \
+    X(CMD_NOAUTH,   1u << 9, "no_auth")  \
+    X(CMD_MAYREPLICATE, 1u << 10, "may_replicate")
+
+#define X(name, bit, str) name = bit,
+enum command_flag { COMMAND_FLAGS(X) };
+#undef X
+
+/* Per-connection protocol state. The daemon embeds this in its connection
+ * and keeps it alive for the connection's lifetime. */
+struct session {
+    struct reply reply;
+    uint64_t id;
+    bool need_auth;          /* requirepass is set and AUTH has not succeeded */
+    bool close_after_reply;  /* QUIT, protocol errors */
+    void *owner;             /* the daemon's connection object */
+};
+
+struct command;
+typedef void (*command_proc)(struct session *s, int argc, struct slice *argv);
+
+struct command {
+    const char *name;        /* lowercase */
+    int arity;               /* >0 exact argc, <0 at least -arity */
+    uint32_t flags;
+    int first_key;           /* 0 if the command takes no keys */
+    int last_key;            /* -1 means the last argument */
+    int key_step;
+    command_proc proc;
+    const char *summary;     /* one line, for COMMAND DOCS */
+    const char *group;       /* "string", "generic", "server", "connection" */
+    const char *since;       /* Redis version that introduced it, for COMMAND DOCS */
+    const struct command *subcommands;  /* NULL-name-terminated, or NULL */
+};
+
+/* Adds rows to the table (names must be unique). Returns 0 or an errno. */
+int command_register(const struct command *rows, size_t n);
+/* Registers proto's own data commands. Idempotent. */
+void proto_setup(void);
+void proto_teardown(void);
+
+/* Case-insensitive lookup; NULL if unknown. */
+const struct command *command_lookup(const char *name, size_t len);
+size_t command_count(void);
+/* Visits every registered command in registration order. */
+void command_foreach(void (*fn)(const struct command *c, void *ctx), void *ctx);
+
+/*
+ * Runs one request: looks the command up, checks authentication and arity,
+ * and calls its handler. Unknown commands and wrong arity get Redis's
+ * wording. Returns the command run, or NULL if it was rejected.
+ */
+const struct command *command_dispatch(struct session *s, int argc, struct slice *argv);
+
+/* Redis's standard error texts, shared by every handler. */
+#define ERR_SYNTAX      "ERR syntax error"
+#define ERR_NOT_INT     "ERR value is not an integer or out of range"
+#define ERR_NOT_FLOAT   "ERR value is not a valid float"
+#define ERR_OVERFLOW    "ERR increment or decrement would overflow"
+#define ERR_NO_KEY      "ERR no such key"
+#define ERR_OOM         "OOM command not allowed when used memory > 'maxmemory'."
+#define ERR_NOMEM       "OOM cannot allocate memory for this value"
+#define ERR_NOAUTH      "NOAUTH Authentication required."
+#define ERR_WRONGTYPE   "WRONGTYPE Operation against a key holding the wrong kind of value"

@@ -1,0 +1,62 @@
+/*
+ * reply: encodes replies in RESP2 or RESP3 into a growable byte buffer.
+ *
+ * The buffer belongs to one client session; the daemon moves its bytes to
+ * the socket. Every function picks the RESP3 type when the session speaks
+ * RESP3 (HELLO 3) and the RESP2 equivalent otherwise: null -> $-1 / _,
+ * map -> flat array / %, set -> array / ~, double -> bulk / ",", boolean ->
+ * integer / #, verbatim -> bulk / =.
+ *
+ * When growing the buffer fails, the reply is marked broken (r->oom) and
+ * further writes are dropped; the daemon then closes that one connection
+ * rather than sending a truncated reply.
+ */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct reply {
+    char *buf;
+    size_t len;
+    size_t cap;
+    int resp;       /* 2 or 3 */
+    bool oom;
+};
+
+void reply_init(struct reply *r);
+void reply_deinit(struct reply *r);
+/* Forgets the bytes (after the daemon has taken them); keeps the capacity
+ * unless it grew large, so one huge reply does not pin memory forever. */
+void reply_clear(struct reply *r);
+
+void reply_raw(struct reply *r, const void *p, size_t n);
+void reply_status(struct reply *r, const char *s);            /* +s */
+/* -<text>: text starts with the error code, e.g. "ERR syntax error" or
+ * "WRONGTYPE Operation ...". Newlines in text are replaced by spaces. */
+void reply_error(struct reply *r, const char *text);
+void reply_errorf(struct reply *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void reply_ok(struct reply *r);                               /* +OK */
+void reply_int(struct reply *r, long long v);                 /* :v */
+void reply_bulk(struct reply *r, const void *p, size_t n);    /* $n p */
+void reply_cstr(struct reply *r, const char *s);              /* bulk of a C string */
+void reply_bulk_ll(struct reply *r, long long v);             /* bulk of decimal v */
+void reply_null(struct reply *r);                             /* $-1 or _ */
+void reply_null_array(struct reply *r);                       /* *-1 or _ */
+void reply_array(struct reply *r, size_t n);
+void reply_map(struct reply *r, size_t npairs);
+void reply_set(struct reply *r, size_t n);
+void reply_double(struct reply *r, double d);
+/* Bulk of a long double formatted as INCRBYFLOAT does (%.17Lg, no trailing zeros). */
+void reply_long_double(struct reply *r, long double d);
+void reply_bool(struct reply *r, bool b);
+void reply_verbatim(struct reply *r, const char *p, size_t n, const char *fmt3);
+
+/* Aggregates whose length is known only after writing their elements:
+ * reply_defer reserves a header, reply_defer_array/map fills it in. */
+size_t reply_defer(struct reply *r);
+void reply_defer_array(struct reply *r, size_t handle, size_t n);
+void reply_defer_map(struct reply *r, size_t handle, size_t npairs);
