@@ -1,1 +1,398 @@
-/* placeholder: being written */
+/*
+ * command: the shared command table, request dispatch and per-command
+ * counters.
+ *
+ * Every request goes through command_dispatch, so lookup is a case-folding
+ * open-addressing hash over the registered names (no allocation, no copy of
+ * the name). Rows are registered by proto/ (data commands) and by the daemon
+ * (server commands); the table keeps pointers to those static rows plus an
+ * entry per command and per subcommand holding its counters and full name.
+ *
+ * Invariants:
+ *  - the hash holds exactly the top-level entries, at load factor <= 1/2, so
+ *    probing always reaches an empty slot;
+ *  - entries never move once created (they are allocated one by one), so a
+ *    pointer to an entry stays valid until command_table_clear;
+ *  - checks run in Redis 7's order: existence (command, then subcommand),
+ *    arity, authentication; the error wordings are Redis's.
+ */
+#include "proto/command.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Redis truncates names and arguments quoted in errors to this many bytes. */
+#define ERR_QUOTE_MAX 128
+
+struct cmd_entry {
+    const struct command *cmd;
+    struct cmd_entry *parent;       /* NULL for a top-level command */
+    struct cmd_entry *subs;         /* array of nsubs entries */
+    size_t nsubs;
+    size_t namelen;
+    char *fullname;                 /* "config|get"; top level: cmd->name */
+    struct command_stats st;
+};
+
+static struct cmd_entry **order;    /* top-level entries, registration order */
+static size_t norder, order_cap;
+static struct cmd_entry **slots;    /* hash: power-of-two size */
+static size_t nslots;
+static size_t max_namelen;
+
+static inline unsigned char fold(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+static inline uint64_t name_hash(const char *p, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;     /* FNV-1a over folded bytes */
+    for (size_t i = 0; i < len; i++) {
+        h ^= fold((unsigned char)p[i]);
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static inline bool name_eq(const char *row, size_t rowlen, const char *p, size_t len)
+{
+    if (rowlen != len)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (fold((unsigned char)row[i]) != fold((unsigned char)p[i]))
+            return false;
+    return true;
+}
+
+static struct cmd_entry *lookup_entry(const char *name, size_t len)
+{
+    if (nslots == 0 || len > max_namelen)
+        return NULL;
+    size_t mask = nslots - 1;
+    for (size_t i = (size_t)name_hash(name, len) & mask;; i = (i + 1) & mask) {
+        struct cmd_entry *e = slots[i];
+        if (e == NULL)
+            return NULL;
+        if (name_eq(e->cmd->name, e->namelen, name, len))
+            return e;
+    }
+}
+
+static struct cmd_entry *lookup_sub_entry(const struct cmd_entry *parent,
+                                          const char *name, size_t len)
+{
+    /* containers have a handful of subcommands: a scan beats a hash */
+    for (size_t i = 0; i < parent->nsubs; i++) {
+        struct cmd_entry *e = &parent->subs[i];
+        if (name_eq(e->cmd->name, e->namelen, name, len))
+            return e;
+    }
+    return NULL;
+}
+
+static void hash_put(struct cmd_entry **tab, size_t n, struct cmd_entry *e)
+{
+    size_t mask = n - 1;
+    size_t i = (size_t)name_hash(e->cmd->name, e->namelen) & mask;
+    while (tab[i] != NULL)
+        i = (i + 1) & mask;
+    tab[i] = e;
+}
+
+static int hash_reserve(size_t nentries)
+{
+    size_t want = 16;
+    while (want < nentries * 2)
+        want *= 2;
+    if (want <= nslots)
+        return 0;
+    struct cmd_entry **tab = calloc(want, sizeof(*tab));
+    if (tab == NULL)
+        return ENOMEM;
+    for (size_t i = 0; i < norder; i++)
+        hash_put(tab, want, order[i]);
+    free(slots);
+    slots = tab;
+    nslots = want;
+    return 0;
+}
+
+static void entry_free(struct cmd_entry *e)
+{
+    for (size_t i = 0; i < e->nsubs; i++)
+        free(e->subs[i].fullname);
+    free(e->subs);
+    free(e);
+}
+
+static struct cmd_entry *entry_new(const struct command *row)
+{
+    struct cmd_entry *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    e->cmd = row;
+    e->namelen = strlen(row->name);
+    e->fullname = (char *)row->name;
+    if (row->subcommands == NULL)
+        return e;
+    size_t n = 0;
+    while (row->subcommands[n].name != NULL)
+        n++;
+    e->subs = calloc(n ? n : 1, sizeof(*e->subs));
+    if (e->subs == NULL) {
+        free(e);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct cmd_entry *s = &e->subs[i];
+        s->cmd = &row->subcommands[i];
+        s->parent = e;
+        s->namelen = strlen(s->cmd->name);
+        s->fullname = malloc(e->namelen + 1 + s->namelen + 1);
+        if (s->fullname == NULL) {
+            e->nsubs = i;
+            entry_free(e);
+            return NULL;
+        }
+        memcpy(s->fullname, row->name, e->namelen);
+        s->fullname[e->namelen] = '|';
+        memcpy(s->fullname + e->namelen + 1, s->cmd->name, s->namelen + 1);
+    }
+    e->nsubs = n;
+    return e;
+}
+
+int command_register(const struct command *rows, size_t n)
+{
+    /* validate everything first so a failure adds nothing */
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].name == NULL || rows[i].name[0] == '\0')
+            return EINVAL;
+        size_t len = strlen(rows[i].name);
+        if (lookup_entry(rows[i].name, len) != NULL)
+            return EEXIST;
+        for (size_t j = 0; j < i; j++)
+            if (name_eq(rows[j].name, strlen(rows[j].name), rows[i].name, len))
+                return EEXIST;
+    }
+    if (norder + n > order_cap) {
+        size_t ncap = order_cap ? order_cap : 32;
+        while (ncap < norder + n)
+            ncap *= 2;
+        struct cmd_entry **no = realloc(order, ncap * sizeof(*no));
+        if (no == NULL)
+            return ENOMEM;
+        order = no;
+        order_cap = ncap;
+    }
+    if (hash_reserve(norder + n) != 0)
+        return ENOMEM;
+    struct cmd_entry **fresh = calloc(n ? n : 1, sizeof(*fresh));
+    if (fresh == NULL)
+        return ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        fresh[i] = entry_new(&rows[i]);
+        if (fresh[i] == NULL) {
+            for (size_t j = 0; j < i; j++)
+                entry_free(fresh[j]);
+            free(fresh);
+            return ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        order[norder++] = fresh[i];
+        hash_put(slots, nslots, fresh[i]);
+        if (fresh[i]->namelen > max_namelen)
+            max_namelen = fresh[i]->namelen;
+    }
+    free(fresh);
+    return 0;
+}
+
+void command_table_clear(void)
+{
+    for (size_t i = 0; i < norder; i++)
+        entry_free(order[i]);
+    free(order);
+    free(slots);
+    order = NULL;
+    slots = NULL;
+    norder = order_cap = nslots = 0;
+    max_namelen = 0;
+}
+
+const struct command *command_lookup(const char *name, size_t len)
+{
+    struct cmd_entry *e = lookup_entry(name, len);
+    return e ? e->cmd : NULL;
+}
+
+const struct command *command_lookup_sub(const struct command *parent,
+                                         const char *name, size_t len)
+{
+    if (parent == NULL || parent->subcommands == NULL)
+        return NULL;
+    for (const struct command *c = parent->subcommands; c->name != NULL; c++)
+        if (name_eq(c->name, strlen(c->name), name, len))
+            return c;
+    return NULL;
+}
+
+size_t command_count(void)
+{
+    return norder;
+}
+
+void command_foreach(void (*fn)(const struct command *c, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < norder; i++)
+        fn(order[i]->cmd, ctx);
+}
+
+/* The entry of a row from the table (top level or subcommand), or NULL.
+ * Linear, but only used off the request path (INFO, error wording). */
+static struct cmd_entry *entry_of(const struct command *c)
+{
+    for (size_t i = 0; i < norder; i++) {
+        struct cmd_entry *e = order[i];
+        if (e->cmd == c)
+            return e;
+        for (size_t j = 0; j < e->nsubs; j++)
+            if (e->subs[j].cmd == c)
+                return &e->subs[j];
+    }
+    return NULL;
+}
+
+const char *command_fullname(const struct command *c)
+{
+    struct cmd_entry *e = entry_of(c);
+    return e ? e->fullname : c->name;
+}
+
+const struct command_stats *command_stats_get(const struct command *c)
+{
+    struct cmd_entry *e = entry_of(c);
+    return e ? &e->st : NULL;
+}
+
+void command_stats_foreach(command_stats_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < norder; i++) {
+        struct cmd_entry *e = order[i];
+        fn(e->fullname, e->cmd, &e->st, ctx);
+        for (size_t j = 0; j < e->nsubs; j++)
+            fn(e->subs[j].fullname, e->subs[j].cmd, &e->subs[j].st, ctx);
+    }
+}
+
+void command_stats_reset(void)
+{
+    for (size_t i = 0; i < norder; i++) {
+        struct cmd_entry *e = order[i];
+        memset(&e->st, 0, sizeof(e->st));
+        for (size_t j = 0; j < e->nsubs; j++)
+            memset(&e->subs[j].st, 0, sizeof(e->subs[j].st));
+    }
+}
+
+/* Length of an argument as C's "%s" would see it (Redis formats these
+ * strings with %s, which stops at a NUL byte), capped at max. */
+static size_t quoted_len(const struct slice *a, size_t max)
+{
+    size_t n = a->len < max ? a->len : max;
+    const char *nul = n ? memchr(a->p, '\0', n) : NULL;
+    return nul ? (size_t)(nul - a->p) : n;
+}
+
+static void reject_unknown_command(struct session *s, int argc, struct slice *argv)
+{
+    /* the args part stops growing once it reaches 128 bytes, and each
+     * argument is cut to what is left of those 128 */
+    char args[ERR_QUOTE_MAX + 8 + 1];
+    size_t alen = 0;
+    for (int i = 1; i < argc && alen < ERR_QUOTE_MAX; i++) {
+        size_t n = quoted_len(&argv[i], ERR_QUOTE_MAX - alen);
+        args[alen++] = '\'';
+        memcpy(args + alen, argv[i].p, n);
+        alen += n;
+        args[alen++] = '\'';
+        args[alen++] = ' ';
+    }
+    args[alen] = '\0';
+    int nlen = (int)quoted_len(&argv[0], ERR_QUOTE_MAX);
+    reply_errorf(&s->reply, "ERR unknown command '%.*s', with args beginning with: %s",
+                 nlen, argv[0].p, args);
+}
+
+static void reject_unknown_sub(struct session *s, struct slice *argv)
+{
+    char parent[ERR_QUOTE_MAX + 1];
+    size_t plen = quoted_len(&argv[0], ERR_QUOTE_MAX);
+    for (size_t i = 0; i < plen; i++) {
+        unsigned char c = (unsigned char)argv[0].p[i];
+        parent[i] = (char)((c >= 'a' && c <= 'z') ? c - ('a' - 'A') : c);
+    }
+    parent[plen] = '\0';
+    int slen = (int)quoted_len(&argv[1], ERR_QUOTE_MAX);
+    reply_errorf(&s->reply, "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                 slen, argv[1].p, parent);
+}
+
+static inline uint64_t now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+const struct command *command_dispatch(struct session *s, int argc, struct slice *argv)
+{
+    if (argc <= 0)
+        return NULL;
+    struct cmd_entry *e = lookup_entry(argv[0].p, argv[0].len);
+    if (e == NULL) {
+        reject_unknown_command(s, argc, argv);
+        return NULL;
+    }
+    if (e->cmd->subcommands != NULL && argc >= 2) {
+        struct cmd_entry *sub = lookup_sub_entry(e, argv[1].p, argv[1].len);
+        if (sub == NULL) {
+            reject_unknown_sub(s, argv);
+            return NULL;
+        }
+        e = sub;
+    }
+    const struct command *c = e->cmd;
+    if ((c->arity > 0 && argc != c->arity) || (c->arity < 0 && argc < -c->arity)) {
+        e->st.rejected_calls++;
+        reply_errorf(&s->reply, "ERR wrong number of arguments for '%s' command",
+                     e->fullname);
+        return NULL;
+    }
+    if (s->need_auth && !(c->flags & CMD_NOAUTH)) {
+        e->st.rejected_calls++;
+        reply_error(&s->reply, ERR_NOAUTH);
+        return NULL;
+    }
+    command_proc proc = c->proc;
+    if (proc == NULL && e->parent != NULL)
+        proc = e->parent->cmd->proc;
+    if (proc == NULL) {
+        e->st.rejected_calls++;
+        reply_errorf(&s->reply, "ERR command '%s' is not implemented", e->fullname);
+        return NULL;
+    }
+    uint64_t errs = s->reply.nerrors;
+    uint64_t t0 = now_usec();
+    proc(s, argc, argv);
+    e->st.usec += now_usec() - t0;
+    e->st.calls++;
+    if (s->reply.nerrors != errs)
+        e->st.failed_calls++;
+    return c;
+}

@@ -64,8 +64,21 @@ struct command {
     const struct command *subcommands;  /* NULL-name-terminated, or NULL */
 };
 
-/* Adds rows to the table (names must be unique). Returns 0 or an errno. */
+/*
+ * Adds rows to the table (names must be unique, case-insensitively).
+ * Returns 0, EEXIST for a duplicate name (nothing is added then), EINVAL for
+ * a row without name, or ENOMEM. The table keeps pointers to the rows and
+ * their subcommand arrays, so they must stay valid (static) until
+ * command_table_clear.
+ *
+ * Subcommand rows (in .subcommands) carry only the subcommand's own name
+ * ("get", not "config|get"); their arity counts the parent's name too, as in
+ * Redis (CONFIG GET is -3). A subcommand row with a NULL proc runs its
+ * parent's proc. Authentication is waived only for rows flagged CMD_NOAUTH.
+ */
 int command_register(const struct command *rows, size_t n);
+/* Forgets every registered row and all counters (for proto_teardown). */
+void command_table_clear(void);
 /* Registers proto's own data commands. Idempotent. */
 void proto_setup(void);
 void proto_teardown(void);
@@ -76,12 +89,40 @@ size_t command_count(void);
 /* Visits every registered command in registration order. */
 void command_foreach(void (*fn)(const struct command *c, void *ctx), void *ctx);
 
+/* Looks up a subcommand row of parent (case-insensitive); NULL if none. */
+const struct command *command_lookup_sub(const struct command *parent,
+                                         const char *name, size_t len);
+/* "get" or "config|get": the name Redis uses in errors and statistics. */
+const char *command_fullname(const struct command *c);
+
 /*
- * Runs one request: looks the command up, checks authentication and arity,
- * and calls its handler. Unknown commands and wrong arity get Redis's
- * wording. Returns the command run, or NULL if it was rejected.
+ * Runs one request: looks the command (and subcommand) up, checks arity,
+ * then authentication, and calls its handler. The checks run in Redis's
+ * order, so an unauthenticated client still gets "unknown command" and
+ * arity errors. Returns the command run, or NULL if it was rejected.
  */
 const struct command *command_dispatch(struct session *s, int argc, struct slice *argv);
+
+/*
+ * Per-command counters for INFO commandstats. A call is counted when its
+ * handler ran; rejected_calls counts arity and NOAUTH rejections of a known
+ * command; failed_calls counts calls whose handler replied with an error.
+ */
+struct command_stats {
+    uint64_t calls;
+    uint64_t usec;           /* wall time spent in the handler */
+    uint64_t rejected_calls;
+    uint64_t failed_calls;
+};
+typedef void (*command_stats_fn)(const char *fullname, const struct command *c,
+                                 const struct command_stats *st, void *ctx);
+/* Visits every command and subcommand, in registration order, including
+ * those never called (the caller filters as INFO does). */
+void command_stats_foreach(command_stats_fn fn, void *ctx);
+/* The counters of one command row from the table; NULL if not registered. */
+const struct command_stats *command_stats_get(const struct command *c);
+/* Zeroes all counters (CONFIG RESETSTAT). */
+void command_stats_reset(void);
 
 /* Redis's standard error texts, shared by every handler. */
 #define ERR_SYNTAX      "ERR syntax error"

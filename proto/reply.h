@@ -24,12 +24,16 @@ struct reply {
     size_t cap;
     int resp;       /* 2 or 3 */
     bool oom;
+    uint64_t nerrors;   /* error replies written so far (never reset by
+                         * reply_clear), so callers can tell whether a
+                         * command replied with an error */
 };
 
 void reply_init(struct reply *r);
 void reply_deinit(struct reply *r);
-/* Forgets the bytes (after the daemon has taken them); keeps the capacity
- * unless it grew large, so one huge reply does not pin memory forever. */
+/* Forgets the bytes (after the daemon has taken them) and clears oom; keeps
+ * the capacity unless it grew large (over 64 KiB), so one huge reply does
+ * not pin memory forever. */
 void reply_clear(struct reply *r);
 
 void reply_raw(struct reply *r, const void *p, size_t n);
@@ -49,14 +53,18 @@ void reply_null_array(struct reply *r);                       /* *-1 or _ */
 void reply_array(struct reply *r, size_t n);
 void reply_map(struct reply *r, size_t npairs);
 void reply_set(struct reply *r, size_t n);
+/* "%.17g"; RESP3 sends ",<d>" (",inf"/",-inf"), RESP2 a bulk string. */
 void reply_double(struct reply *r, double d);
-/* Bulk of a long double formatted as INCRBYFLOAT does (%.17Lg, no trailing zeros). */
+/* Bulk of a long double formatted as INCRBYFLOAT does ("%.17Lf", then no
+ * trailing zeros and no trailing dot: 10.5+0.1 gives "10.6"). */
 void reply_long_double(struct reply *r, long double d);
 void reply_bool(struct reply *r, bool b);
 void reply_verbatim(struct reply *r, const char *p, size_t n, const char *fmt3);
 
 /* Aggregates whose length is known only after writing their elements:
- * reply_defer reserves a header, reply_defer_array/map fills it in. */
+ * reply_defer reserves a header, reply_defer_array/map fills it in. Nested
+ * deferred headers must be filled innermost (latest reserved) first, because
+ * filling one moves the bytes after it. */
 size_t reply_defer(struct reply *r);
 void reply_defer_array(struct reply *r, size_t handle, size_t n);
 void reply_defer_map(struct reply *r, size_t handle, size_t npairs);
