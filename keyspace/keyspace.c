@@ -1,1 +1,1189 @@
-/* placeholder: being written */
+/*
+ * keyspace: entries, the hash index, SCAN, expiry (see keyspace.h for the
+ * contract). Everything lives in one static `ks` state: there is one db.
+ *
+ * ENTRY LAYOUT
+ *
+ * An entry is exactly one block from alloc_block() and the entry pointer is
+ * the block pointer (ks_entry_of_block is a cast), so the compactor can move
+ * an entry by copying its bytes and calling ks_repoint. Layout:
+ *
+ *   byte 0     flags: EF_TTL (an expiry follows), EF_LONGKEY (32-bit klen)
+ *   byte 1     key length if the key is shorter than 256 bytes, else 0
+ *   bytes 2-3  16-bit access clock (for LRU/LFU-style eviction later)
+ *   bytes 4-7  value length (values are capped at 512 MiB, so 32 bits do)
+ *   [4 bytes]  key length, only with EF_LONGKEY
+ *   [8 bytes]  absolute expiry in Unix ms, only with EF_TTL
+ *   key bytes, then value bytes (no NUL terminator)
+ *
+ * So the common case (short key, no TTL) costs 8 header bytes. Optional
+ * fields may be unaligned (offset 12 with a long key), hence memcpy access.
+ * Because the TTL field exists only when there is an expiry, adding or
+ * removing an expiry moves the entry to a new block (ks_set_expire).
+ * Each block gets a lifetime band for alloc/: 0 without TTL, otherwise
+ * 1 + roughly log4 of the remaining seconds, capped at ALLOC_BANDS-1, so
+ * entries likely to die together are placed together.
+ *
+ * INDEX
+ *
+ * Open addressing with linear probing over an array of uint64_t slots.
+ * A slot is 0 (empty), SLOT_TOMB (see migration below), or
+ *
+ *   bit 63      the entry has a TTL (lets the expiry sweep skip entries
+ *               without dereferencing them)
+ *   bits 48-62  15-bit tag: hash bits 49-63, compared before the key, so a
+ *               probe dereferences a non-matching entry only 1 in 32768 times
+ *   bits 0-47   the entry pointer (user-space pointers fit in 48 bits on
+ *               x86-64 and arm64; ks_alloc aborts if one does not)
+ *
+ * The home bucket of a key is hash & mask; the low hash bits pick the bucket
+ * and the high ones the tag, so the two are independent for any table size.
+ * Invariant of the active table: every slot from an entry's home bucket up
+ * to the entry itself is non-empty, so a probe may stop at the first empty.
+ * Deletion keeps it by backward shift (no tombstones in the active table):
+ * walk forward from the hole, and move back every entry whose home bucket is
+ * not cyclically inside (hole, position]; stop at an empty slot. The load
+ * stays at most 0.8 (grow x2 when an insert would pass it) and a table
+ * shrinks when the load drops below 0.1, to the smallest power of two that
+ * keeps the load at or below 0.5, never below the initial size; the gap
+ * between 0.1 and 0.4-0.5 keeps a key count near a threshold from
+ * resizing back and forth.
+ *
+ * INCREMENTAL RESIZE
+ *
+ * A resize allocates the new table with calloc (large sizes are fresh mmap
+ * pages that the kernel zeroes lazily, so even 2^25 slots cost no pause) and
+ * makes it the active table `cur`; the previous one becomes `old`. Then:
+ *
+ *  - New keys go to cur only. A lookup probes cur, then old. An insert of a
+ *    key that still lives in old removes it from old, so a key is in at most
+ *    one table.
+ *  - Migration walks old from slot 0 upward with the cursor `mig`: each
+ *    entry found is placed into cur at its home bucket there, and its old
+ *    slot becomes SLOT_TOMB. Every lookup/insert/delete migrates
+ *    `rehash_steps` old slots; ks_cron and ks_expire_cycle migrate as much
+ *    as their time budget allows (in batches, checking the clock).
+ *  - Old is never shifted: a deletion there also writes SLOT_TOMB. Empty
+ *    slots of old stay empty and occupied ones become tombstones, so every
+ *    probe run in old is exactly as long as before migration started and a
+ *    probe for any key still in old reaches it. Tombstones never appear in
+ *    cur.
+ *  - When old holds no more entries (old.used == 0, at the latest when the
+ *    cursor reaches its end) it is freed.
+ *  - Room: ks_alloc reserves room for the insert that follows it. If cur
+ *    could overflow before migration ends (only when inserts far outpace
+ *    migration, e.g. right after a shrink) the rest of old is migrated at
+ *    once. If growing fails for lack of memory, inserts go on up to a hard
+ *    load cap (15/16 and always one empty slot) and then fail with
+ *    KS_ENOMEM, so a probe always terminates.
+ *
+ * SCAN
+ *
+ * The cursor enumerates home buckets, not slots, in reverse-binary order:
+ * the cursor's bits are incremented from the top of the mask downward, so
+ * the buckets already visited at one table size are exactly the expansions
+ * of those visited at any other size; growing or shrinking between calls
+ * therefore neither skips a bucket nor (when growing) revisits one. To visit
+ * a bucket b, walk its probe run from slot b to the first empty slot and
+ * report the entries whose home is b: by the invariant above they all lie
+ * there, wherever backward-shift deletion moved them (tombstones in old
+ * count as non-empty, which keeps this true in old as well). While resizing,
+ * visit the bucket of the smaller table and all of its expansions in the
+ * larger one; migration moves an entry between tables only between calls,
+ * from one of those buckets to another that is visited in the same call or
+ * has the same visited/unvisited status, so it is reported at least once.
+ * Cost: one key hash per slot walked.
+ *
+ * HASH
+ *
+ * 64-bit multiply-fold hash (128-bit product, xor of both halves) over 16
+ * bytes per round, with the tail read as overlapping words so short keys
+ * take one or two multiplies; keyed with a per-process random seed so that
+ * clients cannot precompute colliding keys (flooding a linear-probing table
+ * would make runs quadratic).
+ *
+ * EXPIRY
+ *
+ * The clock is cached (ks_clock_update once per command), so the hot path
+ * makes no time syscall. ks_get/ks_peek/ks_del delete expired entries they
+ * find (lazy expiry). ks_expire_cycle sweeps the active table with a cursor
+ * that persists across calls, checking only slots whose TTL bit is set,
+ * deleting those past their expiry and reading the monotonic clock every
+ * 256 slots to honour its budget; at about 1 ns per slot skipped this is
+ * tens of millions of slots per ms. While resizing it first migrates (and
+ * there reaps expired entries instead of moving them).
+ */
+#include "keyspace/keyspace.h"
+
+#include "alloc/alloc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- entry ---- */
+
+struct entry {
+    uint8_t flags;
+    uint8_t klen8;
+    uint16_t clock;
+    uint32_t vlen;
+};
+
+#define EF_TTL 0x01u
+#define EF_LONGKEY 0x02u
+
+static inline size_t hdr_size(unsigned flags)
+{
+    return sizeof(struct entry) + ((flags & EF_LONGKEY) ? 4 : 0) + ((flags & EF_TTL) ? 8 : 0);
+}
+
+static inline size_t ent_klen(const struct entry *e)
+{
+    if (e->flags & EF_LONGKEY) {
+        uint32_t k;
+        memcpy(&k, (const char *)e + sizeof(struct entry), 4);
+        return k;
+    }
+    return e->klen8;
+}
+
+static inline char *ent_key(const struct entry *e)
+{
+    return (char *)e + hdr_size(e->flags);
+}
+
+static inline int64_t ent_expire(const struct entry *e)
+{
+    if (!(e->flags & EF_TTL))
+        return KS_NO_EXPIRE;
+    int64_t t;
+    memcpy(&t, (const char *)e + sizeof(struct entry) + ((e->flags & EF_LONGKEY) ? 4 : 0), 8);
+    return t;
+}
+
+static inline void ent_set_expire_field(struct entry *e, int64_t t)
+{
+    memcpy((char *)e + sizeof(struct entry) + ((e->flags & EF_LONGKEY) ? 4 : 0), &t, 8);
+}
+
+/* ---- index slots ---- */
+
+#define SLOT_TOMB ((uint64_t)1)
+#define SLOT_TTL ((uint64_t)1 << 63)
+#define SLOT_TAG ((uint64_t)0x7fff << 48)
+#define SLOT_PTR (((uint64_t)1 << 48) - 1)
+#define NOPOS ((size_t)-1)
+
+static inline struct entry *slot_entry(uint64_t s)
+{
+    return (struct entry *)(uintptr_t)(s & SLOT_PTR);
+}
+
+static inline uint64_t hash_tag(uint64_t h)
+{
+    return (h >> 1) & SLOT_TAG;
+}
+
+static inline uint64_t make_slot(const struct entry *e, uint64_t h)
+{
+    return ((e->flags & EF_TTL) ? SLOT_TTL : 0) | hash_tag(h) | (uint64_t)(uintptr_t)e;
+}
+
+struct table {
+    uint64_t *slots;  /* NULL for a missing table */
+    size_t mask;      /* slots - 1 */
+    size_t used;      /* entries (not tombstones) */
+};
+
+static struct {
+    bool ready;
+    struct table cur;     /* active table: all inserts go here */
+    struct table old;     /* being migrated away, or slots == NULL */
+    size_t mig;           /* next old slot to migrate */
+    size_t expires;       /* entries with a TTL, both tables */
+    unsigned initial_power;
+    unsigned rehash_steps;
+    size_t exp_cursor;    /* persistent position of the expiry sweep in cur */
+    int64_t now_ms;
+    bool clock_pinned;
+    uint16_t lru_now;
+    uint64_t seed[3];
+    uint64_t rng;
+    uint64_t hits, misses, expired;
+    ks_block_alloc_fn hook_block;
+    ks_index_alloc_ok_fn hook_index;
+} ks;
+
+/* ---- hash ---- */
+
+static inline uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint64_t rd32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint64_t fold_mul(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+static inline uint64_t ks_hash(const void *key, size_t len)
+{
+    const uint8_t *p = key;
+    size_t n = len;
+    uint64_t h = ks.seed[0] ^ ((uint64_t)len * 0x9fb21c651e98df25ull);
+    uint64_t a, b;
+
+    if (n > 16) {
+        do {
+            h = fold_mul(rd64(p) ^ ks.seed[1], rd64(p + 8) ^ h);
+            p += 16;
+            n -= 16;
+        } while (n > 16);
+        /* last 16 bytes, overlapping the previous round: len > 16 */
+        a = rd64(p + n - 16);
+        b = rd64(p + n - 8);
+    } else if (n >= 8) {
+        a = rd64(p);
+        b = rd64(p + n - 8);
+    } else if (n >= 4) {
+        a = rd32(p);
+        b = rd32(p + n - 4);
+    } else if (n > 0) {
+        a = ((uint64_t)p[0] << 16) | ((uint64_t)p[n >> 1] << 8) | p[n - 1];
+        b = 0;
+    } else {
+        a = b = 0;
+    }
+    h = fold_mul(a ^ ks.seed[1], b ^ h ^ ks.seed[2]);
+    return fold_mul(h ^ ks.seed[2], 0xc2b2ae3d27d4eb4full ^ ks.seed[0]);
+}
+
+static inline uint64_t entry_hash(const struct entry *e)
+{
+    return ks_hash(ent_key(e), ent_klen(e));
+}
+
+/* ---- clocks ---- */
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void set_now(int64_t ms)
+{
+    ks.now_ms = ms;
+    ks.lru_now = (uint16_t)((uint64_t)ms >> 10);
+}
+
+void ks_clock_update(void)
+{
+    if (ks.clock_pinned)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    set_now((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+void ks_clock_set(int64_t now_ms)
+{
+    if (now_ms < 0) {
+        ks.clock_pinned = false;
+        ks_clock_update();
+        return;
+    }
+    ks.clock_pinned = true;
+    set_now(now_ms);
+}
+
+int64_t ks_now_ms(void)
+{
+    return ks.now_ms;
+}
+
+uint16_t ks_access_clock(void)
+{
+    return ks.lru_now;
+}
+
+static inline bool ent_expired(const struct entry *e)
+{
+    return (e->flags & EF_TTL) && ent_expire(e) <= ks.now_ms;
+}
+
+static inline void ent_touch(struct entry *e)
+{
+    if (e->clock != ks.lru_now)
+        e->clock = ks.lru_now;
+}
+
+/* ---- entry accessors ---- */
+
+const char *entry_key(const struct entry *e, size_t *klen)
+{
+    if (klen)
+        *klen = ent_klen(e);
+    return ent_key(e);
+}
+
+char *entry_val(struct entry *e, size_t *vlen)
+{
+    if (vlen)
+        *vlen = e->vlen;
+    return ent_key(e) + ent_klen(e);
+}
+
+size_t entry_vlen(const struct entry *e)
+{
+    return e->vlen;
+}
+
+int64_t entry_expire(const struct entry *e)
+{
+    return ent_expire(e);
+}
+
+uint16_t entry_access_clock(const struct entry *e)
+{
+    return e->clock;
+}
+
+size_t entry_footprint(const struct entry *e)
+{
+    size_t slots = ks.cur.mask + 1 + (ks.old.slots ? ks.old.mask + 1 : 0);
+    size_t n = ks.cur.used + ks.old.used;
+    size_t share = n ? slots * sizeof(uint64_t) / n : sizeof(uint64_t);
+    return alloc_usable(e) + share;
+}
+
+struct entry *ks_entry_of_block(void *block)
+{
+    return (struct entry *)block;
+}
+
+/* ---- table primitives ---- */
+
+static inline size_t tbl_size(const struct table *t)
+{
+    return t->mask + 1;
+}
+
+static inline bool key_eq(const struct entry *e, const char *key, size_t klen)
+{
+    return ent_klen(e) == klen && memcmp(ent_key(e), key, klen) == 0;
+}
+
+static inline size_t tbl_find(const struct table *t, uint64_t h, const char *key, size_t klen)
+{
+    uint64_t tag = hash_tag(h);
+    size_t i = h & t->mask;
+    for (;;) {
+        uint64_t s = t->slots[i];
+        if (s == 0)
+            return NOPOS;
+        if ((s & SLOT_TAG) == tag && s != SLOT_TOMB && key_eq(slot_entry(s), key, klen))
+            return i;
+        i = (i + 1) & t->mask;
+    }
+}
+
+/* Finds the slot holding exactly entry pointer e (not dereferenced). */
+static size_t tbl_find_ptr(const struct table *t, uint64_t h, const struct entry *e)
+{
+    uint64_t want = (uint64_t)(uintptr_t)e;
+    size_t i = h & t->mask;
+    for (size_t n = 0; n <= t->mask; n++) {
+        uint64_t s = t->slots[i];
+        if (s == 0)
+            return NOPOS;
+        if (s != SLOT_TOMB && (s & SLOT_PTR) == want)
+            return i;
+        i = (i + 1) & t->mask;
+    }
+    return NOPOS;
+}
+
+/* Places a slot value for a key known to be absent; there is an empty slot. */
+static inline void tbl_place(struct table *t, uint64_t h, uint64_t s)
+{
+    size_t i = h & t->mask;
+    while (t->slots[i] != 0)
+        i = (i + 1) & t->mask;
+    t->slots[i] = s;
+    t->used++;
+}
+
+/* Backward-shift removal of slot i from the active table (see file top). */
+static void tbl_remove_shift(struct table *t, size_t i)
+{
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        uint64_t s = t->slots[j];
+        if (s == 0)
+            break;
+        size_t k = entry_hash(slot_entry(s)) & t->mask;
+        /* the entry at j may fill hole i unless its home k lies cyclically in (i, j] */
+        bool stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
+        if (stays)
+            continue;
+        t->slots[i] = s;
+        i = j;
+    }
+    t->slots[i] = 0;
+    t->used--;
+}
+
+static uint64_t *tbl_alloc(size_t size)
+{
+    if (ks.hook_index && !ks.hook_index(size * sizeof(uint64_t)))
+        return NULL;
+    return calloc(size, sizeof(uint64_t));
+}
+
+static inline size_t hard_cap(size_t size)
+{
+    size_t cap = size - size / 16;
+    return cap < size - 1 ? cap : size - 1;
+}
+
+/* Removes the entry in slot i of t (cur or old) and frees it. */
+static void remove_at(struct table *t, size_t i)
+{
+    uint64_t s = t->slots[i];
+    if (s & SLOT_TTL)
+        ks.expires--;
+    if (t == &ks.old) {
+        t->slots[i] = SLOT_TOMB;
+        t->used--;
+    } else {
+        tbl_remove_shift(t, i);
+    }
+    alloc_free(slot_entry(s));
+}
+
+/* ---- resize ---- */
+
+static void finish_old_if_empty(void)
+{
+    if (ks.old.slots && ks.old.used == 0) {
+        free(ks.old.slots);
+        ks.old.slots = NULL;
+        ks.old.mask = 0;
+        ks.mig = 0;
+    }
+}
+
+/*
+ * Migrates at most max_slots old slots. With reap, expired entries are freed
+ * instead of moved (only from the cron paths: a command may hold entries).
+ * Returns the number reaped.
+ */
+static size_t migrate(size_t max_slots, bool reap)
+{
+    struct table *o = &ks.old;
+    size_t reaped = 0;
+    for (size_t n = 0; n < max_slots && o->used > 0 && ks.mig <= o->mask; n++, ks.mig++) {
+        uint64_t s = o->slots[ks.mig];
+        if (s <= SLOT_TOMB)
+            continue;
+        struct entry *e = slot_entry(s);
+        o->slots[ks.mig] = SLOT_TOMB;
+        o->used--;
+        if (reap && (s & SLOT_TTL) && ent_expired(e)) {
+            ks.expires--;
+            ks.expired++;
+            reaped++;
+            alloc_free(e);
+            continue;
+        }
+        tbl_place(&ks.cur, entry_hash(e), s);
+    }
+    finish_old_if_empty();
+    return reaped;
+}
+
+static inline void rehash_step(void)
+{
+    if (__builtin_expect(ks.old.slots != NULL, 0))
+        migrate(ks.rehash_steps, false);
+}
+
+static void migrate_all(void)
+{
+    while (ks.old.slots)
+        migrate((size_t)-1, false);
+}
+
+/* Starts a resize to 2^power slots; false if the table cannot be had. */
+static bool start_resize(unsigned power)
+{
+    if (ks.old.slots || power >= 8 * sizeof(size_t) - 4)
+        return false;
+    size_t size = (size_t)1 << power;
+    uint64_t *slots = tbl_alloc(size);
+    if (!slots)
+        return false;
+    ks.old = ks.cur;
+    ks.cur.slots = slots;
+    ks.cur.mask = size - 1;
+    ks.cur.used = 0;
+    ks.mig = 0;
+    ks.exp_cursor = 0;
+    finish_old_if_empty();
+    return true;
+}
+
+static unsigned table_power(const struct table *t)
+{
+    return (unsigned)__builtin_ctzll((unsigned long long)tbl_size(t));
+}
+
+static void maybe_shrink(void)
+{
+    if (ks.old.slots)
+        return;
+    size_t size = tbl_size(&ks.cur);
+    size_t n = ks.cur.used;
+    if (size <= ((size_t)1 << ks.initial_power) || n * 10 >= size)
+        return;
+    unsigned p = ks.initial_power;
+    while (((size_t)1 << p) < 2 * n)
+        p++;
+    if (p < table_power(&ks.cur))
+        start_resize(p);
+}
+
+/* Guarantees that one more insert fits in cur (see "Room" at file top). */
+static bool ensure_room(void)
+{
+    size_t total = ks.cur.used + ks.old.used + 1;
+    if (ks.old.slots) {
+        if (total * 5 <= tbl_size(&ks.cur) * 4)
+            return true;
+        migrate_all();
+    }
+    size_t size = tbl_size(&ks.cur);
+    if (total * 5 <= size * 4)
+        return true;
+    if (start_resize(table_power(&ks.cur) + 1))
+        return true;
+    return total <= hard_cap(size);
+}
+
+/* ---- setup ---- */
+
+void ks_options_default(struct ks_options *opt)
+{
+    opt->initial_power = 10;
+    opt->rehash_steps = 16;
+}
+
+static void seed_init(void)
+{
+    uint64_t s[4];
+    if (getrandom(s, sizeof s, 0) != (ssize_t)sizeof s) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        s[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+        s[1] = fold_mul(s[0] ^ 0xa0761d6478bd642full, (uint64_t)ts.tv_sec ^ 0xe7037ed1a0b428dbull);
+        s[2] = fold_mul(s[1] ^ 0x8ebc6af09c88c6e3ull, (uint64_t)(uintptr_t)&ks);
+        s[3] = s[0] ^ s[2];
+    }
+    ks.seed[0] = s[0];
+    ks.seed[1] = s[1] | 1;
+    ks.seed[2] = s[2];
+    ks.rng = s[3] | 1;
+}
+
+int ks_setup(const struct ks_options *opt)
+{
+    if (ks.ready)
+        return 0;
+    struct ks_options o;
+    ks_options_default(&o);
+    if (opt)
+        o = *opt;
+    if (o.initial_power < 2)
+        o.initial_power = 2;
+    if (o.initial_power > 40)
+        return EINVAL;
+    if (o.rehash_steps == 0)
+        o.rehash_steps = 1;
+    memset(&ks, 0, sizeof ks);
+    ks.initial_power = o.initial_power;
+    ks.rehash_steps = o.rehash_steps;
+    size_t size = (size_t)1 << o.initial_power;
+    ks.cur.slots = calloc(size, sizeof(uint64_t));
+    if (!ks.cur.slots)
+        return ENOMEM;
+    ks.cur.mask = size - 1;
+    seed_init();
+    ks_clock_update();
+    ks.ready = true;
+    return 0;
+}
+
+static void free_entries(struct table *t)
+{
+    if (!t->slots)
+        return;
+    for (size_t i = 0; i <= t->mask; i++) {
+        if (t->slots[i] > SLOT_TOMB)
+            alloc_free(slot_entry(t->slots[i]));
+    }
+}
+
+void ks_teardown(void)
+{
+    if (!ks.ready)
+        return;
+    free_entries(&ks.cur);
+    free_entries(&ks.old);
+    free(ks.cur.slots);
+    free(ks.old.slots);
+    memset(&ks, 0, sizeof ks);
+}
+
+void ks_flush(void)
+{
+    free_entries(&ks.cur);
+    free_entries(&ks.old);
+    free(ks.old.slots);
+    ks.old.slots = NULL;
+    ks.old.mask = ks.old.used = 0;
+    ks.mig = 0;
+    size_t init = (size_t)1 << ks.initial_power;
+    uint64_t *fresh = tbl_size(&ks.cur) == init ? NULL : tbl_alloc(init);
+    if (fresh) {
+        free(ks.cur.slots);
+        ks.cur.slots = fresh;
+        ks.cur.mask = init - 1;
+    } else {
+        memset(ks.cur.slots, 0, tbl_size(&ks.cur) * sizeof(uint64_t));
+    }
+    ks.cur.used = 0;
+    ks.expires = 0;
+    ks.exp_cursor = 0;
+}
+
+void ks_test_fault_hooks(ks_block_alloc_fn block_alloc, ks_index_alloc_ok_fn index_alloc_ok)
+{
+    ks.hook_block = block_alloc;
+    ks.hook_index = index_alloc_ok;
+}
+
+/* ---- lookups ---- */
+
+/* Finds key in cur then old; sets *t. Does not check expiry. */
+static inline size_t find(uint64_t h, const char *key, size_t klen, struct table **t)
+{
+    size_t i = tbl_find(&ks.cur, h, key, klen);
+    if (i != NOPOS) {
+        *t = &ks.cur;
+        return i;
+    }
+    if (ks.old.slots) {
+        i = tbl_find(&ks.old, h, key, klen);
+        *t = &ks.old;
+    }
+    return i;
+}
+
+static struct entry *lookup_live(const char *key, size_t klen)
+{
+    rehash_step();
+    struct table *t;
+    size_t i = find(ks_hash(key, klen), key, klen, &t);
+    if (i == NOPOS)
+        return NULL;
+    uint64_t s = t->slots[i];
+    struct entry *e = slot_entry(s);
+    if ((s & SLOT_TTL) && ent_expire(e) <= ks.now_ms) {
+        remove_at(t, i);
+        ks.expired++;
+        return NULL;
+    }
+    return e;
+}
+
+struct entry *ks_get(const char *key, size_t klen)
+{
+    struct entry *e = lookup_live(key, klen);
+    if (e) {
+        ks.hits++;
+        ent_touch(e);
+    } else {
+        ks.misses++;
+    }
+    return e;
+}
+
+struct entry *ks_peek(const char *key, size_t klen)
+{
+    return lookup_live(key, klen);
+}
+
+/* ---- updates ---- */
+
+static unsigned lifetime_band(int64_t expire_ms)
+{
+    if (expire_ms == KS_NO_EXPIRE)
+        return 0;
+    int64_t left = expire_ms - ks.now_ms;
+    uint64_t secs = left > 0 ? (uint64_t)left >> 10 : 0;  /* ~seconds, no division */
+    unsigned bits = secs ? 64u - (unsigned)__builtin_clzll(secs) : 0;
+    unsigned band = 1 + (bits + 1) / 2;
+    return band < ALLOC_BANDS ? band : ALLOC_BANDS - 1;
+}
+
+static struct entry *block_alloc(size_t size, unsigned band)
+{
+    void *p = ks.hook_block ? ks.hook_block(size, band) : alloc_block(size, band);
+    if (p && ((uintptr_t)p & ~(uintptr_t)SLOT_PTR)) {
+        fprintf(stderr, "keyspace: block address %p does not fit in 48 bits\n", p);
+        abort();
+    }
+    return p;
+}
+
+struct entry *ks_alloc(const char *key, size_t klen, size_t vlen, int64_t expire_ms)
+{
+    if (klen > KS_MAX_KEY_LEN || vlen > KS_MAX_VAL_LEN)
+        return NULL;
+    if (!ensure_room())
+        return NULL;
+    unsigned flags = (klen > UINT8_MAX ? EF_LONGKEY : 0) | (expire_ms != KS_NO_EXPIRE ? EF_TTL : 0);
+    size_t hs = hdr_size(flags);
+    struct entry *e = block_alloc(hs + klen + vlen, lifetime_band(expire_ms));
+    if (!e)
+        return NULL;
+    e->flags = (uint8_t)flags;
+    e->klen8 = (flags & EF_LONGKEY) ? 0 : (uint8_t)klen;
+    e->clock = ks.lru_now;
+    e->vlen = (uint32_t)vlen;
+    if (flags & EF_LONGKEY) {
+        uint32_t k = (uint32_t)klen;
+        memcpy((char *)e + sizeof(struct entry), &k, 4);
+    }
+    if (flags & EF_TTL)
+        ent_set_expire_field(e, expire_ms);
+    if (klen)
+        memcpy((char *)e + hs, key, klen);
+    return e;
+}
+
+void ks_discard(struct entry *e)
+{
+    alloc_free(e);
+}
+
+void ks_insert(struct entry *e)
+{
+    rehash_step();
+    size_t klen = ent_klen(e);
+    const char *key = ent_key(e);
+    uint64_t h = ks_hash(key, klen);
+    uint64_t s = make_slot(e, h);
+    if (s & SLOT_TTL)
+        ks.expires++;
+
+    size_t i = tbl_find(&ks.cur, h, key, klen);
+    if (i != NOPOS) {
+        uint64_t prev = ks.cur.slots[i];
+        if (prev & SLOT_TTL)
+            ks.expires--;
+        ks.cur.slots[i] = s;
+        alloc_free(slot_entry(prev));
+        return;
+    }
+    if (ks.old.slots) {
+        i = tbl_find(&ks.old, h, key, klen);
+        if (i != NOPOS) {
+            remove_at(&ks.old, i);
+            finish_old_if_empty();
+        }
+    }
+    tbl_place(&ks.cur, h, s);
+}
+
+ks_rstatus_e ks_set(const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms)
+{
+    struct entry *e = ks_alloc(key, klen, vlen, expire_ms);
+    if (!e)
+        return KS_ENOMEM;
+    if (vlen)
+        memcpy(entry_val(e, NULL), val, vlen);
+    ks_insert(e);
+    return KS_OK;
+}
+
+bool ks_del(const char *key, size_t klen)
+{
+    rehash_step();
+    struct table *t;
+    size_t i = find(ks_hash(key, klen), key, klen, &t);
+    if (i == NOPOS)
+        return false;
+    bool live = !ent_expired(slot_entry(t->slots[i]));
+    if (!live)
+        ks.expired++;
+    remove_at(t, i);
+    finish_old_if_empty();
+    maybe_shrink();
+    return live;
+}
+
+/* Locates the slot that holds entry e (which must be in the index). */
+static size_t find_entry(const struct entry *e, uint64_t h, struct table **t)
+{
+    size_t i = tbl_find_ptr(&ks.cur, h, e);
+    if (i != NOPOS) {
+        *t = &ks.cur;
+        return i;
+    }
+    if (ks.old.slots) {
+        *t = &ks.old;
+        return tbl_find_ptr(&ks.old, h, e);
+    }
+    return NOPOS;
+}
+
+struct entry *ks_set_expire(struct entry *e, int64_t expire_ms, bool *deleted)
+{
+    if (deleted)
+        *deleted = false;
+    uint64_t h = entry_hash(e);
+    struct table *t;
+    size_t i = find_entry(e, h, &t);
+    if (i == NOPOS)
+        return NULL;  /* not in the index: a caller bug */
+
+    if (expire_ms != KS_NO_EXPIRE && expire_ms <= ks.now_ms) {
+        remove_at(t, i);
+        finish_old_if_empty();
+        if (deleted)
+            *deleted = true;
+        return NULL;
+    }
+    bool had = e->flags & EF_TTL;
+    bool want = expire_ms != KS_NO_EXPIRE;
+    if (had == want) {
+        if (want)
+            ent_set_expire_field(e, expire_ms);
+        return e;
+    }
+
+    /* The header changes size: copy into a new block. */
+    unsigned flags = (e->flags & ~EF_TTL) | (want ? EF_TTL : 0);
+    size_t klen = ent_klen(e);
+    size_t body = klen + e->vlen;
+    struct entry *n = block_alloc(hdr_size(flags) + body, lifetime_band(expire_ms));
+    if (!n)
+        return NULL;
+    *n = *e;
+    n->flags = (uint8_t)flags;
+    if (flags & EF_LONGKEY)
+        memcpy((char *)n + sizeof(struct entry), (const char *)e + sizeof(struct entry), 4);
+    if (want)
+        ent_set_expire_field(n, expire_ms);
+    memcpy(ent_key(n), ent_key(e), body);
+
+    t->slots[i] = make_slot(n, h);
+    if (want)
+        ks.expires++;
+    else
+        ks.expires--;
+    alloc_free(e);
+    return n;
+}
+
+void ks_touch(struct entry *e)
+{
+    ent_touch(e);
+}
+
+bool ks_repoint(struct entry *old, struct entry *moved)
+{
+    uint64_t h = entry_hash(moved);
+    struct table *t;
+    size_t i = find_entry(old, h, &t);
+    if (i == NOPOS)
+        return false;
+    if ((uintptr_t)moved & ~(uintptr_t)SLOT_PTR)
+        abort();
+    t->slots[i] = (t->slots[i] & ~SLOT_PTR) | (uint64_t)(uintptr_t)moved;
+    return true;
+}
+
+size_t ks_count(void)
+{
+    return ks.cur.used + ks.old.used;
+}
+
+size_t ks_count_expires(void)
+{
+    return ks.expires;
+}
+
+/* ---- scan ---- */
+
+static uint64_t rev64(uint64_t v)
+{
+    v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
+    v = ((v >> 2) & 0x3333333333333333ull) | ((v & 0x3333333333333333ull) << 2);
+    v = ((v >> 4) & 0x0f0f0f0f0f0f0f0full) | ((v & 0x0f0f0f0f0f0f0f0full) << 4);
+    return __builtin_bswap64(v);
+}
+
+/* Reports the live entries of t whose home bucket is b (see SCAN above). */
+static void scan_bucket(const struct table *t, size_t b, ks_visit_fn fn, void *ctx)
+{
+    size_t i = b;
+    do {
+        uint64_t s = t->slots[i];
+        if (s == 0)
+            break;
+        if (s != SLOT_TOMB) {
+            struct entry *e = slot_entry(s);
+            if ((entry_hash(e) & t->mask) == b && !ent_expired(e))
+                fn(e, ctx);
+        }
+        i = (i + 1) & t->mask;
+    } while (i != b);
+}
+
+/* Advances a reverse-binary cursor over the buckets of mask m. */
+static inline uint64_t cursor_next(uint64_t v, uint64_t m)
+{
+    v |= ~m;
+    v = rev64(v);
+    v++;
+    return rev64(v);
+}
+
+uint64_t ks_scan(uint64_t cursor, size_t count, ks_visit_fn fn, void *ctx)
+{
+    uint64_t v = cursor;
+    size_t done = 0;
+    if (count == 0)
+        count = 1;
+    do {
+        if (!ks.old.slots) {
+            uint64_t m = ks.cur.mask;
+            scan_bucket(&ks.cur, v & m, fn, ctx);
+            v = cursor_next(v, m);
+            done++;
+        } else {
+            const struct table *small = &ks.cur, *big = &ks.old;
+            if (small->mask > big->mask) {
+                small = &ks.old;
+                big = &ks.cur;
+            }
+            uint64_t m0 = small->mask, m1 = big->mask;
+            scan_bucket(small, v & m0, fn, ctx);
+            done++;
+            /* every bucket of big whose low bits are v & m0 */
+            do {
+                scan_bucket(big, v & m1, fn, ctx);
+                v = (((v | m0) + 1) & ~m0) | (v & m0);
+                done++;
+            } while (v & (m0 ^ m1));
+            v = cursor_next(v, m0);
+        }
+    } while (v != 0 && done < count);
+    return v;
+}
+
+/* ---- random ---- */
+
+static inline uint64_t rng_next(void)
+{
+    uint64_t x = ks.rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    ks.rng = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+static struct entry *first_live(const struct table *t, size_t start)
+{
+    if (!t->slots)
+        return NULL;
+    for (size_t n = 0, i = start & t->mask; n <= t->mask; n++, i = (i + 1) & t->mask) {
+        uint64_t s = t->slots[i];
+        if (s > SLOT_TOMB && !ent_expired(slot_entry(s)))
+            return slot_entry(s);
+    }
+    return NULL;
+}
+
+struct entry *ks_random(void)
+{
+    size_t total = ks.cur.used + ks.old.used;
+    if (total == 0)
+        return NULL;
+    for (int tries = 0; tries < 64; tries++) {
+        uint64_t r = rng_next();
+        const struct table *t = &ks.cur;
+        /* choose a table in proportion to its entries, then a slot */
+        if (ks.old.slots && (r >> 32) % total < ks.old.used)
+            t = &ks.old;
+        uint64_t s = t->slots[rng_next() & t->mask];
+        if (s > SLOT_TOMB && !ent_expired(slot_entry(s)))
+            return slot_entry(s);
+    }
+    size_t start = (size_t)rng_next();
+    struct entry *e = first_live(&ks.cur, start);
+    return e ? e : first_live(&ks.old, start);
+}
+
+/* ---- background work ---- */
+
+#define BATCH 256
+
+size_t ks_expire_cycle(uint64_t budget_us)
+{
+    if (!ks.ready || ks.expires == 0)
+        return 0;
+    uint64_t deadline = mono_us() + budget_us;
+    size_t deleted = 0;
+
+    while (ks.old.slots) {
+        deleted += migrate(4 * BATCH, true);
+        if (mono_us() >= deadline)
+            goto out;
+    }
+
+    struct table *t = &ks.cur;
+    size_t i = ks.exp_cursor & t->mask;
+    size_t swept = 0, size = tbl_size(t);
+    while (swept < size && ks.expires > 0) {
+        for (unsigned n = 0; n < BATCH && swept < size; n++) {
+            uint64_t s = t->slots[i];
+            if ((s & SLOT_TTL) && ent_expire(slot_entry(s)) <= ks.now_ms) {
+                /* the shift may pull a later entry into i: look at i again */
+                remove_at(t, i);
+                ks.expired++;
+                deleted++;
+                continue;
+            }
+            i = (i + 1) & t->mask;
+            swept++;
+        }
+        if (mono_us() >= deadline)
+            break;
+    }
+    ks.exp_cursor = i;
+out:
+    maybe_shrink();
+    return deleted;
+}
+
+void ks_cron(uint64_t budget_us)
+{
+    if (!ks.ready)
+        return;
+    maybe_shrink();
+    if (!ks.old.slots)
+        return;
+    uint64_t deadline = mono_us() + budget_us;
+    do {
+        migrate(4 * BATCH, true);
+    } while (ks.old.slots && mono_us() < deadline);
+}
+
+/* ---- stats and verification ---- */
+
+void ks_stats(struct ks_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->keyspace_hits = ks.hits;
+    st->keyspace_misses = ks.misses;
+    st->expired_keys = ks.expired;
+    st->keys = ks_count();
+    st->expires = ks.expires;
+    st->index_slots = tbl_size(&ks.cur) + (ks.old.slots ? tbl_size(&ks.old) : 0);
+    st->index_bytes = st->index_slots * sizeof(uint64_t);
+    st->rehashing = ks.old.slots != NULL;
+}
+
+void ks_stats_reset(void)
+{
+    ks.hits = ks.misses = ks.expired = 0;
+}
+
+static bool verify_table(const struct table *t, bool is_old, size_t *ttl)
+{
+    size_t used = 0, empty = 0;
+    for (size_t i = 0; i <= t->mask; i++) {
+        uint64_t s = t->slots[i];
+        if (s == 0) {
+            empty++;
+            continue;
+        }
+        if (s == SLOT_TOMB) {
+            if (!is_old)
+                return false;
+            continue;
+        }
+        if (is_old && i < ks.mig)
+            return false;  /* migrated slots hold no entries */
+        struct entry *e = slot_entry(s);
+        if (((uintptr_t)e & 7) || e->flags & ~(EF_TTL | EF_LONGKEY))
+            return false;
+        if ((e->flags & EF_LONGKEY) ? ent_klen(e) <= UINT8_MAX : e->klen8 != ent_klen(e))
+            return false;
+        if (e->vlen > KS_MAX_VAL_LEN)
+            return false;
+        uint64_t h = entry_hash(e);
+        if (make_slot(e, h) != s)
+            return false;  /* tag or TTL bit stale */
+        /* reachable: the lookup from its home lands exactly here */
+        size_t klen;
+        const char *key = entry_key(e, &klen);
+        if (tbl_find(t, h, key, klen) != i)
+            return false;
+        /* in at most one table */
+        if (is_old && tbl_find(&ks.cur, h, key, klen) != NOPOS)
+            return false;
+        used++;
+        if (s & SLOT_TTL)
+            (*ttl)++;
+    }
+    return used == t->used && empty > 0 && (is_old || used <= hard_cap(t->mask + 1));
+}
+
+bool ks_verify(void)
+{
+    if (!ks.ready)
+        return false;
+    size_t ttl = 0;
+    if (!verify_table(&ks.cur, false, &ttl))
+        return false;
+    if (ks.old.slots) {
+        if (ks.old.used == 0 || !verify_table(&ks.old, true, &ttl))
+            return false;
+    } else if (ks.old.used != 0) {
+        return false;
+    }
+    return ttl == ks.expires;
+}

@@ -26,6 +26,11 @@ struct entry;  /* opaque: use the accessors below */
 
 #define KS_NO_EXPIRE (-1)
 
+/* Largest key and value ks_alloc accepts; larger requests fail like an out
+ * of memory (callers should enforce their own protocol limits first). */
+#define KS_MAX_KEY_LEN ((size_t)512 << 20)
+#define KS_MAX_VAL_LEN ((size_t)512 << 20)
+
 typedef enum ks_rstatus {
     KS_OK = 0,
     KS_ENOMEM = -1,  /* the allocator could not provide memory */
@@ -45,7 +50,9 @@ void ks_teardown(void);
 
 /* ---- clock ---- */
 void ks_clock_update(void);        /* reads the wall clock */
-void ks_clock_set(int64_t now_ms);  /* for tests: pins the clock */
+/* For tests: pins the clock at now_ms (ks_clock_update then leaves it
+ * alone); a negative now_ms unpins it and reads the wall clock again. */
+void ks_clock_set(int64_t now_ms);
 int64_t ks_now_ms(void);
 
 /* ---- entries ---- */
@@ -57,6 +64,11 @@ size_t entry_vlen(const struct entry *e);
 int64_t entry_expire(const struct entry *e);
 /* Bytes the entry occupies: its block's usable size plus its index slot. */
 size_t entry_footprint(const struct entry *e);
+/* 16-bit access clock (about one tick per second, wrapping): set when the
+ * entry is created, returned by ks_get or touched. For eviction policies. */
+uint16_t entry_access_clock(const struct entry *e);
+/* The current value of that clock. */
+uint16_t ks_access_clock(void);
 
 /* ---- lookups and updates ---- */
 
@@ -142,3 +154,33 @@ void ks_stats_reset(void);     /* resets the counters (hits, misses, expired) */
 
 /* Checks index invariants (every entry reachable, counts match). For tests. */
 bool ks_verify(void);
+
+/* ---- for the compacting allocator ---- */
+
+/*
+ * An entry is its block: the entry pointer is the pointer alloc_block
+ * returned, so this is a cast. It exists so that callers holding a block
+ * do not depend on that fact.
+ */
+struct entry *ks_entry_of_block(void *block);
+
+/*
+ * After the allocator copied all of old's bytes to a new block `moved`,
+ * points the index slot that holds `old` at `moved` (old is not
+ * dereferenced, so it may already be released). Returns false if no slot
+ * holds old. Must not run between ks_alloc and ks_insert/ks_discard for
+ * the pending entry (it is not in the index).
+ */
+bool ks_repoint(struct entry *old, struct entry *moved);
+
+/* ---- fault injection, for unit tests only ---- */
+
+/*
+ * When block_alloc is non-NULL, entry blocks come from it instead of
+ * alloc_block (it may return NULL to simulate out of memory); when
+ * index_alloc_ok is non-NULL, an index table of `bytes` is allocated only if
+ * it returns true. Pass NULLs to restore normal behaviour.
+ */
+typedef void *(*ks_block_alloc_fn)(size_t size, unsigned band);
+typedef bool (*ks_index_alloc_ok_fn)(size_t bytes);
+void ks_test_fault_hooks(ks_block_alloc_fn block_alloc, ks_index_alloc_ok_fn index_alloc_ok);
