@@ -768,8 +768,13 @@ struct entry *ks_alloc(const char *key, size_t klen, size_t vlen, int64_t expire
 {
     if (klen > KS_MAX_KEY_LEN || vlen > KS_MAX_VAL_LEN)
         return NULL;
-    if (!ensure_room())
-        return NULL;
+    /* a replacement needs no new slot, which matters only at the hard cap;
+     * a lookup that deletes the key before ks_insert frees a slot for it */
+    if (!ensure_room()) {
+        struct table *t;
+        if (find(ks_hash(key, klen), key, klen, &t) == NOPOS)
+            return NULL;
+    }
     unsigned flags = (klen > UINT8_MAX ? EF_LONGKEY : 0) | (expire_ms != KS_NO_EXPIRE ? EF_TTL : 0);
     size_t hs = hdr_size(flags);
     struct entry *e = block_alloc(hs + klen + vlen, lifetime_band(expire_ms));

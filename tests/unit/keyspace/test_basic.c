@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,11 +114,346 @@ static void test_key_shapes(void **state)
     assert_true(ks_verify());
 }
 
+
+#define T0 1000000
+
+static void test_lazy_expiry(void **state)
+{
+    (void)state;
+    assert_int_equal(ks_set("t", 1, "v", 1, T0 + 100), KS_OK);
+    assert_int_equal(ks_set("p", 1, "v", 1, KS_NO_EXPIRE), KS_OK);
+    assert_int_equal(ks_count_expires(), 1);
+    ks_clock_set(T0 + 99);
+    assert_non_null(ks_get("t", 1));
+    assert_non_null(ks_peek("t", 1));
+    ks_clock_set(T0 + 100);  /* expiry == now means expired */
+    assert_int_equal(ks_count(), 2);  /* not reaped yet */
+    assert_null(ks_peek("t", 1));
+    assert_int_equal(ks_count(), 1);
+    assert_int_equal(ks_count_expires(), 0);
+    struct ks_stats st;
+    ks_stats(&st);
+    assert_int_equal(st.expired_keys, 1);
+    assert_int_equal(st.keyspace_hits, 1);  /* peek counts nothing */
+
+    /* DEL of an expired key reports false and counts an expiry */
+    assert_int_equal(ks_set("t", 1, "v", 1, T0 + 200), KS_OK);
+    ks_clock_set(T0 + 300);
+    assert_false(ks_del("t", 1));
+    ks_stats(&st);
+    assert_int_equal(st.expired_keys, 2);
+    ks_stats_reset();
+    ks_stats(&st);
+    assert_int_equal(st.expired_keys + st.keyspace_hits + st.keyspace_misses, 0);
+    assert_int_equal(st.keys, 1);
+}
+
+static void test_active_expiry(void **state)
+{
+    (void)state;
+    char k[32];
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(k, sizeof k, "key:%d", i);
+        /* odd keys expire at T0+50, every 4th even key at T0+5000, the rest never */
+        int64_t exp = (i & 1) ? T0 + 50 : (i % 4 == 0 ? T0 + 5000 : KS_NO_EXPIRE);
+        assert_int_equal(ks_set(k, (size_t)n, k, (size_t)n, exp), KS_OK);
+    }
+    assert_int_equal(ks_count_expires(), 15000);
+    assert_int_equal(ks_expire_cycle(100000), 0);  /* nothing due yet */
+    ks_clock_set(T0 + 60);
+    size_t total = 0;
+    for (int round = 0; round < 1000 && ks_count_expires() > 5000; round++) {
+        total += ks_expire_cycle(1000);
+        ks_cron(1000);
+    }
+    assert_int_equal(total, 10000);
+    assert_int_equal(ks_count(), 10000);
+    assert_int_equal(ks_count_expires(), 5000);
+    struct ks_stats st;
+    ks_stats(&st);
+    assert_int_equal(st.expired_keys, 10000);
+    assert_true(ks_verify());
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(k, sizeof k, "key:%d", i);
+        struct entry *e = ks_peek(k, (size_t)n);
+        if (i & 1) {
+            assert_null(e);
+        } else {
+            assert_non_null(e);
+            assert_int_equal(entry_expire(e), i % 4 == 0 ? T0 + 5000 : KS_NO_EXPIRE);
+        }
+    }
+    ks_clock_set(T0 + 5000);
+    total = 0;
+    for (int round = 0; round < 1000 && ks_count_expires() > 0; round++)
+        total += ks_expire_cycle(1000);
+    assert_int_equal(total, 5000);
+    assert_int_equal(ks_count(), 5000);
+    for (int round = 0; round < 1000; round++)
+        ks_cron(1000);
+    ks_stats(&st);
+    assert_int_equal(st.index_slots, 32768);  /* 5000 / 32768 is still above 0.1 */
+    /* deleting down to 3276 (< 0.1) shrinks to 2^13, the first size at load <= 0.5 */
+    int left = 5000;
+    for (int i = 2; left > 3000; i += 4, left--) {
+        int n = snprintf(k, sizeof k, "key:%d", i);
+        assert_true(ks_del(k, (size_t)n));
+    }
+    ks_cron(1000000);
+    ks_stats(&st);
+    assert_false(st.rehashing);
+    assert_int_equal(st.index_slots, 8192);
+    assert_int_equal(st.keys, 3000);
+    assert_true(ks_verify());
+}
+
+static void test_set_expire(void **state)
+{
+    (void)state;
+    char longkey[300];
+    memset(longkey, 'L', sizeof longkey);
+    const char *keys[] = {"short", longkey};
+    size_t klens[] = {5, sizeof longkey};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ks_set(keys[i], klens[i], "value", 5, KS_NO_EXPIRE), KS_OK);
+        struct entry *e = ks_get(keys[i], klens[i]);
+        bool deleted = true;
+        e = ks_set_expire(e, T0 + 10, &deleted);  /* gains a TTL: moves */
+        assert_non_null(e);
+        assert_false(deleted);
+        assert_int_equal(entry_expire(e), T0 + 10);
+        assert_int_equal(ks_count_expires(), 1);
+        assert_ptr_equal(ks_get(keys[i], klens[i]), e);
+        check_val(keys[i], klens[i], "value", 5);
+        struct entry *e2 = ks_set_expire(e, T0 + 20, &deleted);  /* in place */
+        assert_ptr_equal(e2, e);
+        assert_int_equal(entry_expire(ks_get(keys[i], klens[i])), T0 + 20);
+        e = ks_set_expire(e, KS_NO_EXPIRE, &deleted);  /* persist: moves back */
+        assert_non_null(e);
+        assert_int_equal(entry_expire(e), KS_NO_EXPIRE);
+        assert_int_equal(ks_count_expires(), 0);
+        check_val(keys[i], klens[i], "value", 5);
+        assert_true(ks_verify());
+        e = ks_set_expire(e, T0, &deleted);  /* now or past: deletes */
+        assert_null(e);
+        assert_true(deleted);
+        assert_null(ks_get(keys[i], klens[i]));
+        assert_int_equal(ks_count(), 0);
+        assert_true(ks_verify());
+    }
+}
+
+static void test_access_clock(void **state)
+{
+    (void)state;
+    assert_int_equal(ks_set("c", 1, "v", 1, KS_NO_EXPIRE), KS_OK);
+    uint16_t c0 = entry_access_clock(ks_peek("c", 1));
+    assert_int_equal(c0, ks_access_clock());
+    ks_clock_set(T0 + 10 * 1024);
+    assert_int_not_equal(ks_access_clock(), c0);
+    assert_int_equal(entry_access_clock(ks_peek("c", 1)), c0);  /* peek does not touch */
+    assert_int_equal(entry_access_clock(ks_get("c", 1)), ks_access_clock());
+    ks_clock_set(T0 + 20 * 1024);
+    struct entry *e = ks_peek("c", 1);
+    ks_touch(e);
+    assert_int_equal(entry_access_clock(e), ks_access_clock());
+}
+
+static void test_random(void **state)
+{
+    (void)state;
+    assert_null(ks_random());
+    char k[16];
+    int seen[64] = {0};
+    for (int i = 0; i < 64; i++) {
+        int n = snprintf(k, sizeof k, "%d", i);
+        assert_int_equal(ks_set(k, (size_t)n, "", 0, i < 60 ? T0 + 1 : KS_NO_EXPIRE), KS_OK);
+    }
+    for (int i = 0; i < 2000; i++) {
+        struct entry *e = ks_random();
+        assert_non_null(e);
+        size_t kl;
+        const char *key = entry_key(e, &kl);
+        memcpy(k, key, kl);
+        k[kl] = 0;
+        seen[atoi(k)]++;
+    }
+    for (int i = 0; i < 64; i++)
+        assert_true(seen[i] > 0);  /* 2000 draws over 64 keys */
+    ks_clock_set(T0 + 1);  /* only 60..63 stay live */
+    for (int i = 0; i < 200; i++) {
+        struct entry *e = ks_random();
+        assert_non_null(e);
+        size_t kl;
+        const char *key = entry_key(e, &kl);
+        memcpy(k, key, kl);
+        k[kl] = 0;
+        assert_true(atoi(k) >= 60);
+    }
+    for (int i = 60; i < 64; i++) {
+        int n = snprintf(k, sizeof k, "%d", i);
+        assert_true(ks_del(k, (size_t)n));
+    }
+    assert_null(ks_random());  /* only expired entries left */
+}
+
+static void test_flush(void **state)
+{
+    (void)state;
+    char k[32];
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(k, sizeof k, "f%d", i);
+        assert_int_equal(ks_set(k, (size_t)n, k, (size_t)n, (i & 1) ? T0 + 5 : KS_NO_EXPIRE), KS_OK);
+    }
+    struct ks_stats st;
+    ks_stats(&st);
+    assert_true(st.index_slots >= 5000);
+    ks_flush();
+    ks_stats(&st);
+    assert_int_equal(st.keys, 0);
+    assert_int_equal(st.expires, 0);
+    assert_int_equal(st.index_slots, 4);
+    assert_false(st.rehashing);
+    assert_null(ks_get("f1", 2));
+    assert_true(ks_verify());
+    assert_int_equal(ks_set("f1", 2, "x", 1, KS_NO_EXPIRE), KS_OK);
+    check_val("f1", 2, "x", 1);
+}
+
+static void test_repoint(void **state)
+{
+    (void)state;
+    char k[32];
+    for (int i = 0; i < 300; i++) {
+        int n = snprintf(k, sizeof k, "r%d", i);
+        assert_int_equal(ks_set(k, (size_t)n, k, (size_t)n, (i % 3) ? KS_NO_EXPIRE : T0 + 99), KS_OK);
+    }
+    /* move every entry, as the compactor will: copy the bytes, repoint, free */
+    for (int i = 0; i < 300; i++) {
+        int n = snprintf(k, sizeof k, "r%d", i);
+        struct entry *old = ks_peek(k, (size_t)n);
+        assert_non_null(old);
+        size_t size = alloc_usable(old);
+        void *block = alloc_block(size, 0);
+        assert_non_null(block);
+        memcpy(block, old, size);
+        struct entry *moved = ks_entry_of_block(block);
+        assert_ptr_equal(moved, block);
+        assert_true(ks_repoint(old, moved));
+        alloc_free(old);
+        assert_false(ks_repoint(old, moved));  /* no slot holds old any more */
+        assert_ptr_equal(ks_peek(k, (size_t)n), moved);
+    }
+    assert_true(ks_verify());
+    for (int i = 0; i < 300; i++) {
+        int n = snprintf(k, sizeof k, "r%d", i);
+        check_val(k, (size_t)n, k, (size_t)n);
+        assert_int_equal(entry_expire(ks_peek(k, (size_t)n)), (i % 3) ? KS_NO_EXPIRE : T0 + 99);
+    }
+    assert_int_equal(ks_count_expires(), 100);
+}
+
+static void *fail_block(size_t size, unsigned band)
+{
+    (void)size;
+    (void)band;
+    return NULL;
+}
+
+static bool fail_index(size_t bytes)
+{
+    (void)bytes;
+    return false;
+}
+
+static void test_oom(void **state)
+{
+    (void)state;
+    assert_int_equal(ks_set("keep", 4, "old", 3, KS_NO_EXPIRE), KS_OK);
+    /* too large to be accepted at all */
+    assert_int_equal(ks_set("big", 3, "x", KS_MAX_VAL_LEN + 1, KS_NO_EXPIRE), KS_ENOMEM);
+    assert_null(ks_alloc("big", 3, SIZE_MAX / 2, KS_NO_EXPIRE));
+
+    /* the allocator fails: nothing changes */
+    ks_test_fault_hooks(fail_block, NULL);
+    assert_int_equal(ks_set("keep", 4, "new", 3, KS_NO_EXPIRE), KS_ENOMEM);
+    assert_int_equal(ks_set("other", 5, "new", 3, KS_NO_EXPIRE), KS_ENOMEM);
+    struct entry *e = ks_get("keep", 4);
+    bool deleted = true;
+    assert_null(ks_set_expire(e, T0 + 100, &deleted));  /* needs a new block */
+    assert_false(deleted);
+    ks_test_fault_hooks(NULL, NULL);
+    check_val("keep", 4, "old", 3);
+    assert_null(ks_get("other", 5));
+    assert_int_equal(entry_expire(ks_get("keep", 4)), KS_NO_EXPIRE);
+    assert_int_equal(ks_count(), 1);
+    assert_int_equal(ks_count_expires(), 0);
+    assert_true(ks_verify());
+
+    /* the index cannot grow: inserts go on up to the hard cap, then fail */
+    ks_test_fault_hooks(NULL, fail_index);
+    char k[16];
+    int ok = 0;
+    for (int i = 0; i < 10; i++) {
+        int n = snprintf(k, sizeof k, "i%d", i);
+        if (ks_set(k, (size_t)n, k, (size_t)n, KS_NO_EXPIRE) == KS_OK)
+            ok++;
+        assert_true(ks_verify());
+    }
+    assert_int_equal(ok, 2);  /* a 4-slot table holds at most 3 */
+    struct ks_stats st;
+    ks_stats(&st);
+    assert_int_equal(st.index_slots, 4);
+    /* replacing an existing key still works at the cap */
+    assert_int_equal(ks_set("keep", 4, "newer", 5, KS_NO_EXPIRE), KS_OK);
+    check_val("keep", 4, "newer", 5);
+    ks_test_fault_hooks(NULL, NULL);
+    for (int i = 0; i < 10; i++) {
+        int n = snprintf(k, sizeof k, "i%d", i);
+        assert_int_equal(ks_set(k, (size_t)n, k, (size_t)n, KS_NO_EXPIRE), KS_OK);
+    }
+    for (int i = 0; i < 10; i++) {
+        int n = snprintf(k, sizeof k, "i%d", i);
+        check_val(k, (size_t)n, k, (size_t)n);
+    }
+    assert_int_equal(ks_count(), 11);
+    assert_true(ks_verify());
+}
+
+static void test_alloc_discard(void **state)
+{
+    (void)state;
+    struct entry *e = ks_alloc("pending", 7, 4, KS_NO_EXPIRE);
+    assert_non_null(e);
+    memcpy(entry_val(e, NULL), "abcd", 4);
+    assert_null(ks_get("pending", 7));  /* not visible before insert */
+    ks_discard(e);
+    assert_null(ks_get("pending", 7));
+    e = ks_alloc("pending", 7, 4, T0 + 10);
+    memcpy(entry_val(e, NULL), "wxyz", 4);
+    ks_insert(e);
+    check_val("pending", 7, "wxyz", 4);
+    assert_int_equal(ks_count_expires(), 1);
+    /* replacing a TTL entry by one without keeps the expires count right */
+    assert_int_equal(ks_set("pending", 7, "q", 1, KS_NO_EXPIRE), KS_OK);
+    assert_int_equal(ks_count_expires(), 0);
+    assert_int_equal(ks_count(), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_set_get_del, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_shapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_active_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_expire, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_access_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_discard, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
