@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -568,6 +569,9 @@ void raw_open(struct raw *r, int port)
     }
     int one = 1;
     setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* A server that stops reading fails the test instead of hanging it. */
+    struct timeval tv = { HARNESS_IO_TIMEOUT_MS / 1000, 0 };
+    setsockopt(r->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     r->cap = 4096;
     r->buf = malloc(r->cap);
     assert_non_null(r->buf);
