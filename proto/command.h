@@ -62,6 +62,7 @@ struct command {
     const char *group;       /* "string", "generic", "server", "connection" */
     const char *since;       /* Redis version that introduced it, for COMMAND DOCS */
     const struct command *subcommands;  /* NULL-name-terminated, or NULL */
+    const char *complexity;  /* for COMMAND DOCS, e.g. "O(1)"; may be NULL */
 };
 
 /*

@@ -28,7 +28,8 @@ typedef enum parse_rstatus {
     PARSE_UNFIN,        /* need more bytes; nothing consumed */
     PARSE_EMPTY,        /* an empty inline line or "*0"/"*-1": consumed, no command */
     PARSE_EINVALID,     /* malformed input; req->err holds the reply text */
-    PARSE_EOVERSIZE,    /* a length above a limit; req->err holds the reply text */
+    PARSE_EOVERSIZE,    /* a length above a limit (or no memory to hold the
+                         * argument table); req->err holds the reply text */
 } parse_rstatus_e;
 
 struct slice {
@@ -50,6 +51,10 @@ struct request {
     size_t *lens;
     char *scratch;          /* unquoted inline arguments */
     size_t scratch_cap;
+    int state;              /* fresh, multibulk in progress */
+    long long bulklen;      /* length of the bulk being read, -1 in a header */
+    size_t scanned;         /* bytes from pos already searched for a line end */
+    char errbuf[48];        /* err text that needs formatting */
 };
 
 struct resp_limits {
@@ -76,5 +81,6 @@ bool slice_eq(const struct slice *s, const char *word);
 /* Strict integer parsing as Redis does it (no spaces, no '+', no leading
  * zeros except "0", fits in long long). Returns true on success. */
 bool slice_to_ll(const struct slice *s, long long *out);
-/* Strict double parsing (no spaces, no NaN; "inf"/"-inf" accepted). */
+/* Strict double parsing (no spaces, no NaN, nothing after the number, at
+ * most 5 KiB; "inf"/"-inf" accepted). */
 bool slice_to_ld(const struct slice *s, long double *out);

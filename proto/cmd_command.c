@@ -1,0 +1,419 @@
+/*
+ * cmd_command: the COMMAND introspection command, answering from the shared
+ * command table so that COMMAND always agrees with what dispatch accepts.
+ *
+ * Reply shapes follow Redis 7.0, because clients depend on them: COMMAND
+ * INFO entries are 10-element arrays (name, arity, flags, first key, last
+ * key, step, ACL categories, tips, key specs, subcommands), and COMMAND DOCS
+ * is a map of name -> map whose summary/since/group values are bulk strings
+ * and whose "arguments" is an array (redis-cli asserts these types when it
+ * builds its hints at start-up).
+ *
+ * The table has no ACL categories or key specs of its own, so both are
+ * derived from the row's flags, group and key positions.
+ *
+ * The row for "command" is a plain row (no subcommand rows), so this handler
+ * does its own subcommand dispatch and arity checks, with the wording Redis
+ * uses for its "command|<sub>" subcommands.
+ */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proto/internal.h"
+
+#define NAME_MAX_LEN 256
+
+static size_t count_subs(const struct command *c)
+{
+    size_t n = 0;
+    if (c->subcommands != NULL)
+        while (c->subcommands[n].name != NULL)
+            n++;
+    return n;
+}
+
+static void full_name(char *dst, const struct command *parent, const struct command *c)
+{
+    if (parent != NULL)
+        snprintf(dst, NAME_MAX_LEN, "%s|%s", parent->name, c->name);
+    else
+        snprintf(dst, NAME_MAX_LEN, "%s", c->name);
+}
+
+/* Looks up "name" or "parent|sub"; sets *parent for a subcommand. */
+static const struct command *lookup_full(const struct slice *a, const struct command **parent)
+{
+    *parent = NULL;
+    const char *bar = memchr(a->p, '|', a->len);
+    if (bar == NULL)
+        return command_lookup(a->p, a->len);
+    const struct command *p = command_lookup(a->p, (size_t)(bar - a->p));
+    if (p == NULL)
+        return NULL;
+    const char *sub = bar + 1;
+    const struct command *c = command_lookup_sub(p, sub, (size_t)(a->p + a->len - sub));
+    if (c != NULL)
+        *parent = p;
+    return c;
+}
+
+/* ACL categories, derived because rows do not declare them. Returns the
+ * number written to out (at most 8). */
+static size_t categories(const struct command *c, const struct command *parent,
+                         const char **out)
+{
+    size_t n = 0;
+    const char *group = c->group ? c->group : (parent ? parent->group : NULL);
+    if (c->flags & CMD_WRITE)
+        out[n++] = "@write";
+    if (c->flags & CMD_READONLY)
+        out[n++] = "@read";
+    if (c->flags & CMD_ADMIN)
+        out[n++] = "@admin";
+    if (c->flags & CMD_PUBSUB)
+        out[n++] = "@pubsub";
+    if (group != NULL) {
+        if (strcmp(group, "string") == 0)
+            out[n++] = "@string";
+        else if (strcmp(group, "generic") == 0)
+            out[n++] = "@keyspace";
+        else if (strcmp(group, "connection") == 0)
+            out[n++] = "@connection";
+    }
+    out[n++] = (c->flags & CMD_FAST) ? "@fast" : "@slow";
+    if (c->flags & CMD_ADMIN)
+        out[n++] = "@dangerous";
+    return n;
+}
+
+static void reply_key_specs(struct reply *r, const struct command *c)
+{
+    if (c->first_key <= 0) {
+        reply_array(r, 0);
+        return;
+    }
+    reply_array(r, 1);
+    reply_map(r, 3);
+    reply_cstr(r, "flags");
+    if (c->flags & CMD_WRITE) {
+        reply_set(r, 2);
+        reply_status(r, "RW");
+        reply_status(r, "update");
+    } else {
+        reply_set(r, 2);
+        reply_status(r, "RO");
+        reply_status(r, "access");
+    }
+    reply_cstr(r, "begin_search");
+    reply_map(r, 2);
+    reply_cstr(r, "type");
+    reply_cstr(r, "index");
+    reply_cstr(r, "spec");
+    reply_map(r, 1);
+    reply_cstr(r, "index");
+    reply_int(r, c->first_key);
+    reply_cstr(r, "find_keys");
+    reply_map(r, 2);
+    reply_cstr(r, "type");
+    reply_cstr(r, "range");
+    reply_cstr(r, "spec");
+    reply_map(r, 3);
+    reply_cstr(r, "lastkey");
+    /* key specs count the last key from the first one, or from the end */
+    reply_int(r, c->last_key < 0 ? c->last_key : c->last_key - c->first_key);
+    reply_cstr(r, "keystep");
+    reply_int(r, c->key_step);
+    reply_cstr(r, "limit");
+    reply_int(r, 0);
+}
+
+static void reply_info(struct reply *r, const struct command *c, const struct command *parent)
+{
+    char name[NAME_MAX_LEN];
+    full_name(name, parent, c);
+    reply_array(r, 10);
+    reply_cstr(r, name);
+    reply_int(r, c->arity);
+
+    size_t nflags = 0;
+#define X(fl, bit, str) if (c->flags & (bit)) nflags++;
+    COMMAND_FLAGS(X)
+#undef X
+    reply_set(r, nflags);
+#define X(fl, bit, str) if (c->flags & (bit)) reply_status(r, str);
+    COMMAND_FLAGS(X)
+#undef X
+
+    reply_int(r, c->first_key);
+    reply_int(r, c->last_key);
+    reply_int(r, c->key_step);
+
+    const char *cats[8];
+    size_t ncats = categories(c, parent, cats);
+    reply_set(r, ncats);
+    for (size_t i = 0; i < ncats; i++)
+        reply_status(r, cats[i]);
+
+    reply_set(r, 0);            /* tips: none of ours needs routing hints */
+    reply_key_specs(r, c);
+
+    size_t nsubs = count_subs(c);
+    reply_array(r, nsubs);
+    for (size_t i = 0; i < nsubs; i++)
+        reply_info(r, &c->subcommands[i], c);
+}
+
+static void reply_docs(struct reply *r, const struct command *c, const struct command *parent)
+{
+    size_t nsubs = count_subs(c);
+    const char *group = c->group ? c->group : (parent ? parent->group : "generic");
+    const char *since = c->since ? c->since : (parent ? parent->since : NULL);
+    size_t npairs = 3 + (since != NULL) + (c->complexity != NULL) + (nsubs > 0);
+    reply_map(r, npairs);
+    reply_cstr(r, "summary");
+    reply_cstr(r, c->summary ? c->summary : "");
+    if (since != NULL) {
+        reply_cstr(r, "since");
+        reply_cstr(r, since);
+    }
+    reply_cstr(r, "group");
+    reply_cstr(r, group);
+    if (c->complexity != NULL) {
+        reply_cstr(r, "complexity");
+        reply_cstr(r, c->complexity);
+    }
+    reply_cstr(r, "arguments");
+    reply_array(r, 0);          /* rows carry no argument grammar */
+    if (nsubs > 0) {
+        reply_cstr(r, "subcommands");
+        reply_map(r, nsubs);
+        for (size_t i = 0; i < nsubs; i++) {
+            char name[NAME_MAX_LEN];
+            full_name(name, c, &c->subcommands[i]);
+            reply_cstr(r, name);
+            reply_docs(r, &c->subcommands[i], c);
+        }
+    }
+}
+
+struct walk {
+    struct reply *r;
+    size_t n;
+    int mode;                   /* what the walk writes, see below */
+    const char *pattern;        /* LIST FILTERBY PATTERN */
+    const char *aclcat;         /* LIST FILTERBY ACLCAT, without '@' */
+};
+
+enum { WALK_INFO, WALK_DOCS, WALK_LIST };
+
+static bool list_match(const struct walk *w, const struct command *c,
+                       const struct command *parent, const char *name)
+{
+    if (w->pattern != NULL && fnmatch(w->pattern, name, FNM_CASEFOLD) != 0)
+        return false;
+    if (w->aclcat != NULL) {
+        const char *cats[8];
+        size_t n = categories(c, parent, cats);
+        for (size_t i = 0; i < n; i++)
+            if (strcasecmp(cats[i] + 1, w->aclcat) == 0)
+                return true;
+        return false;
+    }
+    return true;
+}
+
+static void walk_one(const struct command *c, void *ctx)
+{
+    struct walk *w = ctx;
+    char name[NAME_MAX_LEN];
+    switch (w->mode) {
+    case WALK_INFO:
+        reply_info(w->r, c, NULL);
+        w->n++;
+        break;
+    case WALK_DOCS:
+        reply_cstr(w->r, c->name);
+        reply_docs(w->r, c, NULL);
+        w->n++;
+        break;
+    case WALK_LIST:
+        if (list_match(w, c, NULL, c->name)) {
+            reply_cstr(w->r, c->name);
+            w->n++;
+        }
+        for (size_t i = 0; i < count_subs(c); i++) {
+            full_name(name, c, &c->subcommands[i]);
+            if (list_match(w, &c->subcommands[i], c, name)) {
+                reply_cstr(w->r, name);
+                w->n++;
+            }
+        }
+        break;
+    }
+}
+
+static void command_getkeys(struct session *s, int argc, struct slice *argv)
+{
+    struct reply *r = &s->reply;
+    struct slice *targv = argv + 2;
+    int targc = argc - 2;
+    const struct command *c = command_lookup(targv[0].p, targv[0].len);
+    if (c != NULL && c->subcommands != NULL && targc >= 2) {
+        c = command_lookup_sub(c, targv[1].p, targv[1].len);
+    }
+    if (c == NULL) {
+        reply_error(r, "ERR Invalid command specified");
+        return;
+    }
+    if (c->first_key <= 0) {
+        reply_error(r, "ERR The command has no key arguments");
+        return;
+    }
+    if ((c->arity > 0 && c->arity != targc) || targc < -c->arity) {
+        reply_error(r, "ERR Invalid number of arguments specified for command");
+        return;
+    }
+    int last = c->last_key < 0 ? targc + c->last_key : c->last_key;
+    int step = c->key_step > 0 ? c->key_step : 1;
+    if (last >= targc || c->first_key >= targc) {
+        reply_error(r, "ERR Invalid arguments specified for command");
+        return;
+    }
+    size_t h = reply_defer(r);
+    size_t n = 0;
+    for (int i = c->first_key; i <= last; i += step) {
+        reply_bulk(r, targv[i].p, targv[i].len);
+        n++;
+    }
+    reply_defer_array(r, h, n);
+}
+
+static void command_help(struct reply *r)
+{
+    static const char *const lines[] = {
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all commands.",
+        "COUNT",
+        "    Return the total number of commands.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full command.",
+        "INFO [<command-name> ...]",
+        "    Return details about the given commands, or all when none is given.",
+        "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+        "    Return the names of all commands, optionally filtered.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation of the given commands, or all when none is given.",
+        "HELP",
+        "    Print this help.",
+    };
+    size_t n = sizeof(lines) / sizeof(lines[0]);
+    reply_array(r, n);
+    for (size_t i = 0; i < n; i++)
+        reply_status(r, lines[i]);
+}
+
+static bool sub_arity_ok(struct session *s, int argc, int arity, const char *sub)
+{
+    if ((arity > 0 && argc == arity) || (arity < 0 && argc >= -arity))
+        return true;
+    reply_errorf(&s->reply, "ERR wrong number of arguments for 'command|%s' command", sub);
+    return false;
+}
+
+void cmd_command(struct session *s, int argc, struct slice *argv)
+{
+    struct reply *r = &s->reply;
+    struct walk w = {.r = r};
+
+    if (argc == 1) {
+        size_t h = reply_defer(r);
+        w.mode = WALK_INFO;
+        command_foreach(walk_one, &w);
+        reply_defer_array(r, h, w.n);
+        return;
+    }
+
+    const struct slice *sub = &argv[1];
+    if (slice_eq(sub, "count")) {
+        if (sub_arity_ok(s, argc, 2, "count"))
+            reply_int(r, (long long)command_count());
+    } else if (slice_eq(sub, "info") || slice_eq(sub, "docs")) {
+        bool info = slice_eq(sub, "info");
+        w.mode = info ? WALK_INFO : WALK_DOCS;
+        if (argc == 2) {
+            size_t h = reply_defer(r);
+            command_foreach(walk_one, &w);
+            if (info)
+                reply_defer_array(r, h, w.n);
+            else
+                reply_defer_map(r, h, w.n);
+            return;
+        }
+        if (info) {
+            /* one entry per name asked, null for unknown ones */
+            reply_array(r, (size_t)(argc - 2));
+            for (int i = 2; i < argc; i++) {
+                const struct command *parent;
+                const struct command *c = lookup_full(&argv[i], &parent);
+                if (c != NULL)
+                    reply_info(r, c, parent);
+                else
+                    reply_null_array(r);
+            }
+        } else {
+            /* unknown names are left out of the map */
+            size_t h = reply_defer(r);
+            size_t n = 0;
+            for (int i = 2; i < argc; i++) {
+                const struct command *parent;
+                const struct command *c = lookup_full(&argv[i], &parent);
+                if (c == NULL)
+                    continue;
+                char name[NAME_MAX_LEN];
+                full_name(name, parent, c);
+                reply_cstr(r, name);
+                reply_docs(r, c, parent);
+                n++;
+            }
+            reply_defer_map(r, h, n);
+        }
+    } else if (slice_eq(sub, "list")) {
+        if (!sub_arity_ok(s, argc, -2, "list"))
+            return;
+        char filter[NAME_MAX_LEN];
+        if (argc == 5 && slice_eq(&argv[2], "filterby") && argv[4].len < sizeof(filter)) {
+            memcpy(filter, argv[4].p, argv[4].len);
+            filter[argv[4].len] = '\0';
+            if (slice_eq(&argv[3], "pattern")) {
+                w.pattern = filter;
+            } else if (slice_eq(&argv[3], "aclcat")) {
+                w.aclcat = filter[0] == '@' ? filter + 1 : filter;
+            } else if (slice_eq(&argv[3], "module")) {
+                reply_array(r, 0);      /* no modules here */
+                return;
+            } else {
+                reply_error(r, ERR_SYNTAX);
+                return;
+            }
+        } else if (argc != 2) {
+            reply_error(r, ERR_SYNTAX);
+            return;
+        }
+        size_t h = reply_defer(r);
+        w.mode = WALK_LIST;
+        command_foreach(walk_one, &w);
+        reply_defer_array(r, h, w.n);
+    } else if (slice_eq(sub, "getkeys")) {
+        if (sub_arity_ok(s, argc, -3, "getkeys"))
+            command_getkeys(s, argc, argv);
+    } else if (slice_eq(sub, "help")) {
+        if (sub_arity_ok(s, argc, 2, "help"))
+            command_help(r);
+    } else {
+        int n = sub->len > 128 ? 128 : (int)sub->len;
+        reply_errorf(r, "ERR unknown subcommand '%.*s'. Try COMMAND HELP.", n, sub->p);
+    }
+}

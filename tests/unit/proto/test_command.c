@@ -1,0 +1,339 @@
+/*
+ * Unit tests for proto/command: registration, case-insensitive lookup,
+ * dispatch order and Redis 7 error wordings, subcommands, per-command
+ * counters, and the reply shapes of COMMAND (cmd_command.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/command.h"
+#include "proto/internal.h"
+
+static int ran_get, ran_set, ran_cfg_get, ran_cfg_help;
+
+static void p_get(struct session *s, int argc, struct slice *argv)
+{
+    ran_get++;
+    reply_null(&s->reply);
+}
+
+static void p_set(struct session *s, int argc, struct slice *argv)
+{
+    ran_set++;
+    if (argc > 3)
+        reply_error(&s->reply, ERR_SYNTAX);
+    else
+        reply_ok(&s->reply);
+}
+
+static void p_ping(struct session *s, int argc, struct slice *argv)
+{
+    reply_status(&s->reply, "PONG");
+}
+
+static void p_cfg_get(struct session *s, int argc, struct slice *argv)
+{
+    ran_cfg_get++;
+    reply_array(&s->reply, 0);
+}
+
+static void p_config(struct session *s, int argc, struct slice *argv)
+{
+    /* parent proc, used by subcommand rows without their own */
+    ran_cfg_help++;
+    reply_status(&s->reply, "HELP");
+}
+
+static const struct command config_subs[] = {
+    {.name = "get", .arity = -3, .flags = CMD_ADMIN | CMD_LOADING, .proc = p_cfg_get,
+     .summary = "Get config", .group = "server", .since = "2.0.0"},
+    {.name = "help", .arity = 2, .flags = CMD_LOADING, .proc = NULL,
+     .summary = "Help", .group = "server", .since = "5.0.0"},
+    {.name = NULL},
+};
+
+static const struct command rows[] = {
+    {.name = "get", .arity = 2, .flags = CMD_READONLY | CMD_FAST, .first_key = 1,
+     .last_key = 1, .key_step = 1, .proc = p_get, .summary = "Get the value of a key",
+     .group = "string", .since = "1.0.0"},
+    {.name = "set", .arity = -3, .flags = CMD_WRITE | CMD_DENYOOM, .first_key = 1,
+     .last_key = 1, .key_step = 1, .proc = p_set, .summary = "Set a key",
+     .group = "string", .since = "1.0.0"},
+    {.name = "mset", .arity = -3, .flags = CMD_WRITE, .first_key = 1,
+     .last_key = -1, .key_step = 2, .proc = p_set, .summary = "Set keys",
+     .group = "string", .since = "1.0.1"},
+    {.name = "ping", .arity = -1, .flags = CMD_FAST | CMD_NOAUTH, .proc = p_ping,
+     .summary = "Ping", .group = "connection", .since = "1.0.0"},
+    {.name = "config", .arity = -2, .flags = 0, .proc = p_config,
+     .summary = "Config container", .group = "server", .since = "2.0.0",
+     .subcommands = config_subs},
+    {.name = "command", .arity = -1, .flags = CMD_LOADING | CMD_STALE, .proc = cmd_command,
+     .summary = "Get array of command details", .group = "server", .since = "2.8.13"},
+};
+#define NROWS (sizeof(rows) / sizeof(rows[0]))
+
+static struct session S;
+
+static int setup(void **state)
+{
+    memset(&S, 0, sizeof(S));
+    reply_init(&S.reply);
+    ran_get = ran_set = ran_cfg_get = ran_cfg_help = 0;
+    assert_int_equal(command_register(rows, NROWS), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    reply_deinit(&S.reply);
+    command_table_clear();
+    return 0;
+}
+
+/* Runs a command given as NUL-separated words (argc of them). */
+static const struct command *run(int argc, ...)
+{
+    struct slice argv[16];
+    va_list ap;
+    va_start(ap, argc);
+    for (int i = 0; i < argc; i++) {
+        argv[i].p = va_arg(ap, const char *);
+        argv[i].len = strlen(argv[i].p);
+    }
+    va_end(ap);
+    reply_clear(&S.reply);
+    return command_dispatch(&S, argc, argv);
+}
+
+#define REPLY_IS(lit)                                                   \
+    do {                                                                \
+        assert_int_equal(S.reply.len, strlen(lit));                     \
+        assert_memory_equal(S.reply.buf, lit, strlen(lit));             \
+    } while (0)
+
+static void test_lookup(void **state)
+{
+    assert_int_equal(command_count(), NROWS);
+    assert_ptr_equal(command_lookup("get", 3), &rows[0]);
+    assert_ptr_equal(command_lookup("GET", 3), &rows[0]);
+    assert_ptr_equal(command_lookup("gEt", 3), &rows[0]);
+    assert_ptr_equal(command_lookup("getx", 3), &rows[0]);  /* len bounds the name */
+    assert_null(command_lookup("ge", 2));
+    assert_null(command_lookup("gett", 4));
+    assert_null(command_lookup("", 0));
+    assert_ptr_equal(command_lookup("CoMmAnD", 7), &rows[5]);
+    assert_ptr_equal(command_lookup_sub(&rows[4], "GET", 3), &config_subs[0]);
+    assert_null(command_lookup_sub(&rows[4], "nope", 4));
+    assert_string_equal(command_fullname(&config_subs[0]), "config|get");
+    assert_string_equal(command_fullname(&rows[1]), "set");
+}
+
+static void test_register_errors(void **state)
+{
+    static const struct command dup[] = {{.name = "GET", .arity = 2, .proc = p_get}};
+    assert_int_equal(command_register(dup, 1), EEXIST);
+    static const struct command dup2[] = {
+        {.name = "foo", .arity = 1, .proc = p_get},
+        {.name = "FOO", .arity = 1, .proc = p_get},
+    };
+    assert_int_equal(command_register(dup2, 2), EEXIST);
+    assert_null(command_lookup("foo", 3));
+    static const struct command noname[] = {{.name = NULL}};
+    assert_int_equal(command_register(noname, 1), EINVAL);
+    assert_int_equal(command_count(), NROWS);
+}
+
+static void test_many_commands(void **state)
+{
+    /* enough rows to force the hash to grow several times */
+    enum { N = 300 };
+    static struct command more[N];
+    static char names[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "xcmd%d", i);
+        more[i] = (struct command){.name = names[i], .arity = 1, .proc = p_ping};
+    }
+    assert_int_equal(command_register(more, N), 0);
+    for (int i = 0; i < N; i++) {
+        char up[16];
+        snprintf(up, sizeof(up), "XCMD%d", i);
+        assert_ptr_equal(command_lookup(up, strlen(up)), &more[i]);
+    }
+    assert_ptr_equal(command_lookup("get", 3), &rows[0]);
+    assert_int_equal(command_count(), NROWS + N);
+}
+
+static void test_dispatch_ok(void **state)
+{
+    assert_ptr_equal(run(2, "GeT", "k"), &rows[0]);
+    REPLY_IS("$-1\r\n");
+    assert_int_equal(ran_get, 1);
+    assert_ptr_equal(run(3, "set", "k", "v"), &rows[1]);
+    REPLY_IS("+OK\r\n");
+}
+
+static void test_unknown_command(void **state)
+{
+    assert_null(run(3, "foo", "a", "b"));
+    REPLY_IS("-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n");
+    assert_null(run(1, "FOO"));
+    REPLY_IS("-ERR unknown command 'FOO', with args beginning with: \r\n");
+    assert_null(run(3, "foo", "x y", "c\r\nd"));
+    REPLY_IS("-ERR unknown command 'foo', with args beginning with: 'x y' 'c  d' \r\n");
+
+    /* names and the args part are cut at 128 bytes as Redis does */
+    char longarg[300];
+    memset(longarg, 'a', 200);
+    longarg[200] = '\0';
+    assert_null(run(3, "foo", longarg, "b"));
+    char want[400];
+    snprintf(want, sizeof(want),
+             "-ERR unknown command 'foo', with args beginning with: '%.128s' \r\n", longarg);
+    REPLY_IS(want);
+
+    char arg100[101];
+    memset(arg100, 'b', 100);
+    arg100[100] = '\0';
+    assert_null(run(4, "foo", arg100, longarg, "c"));
+    /* 'b*100' takes 103 bytes, leaving 25 for the next argument */
+    snprintf(want, sizeof(want),
+             "-ERR unknown command 'foo', with args beginning with: '%s' '%.25s' \r\n",
+             arg100, longarg);
+    REPLY_IS(want);
+
+    char longname[300];
+    memset(longname, 'N', 299);
+    longname[299] = '\0';
+    assert_null(run(1, longname));
+    snprintf(want, sizeof(want),
+             "-ERR unknown command '%.128s', with args beginning with: \r\n", longname);
+    REPLY_IS(want);
+}
+
+static void test_arity(void **state)
+{
+    assert_null(run(1, "get"));
+    REPLY_IS("-ERR wrong number of arguments for 'get' command\r\n");
+    assert_null(run(3, "GET", "a", "b"));
+    REPLY_IS("-ERR wrong number of arguments for 'get' command\r\n");
+    assert_null(run(2, "SET", "a"));
+    REPLY_IS("-ERR wrong number of arguments for 'set' command\r\n");
+    assert_ptr_equal(run(4, "set", "a", "b", "c"), &rows[1]);
+    assert_int_equal(ran_get, 0);
+}
+
+static void test_subcommands(void **state)
+{
+    assert_null(run(1, "config"));
+    REPLY_IS("-ERR wrong number of arguments for 'config' command\r\n");
+    assert_null(run(2, "config", "xx"));
+    REPLY_IS("-ERR unknown subcommand 'xx'. Try CONFIG HELP.\r\n");
+    assert_null(run(3, "Config", "xx", "y"));
+    REPLY_IS("-ERR unknown subcommand 'xx'. Try CONFIG HELP.\r\n");
+    assert_null(run(2, "config", "GET"));
+    REPLY_IS("-ERR wrong number of arguments for 'config|get' command\r\n");
+    assert_ptr_equal(run(3, "config", "GET", "*"), &config_subs[0]);
+    REPLY_IS("*0\r\n");
+    assert_int_equal(ran_cfg_get, 1);
+    /* a subcommand row without proc runs the parent's */
+    assert_ptr_equal(run(2, "CONFIG", "help"), &config_subs[1]);
+    REPLY_IS("+HELP\r\n");
+    assert_int_equal(ran_cfg_help, 1);
+}
+
+static void test_noauth(void **state)
+{
+    S.need_auth = true;
+    assert_null(run(2, "get", "k"));
+    REPLY_IS("-NOAUTH Authentication required.\r\n");
+    assert_int_equal(ran_get, 0);
+    /* Redis checks existence and arity before authentication */
+    assert_null(run(1, "foo"));
+    REPLY_IS("-ERR unknown command 'foo', with args beginning with: \r\n");
+    assert_null(run(1, "get"));
+    REPLY_IS("-ERR wrong number of arguments for 'get' command\r\n");
+    /* commands flagged no_auth still run */
+    assert_ptr_equal(run(1, "PING"), &rows[3]);
+    REPLY_IS("+PONG\r\n");
+    S.need_auth = false;
+    assert_ptr_equal(run(2, "get", "k"), &rows[0]);
+}
+
+struct stat_seen {
+    int n;
+    char names[16][32];
+    struct command_stats st[16];
+};
+
+static void collect(const char *fullname, const struct command *c,
+                    const struct command_stats *st, void *ctx)
+{
+    struct stat_seen *seen = ctx;
+    assert_true(seen->n < 16);
+    snprintf(seen->names[seen->n], sizeof(seen->names[0]), "%s", fullname);
+    seen->st[seen->n] = *st;
+    seen->n++;
+}
+
+static void test_stats(void **state)
+{
+    run(2, "get", "a");
+    run(2, "get", "b");
+    run(1, "get");                          /* rejected: arity */
+    run(3, "set", "k", "v");
+    run(4, "set", "k", "v", "x");           /* handler replies an error: failed */
+    run(3, "config", "get", "x");
+    S.need_auth = true;
+    run(3, "set", "k", "v");                /* rejected: auth */
+    S.need_auth = false;
+
+    const struct command_stats *g = command_stats_get(&rows[0]);
+    assert_non_null(g);
+    assert_int_equal(g->calls, 2);
+    assert_int_equal(g->rejected_calls, 1);
+    assert_int_equal(g->failed_calls, 0);
+    const struct command_stats *st = command_stats_get(&rows[1]);
+    assert_int_equal(st->calls, 2);
+    assert_int_equal(st->failed_calls, 1);
+    assert_int_equal(st->rejected_calls, 1);
+
+    struct stat_seen seen = {0};
+    command_stats_foreach(collect, &seen);
+    /* 6 commands + 2 config subcommands, in registration order */
+    assert_int_equal(seen.n, 8);
+    assert_string_equal(seen.names[0], "get");
+    assert_string_equal(seen.names[4], "config");
+    assert_string_equal(seen.names[5], "config|get");
+    assert_string_equal(seen.names[6], "config|help");
+    assert_string_equal(seen.names[7], "command");
+    assert_int_equal(seen.st[5].calls, 1);
+    assert_int_equal(seen.st[4].calls, 0);
+
+    command_stats_reset();
+    assert_int_equal(command_stats_get(&rows[0])->calls, 0);
+    assert_int_equal(command_stats_get(&config_subs[0])->calls, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_register_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dispatch_ok, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_arity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subcommands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_noauth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
