@@ -1,0 +1,333 @@
+/*
+ * Unit tests for the keyspace index: growth from a 4-slot table to 1M keys
+ * and shrink back, lookups that stay correct while a resize is in progress
+ * (inserts, deletes and gets interleaved with migration), and SCAN's
+ * guarantee that every key present for the whole scan is returned even when
+ * the index grows and shrinks mid-scan.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/alloc.h"
+#include "keyspace/keyspace.h"
+
+static unsigned steps_opt = 1;
+
+static int setup(void **state)
+{
+    (void)state;
+    struct alloc_options ao;
+    alloc_options_default(&ao);
+    assert_int_equal(alloc_setup(&ao), 0);
+    struct ks_options o;
+    ks_options_default(&o);
+    o.initial_power = 2;
+    o.rehash_steps = steps_opt;
+    assert_int_equal(ks_setup(&o), 0);
+    ks_clock_set(1000000);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    assert_true(ks_verify());
+    ks_teardown();
+    struct alloc_stats st;
+    alloc_stats(&st);
+    assert_int_equal(st.live_blocks, 0);
+    alloc_teardown();
+    return 0;
+}
+
+static size_t key_of(char *buf, unsigned i)
+{
+    return (size_t)snprintf(buf, 32, "key:%u", i);
+}
+
+/* value derived from the key number and a version */
+static size_t val_of(char *buf, unsigned i, unsigned ver)
+{
+    return (size_t)snprintf(buf, 48, "v%u.%u%.*s", i, ver, (int)((i + ver) % 13), "xxxxxxxxxxxxx");
+}
+
+static bool has(unsigned i, unsigned ver)
+{
+    char k[32], v[48];
+    size_t kl = key_of(k, i), vl = val_of(v, i, ver);
+    struct entry *e = ks_peek(k, kl);
+    if (!e)
+        return false;
+    size_t got;
+    const char *p = entry_val(e, &got);
+    return got == vl && memcmp(p, v, vl) == 0;
+}
+
+static void put(unsigned i, unsigned ver)
+{
+    char k[32], v[48];
+    size_t kl = key_of(k, i), vl = val_of(v, i, ver);
+    assert_int_equal(ks_set(k, kl, v, vl, KS_NO_EXPIRE), KS_OK);
+}
+
+static bool del(unsigned i)
+{
+    char k[32];
+    return ks_del(k, key_of(k, i));
+}
+
+static void finish_resize(void)
+{
+    struct ks_stats st;
+    for (int i = 0; i < 100000; i++) {
+        ks_stats(&st);
+        if (!st.rehashing)
+            return;
+        ks_cron(1000);
+    }
+    fail_msg("resize did not finish");
+}
+
+static void test_grow_shrink_1m(void **state)
+{
+    (void)state;
+    const unsigned N = 1000000;
+    struct ks_stats st;
+    unsigned phase_end[] = {10, 1000, 100000, N};
+    unsigned from = 0;
+    for (unsigned p = 0; p < 4; p++) {
+        for (unsigned i = from; i < phase_end[p]; i++)
+            put(i, 0);
+        from = phase_end[p];
+        assert_true(ks_verify());  /* also in the middle of a resize */
+        assert_int_equal(ks_count(), from);
+    }
+    finish_resize();
+    ks_stats(&st);
+    assert_int_equal(st.keys, N);
+    assert_int_equal(st.index_slots, 2u << 20);  /* 1M keys: 2^21 slots at 0.48 load */
+    assert_true(ks_verify());
+    for (unsigned i = 0; i < N; i++)
+        assert_true(has(i, 0));
+    assert_false(has(N, 0));
+
+    /* delete down to 100 keys, checking on the way */
+    for (unsigned i = 100; i < N; i++) {
+        assert_true(del(i));
+        if (i == N / 2 || i == N - 50000)
+            assert_true(ks_verify());
+    }
+    assert_false(del(100));
+    assert_int_equal(ks_count(), 100);
+    finish_resize();
+    for (unsigned i = 0; i < 100; i++)
+        assert_true(has(i, 0));
+    /* shrinks happen one at a time; cron takes it down to the smallest size */
+    for (int i = 0; i < 100; i++)
+        ks_cron(1000);
+    finish_resize();
+    ks_stats(&st);
+    /* shrinks fired at 209715, 52428, 13107, 3276, 819 and 204 keys, each to
+     * the first size at load <= 0.5: 2^19 ... 2^9; 100 keys in 512 is > 0.1 */
+    assert_int_equal(st.index_slots, 512);
+    assert_true(ks_verify());
+    for (unsigned i = 0; i < 100; i++)
+        assert_true(del(i));
+    for (int i = 0; i < 100; i++)
+        ks_cron(1000);
+    finish_resize();
+    ks_stats(&st);
+    assert_int_equal(st.index_slots, 4);  /* never below the initial size */
+    assert_int_equal(st.index_bytes, 4 * sizeof(uint64_t));
+    assert_int_equal(st.keys, 0);
+}
+
+/* Inserts, deletes and reads interleaved with a slow (1 slot per op)
+ * migration, compared against a model after every operation batch. */
+static void test_ops_during_resize(void **state)
+{
+    (void)state;
+    enum { K = 30000 };
+    unsigned char *ver = calloc(K, 1);  /* 0 = absent, else version */
+    uint64_t rng = 42;
+    size_t live = 0, rehash_seen = 0;
+    struct ks_stats st;
+    for (unsigned op = 0; op < 400000; op++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t r = rng >> 33;
+        /* grow phase for the first half (more sets), shrink phase after */
+        unsigned i = (unsigned)(r % K);
+        unsigned kind = (unsigned)((r >> 20) % 10);
+        bool grow = op < 200000;
+        if (kind < (grow ? 5u : 2u)) {
+            unsigned v = (unsigned)(ver[i] % 250) + 1;
+            put(i, v);
+            live += ver[i] == 0;
+            ver[i] = (unsigned char)v;
+        } else if (kind < (grow ? 6u : 7u)) {
+            assert_int_equal(del(i), ver[i] != 0);
+            live -= ver[i] != 0;
+            ver[i] = 0;
+        } else {
+            if (ver[i])
+                assert_true(has(i, ver[i]));
+            else
+                assert_null(ks_peek("key:x", 5) ? (void *)1 : NULL), assert_false(has(i, 1));
+        }
+        ks_stats(&st);
+        rehash_seen += st.rehashing;
+        assert_int_equal(st.keys, live);
+        if (op % 20011 == 0) {
+            assert_true(ks_verify());
+            for (unsigned j = 0; j < K; j++)
+                assert_true(ver[j] ? has(j, ver[j]) : !has(j, 0));
+        }
+    }
+    assert_true(rehash_seen > 1000);  /* the operations did run during resizes */
+    assert_true(ks_verify());
+    for (unsigned j = 0; j < K; j++) {
+        if (ver[j])
+            assert_true(has(j, ver[j]));
+    }
+    free(ver);
+}
+
+struct seen {
+    unsigned char *count;
+    unsigned n;
+};
+
+static void visit(struct entry *e, void *ctx)
+{
+    struct seen *s = ctx;
+    size_t kl;
+    const char *k = entry_key(e, &kl);
+    char buf[32];
+    assert_true(kl < sizeof buf);
+    memcpy(buf, k, kl);
+    buf[kl] = 0;
+    unsigned i = (unsigned)strtoul(buf + 4, NULL, 10);
+    if (i < s->n && s->count[i] < 255)
+        s->count[i]++;
+}
+
+/* keys [0, stable) stay for the whole scan; others come and go */
+static void scan_with_churn(unsigned stable, unsigned extra, size_t count)
+{
+    struct seen s = {calloc(stable, 1), stable};
+    for (unsigned i = 0; i < stable; i++)
+        put(i, 0);
+    finish_resize();
+    uint64_t cur = 0;
+    unsigned calls = 0;
+    struct ks_stats st;
+    size_t sizes_seen[64] = {0};
+    unsigned nsizes = 0;
+    do {
+        cur = ks_scan(cur, count, visit, &s);
+        calls++;
+        /* churn between calls: grow a lot, then shrink away again */
+        if (calls == 3)
+            for (unsigned i = 0; i < extra; i++)
+                put(stable + i, 0);
+        if (calls == 6)
+            for (unsigned i = 0; i < extra; i++)
+                assert_true(del(stable + i));
+        if (calls > 6 && calls % 2 == 1)
+            for (unsigned i = 0; i < 200; i++)
+                put(stable + extra + i + calls * 200, 0);
+        if (calls > 7 && calls % 2 == 0)
+            for (unsigned i = 0; i < 200; i++)
+                assert_true(del(stable + extra + i + (calls - 1) * 200));
+        if (calls % 5 == 0)
+            ks_cron(50);
+        ks_stats(&st);
+        if (nsizes < 64 && (nsizes == 0 || sizes_seen[nsizes - 1] != st.index_slots))
+            sizes_seen[nsizes++] = st.index_slots;
+    } while (cur != 0 && calls < 10000000);
+    assert_int_equal(cur, 0);
+    for (unsigned i = 0; i < stable; i++) {
+        if (s.count[i] == 0)
+            fail_msg("key:%u never returned (count %zu, %u calls)", i, count, calls);
+    }
+    assert_true(nsizes >= 3);  /* the index did change size mid-scan */
+    free(s.count);
+    assert_true(ks_verify());
+}
+
+static void test_scan_stable(void **state)
+{
+    (void)state;
+    /* no churn: a full scan returns every key exactly once */
+    struct seen s = {calloc(5000, 1), 5000};
+    for (unsigned i = 0; i < 5000; i++)
+        put(i, 0);
+    finish_resize();
+    uint64_t cur = 0;
+    do {
+        cur = ks_scan(cur, 10, visit, &s);
+    } while (cur);
+    for (unsigned i = 0; i < 5000; i++)
+        assert_int_equal(s.count[i], 1);
+    free(s.count);
+}
+
+static void test_scan_resizes(void **state)
+{
+    (void)state;
+    scan_with_churn(3000, 50000, 1);
+    ks_flush();
+    scan_with_churn(3000, 50000, 10);
+    ks_flush();
+    scan_with_churn(500, 100000, 100);
+}
+
+static void test_scan_empty_and_expired(void **state)
+{
+    (void)state;
+    struct seen s = {calloc(10, 1), 10};
+    assert_int_equal(ks_scan(0, 10, visit, &s), 0);
+    char k[32];
+    for (unsigned i = 0; i < 10; i++)
+        assert_int_equal(ks_set(k, key_of(k, i), "v", 1, i < 5 ? 1000001 : KS_NO_EXPIRE), KS_OK);
+    ks_clock_set(1000001);
+    uint64_t cur = 0;
+    do {
+        cur = ks_scan(cur, 1, visit, &s);
+    } while (cur);
+    for (unsigned i = 0; i < 10; i++)
+        assert_int_equal(s.count[i], i < 5 ? 0 : 1);
+    free(s.count);
+}
+
+static int setup_fast(void **state)
+{
+    steps_opt = 16;
+    return setup(state);
+}
+
+static int setup_slow(void **state)
+{
+    steps_opt = 1;
+    return setup(state);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_grow_shrink_1m, setup_fast, teardown),
+        cmocka_unit_test_setup_teardown(test_ops_during_resize, setup_slow, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_stable, setup_slow, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_resizes, setup_slow, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_empty_and_expired, setup_slow, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
