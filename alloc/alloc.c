@@ -1,72 +1,1045 @@
 /*
- * Placeholder allocator: malloc with byte accounting. It exists so that the
- * keyspace is written against alloc.h from day one; the pooled arena
- * allocator replaces this file without changing the interface.
+ * alloc.c: compactd's pooled size-class arena allocator.
+ *
+ * Glossary
+ *   arena   one mmap'd region of arena_size bytes (a power of two), aligned
+ *           to its own size, holding a header followed by equal slots of one
+ *           size class. Alignment means the header of any block's arena is
+ *           found by masking the block pointer: no lookup table, no per-block
+ *           header.
+ *   class   a slot size. Requests are rounded up to the nearest class.
+ *   band    the caller's lifetime hint (ALLOC_BANDS of them). Every arena
+ *           belongs to exactly one (class, band) pair, so blocks that are
+ *           expected to die together share arenas and whole arenas empty out.
+ *   bucket  occupancy bucket of an arena within its (class, band):
+ *           bucket b holds arenas with floor(live * 8 / slots) == b, and a
+ *           separate "full" list holds arenas with no free slot.
+ *   large   a request above the large threshold (arena_size / 8): it gets an
+ *           aligned mapping of its own with a 64-byte header at its start,
+ *           so the same mask finds that header too; munmapped on free.
+ *
+ * Size classes
+ *   0..15   8, 16, 24, ..., 128: 8-byte steps. Entries are small and their
+ *           sizes dense here; a finer step than 8 would break 8-byte
+ *           alignment, a coarser one would waste up to 15 bytes of a 24-byte
+ *           entry.
+ *   16..    geometric: each power-of-two interval (2^e, 2^(e+1)] is cut in 8
+ *           equal steps of 2^(e-3) bytes: 144, 160, ..., 256, 288, 320, ...
+ *           A request that lands just above a class boundary c wastes less
+ *           than one step, i.e. less than c/8 of a slot of at least
+ *           c + c/8 bytes: rounding waste stays below 1/9 of the slot
+ *           (12.5 % of the request) everywhere above 128 bytes, and below
+ *           8 bytes below it. Every geometric class is a multiple of 16, so
+ *           those blocks are 16-byte aligned.
+ *   The last class is arena_size / 8 (a power of two); larger requests are
+ *   large blocks, since fewer than 8 slots per arena would waste too much of
+ *   the arena tail. For the default 1 MiB arena there are 96 classes. The
+ *   table is generated at alloc_setup() from that rule (class_size()); the
+ *   lookup for requests up to 1024 bytes is a byte table indexed by
+ *   (size + 7) / 8, above it a count-leading-zeros computation. Generated
+ *   for arena_size = 1 MiB (slot size / slots per arena):
+ *       8/121552     16/63064     24/42576     32/32136     40/25806     48/21561
+ *       56/18515     64/16223     72/14435     80/13003     88/11829     96/10850
+ *      104/10020     112/9309     120/8691     128/8151     144/7249     160/6527
+ *       176/5936     192/5442     208/5025     224/4667     240/4357     256/4085
+ *       288/3626     320/3264     352/2968     384/2722     416/2513     448/2334
+ *       480/2179     512/2043     576/1816     640/1635     704/1486     768/1363
+ *       832/1258     896/1168     960/1090    1024/1022     1152/909     1280/818
+ *       1408/744     1536/682     1664/629     1792/584     1920/545     2048/511
+ *       2304/454     2560/409     2816/372     3072/341     3328/314     3584/292
+ *       3840/272     4096/255     4608/227     5120/204     5632/186     6144/170
+ *       6656/157     7168/146     7680/136     8192/127     9216/113    10240/102
+ *       11264/93     12288/85     13312/78     14336/73     15360/68     16384/63
+ *       18432/56     20480/51     22528/46     24576/42     26624/39     28672/36
+ *       30720/34     32768/31     36864/28     40960/25     45056/23     49152/21
+ *       53248/19     57344/18     61440/17     65536/15     73728/14     81920/12
+ *       90112/11     98304/10     106496/9     114688/9     122880/8     131072/7
+ *   (tests/unit/alloc checks these numbers against alloc_class_stats).
+ *
+ * Arena layout
+ *   [struct alloc_arena][live bitmap: 1 bit/slot][slack array][pad to 64][slots]
+ *   The slack array stores, per slot, slot size minus requested size, in the
+ *   narrowest width that holds a class step (4 bits up to 16-byte steps,
+ *   then 8, 16 or 32 bits): that is what makes "requested live bytes" exact
+ *   without a per-block header. A free slot holds the free-list link in its
+ *   first 8 bytes. Slots [0, bumped) have been handed out at least once;
+ *   [bumped, slots) have never been touched, so a fresh arena needs no
+ *   initialisation pass and its untouched pages are never faulted in.
+ *
+ * Invariants (checked by alloc_verify)
+ *   live == popcount(bitmap); bitmap bits at or beyond bumped are 0;
+ *   free-list length == bumped - live, every link on a slot boundary below
+ *   bumped with its bitmap bit clear; live >= 1 for every listed arena
+ *   (an arena that empties is released at once, unless a live-slot walk is
+ *   in progress on it); bucket == floor(live * 8 / slots) or full; the
+ *   per-class counters equal the sums over the arenas and the slack arrays.
+ *
+ * Placement policy
+ *   alloc takes a slot from an arena of the fullest non-empty bucket of its
+ *   (class, band) (a bitmask of non-empty buckets and one
+ *   count-trailing-zeros make that O(1)); the slot is the free-list head or,
+ *   failing that, the next never-used slot. Allocation therefore keeps
+ *   filling nearly full arenas while sparse ones only lose blocks, drain and
+ *   return to the OS. An arena moves between bucket lists only when its live
+ *   count crosses a bucket boundary, which alloc and free detect with one
+ *   compare against a per-class threshold table.
+ *
+ * Returning memory
+ *   An arena whose last block is freed leaves its lists at once. If fewer
+ *   than arena_retain arenas are retained it joins the retained stack
+ *   (reusable by any class), else it is munmapped. Only the top of the
+ *   retained stack may still be dirty (resident): pushing another arena
+ *   purges the previous top with madvise(MADV_DONTNEED). So a class that
+ *   oscillates across an arena boundary costs no system call, while at most
+ *   one arena of freed memory stays resident.
+ *
+ * Online compaction (the next step; not implemented here)
+ *   A mover picks a (class, band) whose arenas are sparse in total
+ *   (alloc_class_stats: free_bytes large against live_bytes), takes the
+ *   sparsest arena with alloc_arena_sparsest() (lowest non-empty bucket,
+ *   O(1)), and walks its live slots with alloc_arena_foreach_live() (one
+ *   count-trailing-zeros per live slot, no per-slot header reads). For each
+ *   live block it asks the owner (the keyspace, through a relocation
+ *   callback that knows which index slot points at the block) to copy it
+ *   into a fresh alloc_block() of the same class and band and to swap the
+ *   pointer; then frees the old block. Because allocation always prefers the
+ *   fullest bucket, the copies land in dense arenas and never in the arena
+ *   being evacuated (it is in the sparsest bucket, and the walk pins it so it
+ *   is not released under the walker even when its last block leaves). The
+ *   walk is resumable: the mover keeps (arena, slot index) as its cursor and
+ *   a time budget per cron tick; the walk callback returning false stops it.
+ *   When the arena's live count reaches zero it is released like any other.
+ *   An arena knows its class and band (header fields), so the mover needs no
+ *   other bookkeeping.
+ *
+ * Not thread-safe: one event-loop thread calls everything.
  */
 #include "alloc/alloc.h"
 
 #include <errno.h>
-#include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-static struct alloc_stats stats;
+#ifndef CD_ASSERT_LEVEL
+#define CD_ASSERT_LEVEL 0
+#endif
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define ARENA_MAGIC 0xa7e4a5c1u
+#define LARGE_MAGIC 0x1a76eb1cu
+#define NB ALLOC_OCC_BUCKETS          /* occupancy buckets; index NB is "full" */
+#define FULL NB
+#define LINEAR_MAX 128                /* 8-byte steps up to here */
+#define LINEAR_CLASSES (LINEAR_MAX / 8)
+#define LUT_MAX 1024                  /* byte-table lookup up to here */
+#define SLOT_ALIGN 64                 /* slot area start: a cache line */
+#define LARGE_HDR 64
+#define MAX_CLASSES (LINEAR_CLASSES + 8 * (30 - 10))
+
+#define FLAG_BUSY 1u                  /* a live-slot walk is in progress */
+#define FLAG_DIRTY 2u                 /* retained and not purged */
+
+__attribute__((noreturn, cold)) static void alloc_panic(const char *what, const void *p)
+{
+    fprintf(stderr, "alloc: %s (%p)\n", what, p);
+    abort();
+}
+
+#if CD_ASSERT_LEVEL >= 1
+#define A_ASSERT(x) ((x) ? (void)0 : alloc_panic("assertion failed: " #x, NULL))
+#else
+#define A_ASSERT(x) ((void)0)
+#endif
+
+struct alloc_arena {
+    uint32_t magic;
+    uint8_t cls;
+    uint8_t band;
+    uint8_t bucket;            /* 0..NB-1, or FULL */
+    uint8_t flags;
+    uint32_t nslots;
+    uint32_t live;
+    uint32_t bumped;           /* slots [0, bumped) have been handed out once */
+    uint32_t slot_size;
+    void *free_head;
+    char *slots;
+    uint64_t *bitmap;
+    uint8_t *slack;
+    struct alloc_arena *bprev, *bnext;  /* bucket list of (cls, band), or the retained stack */
+    struct alloc_arena *cprev, *cnext;  /* every arena of cls */
+};
+
+struct large {
+    uint32_t magic;
+    uint32_t pad;
+    size_t size;               /* requested */
+    size_t map_size;
+    struct large *prev, *next;
+};
+
+struct size_class {
+    uint32_t size;
+    uint32_t nslots;
+    uint32_t slack_bits;       /* 4, 8, 16 or 32 */
+    uint32_t thr[NB + 1];      /* live >= thr[b+1]: leave bucket b upwards; live < thr[b]: downwards */
+    uint64_t recip;            /* ceil(2^64 / size): offset -> index by multiplication */
+    size_t bitmap_off, slack_off, slots_off;
+    size_t arenas, live, live_bytes;
+    struct alloc_arena *all;
+};
+
+struct band_lists {
+    uint32_t nonempty;         /* bit b: head[b] != NULL, for b < NB */
+    uint32_t narenas;
+    struct alloc_arena *head[NB + 1];
+};
+
+static struct {
+    bool ready;
+    size_t arena_size;
+    uintptr_t mask;
+    size_t large_max;
+    size_t page;
+    unsigned nclasses;
+    unsigned retain;
+    uint8_t lut[LUT_MAX / 8 + 1];
+    struct size_class cls[MAX_CLASSES];
+    struct band_lists bl[MAX_CLASSES][ALLOC_BANDS];
+    struct alloc_arena *retained;
+    size_t nretained;
+    size_t narenas;
+    struct large *large;
+    size_t nlarge, large_mapped, large_req;
+    uint64_t failures, maps, unmaps, purges;
+    long fail_after;
+} g = {.fail_after = -1};
+
+/* ---------------------------------------------------------------- OS layer */
+
+/* Maps size bytes aligned to arena_size. Returns NULL with errno ENOMEM. */
+static void *os_map_aligned(size_t size)
+{
+    if (g.fail_after == 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t align = g.arena_size;
+    if (size > SIZE_MAX - align) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t over = size + align - g.page;
+    char *p = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uintptr_t start = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+    size_t head = start - (uintptr_t)p;
+    size_t tail = over - head - size;
+    if (head)
+        munmap(p, head);
+    if (tail)
+        munmap((char *)start + size, tail);
+    if (g.fail_after > 0)
+        g.fail_after--;
+    g.maps++;
+    return (void *)start;
+}
+
+static void os_unmap(void *p, size_t size)
+{
+    if (munmap(p, size) != 0)
+        alloc_panic("munmap failed", p);
+    g.unmaps++;
+}
+
+static void os_purge(void *p, size_t size)
+{
+    if (size == 0)
+        return;
+    /* Failure only leaves the pages resident; nothing to undo. */
+    (void)madvise(p, size, MADV_DONTNEED);
+    g.purges++;
+}
+
+/* ------------------------------------------------------------ size classes */
+
+static size_t class_size(unsigned i)
+{
+    if (i < LINEAR_CLASSES)
+        return (size_t)(i + 1) * 8;
+    unsigned k = i - LINEAR_CLASSES;
+    unsigned e = 7 + k / 8;
+    return (size_t)(9 + k % 8) << (e - 3);
+}
+
+/* For LINEAR_MAX < size: the smallest class >= size. */
+static inline unsigned class_of_geometric(size_t size)
+{
+    size_t n = size - 1;
+    unsigned e = 63u - (unsigned)__builtin_clzll((unsigned long long)n);
+    return LINEAR_CLASSES + (e - 7) * 8 + (unsigned)((n >> (e - 3)) & 7);
+}
+
+static unsigned class_of_slow(size_t size)
+{
+    if (size <= LINEAR_MAX)
+        return size == 0 ? 0 : (unsigned)((size + 7) / 8 - 1);
+    return class_of_geometric(size);
+}
+
+static size_t round_up(size_t x, size_t a)
+{
+    return (x + a - 1) / a * a;
+}
+
+static size_t layout_end(const struct size_class *c, size_t n, size_t *bitmap_off,
+                         size_t *slack_off, size_t *slots_off)
+{
+    size_t b = round_up(sizeof(struct alloc_arena), 64);
+    size_t s = b + (n + 63) / 64 * 8;
+    size_t slots = round_up(s + round_up(n * c->slack_bits, 64) / 8, SLOT_ALIGN);
+    if (bitmap_off) {
+        *bitmap_off = b;
+        *slack_off = s;
+        *slots_off = slots;
+    }
+    return slots + n * c->size;
+}
+
+static void class_init(unsigned i)
+{
+    struct size_class *c = &g.cls[i];
+    memset(c, 0, sizeof(*c));
+    c->size = (uint32_t)class_size(i);
+    size_t step = i == 0 ? 8 : c->size - class_size(i - 1);
+    c->slack_bits = step <= 16 ? 4 : step <= 256 ? 8 : step <= 65536 ? 16 : 32;
+    size_t a = g.arena_size;
+    /* Bits per slot: 8 * size + 1 (bitmap) + slack; start from that estimate
+     * and correct for the roundings. */
+    size_t n = (a - 256) * 8 / (8 * (size_t)c->size + 1 + c->slack_bits);
+    while (n > 1 && layout_end(c, n, NULL, NULL, NULL) > a)
+        n--;
+    while (layout_end(c, n + 1, NULL, NULL, NULL) <= a)
+        n++;
+    c->nslots = (uint32_t)n;
+    layout_end(c, n, &c->bitmap_off, &c->slack_off, &c->slots_off);
+    c->thr[0] = 1;
+    for (unsigned b = 1; b < NB; b++)
+        c->thr[b] = (uint32_t)((b * n + NB - 1) / NB);
+    c->thr[NB] = (uint32_t)n;
+    c->recip = c->size == 1 ? 0 : (uint64_t)(~(uint64_t)0 / c->size) + 1;
+}
+
+/* --------------------------------------------------------------- lifecycle */
 
 void alloc_options_default(struct alloc_options *opt)
 {
-    opt->arena_size = 1u << 20;
+    opt->arena_size = (size_t)1 << 20;
     opt->arena_retain = 4;
 }
 
 int alloc_setup(const struct alloc_options *opt)
 {
-    (void)opt;
+    if (g.ready)
+        return 0;
+    struct alloc_options def;
+    alloc_options_default(&def);
+    if (opt == NULL)
+        opt = &def;
+    size_t a = opt->arena_size;
+    if (a < ALLOC_ARENA_MIN || a > ALLOC_ARENA_MAX || (a & (a - 1)) != 0)
+        return EINVAL;
+    long page = sysconf(_SC_PAGESIZE);
+    g.page = page > 0 ? (size_t)page : 4096;
+    if (a < g.page)
+        return EINVAL;
+    g.arena_size = a;
+    g.mask = ~(uintptr_t)(a - 1);
+    g.large_max = a / 8;
+    g.retain = opt->arena_retain;
+    g.nclasses = class_of_slow(g.large_max) + 1;
+    for (unsigned i = 0; i < g.nclasses; i++)
+        class_init(i);
+    for (size_t i = 0; i <= LUT_MAX / 8; i++)
+        g.lut[i] = (uint8_t)class_of_slow(i * 8);
+    memset(g.bl, 0, sizeof(g.bl));
+    g.retained = NULL;
+    g.nretained = g.narenas = 0;
+    g.large = NULL;
+    g.nlarge = g.large_mapped = g.large_req = 0;
+    g.ready = true;
     return 0;
 }
 
-void alloc_teardown(void) {}
-
-/* The requested size is kept in front of the block so that live_bytes can be
- * maintained on free. */
-void *alloc_block(size_t size, unsigned band)
+void alloc_teardown(void)
 {
-    (void)band;
-    size_t *p = malloc(size + sizeof(size_t));
-    if (p == NULL) {
-        stats.alloc_failures++;
+    if (!g.ready)
+        return;
+    for (unsigned i = 0; i < g.nclasses; i++) {
+        struct alloc_arena *a = g.cls[i].all;
+        while (a) {
+            struct alloc_arena *next = a->cnext;
+            os_unmap(a, g.arena_size);
+            a = next;
+        }
+    }
+    alloc_release_retained();
+    struct large *l = g.large;
+    while (l) {
+        struct large *next = l->next;
+        os_unmap(l, l->map_size);
+        l = next;
+    }
+    long fail_after = g.fail_after;
+    memset(&g, 0, sizeof(g));
+    g.fail_after = fail_after;
+}
+
+void alloc_fail_after(long n)
+{
+    g.fail_after = n < 0 ? -1 : n;
+}
+
+/* ------------------------------------------------------------ list helpers */
+
+static inline void bucket_push(struct band_lists *bl, unsigned b, struct alloc_arena *a)
+{
+    a->bprev = NULL;
+    a->bnext = bl->head[b];
+    if (a->bnext)
+        a->bnext->bprev = a;
+    bl->head[b] = a;
+    a->bucket = (uint8_t)b;
+    if (b < NB)
+        bl->nonempty |= 1u << b;
+}
+
+static inline void bucket_remove(struct band_lists *bl, struct alloc_arena *a)
+{
+    unsigned b = a->bucket;
+    if (a->bprev)
+        a->bprev->bnext = a->bnext;
+    else
+        bl->head[b] = a->bnext;
+    if (a->bnext)
+        a->bnext->bprev = a->bprev;
+    if (b < NB && bl->head[b] == NULL)
+        bl->nonempty &= ~(1u << b);
+}
+
+static unsigned bucket_of(const struct size_class *c, uint32_t live)
+{
+    if (live >= c->nslots)
+        return FULL;
+    return (unsigned)((uint64_t)live * NB / c->nslots);
+}
+
+/* ------------------------------------------------------------ slot helpers */
+
+static inline uint32_t slot_index(const struct size_class *c, size_t off)
+{
+    return (uint32_t)(((unsigned __int128)off * c->recip) >> 64);
+}
+
+static inline void slack_set(const struct size_class *c, uint8_t *s, uint32_t i, uint32_t v)
+{
+    switch (c->slack_bits) {
+    case 4: {
+        unsigned sh = (i & 1) * 4;
+        s[i >> 1] = (uint8_t)((s[i >> 1] & ~(0xfu << sh)) | (v << sh));
+        break;
+    }
+    case 8:
+        s[i] = (uint8_t)v;
+        break;
+    case 16:
+        ((uint16_t *)(void *)s)[i] = (uint16_t)v;
+        break;
+    default:
+        ((uint32_t *)(void *)s)[i] = v;
+        break;
+    }
+}
+
+static inline uint32_t slack_get(const struct size_class *c, const uint8_t *s, uint32_t i)
+{
+    switch (c->slack_bits) {
+    case 4:
+        return (s[i >> 1] >> ((i & 1) * 4)) & 0xfu;
+    case 8:
+        return s[i];
+    case 16:
+        return ((const uint16_t *)(const void *)s)[i];
+    default:
+        return ((const uint32_t *)(const void *)s)[i];
+    }
+}
+
+/* ------------------------------------------------------------------ arenas */
+
+static void arena_release(struct alloc_arena *a)
+{
+    if (g.nretained < g.retain) {
+        /* Only the top of the stack may stay dirty: purge the previous top.
+         * The first page (header) stays resident either way. */
+        struct alloc_arena *top = g.retained;
+        if (top && (top->flags & FLAG_DIRTY)) {
+            os_purge((char *)top + g.page, g.arena_size - g.page);
+            top->flags &= (uint8_t)~FLAG_DIRTY;
+        }
+        a->flags = FLAG_DIRTY;
+        a->bucket = FULL + 1;
+        a->bprev = NULL;
+        a->bnext = top;
+        if (top)
+            top->bprev = a;
+        g.retained = a;
+        g.nretained++;
+    } else {
+        os_unmap(a, g.arena_size);
+    }
+}
+
+/* Called when a's live count dropped to zero: unlink it and give it back. */
+static void arena_empty(struct size_class *c, struct alloc_arena *a)
+{
+    struct band_lists *bl = &g.bl[a->cls][a->band];
+    bucket_remove(bl, a);
+    bl->narenas--;
+    if (a->cprev)
+        a->cprev->cnext = a->cnext;
+    else
+        c->all = a->cnext;
+    if (a->cnext)
+        a->cnext->cprev = a->cprev;
+    c->arenas--;
+    g.narenas--;
+    arena_release(a);
+}
+
+static struct alloc_arena *arena_new(unsigned ci, unsigned band)
+{
+    struct size_class *c = &g.cls[ci];
+    struct alloc_arena *a = g.retained;
+    bool reused = a != NULL;
+    if (a) {
+        g.retained = a->bnext;
+        if (g.retained)
+            g.retained->bprev = NULL;
+        g.nretained--;
+    } else {
+        a = os_map_aligned(g.arena_size);
+        if (a == NULL)
+            return NULL;
+    }
+    a->magic = ARENA_MAGIC;
+    a->cls = (uint8_t)ci;
+    a->band = (uint8_t)band;
+    a->flags = 0;
+    a->nslots = c->nslots;
+    a->live = 0;
+    a->bumped = 0;
+    a->slot_size = c->size;
+    a->free_head = NULL;
+    a->slots = (char *)a + c->slots_off;
+    a->bitmap = (uint64_t *)(void *)((char *)a + c->bitmap_off);
+    a->slack = (uint8_t *)a + c->slack_off;
+    /* A fresh mapping reads as zeros. A reused one may have held another
+     * class whose slots overlap this bitmap (and purging spares the first
+     * page), so clear it. */
+    if (reused)
+        memset(a->bitmap, 0, (c->nslots + 63) / 64 * 8);
+    a->cprev = NULL;
+    a->cnext = c->all;
+    if (c->all)
+        c->all->cprev = a;
+    c->all = a;
+    c->arenas++;
+    g.narenas++;
+    struct band_lists *bl = &g.bl[ci][band];
+    bl->narenas++;
+    bucket_push(bl, 0, a);
+    return a;
+}
+
+static void rebucket(struct size_class *c, struct alloc_arena *a)
+{
+    if (a->live == 0 && !(a->flags & FLAG_BUSY)) {
+        arena_empty(c, a);
+        return;
+    }
+    struct band_lists *bl = &g.bl[a->cls][a->band];
+    bucket_remove(bl, a);
+    bucket_push(bl, bucket_of(c, a->live), a);
+}
+
+static inline void *arena_take(struct size_class *c, struct alloc_arena *a, size_t size)
+{
+    char *p;
+    uint32_t idx;
+    if (a->free_head) {
+        p = a->free_head;
+        a->free_head = *(void **)(void *)p;
+        idx = slot_index(c, (size_t)(p - a->slots));
+    } else {
+        idx = a->bumped++;
+        p = a->slots + (size_t)idx * c->size;
+    }
+    A_ASSERT(!(a->bitmap[idx >> 6] & (1ull << (idx & 63))));
+    a->bitmap[idx >> 6] |= 1ull << (idx & 63);
+    slack_set(c, a->slack, idx, c->size - (uint32_t)size);
+    a->live++;
+    c->live++;
+    c->live_bytes += size;
+    if (unlikely(a->live >= c->thr[a->bucket + 1]))
+        rebucket(c, a);
+    return p;
+}
+
+/* ------------------------------------------------------------ large blocks */
+
+static void *large_alloc(size_t size)
+{
+    if (size > SIZE_MAX / 2) {
+        g.failures++;
         errno = ENOMEM;
         return NULL;
     }
-    p[0] = size;
-    stats.live_blocks++;
-    stats.live_bytes += size;
-    stats.slot_bytes += malloc_usable_size(p) - sizeof(size_t);
-    stats.mapped_bytes = stats.slot_bytes;
-    return p + 1;
+    size_t map = round_up(size + LARGE_HDR, g.page);
+    struct large *l = os_map_aligned(map);
+    if (l == NULL) {
+        g.failures++;
+        errno = ENOMEM;
+        return NULL;
+    }
+    l->magic = LARGE_MAGIC;
+    l->size = size;
+    l->map_size = map;
+    l->prev = NULL;
+    l->next = g.large;
+    if (g.large)
+        g.large->prev = l;
+    g.large = l;
+    g.nlarge++;
+    g.large_mapped += map;
+    g.large_req += size;
+    return (char *)l + LARGE_HDR;
 }
 
-void alloc_free(void *q)
+static void large_free(struct large *l, void *p)
 {
-    if (q == NULL)
+    if (l->magic != LARGE_MAGIC || (char *)p != (char *)l + LARGE_HDR)
+        alloc_panic("free of a pointer that is not a live block", p);
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        g.large = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    g.nlarge--;
+    g.large_mapped -= l->map_size;
+    g.large_req -= l->size;
+    l->magic = 0;
+    os_unmap(l, l->map_size);
+}
+
+/* ----------------------------------------------------------- alloc / free */
+
+static void *alloc_slow(size_t size, unsigned band)
+{
+    if (!g.ready) {
+        int rc = alloc_setup(NULL);
+        if (rc != 0) {
+            g.failures++;
+            errno = rc;
+            return NULL;
+        }
+    }
+    if (size > g.large_max)
+        return large_alloc(size);
+    unsigned ci = size <= LUT_MAX ? g.lut[(size + 7) >> 3] : class_of_geometric(size);
+    struct band_lists *bl = &g.bl[ci][band];
+    struct alloc_arena *a;
+    if (bl->nonempty)
+        a = bl->head[31 - __builtin_clz(bl->nonempty)];
+    else if ((a = arena_new(ci, band)) == NULL) {
+        g.failures++;
+        errno = ENOMEM;
+        return NULL;
+    }
+    return arena_take(&g.cls[ci], a, size == 0 ? 1 : size);
+}
+
+void *alloc_block(size_t size, unsigned band)
+{
+    unsigned ci;
+    if (unlikely(band >= ALLOC_BANDS))
+        band = ALLOC_BANDS - 1;
+    if (likely(size <= LUT_MAX)) {
+        if (unlikely(size == 0))
+            size = 1;
+        ci = g.lut[(size + 7) >> 3];
+    } else if (size <= g.large_max) {
+        ci = class_of_geometric(size);
+    } else {
+        return alloc_slow(size, band);
+    }
+    struct band_lists *bl = &g.bl[ci][band];
+    if (unlikely(bl->nonempty == 0))
+        return alloc_slow(size, band);
+    struct alloc_arena *a = bl->head[31 - __builtin_clz(bl->nonempty)];
+    return arena_take(&g.cls[ci], a, size);
+}
+
+void alloc_free(void *p)
+{
+    if (p == NULL)
         return;
-    size_t *p = (size_t *)q - 1;
-    stats.live_blocks--;
-    stats.live_bytes -= p[0];
-    stats.slot_bytes -= malloc_usable_size(p) - sizeof(size_t);
-    stats.mapped_bytes = stats.slot_bytes;
-    free(p);
+    struct alloc_arena *a = (struct alloc_arena *)((uintptr_t)p & g.mask);
+    if (unlikely(a->magic != ARENA_MAGIC)) {
+        large_free((struct large *)(void *)a, p);
+        return;
+    }
+    struct size_class *c = &g.cls[a->cls];
+    size_t off = (size_t)((char *)p - a->slots);
+    uint32_t idx = slot_index(c, off);
+    uint64_t bit = 1ull << (idx & 63);
+    /* off is huge when p lies in the header, so one compare covers both ends. */
+    if (unlikely(off >= (size_t)a->bumped * c->size || (size_t)idx * c->size != off ||
+                 !(a->bitmap[idx >> 6] & bit)))
+        alloc_panic("free of a pointer that is not a live block", p);
+    a->bitmap[idx >> 6] &= ~bit;
+    c->live--;
+    c->live_bytes -= c->size - slack_get(c, a->slack, idx);
+    *(void **)p = a->free_head;
+    a->free_head = p;
+    a->live--;
+    if (unlikely(a->live < c->thr[a->bucket]))
+        rebucket(c, a);
 }
 
-size_t alloc_usable(const void *q)
+size_t alloc_usable(const void *p)
 {
-    return malloc_usable_size((size_t *)q - 1) - sizeof(size_t);
+    const struct alloc_arena *a = (const struct alloc_arena *)((uintptr_t)p & g.mask);
+    if (a->magic == ARENA_MAGIC)
+        return a->slot_size;
+    const struct large *l = (const void *)a;
+    return l->map_size - LARGE_HDR;
 }
+
+/* ------------------------------------------------------------------ stats */
 
 void alloc_stats(struct alloc_stats *st)
 {
-    *st = stats;
+    memset(st, 0, sizeof(*st));
+    for (unsigned i = 0; i < g.nclasses; i++) {
+        const struct size_class *c = &g.cls[i];
+        st->live_blocks += c->live;
+        st->live_bytes += c->live_bytes;
+        st->slot_bytes += c->live * c->size;
+    }
+    st->live_blocks += g.nlarge;
+    st->live_bytes += g.large_req;
+    st->slot_bytes += g.large_mapped - g.nlarge * LARGE_HDR;
+    st->mapped_bytes = (g.narenas + g.nretained) * g.arena_size + g.large_mapped;
+    st->alloc_failures = g.failures;
+    st->arena_size = g.arena_size;
+    st->arenas = g.narenas;
+    st->retained_arenas = g.nretained;
+    st->large_blocks = g.nlarge;
+    st->large_bytes = g.large_mapped;
+    st->large_threshold = g.large_max;
+    st->os_maps = g.maps;
+    st->os_unmaps = g.unmaps;
+    st->os_purges = g.purges;
+}
+
+static void ensure_ready(void)
+{
+    if (!g.ready)
+        (void)alloc_setup(NULL);
+}
+
+unsigned alloc_class_count(void)
+{
+    ensure_ready();
+    return g.nclasses;
+}
+
+size_t alloc_class_size(unsigned cls)
+{
+    ensure_ready();
+    return cls < g.nclasses ? g.cls[cls].size : 0;
+}
+
+unsigned alloc_size_class(size_t size)
+{
+    ensure_ready();
+    return size > g.large_max ? g.nclasses : class_of_slow(size);
+}
+
+bool alloc_class_stats(unsigned cls, struct alloc_class_stats *st)
+{
+    ensure_ready();
+    if (cls >= g.nclasses)
+        return false;
+    const struct size_class *c = &g.cls[cls];
+    st->cls = cls;
+    st->slot_size = c->size;
+    st->arenas = c->arenas;
+    st->slots = c->arenas * c->nslots;
+    st->live = c->live;
+    st->live_bytes = c->live_bytes;
+    st->rounding = c->live * c->size - c->live_bytes;
+    st->free_bytes = (st->slots - c->live) * c->size;
+    st->overhead = c->arenas * (g.arena_size - (size_t)c->nslots * c->size);
+    st->waste = c->arenas * g.arena_size - c->live_bytes;
+    return true;
+}
+
+void alloc_class_stats_foreach(bool all_classes, alloc_class_stats_fn fn, void *ctx)
+{
+    ensure_ready();
+    struct alloc_class_stats st;
+    for (unsigned i = 0; i < g.nclasses; i++) {
+        if (!all_classes && g.cls[i].arenas == 0)
+            continue;
+        alloc_class_stats(i, &st);
+        fn(&st, ctx);
+    }
+}
+
+/* ---------------------------------------------------------- introspection */
+
+const struct alloc_arena *alloc_arena_of(const void *p)
+{
+    const struct alloc_arena *a = (const struct alloc_arena *)((uintptr_t)p & g.mask);
+    return a->magic == ARENA_MAGIC ? a : NULL;
+}
+
+void alloc_arena_info(const struct alloc_arena *a, struct alloc_arena_info *out)
+{
+    out->cls = a->cls;
+    out->band = a->band;
+    out->slot_size = a->slot_size;
+    out->slots = a->nslots;
+    out->live = a->live;
+    out->bucket = a->bucket;
+    out->base = a;
+}
+
+struct alloc_arena *alloc_arena_first(unsigned cls)
+{
+    return g.ready && cls < g.nclasses ? g.cls[cls].all : NULL;
+}
+
+struct alloc_arena *alloc_arena_next(struct alloc_arena *a)
+{
+    return a->cnext;
+}
+
+struct alloc_arena *alloc_arena_sparsest(unsigned cls, unsigned band)
+{
+    if (!g.ready || cls >= g.nclasses || band >= ALLOC_BANDS)
+        return NULL;
+    const struct band_lists *bl = &g.bl[cls][band];
+    return bl->nonempty ? bl->head[__builtin_ctz(bl->nonempty)] : NULL;
+}
+
+size_t alloc_arena_foreach_live(struct alloc_arena *a, alloc_live_fn fn, void *ctx)
+{
+    size_t calls = 0;
+    uint8_t busy = a->flags & FLAG_BUSY;
+    a->flags |= FLAG_BUSY;
+    for (uint32_t w = 0; w < (a->bumped + 63) / 64; w++) {
+        uint64_t bits = a->bitmap[w];
+        while (bits) {
+            unsigned i = (unsigned)__builtin_ctzll(bits);
+            calls++;
+            if (!fn(a->slots + ((size_t)w * 64 + i) * a->slot_size, ctx))
+                goto out;
+            /* Re-read: fn may have freed other blocks of this word. */
+            bits = a->bitmap[w] & ~((2ull << i) - 1);
+        }
+    }
+out:
+    if (!busy) {
+        a->flags &= (uint8_t)~FLAG_BUSY;
+        if (a->live == 0)
+            arena_empty(&g.cls[a->cls], a);
+    }
+    return calls;
+}
+
+void alloc_release_retained(void)
+{
+    while (g.retained) {
+        struct alloc_arena *a = g.retained;
+        g.retained = a->bnext;
+        g.nretained--;
+        os_unmap(a, g.arena_size);
+    }
+}
+
+/* ------------------------------------------------------------------ verify */
+
+#define CHECK(cond, ...)                                                     \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "alloc_verify: %s: ", #cond);                    \
+            fprintf(stderr, __VA_ARGS__);                                    \
+            fputc('\n', stderr);                                             \
+            return false;                                                    \
+        }                                                                    \
+    } while (0)
+
+static bool verify_arena(unsigned ci, const struct alloc_arena *a, size_t *req)
+{
+    const struct size_class *c = &g.cls[ci];
+    CHECK(((uintptr_t)a & ~g.mask) == 0, "arena %p misaligned", (const void *)a);
+    CHECK(a->magic == ARENA_MAGIC, "arena %p", (const void *)a);
+    CHECK(a->cls == ci, "arena %p class %u in list of %u", (const void *)a, a->cls, ci);
+    CHECK(a->band < ALLOC_BANDS, "arena %p", (const void *)a);
+    CHECK(a->nslots == c->nslots && a->slot_size == c->size, "arena %p", (const void *)a);
+    CHECK(a->slots == (const char *)a + c->slots_off, "arena %p", (const void *)a);
+    CHECK((const char *)a->bitmap == (const char *)a + c->bitmap_off, "arena %p", (const void *)a);
+    CHECK(a->slack == (const uint8_t *)a + c->slack_off, "arena %p", (const void *)a);
+    CHECK(a->bumped <= a->nslots && a->live <= a->bumped, "arena %p live %u bumped %u",
+          (const void *)a, a->live, a->bumped);
+    CHECK(a->live >= 1 || (a->flags & FLAG_BUSY), "empty arena %p still listed", (const void *)a);
+    CHECK(!(a->flags & FLAG_DIRTY), "arena %p", (const void *)a);
+    CHECK(a->bucket == bucket_of(c, a->live), "arena %p bucket %u live %u of %u",
+          (const void *)a, a->bucket, a->live, a->nslots);
+    /* bitmap: popcount, nothing at or past bumped; slack sums */
+    size_t pop = 0;
+    uint32_t words = (a->nslots + 63) / 64;
+    for (uint32_t w = 0; w < words; w++) {
+        uint64_t bits = a->bitmap[w];
+        pop += (size_t)__builtin_popcountll(bits);
+        while (bits) {
+            uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            CHECK(i < a->bumped, "arena %p live bit %u beyond bumped %u", (const void *)a, i,
+                  a->bumped);
+            uint32_t sl = slack_get(c, a->slack, i);
+            CHECK(sl < c->size, "arena %p slot %u slack %u", (const void *)a, i, sl);
+            *req += c->size - sl;
+        }
+    }
+    CHECK(pop == a->live, "arena %p popcount %zu live %u", (const void *)a, pop, a->live);
+    /* free list: bounded walk; terminating within bumped - live steps at NULL
+     * proves there is no cycle and no duplicate. */
+    size_t want = a->bumped - a->live, n = 0;
+    for (const char *p = a->free_head; p; p = *(const char *const *)(const void *)p) {
+        CHECK(n < want, "arena %p free list longer than %zu (cycle?)", (const void *)a, want);
+        size_t off = (size_t)(p - a->slots);
+        CHECK(p >= a->slots && off < (size_t)a->bumped * c->size,
+              "arena %p free link %p outside", (const void *)a, (const void *)p);
+        CHECK(off % c->size == 0, "arena %p free link %p off boundary", (const void *)a,
+              (const void *)p);
+        uint32_t i = (uint32_t)(off / c->size);
+        CHECK(slot_index(c, off) == i, "arena %p reciprocal", (const void *)a);
+        CHECK(!(a->bitmap[i >> 6] & (1ull << (i & 63))), "arena %p free slot %u is live",
+              (const void *)a, i);
+        n++;
+    }
+    CHECK(n == want, "arena %p free list %zu, expected %zu", (const void *)a, n, want);
+    CHECK(a->live + n + (a->nslots - a->bumped) == a->nslots, "arena %p", (const void *)a);
+    return true;
 }
 
 bool alloc_verify(void)
 {
-    return stats.live_bytes <= stats.slot_bytes;
+    if (!g.ready) {
+        CHECK(g.narenas == 0 && g.nlarge == 0 && g.retained == NULL, "not set up");
+        return true;
+    }
+    size_t total_arenas = 0;
+    for (unsigned ci = 0; ci < g.nclasses; ci++) {
+        const struct size_class *c = &g.cls[ci];
+        CHECK(c->size == class_size(ci), "class %u", ci);
+        CHECK(ci == 0 || c->size > g.cls[ci - 1].size, "class %u", ci);
+        CHECK(layout_end(c, c->nslots, NULL, NULL, NULL) <= g.arena_size, "class %u", ci);
+        size_t narenas = 0, live = 0, req = 0;
+        size_t per_band[ALLOC_BANDS] = {0};
+        const struct alloc_arena *prev = NULL;
+        for (const struct alloc_arena *a = c->all; a; a = a->cnext) {
+            CHECK(a->cprev == prev, "class %u list links", ci);
+            CHECK(narenas < g.narenas + 1, "class %u list cycle", ci);
+            if (!verify_arena(ci, a, &req))
+                return false;
+            narenas++;
+            live += a->live;
+            per_band[a->band]++;
+            prev = a;
+        }
+        CHECK(narenas == c->arenas, "class %u arenas %zu counted %zu", ci, c->arenas, narenas);
+        CHECK(live == c->live, "class %u live %zu counted %zu", ci, c->live, live);
+        CHECK(req == c->live_bytes, "class %u live_bytes %zu counted %zu", ci, c->live_bytes,
+              req);
+        for (unsigned b = 0; b < ALLOC_BANDS; b++) {
+            const struct band_lists *bl = &g.bl[ci][b];
+            size_t listed = 0;
+            for (unsigned k = 0; k <= NB; k++) {
+                CHECK(k == NB || ((bl->nonempty >> k) & 1) == (bl->head[k] != NULL),
+                      "class %u band %u bucket %u mask", ci, b, k);
+                const struct alloc_arena *bp = NULL;
+                for (const struct alloc_arena *a = bl->head[k]; a; a = a->bnext) {
+                    CHECK(listed < per_band[b], "class %u band %u bucket lists too long", ci, b);
+                    CHECK(a->bprev == bp, "class %u band %u bucket %u links", ci, b, k);
+                    CHECK(a->cls == ci && a->band == b && a->bucket == k,
+                          "arena %p in wrong bucket list", (const void *)a);
+                    listed++;
+                    bp = a;
+                }
+            }
+            CHECK(bl->nonempty >> NB == 0, "class %u band %u mask", ci, b);
+            CHECK(listed == per_band[b] && bl->narenas == per_band[b],
+                  "class %u band %u: %zu listed, %u counted, %zu in class list", ci, b, listed,
+                  bl->narenas, per_band[b]);
+        }
+        total_arenas += narenas;
+    }
+    for (unsigned ci = g.nclasses; ci < MAX_CLASSES; ci++)
+        for (unsigned b = 0; b < ALLOC_BANDS; b++)
+            CHECK(g.bl[ci][b].nonempty == 0 && g.bl[ci][b].narenas == 0, "class %u", ci);
+    CHECK(total_arenas == g.narenas, "arenas %zu counted %zu", g.narenas, total_arenas);
+
+    size_t nret = 0;
+    const struct alloc_arena *rp = NULL;
+    for (const struct alloc_arena *a = g.retained; a; a = a->bnext) {
+        CHECK(nret < g.nretained, "retained stack too long");
+        CHECK(((uintptr_t)a & ~g.mask) == 0, "retained %p misaligned", (const void *)a);
+        CHECK(a->bprev == rp, "retained links");
+        CHECK(a == g.retained || !(a->flags & FLAG_DIRTY), "retained %p dirty below top",
+              (const void *)a);
+        nret++;
+        rp = a;
+    }
+    CHECK(nret == g.nretained, "retained %zu counted %zu", g.nretained, nret);
+    CHECK(nret <= g.retain, "retained %zu > retain %u", nret, g.retain);
+
+    size_t nl = 0, lmap = 0, lreq = 0;
+    const struct large *lp = NULL;
+    for (const struct large *l = g.large; l; l = l->next) {
+        CHECK(nl < g.nlarge, "large list too long");
+        CHECK(l->magic == LARGE_MAGIC && l->prev == lp, "large %p", (const void *)l);
+        CHECK(((uintptr_t)l & ~g.mask) == 0, "large %p misaligned", (const void *)l);
+        CHECK(l->size > g.large_max && l->map_size >= l->size + LARGE_HDR &&
+                  l->map_size % g.page == 0,
+              "large %p sizes", (const void *)l);
+        nl++;
+        lmap += l->map_size;
+        lreq += l->size;
+        lp = l;
+    }
+    CHECK(nl == g.nlarge && lmap == g.large_mapped && lreq == g.large_req, "large totals");
+    return true;
 }

@@ -1,0 +1,827 @@
+/*
+ * Unit tests for alloc/: the pooled size-class arena allocator.
+ *
+ * The centrepiece is a randomised model test: millions of mixed-size
+ * allocations and frees against a reference array, every block filled with
+ * bytes derived from its id and checked on free (so overlapping or reused
+ * live slots show up as corruption), alloc_verify() and the statistics
+ * compared with the model every few thousand operations, and phases of
+ * injected mmap failure. The other tests pin down the policies one at a
+ * time: the class table, alignment, fullest-first placement, release of
+ * empty arenas to the OS (mapped bytes and RSS), large blocks, failure
+ * injection, per-class statistics and the live-slot walk.
+ *
+ * Linked only against alloc (and cmocka). Deterministic: fixed seeds.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "alloc/alloc.h"
+
+#define MIB ((size_t)1 << 20)
+
+/* ---------------------------------------------------------------- helpers */
+
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+    /* splitmix64 */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+/* Pattern byte i of block id. Word-wise so that filling is cheap. */
+static void pattern_range(unsigned char *p, size_t from, size_t to, uint64_t id, bool check)
+{
+    for (size_t i = from & ~(size_t)7; i < to; i += 8) {
+        uint64_t w = mix(id * 0x100000001b3ull + i);
+        for (size_t k = 0; k < 8; k++) {
+            size_t j = i + k;
+            if (j < from || j >= to)
+                continue;
+            unsigned char b = (unsigned char)(w >> (8 * k));
+            if (check) {
+                if (p[j] != b)
+                    fail_msg("block id %llu corrupted at byte %zu of %zu",
+                             (unsigned long long)id, j, to);
+            } else {
+                p[j] = b;
+            }
+        }
+    }
+}
+
+/* Small blocks are covered completely; big ones at the ends and one word per
+ * 4 KiB page, which still catches any overlap of two blocks. */
+static void pattern(void *blk, size_t n, uint64_t id, bool check)
+{
+    unsigned char *p = blk;
+    if (n <= 4096) {
+        pattern_range(p, 0, n, id, check);
+        return;
+    }
+    pattern_range(p, 0, 256, id, check);
+    for (size_t off = 4096; off + 8 <= n - 256; off += 4096)
+        pattern_range(p, off, off + 8, id, check);
+    pattern_range(p, n - 256, n, id, check);
+}
+
+static size_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    unsigned long size = 0, res = 0;
+    assert_int_equal(fscanf(f, "%lu %lu", &size, &res), 2);
+    fclose(f);
+    return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static void setup_with(size_t arena_size, unsigned retain)
+{
+    alloc_teardown();
+    alloc_fail_after(-1);
+    struct alloc_options o;
+    alloc_options_default(&o);
+    o.arena_size = arena_size;
+    o.arena_retain = retain;
+    assert_int_equal(alloc_setup(&o), 0);
+}
+
+static int reset(void **state)
+{
+    (void)state;
+    alloc_fail_after(-1);
+    alloc_teardown();
+    return 0;
+}
+
+static const void *arena_base(const void *p)
+{
+    const struct alloc_arena *a = alloc_arena_of(p);
+    assert_non_null(a);
+    struct alloc_arena_info in;
+    alloc_arena_info(a, &in);
+    return in.base;
+}
+
+/* ------------------------------------------------------------ class table */
+
+static const unsigned expected_slots_1mib[] = {
+    121552, 63064, 42576, 32136, 25806, 21561, 18515, 16223, 14435, 13003, 11829, 10850,
+    10020, 9309, 8691, 8151, 7249, 6527, 5936, 5442, 5025, 4667, 4357, 4085, 3626, 3264,
+    2968, 2722, 2513, 2334, 2179, 2043, 1816, 1635, 1486, 1363, 1258, 1168, 1090, 1022,
+    909, 818, 744, 682, 629, 584, 545, 511, 454, 409, 372, 341, 314, 292, 272, 255, 227,
+    204, 186, 170, 157, 146, 136, 127, 113, 102, 93, 85, 78, 73, 68, 63, 56, 51, 46, 42,
+    39, 36, 34, 31, 28, 25, 23, 21, 19, 18, 17, 15, 14, 12, 11, 10, 9, 9, 8, 7,
+};
+
+static void test_options(void **state)
+{
+    (void)state;
+    struct alloc_options o;
+    alloc_options_default(&o);
+    assert_int_equal(o.arena_size, MIB);
+    o.arena_size = 3 * MIB;
+    assert_int_equal(alloc_setup(&o), EINVAL);
+    o.arena_size = ALLOC_ARENA_MIN / 2;
+    assert_int_equal(alloc_setup(&o), EINVAL);
+    o.arena_size = ALLOC_ARENA_MAX * 2;
+    assert_int_equal(alloc_setup(&o), EINVAL);
+    o.arena_size = 1 << 16;
+    assert_int_equal(alloc_setup(&o), 0);
+    /* idempotent: keeps the first options */
+    alloc_options_default(&o);
+    assert_int_equal(alloc_setup(&o), 0);
+    struct alloc_stats st;
+    alloc_stats(&st);
+    assert_int_equal(st.arena_size, 1 << 16);
+    assert_int_equal(st.large_threshold, 8192);
+    assert_int_equal(alloc_class_count(), 64);
+    alloc_teardown();
+    /* lazy setup with the defaults */
+    void *p = alloc_block(100, 0);
+    assert_non_null(p);
+    alloc_stats(&st);
+    assert_int_equal(st.arena_size, MIB);
+    alloc_free(p);
+    assert_true(alloc_verify());
+}
+
+static void test_class_table(void **state)
+{
+    (void)state;
+    setup_with(MIB, 4);
+    unsigned n = alloc_class_count();
+    assert_int_equal(n, sizeof(expected_slots_1mib) / sizeof(expected_slots_1mib[0]));
+    for (unsigned i = 0; i < n; i++) {
+        /* one block per class so that each class has an arena to report */
+        void *p = alloc_block(alloc_class_size(i), 0);
+        assert_non_null(p);
+        struct alloc_class_stats cs;
+        assert_true(alloc_class_stats(i, &cs));
+        assert_int_equal(cs.slots, expected_slots_1mib[i]);
+        assert_int_equal(cs.slot_size, alloc_class_size(i));
+        assert_true(cs.slots * cs.slot_size <= MIB);
+        alloc_free(p);
+    }
+    assert_int_equal(alloc_class_size(n - 1), MIB / 8);
+    assert_int_equal(alloc_size_class(MIB / 8 + 1), n);
+    /* Every size maps to the smallest class that holds it, and rounding
+     * waste is under 8 bytes up to 128 and under 1/8 of the request above. */
+    unsigned c = 0;
+    for (size_t size = 1; size <= MIB / 8; size++) {
+        while (alloc_class_size(c) < size)
+            c++;
+        assert_int_equal(alloc_size_class(size), c);
+        size_t slot = alloc_class_size(c);
+        if (size <= 128)
+            assert_true(slot - size < 8);
+        else
+            assert_true((slot - size) * 8 < size);
+    }
+    assert_int_equal(alloc_size_class(0), 0);
+    assert_true(alloc_verify());
+}
+
+/* -------------------------------------------------------------- alignment */
+
+static void test_alignment(void **state)
+{
+    (void)state;
+    setup_with(MIB, 4);
+    enum { PER = 5 };
+    void *blocks[200][PER];
+    unsigned n = alloc_class_count();
+    assert_true(n <= 200);
+    for (unsigned i = 0; i < n; i++) {
+        size_t sz = alloc_class_size(i);
+        for (int k = 0; k < PER; k++) {
+            void *p = alloc_block(sz - (k % 2 ? 0 : (sz > 8 ? 1 : 0)), (unsigned)k);
+            assert_non_null(p);
+            assert_int_equal((uintptr_t)p % 8, 0);
+            if (sz % 16 == 0)
+                assert_int_equal((uintptr_t)p % 16, 0);
+            assert_int_equal(alloc_usable(p), sz);
+            memset(p, 0xab, sz);
+            blocks[i][k] = p;
+        }
+    }
+    assert_true(alloc_verify());
+    for (unsigned i = 0; i < n; i++)
+        for (int k = 0; k < PER; k++)
+            alloc_free(blocks[i][k]);
+    struct alloc_stats st;
+    alloc_stats(&st);
+    assert_int_equal(st.live_blocks, 0);
+    assert_int_equal(st.arenas, 0);
+    assert_true(alloc_verify());
+}
+
+/* ------------------------------------------------------------- model test */
+
+struct model_block {
+    void *p;
+    size_t size;
+    uint64_t id;
+    unsigned band;
+};
+
+static size_t model_size(void)
+{
+    uint64_t r = rng() % 1000;
+    if (r < 600)
+        return 1 + rng() % 256;
+    if (r < 978)
+        return 257 + rng() % (4096 - 256);
+    if (r < 998)
+        return 4097 + rng() % (128 * 1024 - 4096);
+    return 128 * 1024 + 1 + rng() % (512 * 1024);
+}
+
+static void model_check_stats(const struct model_block *m, size_t live)
+{
+    struct alloc_stats st;
+    alloc_stats(&st);
+    size_t bytes = 0;
+    for (size_t i = 0; i < live; i++)
+        bytes += m[i].size;
+    assert_int_equal(st.live_blocks, live);
+    assert_int_equal(st.live_bytes, bytes);
+    assert_true(st.slot_bytes >= st.live_bytes);
+    assert_true(st.mapped_bytes >= st.slot_bytes);
+}
+
+static void run_model(size_t arena_size, unsigned retain, size_t ops, size_t max_live,
+                      uint64_t seed)
+{
+    setup_with(arena_size, retain);
+    rng_state = seed;
+    struct model_block *m = calloc(max_live, sizeof(*m));
+    assert_non_null(m);
+    size_t live = 0;
+    uint64_t next_id = 1, failures = 0, fail_until = 0;
+    struct alloc_stats st;
+    for (size_t op = 0; op < ops; op++) {
+        /* The target working set swings between ~0 and max_live in waves of
+         * different lengths, so arenas fill, drain and are released. */
+        size_t period = 200000 + (op / 1000000) * 70000;
+        size_t phase = op % period;
+        size_t target = (size_t)((double)max_live *
+                                 (phase < period / 2 ? (double)phase / (period / 2)
+                                                     : (double)(period - phase) / (period / 2)));
+        if (op % 300000 == 150000) {
+            /* failure phase: only the next few OS mappings succeed */
+            alloc_fail_after((long)(rng() % 3));
+            fail_until = op + 5000;
+        }
+        if (op == fail_until)
+            alloc_fail_after(-1);
+        bool do_alloc = live == 0 || (live < max_live && (rng() % 100) < (live < target ? 70 : 30));
+        if (do_alloc) {
+            size_t size = model_size();
+            unsigned band = (unsigned)(rng() % ALLOC_BANDS);
+            void *p = alloc_block(size, band);
+            if (p == NULL) {
+                assert_int_equal(errno, ENOMEM);
+                assert_true(op < fail_until);
+                failures++;
+                continue;
+            }
+            assert_int_equal((uintptr_t)p % 8, 0);
+            size_t us = alloc_usable(p);
+            assert_true(us >= size);
+            if (us % 16 == 0)
+                assert_int_equal((uintptr_t)p % 16, 0);
+            const struct alloc_arena *a = alloc_arena_of(p);
+            unsigned cls = alloc_size_class(size);
+            if (cls < alloc_class_count()) {
+                assert_non_null(a);
+                struct alloc_arena_info in;
+                alloc_arena_info(a, &in);
+                assert_int_equal(in.cls, cls);
+                assert_int_equal(in.band, band);
+                assert_int_equal(us, alloc_class_size(cls));
+            } else {
+                assert_null(a);
+            }
+            uint64_t id = next_id++;
+            pattern(p, size, id, false);
+            m[live++] = (struct model_block){p, size, id, band};
+        } else {
+            size_t i = rng() % live;
+            pattern(m[i].p, m[i].size, m[i].id, true);
+            alloc_free(m[i].p);
+            m[i] = m[--live];
+        }
+        if (op % 20000 == 0) {
+            assert_true(alloc_verify());
+            model_check_stats(m, live);
+        }
+    }
+    assert_true(alloc_verify());
+    model_check_stats(m, live);
+    alloc_stats(&st);
+    assert_int_equal(st.alloc_failures, failures);
+    assert_true(failures > 0); /* the injection phases did bite */
+    while (live > 0) {
+        size_t i = rng() % live;
+        pattern(m[i].p, m[i].size, m[i].id, true);
+        alloc_free(m[i].p);
+        m[i] = m[--live];
+    }
+    assert_true(alloc_verify());
+    alloc_stats(&st);
+    assert_int_equal(st.live_blocks, 0);
+    assert_int_equal(st.live_bytes, 0);
+    assert_int_equal(st.arenas, 0);
+    assert_int_equal(st.large_blocks, 0);
+    assert_true(st.retained_arenas <= retain);
+    assert_int_equal(st.mapped_bytes, st.retained_arenas * arena_size);
+    free(m);
+}
+
+static void test_model_random(void **state)
+{
+    (void)state;
+    run_model(MIB, 4, 3000000, 30000, 42);
+}
+
+/* Small arenas: many more arenas, boundaries and releases per operation;
+ * no retention, so every emptied arena is unmapped at once. */
+static void test_model_small_arenas(void **state)
+{
+    (void)state;
+    run_model(ALLOC_ARENA_MIN, 0, 1000000, 5000, 7);
+}
+
+/* ------------------------------------------------------- fullest first */
+
+static void test_fullest_first(void **state)
+{
+    (void)state;
+    setup_with(MIB, 4);
+    const size_t sz = 1000; /* class 1024: 1022 slots per 1 MiB arena */
+    unsigned cls = alloc_size_class(sz);
+    struct alloc_class_stats cs;
+    void *probe = alloc_block(sz, 3);
+    assert_true(alloc_class_stats(cls, &cs));
+    alloc_free(probe);
+    const size_t per = cs.slots;
+    assert_int_equal(per, 1022);
+
+    /* Fill three arenas. */
+    void **blk = calloc(3 * per, sizeof(void *));
+    assert_non_null(blk);
+    for (size_t i = 0; i < 3 * per; i++) {
+        blk[i] = alloc_block(sz, 3);
+        assert_non_null(blk[i]);
+    }
+    const void *base[3];
+    for (int k = 0; k < 3; k++) {
+        base[k] = arena_base(blk[k * per]);
+        for (size_t i = 0; i < per; i++)
+            assert_ptr_equal(arena_base(blk[k * per + i]), base[k]);
+    }
+    assert_ptr_not_equal(base[0], base[1]);
+    assert_ptr_not_equal(base[1], base[2]);
+    /* Leave arena 0 at ~10 %, arena 1 at ~55 %, arena 2 at ~90 % live. */
+    const size_t keep[3] = {per / 10, per * 55 / 100, per * 9 / 10};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = keep[k]; i < per; i++) {
+            alloc_free(blk[k * per + i]);
+            blk[k * per + i] = NULL;
+        }
+    assert_true(alloc_verify());
+    struct alloc_arena_info in;
+    alloc_arena_info(alloc_arena_of(blk[0]), &in);
+    assert_int_equal(in.bucket, 0);
+    alloc_arena_info(alloc_arena_of(blk[2 * per]), &in);
+    assert_int_equal(in.bucket, 7);
+    /* The sparsest arena is the one a compactor would evacuate. */
+    struct alloc_arena *sp = alloc_arena_sparsest(cls, 3);
+    assert_non_null(sp);
+    alloc_arena_info(sp, &in);
+    assert_ptr_equal(in.base, base[0]);
+    assert_null(alloc_arena_sparsest(cls, 4)); /* other band: nothing */
+
+    /* New blocks fill the fullest arena first, then the next, and never
+     * touch the sparse one while the others have room. */
+    size_t need[3];
+    for (int k = 0; k < 3; k++)
+        need[k] = per - keep[k];
+    int order[3] = {2, 1, 0};
+    for (int j = 0; j < 3; j++) {
+        int k = order[j];
+        for (size_t i = 0; i < need[k]; i++) {
+            void *p = alloc_block(sz, 3);
+            assert_non_null(p);
+            assert_ptr_equal(arena_base(p), base[k]);
+            blk[k * per + keep[k] + i] = p;
+        }
+    }
+    /* All three full: the next block needs a fourth arena. */
+    struct alloc_stats st;
+    alloc_stats(&st);
+    assert_int_equal(st.arenas, 3);
+    void *extra = alloc_block(sz, 3);
+    alloc_stats(&st);
+    assert_int_equal(st.arenas, 4);
+    alloc_free(extra);
+    alloc_stats(&st);
+    assert_int_equal(st.arenas, 3);
+    assert_int_equal(st.retained_arenas, 1);
+
+    /* Draining an arena releases it. */
+    for (size_t i = 0; i < per; i++)
+        alloc_free(blk[i]);
+    alloc_stats(&st);
+    assert_int_equal(st.arenas, 2);
+    assert_true(alloc_verify());
+    for (size_t i = per; i < 3 * per; i++)
+        alloc_free(blk[i]);
+    free(blk);
+    assert_true(alloc_verify());
+}
+
+/* ------------------------------------------------------ release to the OS */
+
+static void test_release_empty(void **state)
+{
+    (void)state;
+    const unsigned retain = 2;
+    setup_with(MIB, retain);
+    alloc_release_retained();
+    enum { N = 120000 };
+    void **blk = calloc(N, sizeof(void *));
+    assert_non_null(blk);
+    memset(blk, 0, N * sizeof(void *));
+    size_t rss0 = rss_bytes();
+    rng_state = 99;
+    size_t bytes = 0;
+    for (size_t i = 0; i < N; i++) {
+        size_t sz = 64 + rng() % 1200;
+        blk[i] = alloc_block(sz, (unsigned)(i % ALLOC_BANDS));
+        assert_non_null(blk[i]);
+        memset(blk[i], (int)i, sz);
+        bytes += sz;
+    }
+    struct alloc_stats st;
+    alloc_stats(&st);
+    assert_true(bytes > 70 * MIB);
+    assert_true(st.mapped_bytes >= bytes);
+    size_t rss_full = rss_bytes();
+    assert_true(rss_full > rss0 + 60 * MIB);
+    assert_true(alloc_verify());
+    /* free in random order */
+    for (size_t i = N - 1; i > 0; i--) {
+        size_t j = rng() % (i + 1);
+        void *t = blk[i];
+        blk[i] = blk[j];
+        blk[j] = t;
+    }
+    for (size_t i = 0; i < N; i++)
+        alloc_free(blk[i]);
+    assert_true(alloc_verify());
+    alloc_stats(&st);
+    assert_int_equal(st.live_blocks, 0);
+    assert_int_equal(st.arenas, 0);
+    assert_true(st.retained_arenas <= retain);
+    assert_true(st.mapped_bytes <= retain * MIB);
+    size_t rss_after = rss_bytes();
+    /* Everything above the empty process comes back, bar at most one dirty
+     * retained arena and a little slack. */
+    assert_true(rss_after < rss0 + 3 * MIB);
+    free(blk);
+    alloc_release_retained();
+    alloc_stats(&st);
+    assert_int_equal(st.mapped_bytes, 0);
+    assert_int_equal(st.retained_arenas, 0);
+    assert_true(alloc_verify());
+}
+
+/* A retained arena is reused by another class: its old contents (slots of
+ * 4 KiB filled with 0xff) must not show through as bitmap bits. */
+static void test_retained_reuse_other_class(void **state)
+{
+    (void)state;
+    setup_with(MIB, 4);
+    struct alloc_stats st;
+    unsigned c4k = alloc_size_class(4096);
+    struct alloc_class_stats cs;
+    void *first = alloc_block(4096, 0);
+    alloc_class_stats(c4k, &cs);
+    size_t per = cs.slots;
+    void **blk = calloc(per, sizeof(void *));
+    assert_non_null(blk);
+    blk[0] = first;
+    for (size_t i = 1; i < per; i++)
+        blk[i] = alloc_block(4096, 0);
+    for (size_t i = 0; i < per; i++)
+        memset(blk[i], 0xff, 4096);
+    for (size_t i = 0; i < per; i++)
+        alloc_free(blk[i]);
+    alloc_stats(&st);
+    assert_int_equal(st.retained_arenas, 1);
+    uint64_t maps = st.os_maps;
+    /* 8-byte class: its bitmap covers 15 KiB of the old slots. */
+    void *p = alloc_block(8, 1);
+    assert_non_null(p);
+    alloc_stats(&st);
+    assert_int_equal(st.os_maps, maps); /* reused, not mapped */
+    assert_int_equal(st.retained_arenas, 0);
+    assert_true(alloc_verify());
+    void *q = alloc_block(8, 1);
+    assert_true(alloc_verify());
+    alloc_free(p);
+    alloc_free(q);
+    free(blk);
+    /* Oscillating around an arena boundary costs no system call. */
+    alloc_stats(&st);
+    uint64_t calls = st.os_maps + st.os_unmaps + st.os_purges;
+    for (int i = 0; i < 1000; i++) {
+        void *r = alloc_block(300, 2);
+        assert_non_null(r);
+        alloc_free(r);
+    }
+    alloc_stats(&st);
+    assert_int_equal(st.os_maps + st.os_unmaps + st.os_purges, calls);
+    assert_true(alloc_verify());
+}
+
+/* ---------------------------------------------------------- large blocks */
+
+static void test_large(void **state)
+{
+    (void)state;
+    setup_with(MIB, 4);
+    struct alloc_stats st;
+    alloc_stats(&st);
+    size_t thr = st.large_threshold;
+    assert_int_equal(thr, MIB / 8);
+    void *at = alloc_block(thr, 0);
+    assert_non_null(alloc_arena_of(at));
+    assert_int_equal(alloc_usable(at), thr);
+    const size_t sizes[] = {thr + 1, 300000, MIB - 64, MIB, 5 * MIB + 3};
+    void *p[5];
+    size_t mapped = 0, req = 0;
+    for (int i = 0; i < 5; i++) {
+        p[i] = alloc_block(sizes[i], (unsigned)i);
+        assert_non_null(p[i]);
+        assert_null(alloc_arena_of(p[i]));
+        assert_int_equal((uintptr_t)p[i] % 64, 0);
+        assert_true(alloc_usable(p[i]) >= sizes[i]);
+        assert_true(alloc_usable(p[i]) < sizes[i] + 4096);
+        memset(p[i], i + 1, alloc_usable(p[i]));
+        mapped += alloc_usable(p[i]) + 64;
+        req += sizes[i];
+    }
+    alloc_stats(&st);
+    assert_int_equal(st.large_blocks, 5);
+    assert_int_equal(st.large_bytes, mapped);
+    assert_int_equal(st.live_blocks, 6);
+    assert_int_equal(st.live_bytes, req + thr);
+    assert_true(alloc_verify());
+    for (int i = 0; i < 5; i++) {
+        unsigned char *b = p[i];
+        assert_int_equal(b[0], i + 1);
+        assert_int_equal(b[sizes[i] - 1], i + 1);
+        alloc_free(p[i]);
+    }
+    alloc_free(at);
+    alloc_stats(&st);
+    assert_int_equal(st.large_blocks, 0);
+    assert_int_equal(st.large_bytes, 0);
+    assert_int_equal(st.mapped_bytes, st.retained_arenas * MIB);
+    /* absurd sizes fail cleanly */
+    errno = 0;
+    assert_null(alloc_block(SIZE_MAX - 10, 0));
+    assert_int_equal(errno, ENOMEM);
+    assert_true(alloc_verify());
+}
+
+/* ----------------------------------------------------- failure injection */
+
+static void test_fail_injection(void **state)
+{
+    (void)state;
+    setup_with(ALLOC_ARENA_MIN, 0);
+    const size_t sz = 2000;
+    unsigned cls = alloc_size_class(sz);
+    struct alloc_class_stats cs;
+    void *first = alloc_block(sz, 0);
+    assert_non_null(first);
+    alloc_class_stats(cls, &cs);
+    size_t per = cs.slots;
+    void **blk = calloc(per, sizeof(void *));
+    assert_non_null(blk);
+    blk[0] = first;
+    for (size_t i = 1; i < per; i++)
+        blk[i] = alloc_block(sz, 0);
+
+    struct alloc_stats before, after;
+    alloc_stats(&before);
+    alloc_fail_after(0);
+    errno = 0;
+    assert_null(alloc_block(sz, 0)); /* class full: needs an arena */
+    assert_int_equal(errno, ENOMEM);
+    errno = 0;
+    assert_null(alloc_block(100, 5)); /* fresh class/band: needs an arena */
+    assert_int_equal(errno, ENOMEM);
+    assert_null(alloc_block(1 << 20, 0)); /* large */
+    alloc_stats(&after);
+    assert_int_equal(after.alloc_failures, before.alloc_failures + 3);
+    assert_int_equal(after.live_blocks, before.live_blocks);
+    assert_int_equal(after.live_bytes, before.live_bytes);
+    assert_int_equal(after.mapped_bytes, before.mapped_bytes);
+    assert_int_equal(after.arenas, before.arenas);
+    assert_true(alloc_verify());
+    /* Freeing makes room without the OS: allocation works again. */
+    alloc_free(blk[5]);
+    blk[5] = alloc_block(sz, 0);
+    assert_non_null(blk[5]);
+    /* One more mapping allowed, then failures again. */
+    alloc_fail_after(1);
+    void *x = alloc_block(sz, 0);
+    assert_non_null(x);
+    assert_null(alloc_block(100, 6));
+    assert_true(alloc_verify());
+    alloc_fail_after(-1);
+    void *y = alloc_block(100, 6);
+    assert_non_null(y);
+    alloc_free(x);
+    alloc_free(y);
+    for (size_t i = 0; i < per; i++)
+        alloc_free(blk[i]);
+    free(blk);
+    alloc_stats(&after);
+    assert_int_equal(after.mapped_bytes, 0);
+    assert_true(alloc_verify());
+}
+
+/* -------------------------------------------------------- per-class stats */
+
+struct sums {
+    size_t classes, arenas, live, live_bytes, slot_bytes;
+};
+
+static void add_class(const struct alloc_class_stats *cs, void *ctx)
+{
+    struct sums *s = ctx;
+    s->classes++;
+    s->arenas += cs->arenas;
+    s->live += cs->live;
+    s->live_bytes += cs->live_bytes;
+    s->slot_bytes += cs->live * cs->slot_size;
+    assert_int_equal(cs->waste, cs->rounding + cs->free_bytes + cs->overhead);
+    assert_int_equal(cs->rounding, cs->live * cs->slot_size - cs->live_bytes);
+    assert_true(cs->live <= cs->slots);
+}
+
+static void test_class_stats(void **state)
+{
+    (void)state;
+    setup_with(MIB, 4);
+    rng_state = 5;
+    enum { N = 20000 };
+    void **blk = calloc(N, sizeof(void *));
+    assert_non_null(blk);
+    for (size_t i = 0; i < N; i++) {
+        size_t sz = i % 97 == 0 ? 200000 : 1 + rng() % 3000;
+        blk[i] = alloc_block(sz, (unsigned)(rng() % ALLOC_BANDS));
+        assert_non_null(blk[i]);
+    }
+    for (size_t i = 0; i < N; i += 3) {
+        alloc_free(blk[i]);
+        blk[i] = NULL;
+    }
+    struct alloc_stats st;
+    alloc_stats(&st);
+    struct sums s = {0};
+    alloc_class_stats_foreach(false, add_class, &s);
+    assert_true(s.classes > 10);
+    assert_int_equal(s.arenas, st.arenas);
+    assert_int_equal(s.live + st.large_blocks, st.live_blocks);
+    assert_int_equal(s.slot_bytes + st.large_bytes - 64 * st.large_blocks, st.slot_bytes);
+    assert_int_equal(st.mapped_bytes,
+                     (st.arenas + st.retained_arenas) * MIB + st.large_bytes);
+    struct sums all = {0};
+    alloc_class_stats_foreach(true, add_class, &all);
+    assert_int_equal(all.classes, alloc_class_count());
+    assert_int_equal(all.live, s.live);
+    assert_false(alloc_class_stats(alloc_class_count(), &(struct alloc_class_stats){0}));
+    assert_true(alloc_verify());
+    for (size_t i = 0; i < N; i++)
+        alloc_free(blk[i]);
+    free(blk);
+    alloc_stats(&st);
+    assert_int_equal(st.live_blocks, 0);
+}
+
+/* ------------------------------------------------------- live-slot walks */
+
+struct walk {
+    void *prev;
+    size_t seen;
+    bool free_it;
+    size_t stop_after;
+};
+
+static bool visit(void *b, void *ctx)
+{
+    struct walk *w = ctx;
+    assert_true(w->prev == NULL || (char *)b > (char *)w->prev);
+    w->prev = b;
+    w->seen++;
+    /* contents are the slot's own address: proves it is a live block */
+    assert_ptr_equal(*(void **)b, b);
+    if (w->free_it)
+        alloc_free(b);
+    return w->seen != w->stop_after;
+}
+
+static void test_foreach_live(void **state)
+{
+    (void)state;
+    setup_with(MIB, 0);
+    enum { N = 3000 };
+    void *blk[N];
+    for (int i = 0; i < N; i++) {
+        blk[i] = alloc_block(256, 1);
+        *(void **)blk[i] = blk[i];
+    }
+    for (int i = 0; i < N; i += 2)
+        alloc_free(blk[i]);
+    unsigned cls = alloc_size_class(256);
+    size_t arenas = 0, total = 0;
+    for (struct alloc_arena *a = alloc_arena_first(cls); a; a = alloc_arena_next(a)) {
+        struct alloc_arena_info in;
+        alloc_arena_info(a, &in);
+        assert_int_equal(in.cls, cls);
+        struct walk w = {0};
+        assert_int_equal(alloc_arena_foreach_live(a, visit, &w), in.live);
+        assert_int_equal(w.seen, in.live);
+        total += w.seen;
+        arenas++;
+    }
+    assert_int_equal(total, N / 2);
+    assert_true(arenas >= 1);
+    /* early stop */
+    struct walk w = {.stop_after = 10};
+    assert_int_equal(alloc_arena_foreach_live(alloc_arena_first(cls), visit, &w), 10);
+    /* A walk that frees everything (a mover evacuating): the arena outlives
+     * the walk and is released after it. */
+    struct alloc_stats st;
+    while (alloc_arena_first(cls)) {
+        struct alloc_arena *a = alloc_arena_first(cls);
+        alloc_stats(&st);
+        size_t before = st.arenas;
+        struct walk fw = {.free_it = true};
+        alloc_arena_foreach_live(a, visit, &fw);
+        alloc_stats(&st);
+        assert_int_equal(st.arenas, before - 1);
+        assert_true(alloc_verify());
+    }
+    alloc_stats(&st);
+    assert_int_equal(st.live_blocks, 0);
+    assert_int_equal(st.mapped_bytes, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_options, reset),
+        cmocka_unit_test_teardown(test_class_table, reset),
+        cmocka_unit_test_teardown(test_alignment, reset),
+        cmocka_unit_test_teardown(test_fullest_first, reset),
+        cmocka_unit_test_teardown(test_release_empty, reset),
+        cmocka_unit_test_teardown(test_retained_reuse_other_class, reset),
+        cmocka_unit_test_teardown(test_large, reset),
+        cmocka_unit_test_teardown(test_fail_injection, reset),
+        cmocka_unit_test_teardown(test_class_stats, reset),
+        cmocka_unit_test_teardown(test_foreach_live, reset),
+        cmocka_unit_test_teardown(test_model_small_arenas, reset),
+        cmocka_unit_test_teardown(test_model_random, reset),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
