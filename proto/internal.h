@@ -1,10 +1,105 @@
 /*
  * Private to proto/: the handlers that proto's command table (commands.c)
- * points at, grouped by the file that defines them.
+ * points at, grouped by the file that defines them, and the few helpers
+ * those files share.
+ *
+ * Handlers follow Redis 7.0's reply shapes and error wordings exactly;
+ * every one reads "now" from the keyspace clock (ks_now_ms), which the
+ * daemon refreshes once per command, so one command sees one instant.
  */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "proto/command.h"
 
-/* cmd_command.c: COMMAND [COUNT|INFO|DOCS|LIST|GETKEYS] */
+/* ---- commands.c: the table, and limits the daemon may tune ---- */
+
+/*
+ * The largest string value a command may create (APPEND, SETRANGE), Redis's
+ * proto-max-bulk-len. Defaults to RESP_DEFAULT_MAX_BULK (512 MiB). The
+ * daemon calls proto_set_max_value_len() when it loads or changes
+ * proto-max-bulk-len, so that values and requests obey the same limit.
+ * (Declared here until command.h grows a public home for it.)
+ */
+void proto_set_max_value_len(uint64_t n);
+uint64_t proto_max_value_len(void);
+
+/* Replies "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+ * and returns false when a value of len bytes would be too long. */
+bool proto_check_value_len(struct session *s, uint64_t len);
+
+/* ---- cmd_command.c: COMMAND [COUNT|INFO|DOCS|LIST|GETKEYS] ---- */
 void cmd_command(struct session *s, int argc, struct slice *argv);
+
+/* ---- cmd_misc.c: connection and server basics ---- */
+void cmd_ping(struct session *s, int argc, struct slice *argv);
+void cmd_echo(struct session *s, int argc, struct slice *argv);
+void cmd_select(struct session *s, int argc, struct slice *argv);
+void cmd_dbsize(struct session *s, int argc, struct slice *argv);
+void cmd_flushall(struct session *s, int argc, struct slice *argv);  /* also FLUSHDB */
+void cmd_time(struct session *s, int argc, struct slice *argv);
+
+/* ---- cmd_string.c: string values ---- */
+void cmd_get(struct session *s, int argc, struct slice *argv);
+void cmd_set(struct session *s, int argc, struct slice *argv);
+void cmd_setnx(struct session *s, int argc, struct slice *argv);
+void cmd_setex(struct session *s, int argc, struct slice *argv);
+void cmd_psetex(struct session *s, int argc, struct slice *argv);
+void cmd_getset(struct session *s, int argc, struct slice *argv);
+void cmd_getdel(struct session *s, int argc, struct slice *argv);
+void cmd_getex(struct session *s, int argc, struct slice *argv);
+void cmd_mget(struct session *s, int argc, struct slice *argv);
+void cmd_mset(struct session *s, int argc, struct slice *argv);
+void cmd_msetnx(struct session *s, int argc, struct slice *argv);
+void cmd_append(struct session *s, int argc, struct slice *argv);
+void cmd_strlen(struct session *s, int argc, struct slice *argv);
+void cmd_getrange(struct session *s, int argc, struct slice *argv);
+void cmd_setrange(struct session *s, int argc, struct slice *argv);
+void cmd_incr(struct session *s, int argc, struct slice *argv);
+void cmd_decr(struct session *s, int argc, struct slice *argv);
+void cmd_incrby(struct session *s, int argc, struct slice *argv);
+void cmd_decrby(struct session *s, int argc, struct slice *argv);
+void cmd_incrbyfloat(struct session *s, int argc, struct slice *argv);
+
+/*
+ * Formats v the way INCRBYFLOAT stores it (Redis's "human" long double
+ * form: %.17Lf with trailing zeros and a bare '.' removed, "-0" as "0").
+ * buf must hold PROTO_LD_BUFSIZE bytes (enough for any finite long double).
+ * Returns the length, without the terminating NUL.
+ */
+#define PROTO_LD_BUFSIZE 5120
+size_t proto_format_long_double(char *buf, long double v);
+
+/* ---- cmd_keys.c: the generic keyspace commands ---- */
+void cmd_del(struct session *s, int argc, struct slice *argv);       /* also UNLINK */
+void cmd_exists(struct session *s, int argc, struct slice *argv);
+void cmd_touch(struct session *s, int argc, struct slice *argv);
+void cmd_type(struct session *s, int argc, struct slice *argv);
+void cmd_rename(struct session *s, int argc, struct slice *argv);
+void cmd_renamenx(struct session *s, int argc, struct slice *argv);
+void cmd_keys(struct session *s, int argc, struct slice *argv);
+void cmd_scan(struct session *s, int argc, struct slice *argv);
+void cmd_randomkey(struct session *s, int argc, struct slice *argv);
+void cmd_expire(struct session *s, int argc, struct slice *argv);
+void cmd_pexpire(struct session *s, int argc, struct slice *argv);
+void cmd_expireat(struct session *s, int argc, struct slice *argv);
+void cmd_pexpireat(struct session *s, int argc, struct slice *argv);
+void cmd_ttl(struct session *s, int argc, struct slice *argv);
+void cmd_pttl(struct session *s, int argc, struct slice *argv);
+void cmd_expiretime(struct session *s, int argc, struct slice *argv);
+void cmd_pexpiretime(struct session *s, int argc, struct slice *argv);
+void cmd_persist(struct session *s, int argc, struct slice *argv);
+
+/*
+ * Glob matching with Redis's pattern language, for KEYS, SCAN MATCH and
+ * (with nocase) CONFIG GET: '*' any run, '?' any one byte, '[abc]' a set,
+ * '[^abc]' its complement, '[a-z]' a range (either order), '\x' a literal x
+ * (also inside sets). An unterminated set ends at the end of the pattern.
+ * Works on bytes, so keys and patterns may contain NULs. Runs in
+ * O(plen * slen) time and constant space (no recursion), so hostile
+ * patterns like "a*a*a*a*b" cannot blow up.
+ */
+bool glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool nocase);

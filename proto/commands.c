@@ -1,0 +1,264 @@
+/*
+ * commands: the rows of the command table that proto/ itself implements
+ * (data commands over keyspace/, plus COMMAND), and proto's lifecycle.
+ *
+ * Each row mirrors Redis 7.0's COMMAND INFO / COMMAND DOCS for the command:
+ * arity, the flags from our flag set that Redis reports, the legacy key
+ * range (first, last, step), summary, group and the version it appeared
+ * in. COMMAND output is generated from these rows, so they are data, not
+ * documentation: keep them exact.
+ *
+ * Also holds the value-size limit (proto-max-bulk-len) that the string
+ * commands enforce when they build values larger than any one argument.
+ */
+#include "proto/internal.h"
+
+#define W   CMD_WRITE
+#define R   CMD_READONLY
+#define M   CMD_DENYOOM
+#define F   CMD_FAST
+#define L   CMD_LOADING
+#define S   CMD_STALE
+
+static const struct command proto_commands[] = {
+    { "command", -1, L | S, 0, 0, 0, cmd_command,
+      "Get array of Redis command details",
+      "server", "2.8.13", NULL,
+      "O(N) where N is the total number of Redis commands" },
+
+    /* connection and server */
+    { "ping", -1, F, 0, 0, 0, cmd_ping,
+      "Ping the server",
+      "connection", "1.0.0", NULL,
+      "O(1)" },
+    { "echo", 2, L | S | F, 0, 0, 0, cmd_echo,
+      "Echo the given string",
+      "connection", "1.0.0", NULL,
+      "O(1)" },
+    { "select", 2, L | S | F, 0, 0, 0, cmd_select,
+      "Change the selected database for the current connection",
+      "connection", "1.0.0", NULL,
+      "O(1)" },
+    { "dbsize", 1, R | F, 0, 0, 0, cmd_dbsize,
+      "Return the number of keys in the selected database",
+      "server", "1.0.0", NULL,
+      "O(1)" },
+    { "flushall", -1, W, 0, 0, 0, cmd_flushall,
+      "Remove all keys from all databases",
+      "server", "1.0.0", NULL,
+      "O(N) where N is the total number of keys in all databases" },
+    { "flushdb", -1, W, 0, 0, 0, cmd_flushall,
+      "Remove all keys from the current database",
+      "server", "1.0.0", NULL,
+      "O(N) where N is the number of keys in the selected database" },
+    { "time", 1, L | S | F, 0, 0, 0, cmd_time,
+      "Return the current server time",
+      "server", "2.6.0", NULL,
+      "O(1)" },
+
+    /* strings */
+    { "get", 2, R | F, 1, 1, 1, cmd_get,
+      "Get the value of a key",
+      "string", "1.0.0", NULL,
+      "O(1)" },
+    { "set", -3, W | M, 1, 1, 1, cmd_set,
+      "Set the string value of a key",
+      "string", "1.0.0", NULL,
+      "O(1)" },
+    { "setnx", 3, W | M | F, 1, 1, 1, cmd_setnx,
+      "Set the value of a key, only if the key does not exist",
+      "string", "1.0.0", NULL,
+      "O(1)" },
+    { "setex", 4, W | M, 1, 1, 1, cmd_setex,
+      "Set the value and expiration of a key",
+      "string", "2.0.0", NULL,
+      "O(1)" },
+    { "psetex", 4, W | M, 1, 1, 1, cmd_psetex,
+      "Set the value and expiration in milliseconds of a key",
+      "string", "2.6.0", NULL,
+      "O(1)" },
+    { "getset", 3, W | M | F, 1, 1, 1, cmd_getset,
+      "Set the string value of a key and return its old value",
+      "string", "1.0.0", NULL,
+      "O(1)" },
+    { "getdel", 2, W | F, 1, 1, 1, cmd_getdel,
+      "Get the value of a key and delete the key",
+      "string", "6.2.0", NULL,
+      "O(1)" },
+    { "getex", -2, W | F, 1, 1, 1, cmd_getex,
+      "Get the value of a key and optionally set its expiration",
+      "string", "6.2.0", NULL,
+      "O(1)" },
+    { "mget", -2, R | F, 1, -1, 1, cmd_mget,
+      "Get the values of all the given keys",
+      "string", "1.0.0", NULL,
+      "O(N) where N is the number of keys to retrieve." },
+    { "mset", -3, W | M, 1, -1, 2, cmd_mset,
+      "Set multiple keys to multiple values",
+      "string", "1.0.1", NULL,
+      "O(N) where N is the number of keys to set." },
+    { "msetnx", -3, W | M, 1, -1, 2, cmd_msetnx,
+      "Set multiple keys to multiple values, only if none of the keys exist",
+      "string", "1.0.1", NULL,
+      "O(N) where N is the number of keys to set." },
+    { "append", 3, W | M | F, 1, 1, 1, cmd_append,
+      "Append a value to a key",
+      "string", "2.0.0", NULL,
+      "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation." },
+    { "strlen", 2, R | F, 1, 1, 1, cmd_strlen,
+      "Get the length of the value stored in a key",
+      "string", "2.2.0", NULL,
+      "O(1)" },
+    { "getrange", 4, R, 1, 1, 1, cmd_getrange,
+      "Get a substring of the string stored at a key",
+      "string", "2.4.0", NULL,
+      "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings." },
+    { "setrange", 4, W | M, 1, 1, 1, cmd_setrange,
+      "Overwrite part of a string at key starting at the specified offset",
+      "string", "2.2.0", NULL,
+      "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument." },
+    { "incr", 2, W | M | F, 1, 1, 1, cmd_incr,
+      "Increment the integer value of a key by one",
+      "string", "1.0.0", NULL,
+      "O(1)" },
+    { "decr", 2, W | M | F, 1, 1, 1, cmd_decr,
+      "Decrement the integer value of a key by one",
+      "string", "1.0.0", NULL,
+      "O(1)" },
+    { "incrby", 3, W | M | F, 1, 1, 1, cmd_incrby,
+      "Increment the integer value of a key by the given amount",
+      "string", "1.0.0", NULL,
+      "O(1)" },
+    { "decrby", 3, W | M | F, 1, 1, 1, cmd_decrby,
+      "Decrement the integer value of a key by the given number",
+      "string", "1.0.0", NULL,
+      "O(1)" },
+    { "incrbyfloat", 3, W | M | F, 1, 1, 1, cmd_incrbyfloat,
+      "Increment the float value of a key by the given amount",
+      "string", "2.6.0", NULL,
+      "O(1)" },
+
+    /* generic */
+    { "del", -2, W, 1, -1, 1, cmd_del,
+      "Delete a key",
+      "generic", "1.0.0", NULL,
+      "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1)." },
+    { "unlink", -2, W | F, 1, -1, 1, cmd_del,
+      "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
+      "generic", "4.0.0", NULL,
+      "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of." },
+    { "exists", -2, R | F, 1, -1, 1, cmd_exists,
+      "Determine if a key exists",
+      "generic", "1.0.0", NULL,
+      "O(N) where N is the number of keys to check." },
+    { "touch", -2, R | F, 1, -1, 1, cmd_touch,
+      "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+      "generic", "3.2.1", NULL,
+      "O(N) where N is the number of keys that will be touched." },
+    { "type", 2, R | F, 1, 1, 1, cmd_type,
+      "Determine the type stored at key",
+      "generic", "1.0.0", NULL,
+      "O(1)" },
+    { "rename", 3, W, 1, 2, 1, cmd_rename,
+      "Rename a key",
+      "generic", "1.0.0", NULL,
+      "O(1)" },
+    { "renamenx", 3, W | F, 1, 2, 1, cmd_renamenx,
+      "Rename a key, only if the new key does not exist",
+      "generic", "1.0.0", NULL,
+      "O(1)" },
+    { "keys", 2, R, 0, 0, 0, cmd_keys,
+      "Find all keys matching the given pattern",
+      "generic", "1.0.0", NULL,
+      "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length." },
+    { "scan", -2, R, 0, 0, 0, cmd_scan,
+      "Incrementally iterate the keys space",
+      "generic", "2.8.0", NULL,
+      "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection." },
+    { "randomkey", 1, R, 0, 0, 0, cmd_randomkey,
+      "Return a random key from the keyspace",
+      "generic", "1.0.0", NULL,
+      "O(1)" },
+    { "expire", -3, W | F, 1, 1, 1, cmd_expire,
+      "Set a key's time to live in seconds",
+      "generic", "1.0.0", NULL,
+      "O(1)" },
+    { "pexpire", -3, W | F, 1, 1, 1, cmd_pexpire,
+      "Set a key's time to live in milliseconds",
+      "generic", "2.6.0", NULL,
+      "O(1)" },
+    { "expireat", -3, W | F, 1, 1, 1, cmd_expireat,
+      "Set the expiration for a key as a UNIX timestamp",
+      "generic", "1.2.0", NULL,
+      "O(1)" },
+    { "pexpireat", -3, W | F, 1, 1, 1, cmd_pexpireat,
+      "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+      "generic", "2.6.0", NULL,
+      "O(1)" },
+    { "ttl", 2, R | F, 1, 1, 1, cmd_ttl,
+      "Get the time to live for a key in seconds",
+      "generic", "1.0.0", NULL,
+      "O(1)" },
+    { "pttl", 2, R | F, 1, 1, 1, cmd_pttl,
+      "Get the time to live for a key in milliseconds",
+      "generic", "2.6.0", NULL,
+      "O(1)" },
+    { "expiretime", 2, R | F, 1, 1, 1, cmd_expiretime,
+      "Get the expiration Unix timestamp for a key",
+      "generic", "7.0.0", NULL,
+      "O(1)" },
+    { "pexpiretime", 2, R | F, 1, 1, 1, cmd_pexpiretime,
+      "Get the expiration Unix timestamp for a key in milliseconds",
+      "generic", "7.0.0", NULL,
+      "O(1)" },
+    { "persist", 2, W | F, 1, 1, 1, cmd_persist,
+      "Remove the expiration from a key",
+      "generic", "2.2.0", NULL,
+      "O(1)" },
+};
+
+#undef W
+#undef R
+#undef M
+#undef F
+#undef L
+#undef S
+
+static bool registered;
+static uint64_t max_value_len = RESP_DEFAULT_MAX_BULK;
+
+void proto_setup(void)
+{
+    if (registered)
+        return;
+    if (command_register(proto_commands, sizeof proto_commands / sizeof proto_commands[0]) == 0)
+        registered = true;
+}
+
+/* Clears the whole shared table (the daemon's rows too): teardown runs once,
+ * at exit or between unit tests, after every user of the table is gone. */
+void proto_teardown(void)
+{
+    command_table_clear();
+    registered = false;
+    max_value_len = RESP_DEFAULT_MAX_BULK;
+}
+
+void proto_set_max_value_len(uint64_t n)
+{
+    max_value_len = n;
+}
+
+uint64_t proto_max_value_len(void)
+{
+    return max_value_len;
+}
+
+bool proto_check_value_len(struct session *s, uint64_t len)
+{
+    if (len > max_value_len) {
+        reply_error(&s->reply, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        return false;
+    }
+    return true;
+}
