@@ -1,5 +1,229 @@
-/* placeholder: being written */
-int main(void)
+/*
+ * main: command line, then the modules' setup in dependency order
+ * (options -> log -> alloc -> keyspace -> proto -> server), the event loop,
+ * and teardown in reverse.
+ *
+ * Command line, as redis-server accepts it:
+ *   compactd [CONFIG_FILE] [--config FILE] [--<directive> <value>...]...
+ * Every directive of the option table may be given as --<directive>; its
+ * values run up to the next argument starting with "--" and override the
+ * file. Start-up failures exit with a sysexits.h code and one clear line.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "alloc/alloc.h"
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "daemon/server.h"
+#include "keyspace/keyspace.h"
+#include "proto/command.h"
+#include "proto/internal.h"   /* proto_set_max_value_len */
+
+static const char *type_name(enum cfg_type t)
 {
-    return 0;
+    switch (t) {
+    case CFG_BOOL: return "yes|no";
+    case CFG_INT: return "integer";
+    case CFG_SIZE: return "bytes";
+    case CFG_STRING: return "string";
+    case CFG_ENUM: return "word";
+    case CFG_LIST: return "list";
+    }
+    return "?";
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: compactd [CONFIG_FILE] [options]\n"
+            "       compactd --config FILE [options]\n"
+            "       compactd --test-config FILE [options]\n"
+            "       compactd --version | --help\n"
+            "\n"
+            "A Redis-protocol cache server for string keys. Every configuration\n"
+            "directive may be given as --<directive> <value...>, overriding the file:\n\n");
+    for (size_t i = 0; i < CFG_OPT_COUNT; i++) {
+        const struct cfg_option *o = &config_options[i];
+        fprintf(out, "  --%s <%s>%s\n", o->name,
+                o->type == CFG_ENUM ? o->words : type_name(o->type),
+                (o->flags & CFG_MUTABLE) ? "  (CONFIG SET)" : "");
+        fprintf(out, "        %s (default: \"%s\")\n", o->desc, o->def);
+    }
+}
+
+struct override {
+    const char *name;
+    int argc;
+    char **argv;
+};
+
+int main(int argc, char **argv)
+{
+    char err[1024];
+    const char *conf_path = NULL;
+    bool test_only = false;
+
+    if (config_init() != CONFIG_OK) {
+        fprintf(stderr, "compactd: out of memory\n");
+        return EX_OSERR;
+    }
+
+    struct override *ovr = calloc((size_t)argc, sizeof(*ovr));
+    int novr = 0;
+    int i = 1;
+    if (argc > 1 && strncmp(argv[1], "--", 2) != 0) {
+        conf_path = argv[1];
+        i = 2;
+    }
+    while (i < argc) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (strcmp(a, "-h") == 0 || strcmp(a, "-v") == 0)
+                a = a[1] == 'h' ? "--help" : "--version";
+            else {
+                fprintf(stderr, "compactd: unexpected argument '%s' (options look like --port 6380; see --help)\n", a);
+                free(ovr);
+                config_deinit();
+                return EX_USAGE;
+            }
+        }
+        const char *name = a + 2;
+        if (strcmp(name, "help") == 0) {
+            usage(stdout);
+            free(ovr);
+            config_deinit();
+            return 0;
+        }
+        if (strcmp(name, "version") == 0) {
+            printf("compactd v=%s (speaks the Redis 7.0 protocol)\n", COMPACTD_VERSION);
+            free(ovr);
+            config_deinit();
+            return 0;
+        }
+        int j = i + 1;
+        while (j < argc && strncmp(argv[j], "--", 2) != 0)
+            j++;
+        int nval = j - i - 1;
+        if (strcmp(name, "config") == 0 || strcmp(name, "test-config") == 0) {
+            if (nval != 1) {
+                fprintf(stderr, "compactd: --%s takes one file name\n", name);
+                free(ovr);
+                config_deinit();
+                return EX_USAGE;
+            }
+            conf_path = argv[i + 1];
+            test_only = test_only || name[0] == 't';
+        } else if (config_find(name) == NULL) {
+            fprintf(stderr, "compactd: unknown option --%s (see --help)\n", name);
+            free(ovr);
+            config_deinit();
+            return EX_USAGE;
+        } else {
+            ovr[novr++] = (struct override){name, nval, argv + i + 1};
+        }
+        i = j;
+    }
+
+    /* The file first, then the command line on top of it. */
+    if (conf_path != NULL) {
+        config_rstatus_e st = config_load_file(conf_path, err, sizeof(err));
+        if (st != CONFIG_OK) {
+            fprintf(stderr, "compactd: configuration error: %s\n", err);
+            free(ovr);
+            config_deinit();
+            if (test_only)
+                return 1;
+            return st == CONFIG_EIO ? EX_NOINPUT : EX_CONFIG;
+        }
+    }
+    for (int k = 0; k < novr; k++) {
+        if (config_apply(ovr[k].name, ovr[k].argc, ovr[k].argv, err, sizeof(err)) != CONFIG_OK) {
+            fprintf(stderr, "compactd: command line: --%s: %s\n", ovr[k].name, err);
+            free(ovr);
+            config_deinit();
+            return test_only ? 1 : EX_USAGE;
+        }
+    }
+    free(ovr);
+    if (test_only) {
+        printf("compactd: configuration %s is OK\n", conf_path);
+        config_deinit();
+        return 0;
+    }
+
+    char abspath[PATH_MAX];
+    srv.config_file = "";
+    if (conf_path != NULL && realpath(conf_path, abspath) != NULL)
+        srv.config_file = abspath;
+
+    int rc = log_setup(cfg.logfile, (int)cfg.loglevel);
+    if (rc != 0) {
+        fprintf(stderr, "compactd: cannot open logfile %s: %s\n", cfg.logfile, strerror(rc));
+        config_deinit();
+        return EX_CANTCREAT;
+    }
+    log_notice("compactd %s starting, pid %d%s%s", COMPACTD_VERSION, (int)getpid(),
+               conf_path ? ", config " : ", no config file", conf_path ? srv.config_file : "");
+
+    int exit_code = 0;
+    struct alloc_options aopt;
+    alloc_options_default(&aopt);
+    aopt.arena_size = (size_t)cfg.arena_size;
+    aopt.arena_retain = (unsigned)cfg.arena_retain;
+    rc = alloc_setup(&aopt);
+    if (rc != 0) {
+        log_warn("Cannot set up the allocator (arena-size %lld, arena-retain %lld): %s",
+                 cfg.arena_size, cfg.arena_retain, strerror(rc));
+        exit_code = rc == EINVAL ? EX_CONFIG : EX_OSERR;
+        goto out_log;
+    }
+
+    struct ks_options kopt;
+    ks_options_default(&kopt);
+    if (cfg.ks_initial_power)
+        kopt.initial_power = (unsigned)cfg.ks_initial_power;
+    if (cfg.ks_rehash_steps)
+        kopt.rehash_steps = (unsigned)cfg.ks_rehash_steps;
+    rc = ks_setup(&kopt);
+    if (rc != 0) {
+        log_warn("Cannot set up the keyspace: %s", strerror(rc));
+        exit_code = rc == EINVAL ? EX_CONFIG : EX_OSERR;
+        goto out_alloc;
+    }
+
+    proto_setup();
+    proto_set_max_value_len((uint64_t)cfg.proto_max_bulk_len);
+    rc = cmd_server_setup();
+    if (rc != 0) {
+        log_warn("Cannot register the server commands: %s", strerror(rc));
+        exit_code = EX_SOFTWARE;
+        goto out_proto;
+    }
+
+    rc = server_setup(err, sizeof(err));
+    if (rc != 0) {
+        log_warn("Cannot start: %s", err);
+        exit_code = rc;
+        goto out_server;
+    }
+    server_run();
+    log_notice("compactd is now ready to exit, bye bye...");
+
+out_server:
+    server_teardown();
+out_proto:
+    proto_teardown();
+    ks_teardown();
+out_alloc:
+    alloc_teardown();
+out_log:
+    log_teardown();
+    config_deinit();
+    return exit_code;
 }

@@ -1,0 +1,768 @@
+/*
+ * config: the engine behind the CONFIG_OPTIONS table (see config.h).
+ *
+ * Each value passes through parse_value(), whatever its origin (row
+ * default, file, command line, CONFIG SET), so bounds and types are checked
+ * in one place. Parsing produces a candidate (number or fresh string) and
+ * commit_value() stores it; CONFIG SET parses every pair first and commits
+ * only if all parsed, which is what makes it atomic.
+ */
+#include "daemon/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct config cfg;
+
+#define X(field, name, type, def, min, max, flags, words, desc) \
+    [CFG_OPT_##field] = {name, CFG_##type, def, min, max, flags, words, desc, offsetof(struct config, field)},
+const struct cfg_option config_options[CFG_OPT_COUNT] = {CONFIG_OPTIONS(X)};
+#undef X
+
+/* A parsed value not yet stored. */
+struct cfg_value {
+    long long num;
+    char *str;   /* STRING and LIST */
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static bool is_string_type(enum cfg_type t)
+{
+    return t == CFG_STRING || t == CFG_LIST;
+}
+
+static long long *num_field(const struct cfg_option *o)
+{
+    return (long long *)((char *)&cfg + o->offset);
+}
+
+static char **str_field(const struct cfg_option *o)
+{
+    return (char **)((char *)&cfg + o->offset);
+}
+
+const struct cfg_option *config_find(const char *name)
+{
+    for (size_t i = 0; i < CFG_OPT_COUNT; i++)
+        if (strcasecmp(config_options[i].name, name) == 0)
+            return &config_options[i];
+    return NULL;
+}
+
+/* Strict decimal integer: optional '-', digits, nothing else. */
+static bool parse_ll(const char *s, long long *out)
+{
+    if (*s == '\0')
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || isspace((unsigned char)s[0]) || s[0] == '+')
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Redis memory values: digits then an optional unit b, k, kb, m, mb, g, gb. */
+static bool parse_size(const char *s, long long *out)
+{
+    const char *p = s;
+    if (!isdigit((unsigned char)*p))
+        return false;
+    unsigned long long v = 0;
+    while (isdigit((unsigned char)*p)) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (ULLONG_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+        p++;
+    }
+    unsigned long long mul;
+    if (*p == '\0' || strcasecmp(p, "b") == 0)
+        mul = 1;
+    else if (strcasecmp(p, "k") == 0)
+        mul = 1000ULL;
+    else if (strcasecmp(p, "kb") == 0)
+        mul = 1024ULL;
+    else if (strcasecmp(p, "m") == 0)
+        mul = 1000ULL * 1000;
+    else if (strcasecmp(p, "mb") == 0)
+        mul = 1024ULL * 1024;
+    else if (strcasecmp(p, "g") == 0)
+        mul = 1000ULL * 1000 * 1000;
+    else if (strcasecmp(p, "gb") == 0)
+        mul = 1024ULL * 1024 * 1024;
+    else
+        return false;
+    if (v != 0 && mul > (unsigned long long)CFG_LL_MAX / v)
+        return false;
+    *out = (long long)(v * mul);
+    return true;
+}
+
+static bool parse_octal(const char *s, long long *out)
+{
+    if (*s == '\0')
+        return false;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '7')
+            return false;
+    errno = 0;
+    long long v = strtoll(s, NULL, 8);
+    if (errno != 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Finds word in the space-separated list; returns its index or -1. */
+static long long enum_index(const char *words, const char *w)
+{
+    size_t wl = strlen(w);
+    long long idx = 0;
+    for (const char *p = words; *p;) {
+        const char *e = strchr(p, ' ');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == wl && strncasecmp(p, w, l) == 0)
+            return idx;
+        idx++;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return -1;
+}
+
+const char *config_enum_name(const struct cfg_option *o, long long v)
+{
+    static char buf[64];
+    if (o->words == NULL || v < 0)
+        return NULL;
+    const char *p = o->words;
+    for (long long i = 0; i < v; i++) {
+        p = strchr(p, ' ');
+        if (p == NULL)
+            return NULL;
+        p++;
+    }
+    const char *e = strchr(p, ' ');
+    size_t l = e ? (size_t)(e - p) : strlen(p);
+    if (l >= sizeof(buf))
+        l = sizeof(buf) - 1;
+    memcpy(buf, p, l);
+    buf[l] = '\0';
+    return buf;
+}
+
+/* Joins arguments with single spaces (a LIST value). */
+static char *join_args(int argc, char **argv)
+{
+    size_t n = 1;
+    for (int i = 0; i < argc; i++)
+        n += strlen(argv[i]) + 1;
+    char *s = malloc(n);
+    if (s == NULL)
+        return NULL;
+    size_t at = 0;
+    for (int i = 0; i < argc; i++) {
+        if (argv[i][0] == '\0')
+            continue;   /* `save ""` and `bind a "" b` add nothing */
+        if (at > 0)
+            s[at++] = ' ';
+        size_t l = strlen(argv[i]);
+        memcpy(s + at, argv[i], l);
+        at += l;
+    }
+    s[at] = '\0';
+    return s;
+}
+
+static config_rstatus_e parse_value(const struct cfg_option *o, int argc, char **argv,
+                                    struct cfg_value *out, char *err, size_t errlen)
+{
+    out->num = 0;
+    out->str = NULL;
+    if (o->type == CFG_LIST ? argc < 1 : argc != 1) {
+        set_err(err, errlen, "wrong number of arguments");
+        return CONFIG_EARGS;
+    }
+    const char *a = argv[0];
+
+    switch (o->type) {
+    case CFG_BOOL:
+        if (strcasecmp(a, "yes") == 0)
+            out->num = 1;
+        else if (strcasecmp(a, "no") == 0)
+            out->num = 0;
+        else {
+            set_err(err, errlen, "argument must be 'yes' or 'no'");
+            return CONFIG_EVALUE;
+        }
+        break;
+    case CFG_INT:
+    case CFG_SIZE: {
+        bool ok = o->type == CFG_SIZE ? parse_size(a, &out->num)
+                : (o->flags & CFG_OCTAL) ? parse_octal(a, &out->num)
+                : parse_ll(a, &out->num);
+        if (!ok) {
+            set_err(err, errlen, o->type == CFG_SIZE ? "argument must be a memory value"
+                                 : (o->flags & CFG_OCTAL) ? "argument must be an octal number"
+                                 : "argument couldn't be parsed into an integer");
+            return CONFIG_EVALUE;
+        }
+        if (out->num < o->min || out->num > o->max) {
+            if (o->flags & CFG_OCTAL)
+                set_err(err, errlen, "argument must be between %llo and %llo inclusive",
+                        o->min, o->max);
+            else
+                set_err(err, errlen, "argument must be between %lld and %lld inclusive", o->min,
+                        o->max);
+            return CONFIG_EVALUE;
+        }
+        if ((o->flags & CFG_POW2) && (out->num & (out->num - 1)) != 0) {
+            set_err(err, errlen, "argument must be a power of two");
+            return CONFIG_EVALUE;
+        }
+        break;
+    }
+    case CFG_ENUM:
+        out->num = enum_index(o->words, a);
+        if (out->num < 0) {
+            char list[256];
+            size_t at = 0;
+            for (const char *p = o->words; *p && at + 3 < sizeof(list); p++) {
+                if (*p == ' ') {
+                    list[at++] = ',';
+                    list[at++] = ' ';
+                } else {
+                    list[at++] = *p;
+                }
+            }
+            list[at] = '\0';
+            set_err(err, errlen, "argument(s) must be one of the following: %s", list);
+            return CONFIG_EVALUE;
+        }
+        break;
+    case CFG_STRING:
+        out->str = strdup(a);
+        if (out->str == NULL)
+            return CONFIG_ENOMEM;
+        break;
+    case CFG_LIST:
+        out->str = join_args(argc, argv);
+        if (out->str == NULL)
+            return CONFIG_ENOMEM;
+        break;
+    }
+
+    if (o->flags & CFG_FIXED) {
+        /* Compare with the default, parsed the same way. */
+        bool same;
+        if (is_string_type(o->type)) {
+            same = strcmp(out->str, o->def) == 0;
+        } else {
+            char *d = (char *)o->def;
+            struct cfg_value dv;
+            const struct cfg_option plain = {o->name, o->type, o->def, o->min, o->max, 0,
+                                             o->words, o->desc, o->offset};
+            same = parse_value(&plain, 1, &d, &dv, NULL, 0) == CONFIG_OK && dv.num == out->num;
+        }
+        if (!same) {
+            free(out->str);
+            out->str = NULL;
+            set_err(err, errlen, "compactd keeps no persistent data; only '%s' is accepted",
+                    o->def);
+            return CONFIG_EVALUE;
+        }
+    }
+    return CONFIG_OK;
+}
+
+static void commit_value(const struct cfg_option *o, struct cfg_value *v)
+{
+    if (is_string_type(o->type)) {
+        char **f = str_field(o);
+        free(*f);
+        *f = v->str;
+        v->str = NULL;
+    } else {
+        *num_field(o) = v->num;
+    }
+}
+
+config_rstatus_e config_init(void)
+{
+    memset(&cfg, 0, sizeof(cfg));
+    for (size_t i = 0; i < CFG_OPT_COUNT; i++) {
+        const struct cfg_option *o = &config_options[i];
+        char *d = (char *)o->def;
+        struct cfg_value v;
+        config_rstatus_e st = parse_value(o, 1, &d, &v, NULL, 0);
+        if (st != CONFIG_OK) {
+            /* Only out-of-memory can get here: the unit test checks every default. */
+            config_deinit();
+            return st;
+        }
+        commit_value(o, &v);
+    }
+    return CONFIG_OK;
+}
+
+void config_deinit(void)
+{
+    for (size_t i = 0; i < CFG_OPT_COUNT; i++) {
+        const struct cfg_option *o = &config_options[i];
+        if (is_string_type(o->type)) {
+            free(*str_field(o));
+            *str_field(o) = NULL;
+        }
+    }
+}
+
+config_rstatus_e config_apply(const char *name, int argc, char **argv, char *err, size_t errlen)
+{
+    const struct cfg_option *o = config_find(name);
+    if (o == NULL) {
+        set_err(err, errlen, "unknown directive '%s'", name);
+        return CONFIG_EUNKNOWN;
+    }
+    struct cfg_value v;
+    char msg[256];
+    config_rstatus_e st = parse_value(o, argc, argv, &v, msg, sizeof(msg));
+    if (st != CONFIG_OK) {
+        set_err(err, errlen, "bad value for '%s': %s", o->name, st == CONFIG_ENOMEM ? "out of memory" : msg);
+        return st;
+    }
+    commit_value(o, &v);
+    return CONFIG_OK;
+}
+
+/* ---- line splitting ---- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+void config_free_args(int argc, char **argv)
+{
+    if (argv == NULL)
+        return;
+    for (int i = 0; i < argc; i++)
+        free(argv[i]);
+    free(argv);
+}
+
+int config_split_line(const char *line, char ***argvp)
+{
+    int argc = 0, cap = 0;
+    char **argv = NULL;
+    const char *p = line;
+    size_t linelen = strlen(line);
+    char *tok = malloc(linelen + 1);   /* a token is never longer than its line */
+    if (tok == NULL)
+        return -1;
+
+    for (;;) {
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        if (*p == '\0')
+            break;
+        size_t tl = 0;
+        bool inq = false, insq = false;
+        for (;;) {
+            if (inq) {
+                if (*p == '\0')
+                    goto bad;
+                if (p[0] == '\\' && p[1] == 'x' && hexval(p[2]) >= 0 && hexval(p[3]) >= 0) {
+                    tok[tl++] = (char)(hexval(p[2]) * 16 + hexval(p[3]));
+                    p += 4;
+                    continue;
+                }
+                if (p[0] == '\\' && p[1]) {
+                    char c = p[1];
+                    switch (c) {
+                    case 'n': c = '\n'; break;
+                    case 'r': c = '\r'; break;
+                    case 't': c = '\t'; break;
+                    case 'b': c = '\b'; break;
+                    case 'a': c = '\a'; break;
+                    default: break;
+                    }
+                    tok[tl++] = c;
+                    p += 2;
+                    continue;
+                }
+                if (*p == '"') {
+                    /* A closing quote must end the token. */
+                    if (p[1] && !isspace((unsigned char)p[1]))
+                        goto bad;
+                    inq = false;
+                    p++;
+                    break;
+                }
+                tok[tl++] = *p++;
+            } else if (insq) {
+                if (*p == '\0')
+                    goto bad;
+                if (p[0] == '\\' && p[1] == '\'') {
+                    tok[tl++] = '\'';
+                    p += 2;
+                    continue;
+                }
+                if (*p == '\'') {
+                    if (p[1] && !isspace((unsigned char)p[1]))
+                        goto bad;
+                    insq = false;
+                    p++;
+                    break;
+                }
+                tok[tl++] = *p++;
+            } else {
+                if (*p == '\0' || isspace((unsigned char)*p))
+                    break;
+                if (*p == '"' && tl == 0) {
+                    inq = true;
+                    p++;
+                    continue;
+                }
+                if (*p == '\'' && tl == 0) {
+                    insq = true;
+                    p++;
+                    continue;
+                }
+                tok[tl++] = *p++;
+            }
+        }
+        if (argc == cap) {
+            cap = cap ? cap * 2 : 4;
+            char **n = realloc(argv, (size_t)cap * sizeof(*argv));
+            if (n == NULL)
+                goto bad;
+            argv = n;
+        }
+        argv[argc] = malloc(tl + 1);
+        if (argv[argc] == NULL)
+            goto bad;
+        memcpy(argv[argc], tok, tl);
+        argv[argc][tl] = '\0';
+        argc++;
+    }
+    free(tok);
+    *argvp = argv;
+    return argc;
+bad:
+    free(tok);
+    config_free_args(argc, argv);
+    *argvp = NULL;
+    return -1;
+}
+
+config_rstatus_e config_load_string(const char *text, const char *origin, char *err, size_t errlen)
+{
+    const char *p = text;
+    int lineno = 0;
+    while (*p) {
+        lineno++;
+        const char *e = strchr(p, '\n');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        char *line = malloc(l + 1);
+        if (line == NULL)
+            return CONFIG_ENOMEM;
+        memcpy(line, p, l);
+        line[l] = '\0';
+        if (l > 0 && line[l - 1] == '\r')
+            line[l - 1] = '\0';
+        p = e ? e + 1 : p + l;
+
+        const char *s = line;
+        while (isspace((unsigned char)*s))
+            s++;
+        if (*s == '\0' || *s == '#') {
+            free(line);
+            continue;
+        }
+        char **argv;
+        int argc = config_split_line(s, &argv);
+        free(line);
+        if (argc < 0) {
+            set_err(err, errlen, "%s:%d: unbalanced quotes", origin, lineno);
+            return CONFIG_EVALUE;
+        }
+        char msg[512];
+        config_rstatus_e st = config_apply(argv[0], argc - 1, argv + 1, msg, sizeof(msg));
+        config_free_args(argc, argv);
+        if (st != CONFIG_OK) {
+            set_err(err, errlen, "%s:%d: %s", origin, lineno, msg);
+            return st;
+        }
+    }
+    return CONFIG_OK;
+}
+
+config_rstatus_e config_load_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return CONFIG_EIO;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        if (len + 1 >= cap) {
+            char *n = realloc(buf, cap * 2);
+            if (n == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = n;
+            cap *= 2;
+        }
+        size_t r = fread(buf + len, 1, cap - len - 1, f);
+        len += r;
+        if (r == 0)
+            break;
+    }
+    bool ioerr = ferror(f);
+    fclose(f);
+    if (buf == NULL)
+        return CONFIG_ENOMEM;
+    if (ioerr) {
+        free(buf);
+        set_err(err, errlen, "%s: read error", path);
+        return CONFIG_EIO;
+    }
+    buf[len] = '\0';
+    if (strlen(buf) != len) {
+        free(buf);
+        set_err(err, errlen, "%s: contains a NUL byte", path);
+        return CONFIG_EVALUE;
+    }
+    config_rstatus_e st = config_load_string(buf, path, err, errlen);
+    free(buf);
+    return st;
+}
+
+char *config_format(const struct cfg_option *o)
+{
+    char buf[64];
+    switch (o->type) {
+    case CFG_BOOL:
+        return strdup(*num_field(o) ? "yes" : "no");
+    case CFG_INT:
+    case CFG_SIZE:
+        snprintf(buf, sizeof(buf), (o->flags & CFG_OCTAL) ? "%llo" : "%lld", *num_field(o));
+        return strdup(buf);
+    case CFG_ENUM: {
+        const char *n = config_enum_name(o, *num_field(o));
+        return strdup(n ? n : "");
+    }
+    case CFG_STRING:
+    case CFG_LIST:
+        return strdup(*str_field(o) ? *str_field(o) : "");
+    }
+    return NULL;
+}
+
+config_rstatus_e config_set_many(size_t n, const char *const *names, const char *const *values,
+                                 size_t *bad, bool *changed, char *err, size_t errlen)
+{
+    const struct cfg_option **opts = calloc(n ? n : 1, sizeof(*opts));
+    struct cfg_value *vals = calloc(n ? n : 1, sizeof(*vals));
+    config_rstatus_e st = CONFIG_OK;
+    if (opts == NULL || vals == NULL) {
+        st = CONFIG_ENOMEM;
+        set_err(err, errlen, "out of memory");
+        *bad = 0;
+        goto out;
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        *bad = i;
+        opts[i] = config_find(names[i]);
+        if (opts[i] == NULL) {
+            st = CONFIG_EUNKNOWN;
+            set_err(err, errlen, "unknown option");
+            goto out;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (opts[j] == opts[i]) {
+                st = CONFIG_EDUP;
+                set_err(err, errlen, "duplicate parameter");
+                goto out;
+            }
+        }
+        if (!(opts[i]->flags & CFG_MUTABLE)) {
+            st = CONFIG_EIMMUTABLE;
+            set_err(err, errlen, "can't set immutable config");
+            goto out;
+        }
+        /* One CONFIG SET argument; a LIST value is split on spaces. */
+        char **argv = NULL;
+        int argc;
+        if (opts[i]->type == CFG_LIST) {
+            argc = config_split_line(values[i], &argv);
+            if (argc < 0) {
+                st = CONFIG_EVALUE;
+                set_err(err, errlen, "unbalanced quotes");
+                goto out;
+            }
+            if (argc == 0) {   /* an empty list is one empty argument */
+                config_free_args(argc, argv);
+                argv = malloc(sizeof(*argv));
+                if (argv != NULL)
+                    argv[0] = strdup("");
+                if (argv == NULL || argv[0] == NULL) {
+                    free(argv);
+                    st = CONFIG_ENOMEM;
+                    goto out;
+                }
+                argc = 1;
+            }
+            st = parse_value(opts[i], argc, argv, &vals[i], err, errlen);
+            config_free_args(argc, argv);
+        } else {
+            char *v = (char *)values[i];
+            st = parse_value(opts[i], 1, &v, &vals[i], err, errlen);
+        }
+        if (st != CONFIG_OK)
+            goto out;
+    }
+
+    /* Everything parsed: commit. */
+    if (changed != NULL)
+        memset(changed, 0, CFG_OPT_COUNT * sizeof(*changed));
+    for (size_t i = 0; i < n; i++) {
+        commit_value(opts[i], &vals[i]);
+        if (changed != NULL)
+            changed[opts[i] - config_options] = true;
+    }
+out:
+    if (vals != NULL)
+        for (size_t i = 0; i < n; i++)
+            free(vals[i].str);
+    free(vals);
+    free(opts);
+    return st;
+}
+
+bool config_glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool nocase)
+{
+    /* Iterative matcher with single-star backtracking: on a mismatch after a
+     * '*', retry with the star swallowing one more byte. Linear in practice
+     * and never recursive, so hostile patterns cannot blow the stack. */
+    size_t p = 0, s = 0;
+    size_t star_p = SIZE_MAX, star_s = 0;
+    while (s < slen) {
+        if (p < plen) {
+            char pc = pat[p];
+            if (pc == '*') {
+                while (p < plen && pat[p] == '*')
+                    p++;
+                if (p == plen)
+                    return true;
+                star_p = p;
+                star_s = s;
+                continue;
+            }
+            if (pc == '?') {
+                p++;
+                s++;
+                continue;
+            }
+            if (pc == '[') {
+                size_t q = p + 1;
+                bool neg = false, match = false;
+                if (q < plen && (pat[q] == '^' || pat[q] == '!')) {
+                    neg = true;
+                    q++;
+                }
+                unsigned char c = (unsigned char)str[s];
+                if (nocase)
+                    c = (unsigned char)tolower(c);
+                bool first = true;
+                while (q < plen && (pat[q] != ']' || first)) {
+                    first = false;
+                    unsigned char lo, hi;
+                    if (pat[q] == '\\' && q + 1 < plen)
+                        q++;
+                    lo = (unsigned char)pat[q];
+                    hi = lo;
+                    if (q + 2 < plen && pat[q + 1] == '-' && pat[q + 2] != ']') {
+                        hi = (unsigned char)pat[q + 2];
+                        q += 2;
+                    }
+                    q++;
+                    if (nocase) {
+                        lo = (unsigned char)tolower(lo);
+                        hi = (unsigned char)tolower(hi);
+                    }
+                    if (lo > hi) {
+                        unsigned char t = lo;
+                        lo = hi;
+                        hi = t;
+                    }
+                    if (c >= lo && c <= hi)
+                        match = true;
+                }
+                if (q >= plen) {
+                    /* No closing bracket: treat '[' as a literal. */
+                    if (str[s] == '[') {
+                        p++;
+                        s++;
+                        continue;
+                    }
+                    goto mismatch;
+                }
+                if (match != neg) {
+                    p = q + 1;
+                    s++;
+                    continue;
+                }
+                goto mismatch;
+            }
+            if (pc == '\\' && p + 1 < plen) {
+                p++;
+                pc = pat[p];
+            }
+            char sc = str[s];
+            if (pc == sc || (nocase && tolower((unsigned char)pc) == tolower((unsigned char)sc))) {
+                p++;
+                s++;
+                continue;
+            }
+        }
+    mismatch:
+        if (star_p == SIZE_MAX)
+            return false;
+        p = star_p;
+        s = ++star_s;
+    }
+    while (p < plen && pat[p] == '*')
+        p++;
+    return p == plen;
+}

@@ -1,0 +1,182 @@
+/*
+ * config: the daemon's options, declared once.
+ *
+ * CONFIG_OPTIONS below is the only place an option is described. The rows
+ * generate the fields of struct config, and one table-driven engine derives
+ * from them the defaults, redis.conf-style file parsing, command-line
+ * overrides, CONFIG GET / CONFIG SET, `--help` and the sample file in conf/.
+ *
+ * Every value (defaults included) goes through the same parser and checks,
+ * so a row's default can never violate its own bounds. Values live in the
+ * global `cfg`, which the rest of the daemon reads directly; only this
+ * module writes it. CONFIG SET is all-or-nothing: every pair is parsed and
+ * checked before any value changes.
+ *
+ * This file knows nothing of the network or the protocol, so it is unit
+ * tested on its own (tests/unit/daemon).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Value types. INT and SIZE are stored as long long; SIZE accepts k/kb/m/mb/
+ * g/gb suffixes (k = 1000, kb = 1024, as Redis does) and reads back in bytes.
+ * ENUM is stored as the index into the row's word list. LIST is a
+ * space-separated string (bind addresses, save points). */
+enum cfg_type { CFG_BOOL, CFG_INT, CFG_SIZE, CFG_STRING, CFG_ENUM, CFG_LIST };
+
+/* Row flags. */
+#define CFG_MUTABLE 0x1u  /* CONFIG SET may change it at run time */
+#define CFG_FIXED   0x2u  /* compatibility row: only the default is accepted */
+#define CFG_POW2    0x4u  /* must be a power of two */
+#define CFG_OCTAL   0x8u  /* INT written in octal (permissions) */
+
+typedef long long cfg_BOOL_t;
+typedef long long cfg_INT_t;
+typedef long long cfg_SIZE_t;
+typedef long long cfg_ENUM_t;
+typedef char *cfg_STRING_t;
+typedef char *cfg_LIST_t;
+
+#define CFG_LL_MAX 9223372036854775807LL
+
+/*
+ * X(field, "name", TYPE, "default", min, max, flags, "enum words", "description")
+ * min/max bound INT and SIZE values (and ENUM/BOOL ignore them).
+ */
+#define CONFIG_OPTIONS(X)                                                                      \
+    X(bind, "bind", LIST, "127.0.0.1", 0, 0, 0, NULL,                                          \
+      "Addresses to listen on, separated by spaces (IPv4 or IPv6; '*' is every IPv4 "         \
+      "address, '::*' every IPv6 one; a leading '-' means skip it if unavailable)")            \
+    X(port, "port", INT, "6379", 0, 65535, 0, NULL,                                             \
+      "TCP port to listen on; 0 disables TCP")                                                 \
+    X(unixsocket, "unixsocket", STRING, "", 0, 0, 0, NULL,                                     \
+      "Path of a Unix socket to listen on as well; empty means none")                          \
+    X(unixsocketperm, "unixsocketperm", INT, "0", 0, 0777, CFG_OCTAL, NULL,                    \
+      "Octal permissions of the Unix socket; 0 keeps the umask's")                             \
+    X(tcp_backlog, "tcp-backlog", INT, "511", 1, 65535, 0, NULL,                               \
+      "listen() backlog of the TCP and Unix listeners")                                        \
+    X(maxclients, "maxclients", INT, "10000", 1, 1000000, CFG_MUTABLE, NULL,                   \
+      "Most clients connected at once; more are told so and disconnected")                     \
+    X(timeout, "timeout", INT, "0", 0, 2147483647, CFG_MUTABLE, NULL,                          \
+      "Close a client after this many idle seconds; 0 never does")                             \
+    X(tcp_keepalive, "tcp-keepalive", INT, "300", 0, 2147483647, CFG_MUTABLE, NULL,            \
+      "TCP keepalive period in seconds for new clients; 0 disables it")                        \
+    X(hz, "hz", INT, "10", 1, 500, CFG_MUTABLE, NULL,                                          \
+      "Background task frequency (expiry, index rehashing, idle clients) per second")          \
+    X(loglevel, "loglevel", ENUM, "notice", 0, 0, CFG_MUTABLE, "debug verbose notice warning", \
+      "Least severe messages logged")                                                          \
+    X(logfile, "logfile", STRING, "", 0, 0, 0, NULL,                                           \
+      "File the log is appended to; empty means standard error")                               \
+    X(requirepass, "requirepass", STRING, "", 0, 0, CFG_MUTABLE, NULL,                         \
+      "Password clients must give with AUTH or HELLO; empty means none")                       \
+    X(proto_max_bulk_len, "proto-max-bulk-len", SIZE, "512mb", 1048576, CFG_LL_MAX,            \
+      CFG_MUTABLE, NULL, "Largest bulk string (key or value) a request may carry")            \
+    X(client_query_buffer_limit, "client-query-buffer-limit", SIZE, "1gb", 1048576,           \
+      CFG_LL_MAX, CFG_MUTABLE, NULL,                                                           \
+      "Largest unprocessed input kept per client; a client exceeding it is disconnected")      \
+    X(databases, "databases", INT, "1", 1, 1, 0, NULL,                                         \
+      "Number of databases; compactd has exactly one (db 0)")                                  \
+    X(save, "save", LIST, "", 0, 0, CFG_FIXED, NULL,                                           \
+      "Snapshot points; always empty because compactd persists nothing")                      \
+    X(appendonly, "appendonly", BOOL, "no", 0, 0, CFG_FIXED, NULL,                             \
+      "Append-only file; always no because compactd persists nothing")                         \
+    X(arena_size, "arena-size", SIZE, "1mb", 65536, 1073741824, CFG_POW2, NULL,               \
+      "Bytes per allocator arena (a power of two)")                                            \
+    X(arena_retain, "arena-retain", INT, "4", 0, 1000000, 0, NULL,                             \
+      "Empty arenas kept mapped for reuse instead of returned to the OS")                      \
+    X(ks_initial_power, "keyspace-initial-power", INT, "0", 0, 40, 0, NULL,                    \
+      "log2 of the initial hash index size; 0 means the keyspace's built-in default")         \
+    X(ks_rehash_steps, "keyspace-rehash-steps", INT, "0", 0, 1000000, 0, NULL,                 \
+      "Index slots migrated per operation while resizing; 0 means the built-in default")
+
+#define X(field, name, type, def, min, max, flags, words, desc) cfg_##type##_t field;
+struct config {
+    CONFIG_OPTIONS(X)
+};
+#undef X
+
+#define X(field, name, type, def, min, max, flags, words, desc) CFG_OPT_##field,
+enum cfg_opt { CONFIG_OPTIONS(X) CFG_OPT_COUNT };
+#undef X
+
+struct cfg_option {
+    const char *name;
+    enum cfg_type type;
+    const char *def;
+    long long min;
+    long long max;
+    unsigned flags;
+    const char *words;     /* ENUM: space-separated names, index = value */
+    const char *desc;
+    size_t offset;         /* of the field in struct config */
+};
+
+extern struct config cfg;
+extern const struct cfg_option config_options[CFG_OPT_COUNT];
+
+typedef enum config_rstatus {
+    CONFIG_OK = 0,
+    CONFIG_EUNKNOWN,     /* no such option */
+    CONFIG_EARGS,        /* wrong number of arguments */
+    CONFIG_EVALUE,       /* the value does not parse or is out of bounds */
+    CONFIG_EIMMUTABLE,   /* CONFIG SET of an option that cannot change at run time */
+    CONFIG_EDUP,         /* CONFIG SET names one option twice */
+    CONFIG_EIO,          /* the file cannot be read */
+    CONFIG_ENOMEM,
+} config_rstatus_e;
+
+/* Sets every option to its default. Call once before anything reads cfg. */
+config_rstatus_e config_init(void);
+/* Frees the strings cfg holds. */
+void config_deinit(void);
+
+const struct cfg_option *config_find(const char *name);
+
+/*
+ * Applies one directive with its arguments (as from a file line or the
+ * command line). On failure writes a message (without a location) to err.
+ */
+config_rstatus_e config_apply(const char *name, int argc, char **argv, char *err, size_t errlen);
+
+/*
+ * Reads a redis.conf-style file: one `directive value...` per line, '#'
+ * starts a comment line, values may be "double quoted" (with \n \r \t \\ \"
+ * \xHH escapes) or 'single quoted'. Stops at the first bad line and writes
+ * "file:line: message" to err.
+ */
+config_rstatus_e config_load_file(const char *path, char *err, size_t errlen);
+/* The same for a buffer (the file's contents); `origin` names it in errors. */
+config_rstatus_e config_load_string(const char *text, const char *origin, char *err, size_t errlen);
+
+/*
+ * Splits one line into arguments (quotes as above). Returns the count, or -1
+ * for unbalanced quotes. *argv is malloc'd (an array of malloc'd strings,
+ * free with config_free_args).
+ */
+int config_split_line(const char *line, char ***argv);
+void config_free_args(int argc, char **argv);
+
+/*
+ * Formats an option's current value as CONFIG GET shows it (sizes in bytes,
+ * booleans yes/no, enums by name). Returns a malloc'd string or NULL.
+ */
+char *config_format(const struct cfg_option *o);
+
+/*
+ * CONFIG SET semantics: n pairs of (name, value); all are validated before
+ * any is applied. On failure *bad is the index of the offending pair and err
+ * holds Redis's message tail (e.g. "can't set immutable config").
+ * On success, changed[] (if not NULL, CFG_OPT_COUNT entries) marks the
+ * options that were assigned.
+ */
+config_rstatus_e config_set_many(size_t n, const char *const *names, const char *const *values,
+                                 size_t *bad, bool *changed, char *err, size_t errlen);
+
+/* Shell-style glob match (*, ?, [...] with ranges and ^/! negation, \ escape),
+ * case-insensitive when nocase; used for CONFIG GET and CLIENT-style filters. */
+bool config_glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool nocase);
+
+/* The enum value as its word ("notice"), for logs; NULL if out of range. */
+const char *config_enum_name(const struct cfg_option *o, long long v);

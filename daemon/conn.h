@@ -1,0 +1,89 @@
+/*
+ * conn: one client connection on raw libevent events.
+ *
+ * Input is read into a growable query buffer; every complete request in it
+ * is parsed and dispatched in one go (pipelining) and the replies collect in
+ * the session's reply buffer, which is written with one write() at the end
+ * of the batch. Only when the socket would block is EV_WRITE registered, and
+ * while more than CONN_OUT_HIGH bytes are unsent the connection stops
+ * parsing and reading (backpressure) until its output drains.
+ *
+ * Invariants: the query buffer always starts at the first byte of an
+ * unparsed request (the parser's resume offsets depend on it); reply.buf
+ * bytes before wpos are already sent.
+ */
+#pragma once
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/command.h"
+#include "proto/resp.h"
+
+#define CONN_OUT_HIGH (1u << 20)   /* unsent bytes that pause parsing */
+
+struct conn {
+    struct session sess;       /* sess.owner points back here */
+    int fd;
+    bool is_unix;
+    struct event rev;
+    struct event wev;
+    bool reading;              /* rev is added */
+    bool writing;              /* wev is added */
+    bool paused;               /* stopped parsing for backpressure */
+    bool in_process;           /* inside conn_process (closing is deferred) */
+    bool dead;                 /* closed while in_process; freed on the way out */
+
+    char *qbuf;                /* unparsed input, starting at a request boundary */
+    size_t qlen;
+    size_t qcap;
+    struct request req;
+    size_t wpos;               /* reply bytes already written */
+
+    struct conn *prev, *next;  /* the client list, oldest first */
+
+    int64_t ctime_ms;          /* connected at */
+    int64_t last_ms;           /* last input or command */
+    char addr[64];             /* peer, "ip:port" / "[ip6]:port" / "path:0" */
+    char laddr[64];            /* local end */
+    char *name;                /* CLIENT SETNAME, NULL if none */
+    char *lib_name;            /* CLIENT SETINFO */
+    char *lib_ver;
+    const struct command *last_cmd;   /* row last run (a subcommand row for CLIENT LIST etc.) */
+    bool reply_off;            /* CLIENT REPLY OFF */
+    bool skip_next;            /* CLIENT REPLY SKIP: drop the next command's reply */
+    bool suppress_this;        /* drop the reply of the command running now */
+    bool no_evict;
+};
+
+/* Takes ownership of an accepted, nonblocking socket. */
+void conn_accept(int fd, bool is_unix, const char *addr, const char *laddr);
+
+/* Closes the connection now (or, while it is being processed, as soon as the
+ * current command returns). Its pending output is dropped. */
+void conn_close(struct conn *c);
+void conn_close_all(void);
+
+size_t conn_count(void);
+struct conn *conn_first(void);   /* iterate with c->next */
+struct conn *conn_find_id(uint64_t id);
+
+/* Housekeeping once per second: idle timeout, freeing idle query buffers. */
+void conn_cron(int64_t now_ms);
+
+/* CONFIG SET requirepass "": unauthenticated clients become authenticated. */
+void conn_auth_all(void);
+
+/* One CLIENT LIST line (with the trailing newline) into buf. */
+void conn_describe(const struct conn *c, char *buf, size_t len);
+
+/* Largest query/output buffers now, for INFO clients. */
+void conn_buffer_peaks(size_t *qbuf_max, size_t *obuf_max);
+
+static inline struct conn *conn_of(struct session *s)
+{
+    return (struct conn *)s->owner;
+}

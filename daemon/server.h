@@ -1,0 +1,68 @@
+/*
+ * server: the event loop and everything process-wide around it: listeners
+ * (TCP on each bind address, optional Unix socket), signals, the cron timer
+ * that drives keyspace maintenance and idle-client timeouts, systemd
+ * readiness notification and the server-wide statistics.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct event_base;
+
+#define SERVER_OPS_SAMPLES 16
+
+struct server_stats {
+    uint64_t total_connections;     /* accepted, including rejected ones */
+    uint64_t rejected_connections;  /* refused for maxclients */
+    uint64_t total_commands;
+    uint64_t net_input_bytes;
+    uint64_t net_output_bytes;
+};
+
+struct server {
+    struct event_base *base;
+    struct server_stats stats;
+    int64_t start_ms;               /* wall clock at start-up */
+    const char *config_file;        /* absolute path or "" */
+    char executable[4096];
+    int tcp_port;                   /* the port actually listened on */
+    bool shutting_down;
+
+    /* instantaneous_ops_per_sec: command counts sampled every 100 ms */
+    uint64_t ops_samples[SERVER_OPS_SAMPLES];
+    unsigned ops_idx;
+    uint64_t ops_last_count;
+    int64_t ops_last_ms;
+};
+
+extern struct server srv;
+
+/*
+ * Creates the event base, the listeners and the timers from cfg. Returns 0,
+ * or a sysexits code after writing a message to err.
+ */
+int server_setup(char *err, size_t errlen);
+/* Runs the loop until a shutdown signal or SHUTDOWN; tells systemd READY=1 first. */
+void server_run(void);
+/* Closes clients and listeners and frees the loop. */
+void server_teardown(void);
+
+/* Stops the loop after the current callback (SHUTDOWN, signals). */
+void server_request_shutdown(const char *why);
+
+/* Applies run-time effects of a successful CONFIG SET (changed is indexed by
+ * enum cfg_opt). */
+void server_config_changed(const bool *changed);
+
+uint64_t server_instantaneous_ops(void);
+void server_stats_reset(void);
+
+/* Monotonic-ish wall clock in milliseconds (for ages and idle times). */
+int64_t server_now_ms(void);
+
+/* Registers the daemon's own commands (cmd_server.c). Returns 0 or an errno. */
+int cmd_server_setup(void);
