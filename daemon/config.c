@@ -766,3 +766,63 @@ bool config_glob_match(const char *pat, size_t plen, const char *str, size_t sle
         p++;
     return p == plen;
 }
+
+/* Wraps text at ~76 columns behind "# ". */
+static void write_comment(FILE *out, const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        size_t n = strlen(p);
+        if (n > 74) {
+            n = 74;
+            while (n > 0 && p[n] != ' ')
+                n--;
+            if (n == 0)
+                n = 74;
+        }
+        fprintf(out, "# %.*s\n", (int)n, p);
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+void config_write_sample(FILE *out)
+{
+    fprintf(out, "# compactd configuration file.\n"
+                 "#\n"
+                 "# One directive per line: `name value...`. Lines starting with '#' are\n"
+                 "# comments; values may be \"double quoted\" (with \\n \\t \\xHH escapes) or\n"
+                 "# 'single quoted'. Sizes accept k/kb/m/mb/g/gb suffixes (k = 1000, kb = 1024).\n"
+                 "# Any directive can also be given on the command line as --name value,\n"
+                 "# which overrides this file. Options marked \"runtime\" can be changed with\n"
+                 "# CONFIG SET. Every value below is the built-in default.\n");
+    for (size_t i = 0; i < CFG_OPT_COUNT; i++) {
+        const struct cfg_option *o = &config_options[i];
+        fprintf(out, "\n");
+        write_comment(out, o->desc);
+        const char *t = "";
+        switch (o->type) {
+        case CFG_BOOL: t = "yes or no"; break;
+        case CFG_INT: t = (o->flags & CFG_OCTAL) ? "octal integer" : "integer"; break;
+        case CFG_SIZE: t = "size"; break;
+        case CFG_STRING: t = "string"; break;
+        case CFG_ENUM: t = "one of"; break;
+        case CFG_LIST: t = "list"; break;
+        }
+        char range[96] = "";
+        if (o->type == CFG_INT || o->type == CFG_SIZE) {
+            if (o->max == CFG_LL_MAX)
+                snprintf(range, sizeof(range), ", at least %lld", o->min);
+            else if (o->flags & CFG_OCTAL)
+                snprintf(range, sizeof(range), ", %llo..%llo", o->min, o->max);
+            else
+                snprintf(range, sizeof(range), ", %lld..%lld", o->min, o->max);
+        }
+        fprintf(out, "# (%s%s%s%s%s)\n", t, o->type == CFG_ENUM ? " " : "",
+                o->type == CFG_ENUM ? o->words : "", range,
+                (o->flags & CFG_MUTABLE) ? "; runtime" : (o->flags & CFG_FIXED) ? "; fixed" : "");
+        bool quote = o->def[0] == '\0' || (o->type == CFG_STRING && strchr(o->def, ' '));
+        fprintf(out, quote ? "%s \"%s\"\n" : "%s %s\n", o->name, o->def);
+    }
+}

@@ -86,10 +86,10 @@ typedef char *cfg_LIST_t;
       "Bytes per allocator arena (a power of two)")                                            \
     X(arena_retain, "arena-retain", INT, "4", 0, 1000000, 0, NULL,                             \
       "Empty arenas kept mapped for reuse instead of returned to the OS")                      \
-    X(ks_initial_power, "keyspace-initial-power", INT, "0", 0, 40, 0, NULL,                    \
-      "log2 of the initial hash index size; 0 means the keyspace's built-in default")         \
-    X(ks_rehash_steps, "keyspace-rehash-steps", INT, "0", 0, 1000000, 0, NULL,                 \
-      "Index slots migrated per operation while resizing; 0 means the built-in default")
+    X(ks_initial_power, "keyspace-initial-power", INT, "10", 2, 32, 0, NULL,                   \
+      "log2 of the initial (and smallest) hash index size, in slots")                         \
+    X(ks_rehash_steps, "keyspace-rehash-steps", INT, "16", 1, 1000000, 0, NULL,                \
+      "Old index slots migrated per operation while the index is resized")
 
 #define X(field, name, type, def, min, max, flags, words, desc) cfg_##type##_t field;
 struct config {
@@ -177,6 +177,13 @@ config_rstatus_e config_set_many(size_t n, const char *const *names, const char 
 /* Shell-style glob match (*, ?, [...] with ranges and ^/! negation, \ escape),
  * case-insensitive when nocase; used for CONFIG GET and CLIENT-style filters. */
 bool config_glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool nocase);
+
+/*
+ * Writes a documented sample file: every option with its description and
+ * its default value, in table order (conf/compactd.conf is this output).
+ */
+#include <stdio.h>
+void config_write_sample(FILE *out);
 
 /* The enum value as its word ("notice"), for logs; NULL if out of range. */
 const char *config_enum_name(const struct cfg_option *o, long long v);

@@ -44,6 +44,7 @@ static void usage(FILE *out)
             "Usage: compactd [CONFIG_FILE] [options]\n"
             "       compactd --config FILE [options]\n"
             "       compactd --test-config FILE [options]\n"
+            "       compactd --sample-config   (prints a documented default file)\n"
             "       compactd --version | --help\n"
             "\n"
             "A Redis-protocol cache server for string keys. Every configuration\n"
@@ -96,6 +97,12 @@ int main(int argc, char **argv)
         const char *name = a + 2;
         if (strcmp(name, "help") == 0) {
             usage(stdout);
+            free(ovr);
+            config_deinit();
+            return 0;
+        }
+        if (strcmp(name, "sample-config") == 0) {
+            config_write_sample(stdout);
             free(ovr);
             config_deinit();
             return 0;
@@ -186,10 +193,8 @@ int main(int argc, char **argv)
 
     struct ks_options kopt;
     ks_options_default(&kopt);
-    if (cfg.ks_initial_power)
-        kopt.initial_power = (unsigned)cfg.ks_initial_power;
-    if (cfg.ks_rehash_steps)
-        kopt.rehash_steps = (unsigned)cfg.ks_rehash_steps;
+    kopt.initial_power = (unsigned)cfg.ks_initial_power;
+    kopt.rehash_steps = (unsigned)cfg.ks_rehash_steps;
     rc = ks_setup(&kopt);
     if (rc != 0) {
         log_warn("Cannot set up the keyspace: %s", strerror(rc));
