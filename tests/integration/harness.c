@@ -134,10 +134,11 @@ static const char *test_name(void)
 void server_spawn(struct server *s, int port, const char *conf_path,
                   const char *const *extra)
 {
+    static int seq;
     memset(s, 0, sizeof *s);
     s->port = port;
-    snprintf(s->log_path, sizeof s->log_path, "%s/%s-%d.log",
-             harness_log_dir(), test_name(), port);
+    snprintf(s->log_path, sizeof s->log_path, "%s/%s-%d-%d.log",
+             harness_log_dir(), test_name(), port, ++seq);
 
     const char *argv[64];
     int argc = 0;

@@ -13,7 +13,7 @@
  *  - a spawned daemon listens on 127.0.0.1 only, on a port the kernel
  *    reported free a moment before, and dies with the test process
  *    (PR_SET_PDEATHSIG), so a crashed test never leaves a server behind;
- *  - its stdout/stderr go to <test binary dir>/logs/<test>-<port>.log, and
+ *  - its stdout/stderr go to <test binary dir>/logs/<test>-<port>-<n>.log, and
  *    that log is printed whenever the harness fails a test about the daemon;
  *  - stopping asserts a clean exit (status 0), so a leak report from ASan,
  *    a crash or a hang at shutdown fails the test.
