@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# tests/run.sh: the whole test suite in one command, on a fresh Debian 12 or
+# an already set-up machine.
+#
+#  1. installs whatever build/test dependency is missing (apt, only if needed);
+#  2. configures and builds two trees: build/ (Release) and build-asan/
+#     (Debug with AddressSanitizer + UndefinedBehaviorSanitizer);
+#  3. runs ctest in both (unit tests and integration tests that spawn the
+#     daemon), with a per-test timeout;
+#  4. exits non-zero if any build or test failed.
+#
+# Environment: JOBS (default 2) caps build and test parallelism;
+# TEST_TIMEOUT (seconds, default 300) is ctest's per-test default timeout;
+# SKIP_ASAN=1 skips the sanitizer tree (quicker local runs).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+JOBS="${JOBS:-2}"
+TEST_TIMEOUT="${TEST_TIMEOUT:-300}"
+cd "$ROOT"
+
+say() { printf '==> %s\n' "$*"; }
+
+# ---- 1. dependencies -------------------------------------------------------
+PKGS=(gcc make cmake pkg-config libevent-dev libhiredis-dev libcmocka-dev redis-tools redis-server)
+missing=()
+for p in "${PKGS[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+if ((${#missing[@]})); then
+    say "installing missing packages: ${missing[*]}"
+    SUDO=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "run.sh: need root (or sudo) to install ${missing[*]}" >&2; exit 1; }
+        SUDO=(sudo)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    # Refresh the package lists when there are none (fresh machine), or when
+    # installing from the present ones fails (stale lists).
+    if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+        "${SUDO[@]}" apt-get update
+    fi
+    if ! "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"; then
+        "${SUDO[@]}" apt-get update
+        "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+    fi
+fi
+
+# ---- 2. build both trees ----------------------------------------------------
+build_tree() {
+    local dir="$1"; shift
+    say "configuring $dir ($*)"
+    cmake -S "$ROOT" -B "$ROOT/$dir" "$@" >/dev/null
+    say "building $dir"
+    cmake --build "$ROOT/$dir" -j"$JOBS"
+}
+
+trees=(build)
+build_tree build -DCMAKE_BUILD_TYPE=Release
+if [ "${SKIP_ASAN:-0}" != 1 ]; then
+    build_tree build-asan -DCMAKE_BUILD_TYPE=Debug -DCOMPACTD_SANITIZE=ON
+    trees+=(build-asan)
+fi
+
+# ---- 3. run the tests -------------------------------------------------------
+# Leak checks on, a report is a failure; UBSan already aborts (-fno-sanitize-recover).
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+unset COMPACTD_TEST_PORT   # the suite always spawns its own daemons
+
+total_pass=0
+total_fail=0
+status=0
+for t in "${trees[@]}"; do
+    say "testing $t"
+    log="$ROOT/$t/ctest.log"
+    set +e
+    (cd "$ROOT/$t" && ctest --output-on-failure -j"$JOBS" --timeout "$TEST_TIMEOUT") 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    # "NN% tests passed, F tests failed out of N"
+    line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1 || true)
+    if [ -n "$line" ]; then
+        f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+        n=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+        total_pass=$((total_pass + n - f))
+        total_fail=$((total_fail + f))
+    elif [ "$rc" -ne 0 ]; then
+        total_fail=$((total_fail + 1))
+    fi
+    if [ "$rc" -ne 0 ]; then
+        status=1
+        say "FAILED in $t (daemon logs: $t/tests/logs/)"
+    fi
+done
+
+if [ "$total_pass" -eq 0 ] && [ "$total_fail" -eq 0 ]; then
+    echo "run.sh: no tests were run" >&2
+    status=1
+fi
+echo "tests: $total_pass passed, $total_fail failed"
+exit "$status"
