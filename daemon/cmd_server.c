@@ -621,7 +621,9 @@ static void info_memory(struct sbuf *b)
     struct ks_stats ks;
     alloc_stats(&as);
     ks_stats(&ks);
-    size_t used = as.live_bytes + ks.index_bytes;
+    size_t used = server_used_memory();
+    char h_max[32];
+    human_bytes(h_max, sizeof(h_max), (double)cfg.maxmemory);
     if (used > used_memory_peak)
         used_memory_peak = used;
     size_t rss = rss_bytes();
@@ -651,14 +653,15 @@ static void info_memory(struct sbuf *b)
               "allocator_large_bytes:%zu\r\n"
               "allocator_failures:%llu\r\n"
               "mem_fragmentation_ratio:%.2f\r\n"
-              "maxmemory:0\r\n"
-              "maxmemory_human:0B\r\n"
+              "maxmemory:%lld\r\n"
+              "maxmemory_human:%s\r\n"
               "maxmemory_policy:noeviction\r\n"
               "mem_allocator:compactd-arena\r\n",
               used, h_used, rss, h_rss, used_memory_peak, h_peak, as.live_bytes, ks.index_bytes,
               as.live_blocks, as.slot_bytes, as.mapped_bytes, h_mapped, as.arena_size, as.arenas,
               as.retained_arenas, as.large_blocks, as.large_bytes,
-              (unsigned long long)as.alloc_failures, used ? (double)rss / (double)used : 0.0);
+              (unsigned long long)as.alloc_failures, used ? (double)rss / (double)used : 0.0,
+              cfg.maxmemory, h_max);
 }
 
 static void info_persistence(struct sbuf *b)

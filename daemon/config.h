@@ -76,6 +76,11 @@ typedef char *cfg_LIST_t;
     X(client_query_buffer_limit, "client-query-buffer-limit", SIZE, "1gb", 1048576,           \
       CFG_LL_MAX, CFG_MUTABLE, NULL,                                                           \
       "Largest unprocessed input kept per client; a client exceeding it is disconnected")      \
+    X(maxmemory, "maxmemory", SIZE, "0", 0, CFG_LL_MAX, CFG_MUTABLE, NULL,                    \
+      "Memory limit for data (entries plus index); above it, commands that add data fail "   \
+      "with an OOM error (no eviction). 0 means no limit")                                     \
+    X(maxmemory_policy, "maxmemory-policy", ENUM, "noeviction", 0, 0, CFG_MUTABLE,             \
+      "noeviction", "What to do at maxmemory; compactd only refuses writes (noeviction)")    \
     X(databases, "databases", INT, "1", 1, 1, 0, NULL,                                         \
       "Number of databases; compactd has exactly one (db 0)")                                  \
     X(save, "save", LIST, "", 0, 0, CFG_FIXED, NULL,                                           \

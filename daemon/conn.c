@@ -213,11 +213,21 @@ static void conn_run(struct conn *c)
     c->skip_next = false;
 
     ks_clock_update();
+    if (cfg.maxmemory > 0 && !c->sess.need_auth && c->req.argc > 0 &&
+        server_used_memory() > (size_t)cfg.maxmemory) {
+        /* noeviction: refuse what would add data, serve everything else. */
+        const struct command *dc = command_lookup(c->req.argv[0].p, c->req.argv[0].len);
+        if (dc != NULL && (dc->flags & CMD_DENYOOM)) {
+            reply_error(r, ERR_OOM);
+            goto out;
+        }
+    }
     const struct command *cmd = command_dispatch(&c->sess, c->req.argc, c->req.argv);
     if (cmd != NULL) {
         srv.stats.total_commands++;
         c->last_cmd = cmd;
     }
+out:
     if (skip || c->reply_off || c->suppress_this) {
         r->len = mark;   /* CLIENT REPLY OFF/SKIP: drop what this command wrote */
         c->suppress_this = false;

@@ -36,6 +36,7 @@
 #include "daemon/config.h"
 #include "daemon/conn.h"
 #include "daemon/log.h"
+#include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
 
 #define MAX_LISTENERS   16
@@ -317,6 +318,15 @@ uint64_t server_instantaneous_ops(void)
     for (unsigned i = 0; i < SERVER_OPS_SAMPLES; i++)
         sum += srv.ops_samples[i];
     return sum / SERVER_OPS_SAMPLES;
+}
+
+size_t server_used_memory(void)
+{
+    struct alloc_stats as;
+    struct ks_stats ks;
+    alloc_stats(&as);
+    ks_stats(&ks);
+    return as.live_bytes + ks.index_bytes;
 }
 
 void server_stats_reset(void)

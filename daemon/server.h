@@ -59,6 +59,9 @@ void server_request_shutdown(const char *why);
 void server_config_changed(const bool *changed);
 
 uint64_t server_instantaneous_ops(void);
+/* Bytes of data as maxmemory and INFO count them: live entry bytes plus the
+ * hash index. */
+size_t server_used_memory(void);
 void server_stats_reset(void);
 
 /* Monotonic-ish wall clock in milliseconds (for ages and idle times). */
