@@ -98,6 +98,10 @@ bool glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool
     size_t star_pi = 0, star_si = 0;
     bool have_star = false;
 
+    /* Redis quirk kept for exactness: an empty string matches only the
+     * empty pattern, even "*" (KEYS and SCAN special-case a bare "*"). */
+    if (slen == 0)
+        return plen == 0;
     while (si < slen) {
         if (pi < plen && pat[pi] == '*') {
             while (pi < plen && pat[pi] == '*')

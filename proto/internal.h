@@ -98,6 +98,7 @@ void cmd_persist(struct session *s, int argc, struct slice *argv);
  * (with nocase) CONFIG GET: '*' any run, '?' any one byte, '[abc]' a set,
  * '[^abc]' its complement, '[a-z]' a range (either order), '\x' a literal x
  * (also inside sets). An unterminated set ends at the end of the pattern.
+ * As in Redis, an empty string matches only an empty pattern (not even "*").
  * Works on bytes, so keys and patterns may contain NULs. Runs in
  * O(plen * slen) time and constant space (no recursion), so hostile
  * patterns like "a*a*a*a*b" cannot blow up.

@@ -495,6 +495,37 @@ static void test_incrbyfloat(void **state)
         "incrbyfloat", "big", "1e300");
 }
 
+/* INCRBYFLOAT stores and replies with proto_format_long_double; it must
+ * agree with the encoder's reply_long_double, which other code uses. */
+static void test_long_double_format(void **state)
+{
+    const long double vals[] = { 0.0L, -0.0L, 1.5L, -1.5L, 0.1L, 10.6L, 3010.6L, 1e300L,
+                                 -1e-20L, 123456789.125L, 1e-17L, 5e-18L };
+    char buf[PROTO_LD_BUFSIZE];
+    struct reply r;
+
+    reply_init(&r);
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        size_t n = proto_format_long_double(buf, vals[i]);
+        reply_long_double(&r, vals[i]);
+        char hdr[32];
+        int h = snprintf(hdr, sizeof hdr, "$%zu\r\n", n);
+        assert_int_equal(r.len, (size_t)h + n + 2);
+        assert_memory_equal(r.buf, hdr, (size_t)h);
+        assert_memory_equal(r.buf + h, buf, n);
+        reply_clear(&r);
+    }
+    reply_deinit(&r);
+    assert_int_equal(proto_format_long_double(buf, 2.5L), 3);
+    assert_string_equal(buf, "2.5");
+    assert_int_equal(proto_format_long_double(buf, -0.0L), 1);
+    assert_string_equal(buf, "0");
+    proto_format_long_double(buf, 5e-18L);   /* rounds to zero at 17 places */
+    assert_string_equal(buf, "0");
+    proto_format_long_double(buf, 1e-17L);
+    assert_string_equal(buf, "0.00000000000000001");
+}
+
 /* ------------------------------------------------------------- generic */
 
 static void test_del_exists_type(void **state)
@@ -646,9 +677,10 @@ static bool gm(const char *p, const char *s)
 
 static void test_glob(void **state)
 {
-    assert_true(gm("*", ""));
     assert_true(gm("*", "abc"));
     assert_true(gm("", ""));
+    assert_false(gm("*", ""));               /* Redis: "" matches only "" */
+    assert_false(gm("**", ""));
     assert_false(gm("", "a"));
     assert_true(gm("a*", "a"));
     assert_true(gm("h?llo", "hello"));
@@ -751,6 +783,13 @@ static void test_keys(void **state)
     KEYS("*o", "foo,h*llo,h[a]llo,h\\llo,hallo,heeeello,hello,hllo,hxllo");
     KEYS("f*", "foo");
     CMD("-ERR wrong number of arguments for 'keys' command\r\n", "keys");
+
+    /* the empty key: listed by a bare "*" only */
+    CMD("+OK\r\n", "set", "", "empty");
+    CMD("*1\r\n$0\r\n\r\n", "keys", "");
+    KEYS("*", ",H,foo,h*llo,h[a]llo,h\\llo,hallo,heeeello,hello,hllo,hxllo");
+    KEYS("**", "H,foo,h*llo,h[a]llo,h\\llo,hallo,heeeello,hello,hllo,hxllo");
+    CMD(":1\r\n", "del", "");
 
     /* expired keys are not listed */
     CMD("+OK\r\n", "set", "fox", "1", "px", "10");
@@ -1083,6 +1122,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_setrange, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incr_decr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incrbyfloat, setup, teardown),
+        cmocka_unit_test(test_long_double_format),
         cmocka_unit_test_setup_teardown(test_del_exists_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
