@@ -11,12 +11,15 @@
 #
 # Environment: JOBS (default 2) caps build and test parallelism;
 # TEST_TIMEOUT (seconds, default 300) is ctest's per-test default timeout;
-# SKIP_ASAN=1 skips the sanitizer tree (quicker local runs).
+# SKIP_ASAN=1 skips the sanitizer tree (quicker local runs);
+# BUILD_DIR / ASAN_BUILD_DIR (default build, build-asan) name the two trees.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JOBS="${JOBS:-2}"
 TEST_TIMEOUT="${TEST_TIMEOUT:-300}"
+BUILD_DIR="${BUILD_DIR:-build}"
+ASAN_BUILD_DIR="${ASAN_BUILD_DIR:-build-asan}"
 cd "$ROOT"
 
 say() { printf '==> %s\n' "$*"; }
@@ -57,11 +60,11 @@ build_tree() {
     cmake --build "$ROOT/$dir" -j"$JOBS"
 }
 
-trees=(build)
-build_tree build -DCMAKE_BUILD_TYPE=Release
+trees=("$BUILD_DIR")
+build_tree "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
 if [ "${SKIP_ASAN:-0}" != 1 ]; then
-    build_tree build-asan -DCMAKE_BUILD_TYPE=Debug -DCOMPACTD_SANITIZE=ON
-    trees+=(build-asan)
+    build_tree "$ASAN_BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug -DCOMPACTD_SANITIZE=ON
+    trees+=("$ASAN_BUILD_DIR")
 fi
 
 # ---- 3. run the tests -------------------------------------------------------

@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static char g_exe_dir[PATH_MAX];
+static char g_exe_dir[PATH_MAX / 2];  /* leaves room for suffixes below */
 static char g_log_dir[PATH_MAX];
 static char g_bin[PATH_MAX];
 
