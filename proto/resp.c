@@ -229,10 +229,10 @@ static parse_rstatus_e parse_multibulk(struct request *req, const char *buf, siz
         size_t bl = (size_t)req->bulklen;
         size_t end = req->pos + bl;     /* offset of the CR after the data */
         if (end + 2 > len) {
-            /* tell the caller how much this request needs at least: the
-             * rest of this argument plus a minimal "$0\r\n\r\n" per
-             * argument still to come */
-            req->need = end + 2 + (size_t)(req->nexpect - req->argc - 1) * 6;
+            /* tell the caller how much this request needs at least (up to
+             * the end of this argument), so it can size its buffer once
+             * for a big payload instead of growing it step by step */
+            req->need = end + 2;
             /* the data may already show a bad terminator */
             if (end < len && buf[end] != '\r')
                 return fail(req, PARSE_EINVALID, ERR_BULK_CRLF);

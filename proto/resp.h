@@ -41,7 +41,10 @@ struct request {
     int argc;
     struct slice *argv;     /* valid after PARSE_OK until the next resp_parse */
     const char *err;        /* static error text (without "-"), after EINVALID/EOVERSIZE */
-    size_t need;            /* after UNFIN: a lower bound on the bytes the whole request needs, 0 if unknown */
+    size_t need;            /* after UNFIN inside a bulk payload: the buffer length
+                             * (from the request's first byte) that completes that
+                             * argument, a lower bound for the whole request;
+                             * 0 if unknown */
 
     /* parser state: private */
     int argcap;

@@ -277,6 +277,15 @@ static void test_big_bulk_and_need(void **state)
     assert_int_equal(req.argc, 2);
     assert_int_equal(req.argv[1].len, vlen);
     assert_memory_equal(req.argv[1].p, in + hdr, vlen);
+
+    /* the hint covers the argument being read, not the whole request */
+    assert_int_equal(resp_parse(&req, S("*3\r\n$1\r\na\r\n$100\r\nxx"), NULL, &used),
+                     PARSE_UNFIN);
+    assert_int_equal(req.need, 4 + 7 + 6 + 100 + 2);
+    /* and is 0 while a length line is incomplete */
+    request_reset(&req);
+    assert_int_equal(resp_parse(&req, S("*3\r\n$1\r\na\r\n$10"), NULL, &used), PARSE_UNFIN);
+    assert_int_equal(req.need, 0);
     request_deinit(&req);
 
     /* a handful of split points, including inside the payload */
