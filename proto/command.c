@@ -254,9 +254,15 @@ void command_foreach(void (*fn)(const struct command *c, void *ctx), void *ctx)
 }
 
 /* The entry of a row from the table (top level or subcommand), or NULL.
- * Linear, but only used off the request path (INFO, error wording). */
+ * A top-level row is found through the hash; subcommand rows by a scan,
+ * which only INFO and CLIENT LIST-style callers pay for. */
 static struct cmd_entry *entry_of(const struct command *c)
 {
+    if (c->name != NULL) {
+        struct cmd_entry *e = lookup_entry(c->name, strlen(c->name));
+        if (e != NULL && e->cmd == c)
+            return e;
+    }
     for (size_t i = 0; i < norder; i++) {
         struct cmd_entry *e = order[i];
         if (e->cmd == c)
