@@ -263,6 +263,16 @@ void server_start_conf(struct server *s, const char *conf_path,
         s->external = true;
         s->port = atoi(getenv("COMPACTD_TEST_PORT"));
         snprintf(s->log_path, sizeof s->log_path, "/dev/null");
+        /* Tests expect the fresh keyspace a spawned daemon would have. */
+        redisContext *c = server_connect(s);
+        redisReply *r = run(c, "FLUSHALL");
+        bool ok = r->type == REDIS_REPLY_STATUS;
+        freeReplyObject(r);
+        redisFree(c);
+        if (!ok) {
+            print_error("FLUSHALL failed on the daemon at port %d\n", s->port);
+            fail();
+        }
         return;
     }
     /* A port can be taken between the probe and the daemon's bind: retry. */

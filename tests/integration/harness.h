@@ -7,7 +7,8 @@
  * at /usr/bin/redis-server runs the same tests against the reference
  * implementation (the harness then adds --save '' --appendonly no). If
  * COMPACTD_TEST_PORT is set, no daemon is spawned: tests talk to the one
- * already listening on that port (e.g. under gdb), and stopping it is a no-op.
+ * already listening on that port (e.g. under gdb), and stopping it is a no-op;
+ * its keyspace is flushed (FLUSHALL) when a test file attaches to it.
  *
  * Invariants the harness keeps:
  *  - a spawned daemon listens on 127.0.0.1 only, on a port the kernel
