@@ -58,7 +58,8 @@ static void need_tool(const char *name)
 static int shell(const char *cmdline, char **out)
 {
     char full[4096];
-    snprintf(full, sizeof full, "timeout 120 %s 2>&1", cmdline);
+    /* No terminal or inherited stdin: redis-cli must act as in a script. */
+    snprintf(full, sizeof full, "exec </dev/null 2>&1; timeout 120 %s", cmdline);
     FILE *p = popen(full, "r");
     assert_non_null(p);
     size_t cap = 4096, len = 0;
