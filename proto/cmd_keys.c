@@ -382,7 +382,7 @@ void cmd_scan(struct session *s, int argc, struct slice *argv)
     uint64_t visited = 0;
     do {
         cursor = ks_scan(cursor, (size_t)count, scan_visit, &c);
-        visited += (uint64_t)count;
+        visited = visited > budget - (uint64_t)count ? budget : visited + (uint64_t)count;
     } while (cursor != 0 && visited < budget && c.n < (unsigned long long)count && !c.oom);
 
     if (c.oom) {
