@@ -5,8 +5,9 @@
  *   arena   one mmap'd region of arena_size bytes (a power of two), aligned
  *           to its own size, holding a header followed by equal slots of one
  *           size class. Alignment means the header of any block's arena is
- *           found by masking the block pointer: no lookup table, no per-block
- *           header.
+ *           found by masking the block pointer (plus a colour offset that is
+ *           a hash of the masked address, see header_of_base()): no lookup
+ *           table, no per-block header.
  *   class   a slot size. Requests are rounded up to the nearest class.
  *   band    the caller's lifetime hint (ALLOC_BANDS of them). Every arena
  *           belongs to exactly one (class, band) pair, so blocks that are
@@ -15,8 +16,9 @@
  *           bucket b holds arenas with floor(live * 8 / slots) == b, and a
  *           separate "full" list holds arenas with no free slot.
  *   large   a request above the large threshold (arena_size / 8): it gets an
- *           aligned mapping of its own with a 64-byte header at its start,
- *           so the same mask finds that header too; munmapped on free.
+ *           aligned mapping of its own with a 64-byte header at the same
+ *           coloured offset, so the same computation finds that header too
+ *           and its magic number tells the two apart; munmapped on free.
  *
  * Size classes
  *   0..15   8, 16, 24, ..., 128: 8-byte steps. Entries are small and their
@@ -38,18 +40,18 @@
  *   lookup for requests up to 1024 bytes is a byte table indexed by
  *   (size + 7) / 8, above it a count-leading-zeros computation. Generated
  *   for arena_size = 1 MiB (slot size / slots per arena):
- *       8/121552     16/63064     24/42576     32/32136     40/25806     48/21561
- *       56/18515     64/16223     72/14435     80/13003     88/11829     96/10850
- *      104/10020     112/9309     120/8691     128/8151     144/7249     160/6527
- *       176/5936     192/5442     208/5025     224/4667     240/4357     256/4085
- *       288/3626     320/3264     352/2968     384/2722     416/2513     448/2334
- *       480/2179     512/2043     576/1816     640/1635     704/1486     768/1363
- *       832/1258     896/1168     960/1090    1024/1022     1152/909     1280/818
- *       1408/744     1536/682     1664/629     1792/584     1920/545     2048/511
- *       2304/454     2560/409     2816/372     3072/341     3328/314     3584/292
- *       3840/272     4096/255     4608/227     5120/204     5632/186     6144/170
- *       6656/157     7168/146     7680/136     8192/127     9216/113    10240/102
- *       11264/93     12288/85     13312/78     14336/73     15360/68     16384/63
+ *       8/121328     16/62944     24/42496     32/32074     40/25758     48/21520
+ *       56/18480     64/16192     72/14408     80/12979     88/11807     96/10830
+ *      104/10001     112/9291     120/8675     128/8135     144/7235     160/6514
+ *       176/5924     192/5432     208/5015     224/4658     240/4348     256/4077
+ *       288/3619     320/3258     352/2963     384/2717     416/2508     448/2329
+ *       480/2174     512/2039     576/1813     640/1632     704/1484     768/1360
+ *       832/1256     896/1166     960/1088    1024/1020     1152/907     1280/816
+ *       1408/742     1536/680     1664/628     1792/583     1920/544     2048/510
+ *       2304/453     2560/408     2816/371     3072/340     3328/314     3584/291
+ *       3840/272     4096/255     4608/226     5120/204     5632/185     6144/170
+ *       6656/157     7168/145     7680/136     8192/127     9216/113    10240/102
+ *       11264/92     12288/85     13312/78     14336/72     15360/68     16384/63
  *       18432/56     20480/51     22528/46     24576/42     26624/39     28672/36
  *       30720/34     32768/31     36864/28     40960/25     45056/23     49152/21
  *       53248/19     57344/18     61440/17     65536/15     73728/14     81920/12
@@ -57,7 +59,8 @@
  *   (tests/unit/alloc checks these numbers against alloc_class_stats).
  *
  * Arena layout
- *   [struct alloc_arena][live bitmap: 1 bit/slot][slack array][pad to 64][slots]
+ *   [colour gap][struct alloc_arena][live bitmap: 1 bit/slot][slack array]
+ *   [pad to 64, room for the largest colour][slots]
  *   The slack array stores, per slot, slot size minus requested size, in the
  *   narrowest width that holds a class step (4 bits up to 16-byte steps,
  *   then 8, 16 or 32 bits): that is what makes "requested live bytes" exact
@@ -179,6 +182,7 @@ struct large {
     uint32_t pad;
     size_t size;               /* requested */
     size_t map_size;
+    size_t usable;
     struct large *prev, *next;
 };
 
@@ -203,6 +207,9 @@ static struct {
     bool ready;
     size_t arena_size;
     uintptr_t mask;
+    unsigned shift;            /* log2(arena_size) */
+    uintptr_t color_mask;      /* colours - 1 */
+    size_t color_max;          /* largest header offset */
     size_t large_max;
     size_t page;
     unsigned nclasses;
@@ -214,10 +221,35 @@ static struct {
     size_t nretained;
     size_t narenas;
     struct large *large;
-    size_t nlarge, large_mapped, large_req;
+    size_t nlarge, large_mapped, large_req, large_usable;
     uint64_t failures, maps, unmaps, purges;
     long fail_after;
 } g = {.fail_after = -1};
+
+/* ------------------------------------------------------------- colouring */
+
+/*
+ * Arena bases are all aligned to arena_size, so headers placed at the base
+ * would all fall into the same cache sets and evict each other (with 100
+ * arenas in use, every free would miss). The header of the mapping at base
+ * therefore sits at base + colour, where the colour is a hash of the base
+ * address, not stored anywhere: one multiply finds it.
+ */
+static inline uintptr_t base_of(const void *p)
+{
+    return (uintptr_t)p & g.mask;
+}
+
+static inline void *header_of_base(uintptr_t base)
+{
+    uintptr_t h = (uintptr_t)((((uint64_t)(base >> g.shift)) * 0x9e3779b97f4a7c15ull) >> 40);
+    return (void *)(base + (h & g.color_mask) * 64);
+}
+
+static inline struct alloc_arena *arena_of_ptr(const void *p)
+{
+    return header_of_base(base_of(p));
+}
 
 /* ---------------------------------------------------------------- OS layer */
 
@@ -302,9 +334,11 @@ static size_t round_up(size_t x, size_t a)
 static size_t layout_end(const struct size_class *c, size_t n, size_t *bitmap_off,
                          size_t *slack_off, size_t *slots_off)
 {
+    /* bitmap and slack offsets are relative to the (coloured) header; the
+     * slot area starts after the metadata of the largest colour */
     size_t b = round_up(sizeof(struct alloc_arena), 64);
     size_t s = b + (n + 63) / 64 * 8;
-    size_t slots = round_up(s + round_up(n * c->slack_bits, 64) / 8, SLOT_ALIGN);
+    size_t slots = round_up(g.color_max + s + round_up(n * c->slack_bits, 64) / 8, SLOT_ALIGN);
     if (bitmap_off) {
         *bitmap_off = b;
         *slack_off = s;
@@ -323,7 +357,7 @@ static void class_init(unsigned i)
     size_t a = g.arena_size;
     /* Bits per slot: 8 * size + 1 (bitmap) + slack; start from that estimate
      * and correct for the roundings. */
-    size_t n = (a - 256) * 8 / (8 * (size_t)c->size + 1 + c->slack_bits);
+    size_t n = (a - 256 - g.color_max) * 8 / (8 * (size_t)c->size + 1 + c->slack_bits);
     while (n > 1 && layout_end(c, n, NULL, NULL, NULL) > a)
         n--;
     while (layout_end(c, n + 1, NULL, NULL, NULL) <= a)
@@ -362,6 +396,12 @@ int alloc_setup(const struct alloc_options *opt)
         return EINVAL;
     g.arena_size = a;
     g.mask = ~(uintptr_t)(a - 1);
+    g.shift = (unsigned)__builtin_ctzll((unsigned long long)a);
+    /* 32 colours (2 KiB) for 1 MiB arenas, fewer for small ones */
+    size_t colors = a >> 15;
+    colors = colors < 1 ? 1 : colors > 32 ? 32 : colors;
+    g.color_mask = colors - 1;
+    g.color_max = (colors - 1) * 64;
     g.large_max = a / 8;
     g.retain = opt->arena_retain;
     g.nclasses = class_of_slow(g.large_max) + 1;
@@ -373,7 +413,7 @@ int alloc_setup(const struct alloc_options *opt)
     g.retained = NULL;
     g.nretained = g.narenas = 0;
     g.large = NULL;
-    g.nlarge = g.large_mapped = g.large_req = 0;
+    g.nlarge = g.large_mapped = g.large_req = g.large_usable = 0;
     g.ready = true;
     return 0;
 }
@@ -386,7 +426,7 @@ void alloc_teardown(void)
         struct alloc_arena *a = g.cls[i].all;
         while (a) {
             struct alloc_arena *next = a->cnext;
-            os_unmap(a, g.arena_size);
+            os_unmap((void *)base_of(a), g.arena_size);
             a = next;
         }
     }
@@ -394,7 +434,7 @@ void alloc_teardown(void)
     struct large *l = g.large;
     while (l) {
         struct large *next = l->next;
-        os_unmap(l, l->map_size);
+        os_unmap((void *)base_of(l), l->map_size);
         l = next;
     }
     long fail_after = g.fail_after;
@@ -491,7 +531,7 @@ static void arena_release(struct alloc_arena *a)
          * The first page (header) stays resident either way. */
         struct alloc_arena *top = g.retained;
         if (top && (top->flags & FLAG_DIRTY)) {
-            os_purge((char *)top + g.page, g.arena_size - g.page);
+            os_purge((char *)base_of(top) + g.page, g.arena_size - g.page);
             top->flags &= (uint8_t)~FLAG_DIRTY;
         }
         a->flags = FLAG_DIRTY;
@@ -503,7 +543,7 @@ static void arena_release(struct alloc_arena *a)
         g.retained = a;
         g.nretained++;
     } else {
-        os_unmap(a, g.arena_size);
+        os_unmap((void *)base_of(a), g.arena_size);
     }
 }
 
@@ -535,9 +575,10 @@ static struct alloc_arena *arena_new(unsigned ci, unsigned band)
             g.retained->bprev = NULL;
         g.nretained--;
     } else {
-        a = os_map_aligned(g.arena_size);
-        if (a == NULL)
+        void *base = os_map_aligned(g.arena_size);
+        if (base == NULL)
             return NULL;
+        a = header_of_base((uintptr_t)base);
     }
     a->magic = ARENA_MAGIC;
     a->cls = (uint8_t)ci;
@@ -548,7 +589,7 @@ static struct alloc_arena *arena_new(unsigned ci, unsigned band)
     a->bumped = 0;
     a->slot_size = c->size;
     a->free_head = NULL;
-    a->slots = (char *)a + c->slots_off;
+    a->slots = (char *)base_of(a) + c->slots_off;
     a->bitmap = (uint64_t *)(void *)((char *)a + c->bitmap_off);
     a->slack = (uint8_t *)a + c->slack_off;
     /* A fresh mapping reads as zeros. A reused one may have held another
@@ -612,16 +653,18 @@ static void *large_alloc(size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    size_t map = round_up(size + LARGE_HDR, g.page);
-    struct large *l = os_map_aligned(map);
-    if (l == NULL) {
+    size_t map = round_up(size + LARGE_HDR + g.color_max, g.page);
+    void *base = os_map_aligned(map);
+    if (base == NULL) {
         g.failures++;
         errno = ENOMEM;
         return NULL;
     }
+    struct large *l = header_of_base((uintptr_t)base);
     l->magic = LARGE_MAGIC;
     l->size = size;
     l->map_size = map;
+    l->usable = map - ((uintptr_t)l - (uintptr_t)base) - LARGE_HDR;
     l->prev = NULL;
     l->next = g.large;
     if (g.large)
@@ -630,6 +673,7 @@ static void *large_alloc(size_t size)
     g.nlarge++;
     g.large_mapped += map;
     g.large_req += size;
+    g.large_usable += l->usable;
     return (char *)l + LARGE_HDR;
 }
 
@@ -646,8 +690,9 @@ static void large_free(struct large *l, void *p)
     g.nlarge--;
     g.large_mapped -= l->map_size;
     g.large_req -= l->size;
+    g.large_usable -= l->usable;
     l->magic = 0;
-    os_unmap(l, l->map_size);
+    os_unmap((void *)base_of(l), l->map_size);
 }
 
 /* ----------------------------------------------------------- alloc / free */
@@ -702,7 +747,7 @@ void alloc_free(void *p)
 {
     if (p == NULL)
         return;
-    struct alloc_arena *a = (struct alloc_arena *)((uintptr_t)p & g.mask);
+    struct alloc_arena *a = arena_of_ptr(p);
     if (unlikely(a->magic != ARENA_MAGIC)) {
         large_free((struct large *)(void *)a, p);
         return;
@@ -727,11 +772,11 @@ void alloc_free(void *p)
 
 size_t alloc_usable(const void *p)
 {
-    const struct alloc_arena *a = (const struct alloc_arena *)((uintptr_t)p & g.mask);
+    const struct alloc_arena *a = arena_of_ptr(p);
     if (a->magic == ARENA_MAGIC)
         return a->slot_size;
     const struct large *l = (const void *)a;
-    return l->map_size - LARGE_HDR;
+    return l->usable;
 }
 
 /* ------------------------------------------------------------------ stats */
@@ -747,7 +792,7 @@ void alloc_stats(struct alloc_stats *st)
     }
     st->live_blocks += g.nlarge;
     st->live_bytes += g.large_req;
-    st->slot_bytes += g.large_mapped - g.nlarge * LARGE_HDR;
+    st->slot_bytes += g.large_usable;
     st->mapped_bytes = (g.narenas + g.nretained) * g.arena_size + g.large_mapped;
     st->alloc_failures = g.failures;
     st->arena_size = g.arena_size;
@@ -820,7 +865,7 @@ void alloc_class_stats_foreach(bool all_classes, alloc_class_stats_fn fn, void *
 
 const struct alloc_arena *alloc_arena_of(const void *p)
 {
-    const struct alloc_arena *a = (const struct alloc_arena *)((uintptr_t)p & g.mask);
+    const struct alloc_arena *a = arena_of_ptr(p);
     return a->magic == ARENA_MAGIC ? a : NULL;
 }
 
@@ -832,7 +877,7 @@ void alloc_arena_info(const struct alloc_arena *a, struct alloc_arena_info *out)
     out->slots = a->nslots;
     out->live = a->live;
     out->bucket = a->bucket;
-    out->base = a;
+    out->base = (const void *)base_of(a);
 }
 
 struct alloc_arena *alloc_arena_first(unsigned cls)
@@ -884,7 +929,7 @@ void alloc_release_retained(void)
         struct alloc_arena *a = g.retained;
         g.retained = a->bnext;
         g.nretained--;
-        os_unmap(a, g.arena_size);
+        os_unmap((void *)base_of(a), g.arena_size);
     }
 }
 
@@ -903,12 +948,12 @@ void alloc_release_retained(void)
 static bool verify_arena(unsigned ci, const struct alloc_arena *a, size_t *req)
 {
     const struct size_class *c = &g.cls[ci];
-    CHECK(((uintptr_t)a & ~g.mask) == 0, "arena %p misaligned", (const void *)a);
+    CHECK(header_of_base(base_of(a)) == a, "arena %p misplaced", (const void *)a);
     CHECK(a->magic == ARENA_MAGIC, "arena %p", (const void *)a);
     CHECK(a->cls == ci, "arena %p class %u in list of %u", (const void *)a, a->cls, ci);
     CHECK(a->band < ALLOC_BANDS, "arena %p", (const void *)a);
     CHECK(a->nslots == c->nslots && a->slot_size == c->size, "arena %p", (const void *)a);
-    CHECK(a->slots == (const char *)a + c->slots_off, "arena %p", (const void *)a);
+    CHECK(a->slots == (const char *)base_of(a) + c->slots_off, "arena %p", (const void *)a);
     CHECK((const char *)a->bitmap == (const char *)a + c->bitmap_off, "arena %p", (const void *)a);
     CHECK(a->slack == (const uint8_t *)a + c->slack_off, "arena %p", (const void *)a);
     CHECK(a->bumped <= a->nslots && a->live <= a->bumped, "arena %p live %u bumped %u",
@@ -1016,7 +1061,7 @@ bool alloc_verify(void)
     const struct alloc_arena *rp = NULL;
     for (const struct alloc_arena *a = g.retained; a; a = a->bnext) {
         CHECK(nret < g.nretained, "retained stack too long");
-        CHECK(((uintptr_t)a & ~g.mask) == 0, "retained %p misaligned", (const void *)a);
+        CHECK(header_of_base(base_of(a)) == a, "retained %p misplaced", (const void *)a);
         CHECK(a->bprev == rp, "retained links");
         CHECK(a == g.retained || !(a->flags & FLAG_DIRTY), "retained %p dirty below top",
               (const void *)a);
@@ -1026,20 +1071,24 @@ bool alloc_verify(void)
     CHECK(nret == g.nretained, "retained %zu counted %zu", g.nretained, nret);
     CHECK(nret <= g.retain, "retained %zu > retain %u", nret, g.retain);
 
-    size_t nl = 0, lmap = 0, lreq = 0;
+    size_t nl = 0, lmap = 0, lreq = 0, luse = 0;
     const struct large *lp = NULL;
     for (const struct large *l = g.large; l; l = l->next) {
         CHECK(nl < g.nlarge, "large list too long");
         CHECK(l->magic == LARGE_MAGIC && l->prev == lp, "large %p", (const void *)l);
-        CHECK(((uintptr_t)l & ~g.mask) == 0, "large %p misaligned", (const void *)l);
-        CHECK(l->size > g.large_max && l->map_size >= l->size + LARGE_HDR &&
+        CHECK(header_of_base(base_of(l)) == l, "large %p misplaced", (const void *)l);
+        CHECK(l->size > g.large_max && l->usable >= l->size &&
+                  (uintptr_t)l - base_of(l) + LARGE_HDR + l->usable == l->map_size &&
                   l->map_size % g.page == 0,
               "large %p sizes", (const void *)l);
         nl++;
         lmap += l->map_size;
         lreq += l->size;
+        luse += l->usable;
         lp = l;
     }
-    CHECK(nl == g.nlarge && lmap == g.large_mapped && lreq == g.large_req, "large totals");
+    CHECK(nl == g.nlarge && lmap == g.large_mapped && lreq == g.large_req &&
+              luse == g.large_usable,
+          "large totals");
     return true;
 }

@@ -1,0 +1,334 @@
+/*
+ * bench_alloc: replays one deterministic alloc/free trace against an
+ * allocator and reports time per operation and resident memory.
+ *
+ * The same source is built once per allocator (BENCH_BACKEND): compactd's
+ * alloc/, glibc malloc, jemalloc and mimalloc. Separate executables,
+ * because Debian's jemalloc and mimalloc both replace malloc in any program
+ * that links them, and because each measurement must start from a fresh
+ * process for its RSS to mean anything. The compactd build is also the
+ * driver: unless given --only, it runs its siblings (found next to itself)
+ * and prints every result as a ratio to its own.
+ *
+ * The trace (identical for every backend: a fixed-seed generator, nothing
+ * stored, so it costs no memory) models a cache: value sizes 16..4096 bytes
+ * (half 16..128, a third 129..1024, the rest 1025..4096), a working set that
+ * grows to a peak, churns, shrinks to a tenth by random deletions (the case
+ * that strands memory in half-empty pages), churns there, grows again and
+ * shrinks again. Every block gets its first and last 8 bytes written (so
+ * every page it spans is touched, as storing a value would) and checked on
+ * free. The bookkeeping table is mmap'd directly, outside every allocator.
+ *
+ * Reported: ns/op over the whole trace (alloc or free, including the two
+ * 8-byte writes and the generator), peak RSS (getrusage), RSS at the end of
+ * the trace (working set at a tenth of the peak, scattered) and RSS after
+ * freeing everything, each also minus the RSS before the trace started.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BENCH_OURS 0
+#define BENCH_GLIBC 1
+#define BENCH_JEMALLOC 2
+#define BENCH_MIMALLOC 3
+
+#ifndef BENCH_BACKEND
+#define BENCH_BACKEND BENCH_OURS
+#endif
+
+#if BENCH_BACKEND == BENCH_OURS
+#include "alloc/alloc.h"
+#define BENCH_NAME "compactd"
+static void *b_alloc(size_t n) { return alloc_block(n, 0); }
+static void b_free(void *p) { alloc_free(p); }
+#elif BENCH_BACKEND == BENCH_MIMALLOC
+#include <mimalloc.h>
+#define BENCH_NAME "mimalloc"
+static void *b_alloc(size_t n) { return mi_malloc(n); }
+static void b_free(void *p) { mi_free(p); }
+#elif BENCH_BACKEND == BENCH_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#define BENCH_NAME "jemalloc"
+static void *b_alloc(size_t n) { return malloc(n); }
+static void b_free(void *p) { free(p); }
+#else
+#define BENCH_NAME "glibc"
+static void *b_alloc(size_t n) { return malloc(n); }
+static void b_free(void *p) { free(p); }
+#endif
+
+struct result {
+    char name[32];
+    double ns_per_op;
+    double base_mib, peak_mib, final_mib, empty_mib;
+    uint64_t ops;
+};
+
+static uint64_t rng_state;
+
+static inline uint64_t rng(void)
+{
+    uint64_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return rng_state = x;
+}
+
+static inline size_t trace_size(void)
+{
+    uint64_t r = rng();
+    unsigned pick = (unsigned)(r % 100);
+    uint64_t u = r >> 8;
+    if (pick < 50)
+        return 16 + u % 113;
+    if (pick < 83)
+        return 129 + u % 896;
+    return 1025 + u % 3072;
+}
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static double rss_mib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, res = 0;
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "%lu %lu", &size, &res) != 2)
+        res = 0;
+    fclose(f);
+    return (double)res * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+struct slot {
+    uint64_t *p;
+    uint32_t size;
+};
+
+static struct slot *table;
+static size_t live;
+static uint64_t checksum;
+
+static void do_alloc(void)
+{
+    size_t n = trace_size();
+    uint64_t *p = b_alloc(n);
+    if (p == NULL) {
+        fprintf(stderr, "%s: out of memory\n", BENCH_NAME);
+        exit(1);
+    }
+    uint64_t tag = (uint64_t)n * 0x9e3779b97f4a7c15ull;
+    p[0] = tag;
+    memcpy((char *)p + n - 8, &tag, 8);
+    table[live].p = p;
+    table[live].size = (uint32_t)n;
+    live++;
+}
+
+static void do_free(size_t i)
+{
+    uint64_t *p = table[i].p;
+    size_t n = table[i].size;
+    uint64_t tail;
+    memcpy(&tail, (char *)p + n - 8, 8);
+    checksum += p[0] ^ tail;
+    if (p[0] != (uint64_t)n * 0x9e3779b97f4a7c15ull || tail != p[0]) {
+        fprintf(stderr, "%s: block corrupted\n", BENCH_NAME);
+        exit(1);
+    }
+    b_free(p);
+    table[i] = table[--live];
+}
+
+/* One segment: run ops operations, allocating with probability 70 % while
+ * below target and 30 % above it. */
+static void segment(size_t target, size_t ops)
+{
+    for (size_t k = 0; k < ops; k++) {
+        bool grow = live == 0 || (rng() % 100) < (live < target ? 70u : 30u);
+        if (grow)
+            do_alloc();
+        else
+            do_free(rng() % live);
+    }
+}
+
+static void run(struct result *r, size_t peak, uint64_t seed)
+{
+    size_t cap = peak * 2;
+    table = mmap(NULL, cap * sizeof(*table), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (table == MAP_FAILED) {
+        perror("mmap");
+        exit(1);
+    }
+#if BENCH_BACKEND == BENCH_OURS
+    struct alloc_options o;
+    alloc_options_default(&o);
+    alloc_setup(&o);
+#endif
+    /* warm the allocator's own metadata a little, then measure from here */
+    b_free(b_alloc(64));
+    rng_state = seed;
+    r->base_mib = rss_mib();
+    double t0 = now_ns();
+    uint64_t ops = 0;
+    /* grow to the peak, churn, shrink to a tenth, churn, regrow to 3/4,
+     * shrink to a tenth */
+    const struct {
+        size_t target;
+        size_t ops;
+    } plan[] = {
+        {peak, peak * 5 / 2},     {peak, peak * 4},
+        {peak / 10, peak * 5 / 2}, {peak / 10, peak * 2},
+        {peak * 3 / 4, peak * 2}, {peak * 3 / 4, peak * 2},
+        {peak / 10, peak * 2},     {peak / 10, peak},
+    };
+    for (size_t i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
+        segment(plan[i].target, plan[i].ops);
+        ops += plan[i].ops;
+    }
+    r->final_mib = rss_mib();
+    double t1 = now_ns();
+    ops += live;
+    while (live > 0)
+        do_free(live - 1);
+    double t2 = now_ns();
+    r->empty_mib = rss_mib();
+    r->peak_mib = peak_rss_mib();
+    r->ns_per_op = ((t1 - t0) + (t2 - t1)) / (double)ops;
+    r->ops = ops;
+    snprintf(r->name, sizeof(r->name), "%s", BENCH_NAME);
+    munmap(table, cap * sizeof(*table));
+}
+
+static void print_machine(const struct result *r)
+{
+    printf("RESULT %s %.3f %.2f %.2f %.2f %.2f %" PRIu64 "\n", r->name, r->ns_per_op,
+           r->base_mib, r->peak_mib, r->final_mib, r->empty_mib, r->ops);
+}
+
+#if BENCH_BACKEND == BENCH_OURS
+static bool run_sibling(const char *self_dir, const char *exe, size_t peak, uint64_t seed,
+                        struct result *out)
+{
+    char path[PATH_MAX + 64], cmd[PATH_MAX + 256];
+    snprintf(path, sizeof(path), "%.*s/%s", PATH_MAX - 1, self_dir, exe);
+    if (access(path, X_OK) != 0)
+        return false;
+    snprintf(cmd, sizeof(cmd), "'%s' --only --peak %zu --seed %" PRIu64, path, peak, seed);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return false;
+    char line[512];
+    bool ok = false;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "RESULT %31s %lf %lf %lf %lf %lf %" SCNu64, out->name,
+                   &out->ns_per_op, &out->base_mib, &out->peak_mib, &out->final_mib,
+                   &out->empty_mib, &out->ops) == 7)
+            ok = true;
+    }
+    return pclose(f) == 0 && ok;
+}
+
+static double ratio(double x, double y)
+{
+    return y > 0 ? x / y : 0;
+}
+#endif
+
+int main(int argc, char **argv)
+{
+    size_t peak = 250000;
+    uint64_t seed = 0x5eed5eed12345ull;
+    bool only = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--only") == 0)
+            only = true;
+        else if (strcmp(argv[i], "--peak") == 0 && i + 1 < argc)
+            peak = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+            seed = strtoull(argv[++i], NULL, 10);
+        else {
+            fprintf(stderr, "usage: %s [--peak LIVE_BLOCKS] [--seed N] [--only]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (peak < 100)
+        peak = 100;
+    struct result ours;
+    run(&ours, peak, seed);
+    if (only) {
+        print_machine(&ours);
+        return 0;
+    }
+#if BENCH_BACKEND != BENCH_OURS
+    print_machine(&ours);
+    return 0;
+#else
+    struct alloc_stats st;
+    alloc_stats(&st);
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        perror("readlink");
+        return 1;
+    }
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    printf("trace: peak %zu live blocks, %" PRIu64 " ops, sizes 16..4096, seed %" PRIu64 "\n",
+           peak, ours.ops, seed);
+    printf("compactd after the trace: mapped %.2f MiB (%zu retained arenas)\n\n",
+           (double)st.mapped_bytes / (1024.0 * 1024.0), st.retained_arenas);
+    printf("%-10s %8s %7s | %9s %7s | %9s %7s | %9s %7s | %9s %7s\n", "allocator", "ns/op",
+           "x ours", "peakMiB", "x ours", "finalMiB", "x ours", "emptyMiB", "x ours",
+           "baseMiB", "");
+    struct result all[4];
+    size_t nres = 0;
+    all[nres++] = ours;
+    const char *sib[] = {"bench_alloc_glibc", "bench_alloc_jemalloc", "bench_alloc_mimalloc"};
+    for (size_t i = 0; i < 3; i++) {
+        if (run_sibling(self, sib[i], peak, seed, &all[nres]))
+            nres++;
+        else
+            printf("(%s not available)\n", sib[i]);
+    }
+    for (size_t i = 0; i < nres; i++) {
+        const struct result *r = &all[i];
+        printf("%-10s %8.1f %7.2f | %9.1f %7.2f | %9.1f %7.2f | %9.1f %7.2f | %9.1f\n",
+               r->name, r->ns_per_op, ratio(r->ns_per_op, ours.ns_per_op), r->peak_mib,
+               ratio(r->peak_mib, ours.peak_mib), r->final_mib,
+               ratio(r->final_mib, ours.final_mib), r->empty_mib,
+               ratio(r->empty_mib, ours.empty_mib), r->base_mib);
+    }
+    printf("\nfinal: working set at 1/10 of the peak after random deletions; "
+           "empty: after freeing everything.\n");
+    return 0;
+#endif
+}
