@@ -69,7 +69,7 @@ fi
 
 # ---- 3. run the tests -------------------------------------------------------
 # Leak checks on, a report is a failure; UBSan already aborts (-fno-sanitize-recover).
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 unset COMPACTD_TEST_PORT   # the suite always spawns its own daemons
 
