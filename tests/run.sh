@@ -25,7 +25,7 @@ cd "$ROOT"
 say() { printf '==> %s\n' "$*"; }
 
 # ---- 1. dependencies -------------------------------------------------------
-PKGS=(gcc make cmake pkg-config libevent-dev libhiredis-dev libcmocka-dev redis-tools redis-server)
+PKGS=(gcc libc6-dev make cmake pkg-config libevent-dev libhiredis-dev libcmocka-dev redis-tools redis-server)
 missing=()
 for p in "${PKGS[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
