@@ -112,6 +112,27 @@
  * 256 slots to honour its budget; at about 1 ns per slot skipped this is
  * tens of millions of slots per ms. While resizing it first migrates (and
  * there reaps expired entries instead of moving them).
+ *
+ * Because every TTL'd entry the sweep checks costs a cache miss, a keyspace
+ * full of long TTLs would burn the whole budget on every call for nothing.
+ * So the sweep keeps `exp_floor`, a lower bound of every expiry in the
+ * index, and ks_expire_cycle returns at once while now < exp_floor. A pass
+ * is one sweep of cur from slot 0 round to slot 0; `exp_pass_min` collects
+ * the expiry of every entry that the pass saw survive, plus every expiry
+ * that could escape it: set since the pass began (insert, ks_set_expire),
+ * placed by migration, or moved by a backward shift (which can carry an
+ * unvisited entry behind the cursor; the shift hashes that entry anyway, so
+ * this costs nothing). When a pass completes, exp_floor = exp_pass_min. New
+ * expiries lower exp_floor at once; deletions leave it (still a bound). A
+ * resize restarts the pass at slot 0 of the new, empty, table.
+ *
+ * CHANGE NOTIFICATION
+ *
+ * The modify hook (for WATCH) fires with the key once per change: from
+ * ks_insert, from remove_at for every removal of a visible entry (DEL,
+ * lazy and active expiry, set_expire into the past), from ks_set_expire and
+ * ks_modified; never from migration, repoint or touch. It runs before the
+ * entry is freed and must not call back into the keyspace.
  */
 #include "keyspace/keyspace.h"
 
@@ -209,6 +230,8 @@ static struct {
     unsigned initial_power;
     unsigned rehash_steps;
     size_t exp_cursor;    /* persistent position of the expiry sweep in cur */
+    int64_t exp_floor;    /* no entry in the index expires before this */
+    int64_t exp_pass_min; /* min expiry the current pass must account for */
     int64_t now_ms;
     bool clock_pinned;
     uint16_t lru_now;
@@ -217,7 +240,17 @@ static struct {
     uint64_t hits, misses, expired;
     ks_block_alloc_fn hook_block;
     ks_index_alloc_ok_fn hook_index;
+    ks_modify_fn on_modify;
+    void *on_modify_ctx;
+    ks_flush_fn on_flush;
+    void *on_flush_ctx;
 } ks;
+
+static inline void notify(const struct entry *e)
+{
+    if (ks.on_modify)
+        ks.on_modify(ent_key(e), ent_klen(e), ks.on_modify_ctx);
+}
 
 /* ---- hash ---- */
 
@@ -321,6 +354,29 @@ int64_t ks_now_ms(void)
 uint16_t ks_access_clock(void)
 {
     return ks.lru_now;
+}
+
+/* A new or changed expiry: lowers the floor and counts in the pass. */
+static inline void note_expiry(int64_t t)
+{
+    if (t < ks.exp_floor)
+        ks.exp_floor = t;
+    if (t < ks.exp_pass_min)
+        ks.exp_pass_min = t;
+}
+
+/* An existing expiry that the current pass may not see where it is now. */
+static inline void note_expiry_moved(const struct entry *e)
+{
+    int64_t t = ent_expire(e);
+    if (t < ks.exp_pass_min)
+        ks.exp_pass_min = t;
+}
+
+static void expiry_pass_restart(void)
+{
+    ks.exp_cursor = 0;
+    ks.exp_pass_min = INT64_MAX;
 }
 
 static inline bool ent_expired(const struct entry *e)
@@ -444,6 +500,8 @@ static void tbl_remove_shift(struct table *t, size_t i)
         bool stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
         if (stays)
             continue;
+        if (s & SLOT_TTL)
+            note_expiry_moved(slot_entry(s));
         t->slots[i] = s;
         i = j;
     }
@@ -464,10 +522,13 @@ static inline size_t hard_cap(size_t size)
     return cap < size - 1 ? cap : size - 1;
 }
 
-/* Removes the entry in slot i of t (cur or old) and frees it. */
-static void remove_at(struct table *t, size_t i)
+/* Removes the entry in slot i of t (cur or old) and frees it; tells the
+ * modify hook unless the key is being replaced (ks_insert notifies then). */
+static void remove_at(struct table *t, size_t i, bool replaced)
 {
     uint64_t s = t->slots[i];
+    if (!replaced)
+        notify(slot_entry(s));
     if (s & SLOT_TTL)
         ks.expires--;
     if (t == &ks.old) {
@@ -508,12 +569,15 @@ static size_t migrate(size_t max_slots, bool reap)
         o->slots[ks.mig] = SLOT_TOMB;
         o->used--;
         if (reap && (s & SLOT_TTL) && ent_expired(e)) {
+            notify(e);
             ks.expires--;
             ks.expired++;
             reaped++;
             alloc_free(e);
             continue;
         }
+        if (s & SLOT_TTL)
+            note_expiry_moved(e);
         tbl_place(&ks.cur, entry_hash(e), s);
     }
     finish_old_if_empty();
@@ -546,7 +610,7 @@ static bool start_resize(unsigned power)
     ks.cur.mask = size - 1;
     ks.cur.used = 0;
     ks.mig = 0;
-    ks.exp_cursor = 0;
+    expiry_pass_restart();
     finish_old_if_empty();
     return true;
 }
@@ -627,7 +691,16 @@ int ks_setup(const struct ks_options *opt)
         return EINVAL;
     if (o.rehash_steps == 0)
         o.rehash_steps = 1;
+    /* hooks may be registered before setup */
+    ks_modify_fn on_modify = ks.on_modify;
+    void *on_modify_ctx = ks.on_modify_ctx;
+    ks_flush_fn on_flush = ks.on_flush;
+    void *on_flush_ctx = ks.on_flush_ctx;
     memset(&ks, 0, sizeof ks);
+    ks.on_modify = on_modify;
+    ks.on_modify_ctx = on_modify_ctx;
+    ks.on_flush = on_flush;
+    ks.on_flush_ctx = on_flush_ctx;
     ks.initial_power = o.initial_power;
     ks.rehash_steps = o.rehash_steps;
     size_t size = (size_t)1 << o.initial_power;
@@ -637,6 +710,8 @@ int ks_setup(const struct ks_options *opt)
     ks.cur.mask = size - 1;
     seed_init();
     ks_clock_update();
+    ks.exp_floor = INT64_MAX;
+    expiry_pass_restart();
     ks.ready = true;
     return 0;
 }
@@ -664,6 +739,8 @@ void ks_teardown(void)
 
 void ks_flush(void)
 {
+    if (ks.on_flush)
+        ks.on_flush(ks.on_flush_ctx);
     free_entries(&ks.cur);
     free_entries(&ks.old);
     free(ks.old.slots);
@@ -681,7 +758,8 @@ void ks_flush(void)
     }
     ks.cur.used = 0;
     ks.expires = 0;
-    ks.exp_cursor = 0;
+    ks.exp_floor = INT64_MAX;
+    expiry_pass_restart();
 }
 
 void ks_test_fault_hooks(ks_block_alloc_fn block_alloc, ks_index_alloc_ok_fn index_alloc_ok)
@@ -717,7 +795,7 @@ static struct entry *lookup_live(const char *key, size_t klen)
     uint64_t s = t->slots[i];
     struct entry *e = slot_entry(s);
     if ((s & SLOT_TTL) && ent_expire(e) <= ks.now_ms) {
-        remove_at(t, i);
+        remove_at(t, i, false);
         ks.expired++;
         return NULL;
     }
@@ -807,8 +885,10 @@ void ks_insert(struct entry *e)
     const char *key = ent_key(e);
     uint64_t h = ks_hash(key, klen);
     uint64_t s = make_slot(e, h);
-    if (s & SLOT_TTL)
+    if (s & SLOT_TTL) {
         ks.expires++;
+        note_expiry(ent_expire(e));
+    }
 
     size_t i = tbl_find(&ks.cur, h, key, klen);
     if (i != NOPOS) {
@@ -816,17 +896,19 @@ void ks_insert(struct entry *e)
         if (prev & SLOT_TTL)
             ks.expires--;
         ks.cur.slots[i] = s;
+        notify(e);
         alloc_free(slot_entry(prev));
         return;
     }
     if (ks.old.slots) {
         i = tbl_find(&ks.old, h, key, klen);
         if (i != NOPOS) {
-            remove_at(&ks.old, i);
+            remove_at(&ks.old, i, true);
             finish_old_if_empty();
         }
     }
     tbl_place(&ks.cur, h, s);
+    notify(e);
 }
 
 ks_rstatus_e ks_set(const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms)
@@ -850,7 +932,7 @@ bool ks_del(const char *key, size_t klen)
     bool live = !ent_expired(slot_entry(t->slots[i]));
     if (!live)
         ks.expired++;
-    remove_at(t, i);
+    remove_at(t, i, false);
     finish_old_if_empty();
     maybe_shrink();
     return live;
@@ -882,7 +964,7 @@ struct entry *ks_set_expire(struct entry *e, int64_t expire_ms, bool *deleted)
         return NULL;  /* not in the index: a caller bug */
 
     if (expire_ms != KS_NO_EXPIRE && expire_ms <= ks.now_ms) {
-        remove_at(t, i);
+        remove_at(t, i, false);
         finish_old_if_empty();
         if (deleted)
             *deleted = true;
@@ -890,9 +972,12 @@ struct entry *ks_set_expire(struct entry *e, int64_t expire_ms, bool *deleted)
     }
     bool had = e->flags & EF_TTL;
     bool want = expire_ms != KS_NO_EXPIRE;
+    if (want)
+        note_expiry(expire_ms);
     if (had == want) {
         if (want)
             ent_set_expire_field(e, expire_ms);
+        notify(e);
         return e;
     }
 
@@ -916,6 +1001,7 @@ struct entry *ks_set_expire(struct entry *e, int64_t expire_ms, bool *deleted)
         ks.expires++;
     else
         ks.expires--;
+    notify(n);
     alloc_free(e);
     return n;
 }
@@ -923,6 +1009,23 @@ struct entry *ks_set_expire(struct entry *e, int64_t expire_ms, bool *deleted)
 void ks_touch(struct entry *e)
 {
     ent_touch(e);
+}
+
+void ks_modified(struct entry *e)
+{
+    notify(e);
+}
+
+void ks_set_modify_hook(ks_modify_fn fn, void *ctx)
+{
+    ks.on_modify = fn;
+    ks.on_modify_ctx = ctx;
+}
+
+void ks_set_flush_hook(ks_flush_fn fn, void *ctx)
+{
+    ks.on_flush = fn;
+    ks.on_flush_ctx = ctx;
 }
 
 bool ks_repoint(struct entry *old, struct entry *moved)
@@ -1067,7 +1170,7 @@ struct entry *ks_random(void)
 
 size_t ks_expire_cycle(uint64_t budget_us)
 {
-    if (!ks.ready || ks.expires == 0)
+    if (!ks.ready || ks.expires == 0 || ks.now_ms < ks.exp_floor)
         return 0;
     uint64_t deadline = mono_us() + budget_us;
     size_t deleted = 0;
@@ -1084,15 +1187,24 @@ size_t ks_expire_cycle(uint64_t budget_us)
     while (swept < size && ks.expires > 0) {
         for (unsigned n = 0; n < BATCH && swept < size; n++) {
             uint64_t s = t->slots[i];
-            if ((s & SLOT_TTL) && ent_expire(slot_entry(s)) <= ks.now_ms) {
-                /* the shift may pull a later entry into i: look at i again */
-                remove_at(t, i);
-                ks.expired++;
-                deleted++;
-                continue;
+            if (s & SLOT_TTL) {
+                int64_t exp = ent_expire(slot_entry(s));
+                if (exp <= ks.now_ms) {
+                    /* the shift may pull a later entry into i: look at i again */
+                    remove_at(t, i, false);
+                    ks.expired++;
+                    deleted++;
+                    continue;
+                }
+                if (exp < ks.exp_pass_min)
+                    ks.exp_pass_min = exp;
             }
             i = (i + 1) & t->mask;
             swept++;
+            if (i == 0) {  /* a pass is complete */
+                ks.exp_floor = ks.exp_pass_min;
+                ks.exp_pass_min = INT64_MAX;
+            }
         }
         if (mono_us() >= deadline)
             break;
@@ -1171,8 +1283,16 @@ static bool verify_table(const struct table *t, bool is_old, size_t *ttl)
         if (is_old && tbl_find(&ks.cur, h, key, klen) != NOPOS)
             return false;
         used++;
-        if (s & SLOT_TTL)
+        if (s & SLOT_TTL) {
             (*ttl)++;
+            /* the expiry floor bounds every expiry; entries behind the
+             * sweep cursor are accounted in the current pass */
+            int64_t exp = ent_expire(e);
+            if (exp < ks.exp_floor)
+                return false;
+            if (!is_old && i < ks.exp_cursor && exp < ks.exp_pass_min)
+                return false;
+        }
     }
     return used == t->used && empty > 0 && (is_old || used <= hard_cap(t->mask + 1));
 }

@@ -155,6 +155,27 @@ void ks_stats_reset(void);     /* resets the counters (hits, misses, expired) */
 /* Checks index invariants (every entry reachable, counts match). For tests. */
 bool ks_verify(void);
 
+/* ---- change notification (for WATCH) ---- */
+
+/*
+ * The modify hook is called with the key of every change to the keyspace:
+ * an insert or replacement (ks_insert, ks_set), a deletion (ks_del, lazy
+ * or active expiry, ks_set_expire into the past), an expiry change
+ * (ks_set_expire) and an in-place value change that the caller reports
+ * with ks_modified. It is not called for lookups, touches or ks_repoint (a
+ * move is not a modification). The hook must not call into the keyspace.
+ *
+ * The flush hook is called once at the start of ks_flush, before anything
+ * is freed; it may look keys up (ks_peek) to see which of them exist.
+ * Either fn may be NULL (no notification). One hook of each kind.
+ */
+typedef void (*ks_modify_fn)(const char *key, size_t klen, void *ctx);
+typedef void (*ks_flush_fn)(void *ctx);
+void ks_set_modify_hook(ks_modify_fn fn, void *ctx);
+void ks_set_flush_hook(ks_flush_fn fn, void *ctx);
+/* Reports that e's value bytes were changed in place (through entry_val). */
+void ks_modified(struct entry *e);
+
 /* ---- for the compacting allocator ---- */
 
 /*

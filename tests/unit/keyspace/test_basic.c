@@ -206,6 +206,44 @@ static void test_active_expiry(void **state)
     assert_true(ks_verify());
 }
 
+/* The active cycle skips work while no expiry can be due, and still finds
+ * keys whose expiry is set later or which backward shifts moved around. */
+static void test_expiry_floor(void **state)
+{
+    (void)state;
+    char k[32];
+    const int64_t hour = 3600 * 1000;
+    for (int i = 0; i < 4000; i++) {
+        int n = snprintf(k, sizeof k, "long:%d", i);
+        assert_int_equal(ks_set(k, (size_t)n, "v", 1, T0 + hour + i), KS_OK);
+    }
+    ks_cron(1000000);
+    assert_int_equal(ks_expire_cycle(1000000), 0);  /* completes a pass */
+    /* new short TTLs (set, and set later through set_expire) */
+    for (int i = 0; i < 500; i++) {
+        int n = snprintf(k, sizeof k, "short:%d", i);
+        assert_int_equal(ks_set(k, (size_t)n, "v", 1, (i & 1) ? T0 + 10 : KS_NO_EXPIRE), KS_OK);
+        if (!(i & 1)) {
+            bool deleted;
+            assert_non_null(ks_set_expire(ks_peek(k, (size_t)n), T0 + 20, &deleted));
+        }
+    }
+    /* churn: deletions shift entries while a pass is under way */
+    for (int i = 0; i < 4000; i += 3) {
+        int n = snprintf(k, sizeof k, "long:%d", i);
+        assert_true(ks_del(k, (size_t)n));
+        if (i % 300 == 0)
+            ks_expire_cycle(0);
+    }
+    ks_clock_set(T0 + 20);
+    assert_int_equal(ks_expire_cycle(1000000), 500);
+    size_t left = ks_count();
+    assert_int_equal(ks_count_expires(), left);
+    ks_clock_set(T0 + hour + 3999);
+    assert_int_equal(ks_expire_cycle(1000000), left);
+    assert_int_equal(ks_count(), 0);
+}
+
 static void test_set_expire(void **state)
 {
     (void)state;
@@ -439,6 +477,73 @@ static void test_alloc_discard(void **state)
     assert_int_equal(ks_count(), 1);
 }
 
+struct mods {
+    char log[2048];
+    size_t len;
+    int flushes;
+    bool flush_saw_key;
+};
+
+static void on_modify(const char *key, size_t klen, void *ctx)
+{
+    struct mods *m = ctx;
+    assert_true(m->len + klen + 1 < sizeof m->log);
+    memcpy(m->log + m->len, key, klen);
+    m->len += klen;
+    m->log[m->len++] = ' ';
+    m->log[m->len] = 0;
+}
+
+static void on_flush(void *ctx)
+{
+    struct mods *m = ctx;
+    m->flushes++;
+    m->flush_saw_key = ks_peek("b", 1) != NULL;  /* keys still there */
+}
+
+static void test_modify_hooks(void **state)
+{
+    (void)state;
+    struct mods m = {0};
+    ks_set_modify_hook(on_modify, &m);
+    ks_set_flush_hook(on_flush, &m);
+    assert_int_equal(ks_set("a", 1, "1", 1, KS_NO_EXPIRE), KS_OK);   /* a */
+    assert_int_equal(ks_set("a", 1, "2", 1, KS_NO_EXPIRE), KS_OK);   /* a (replace) */
+    assert_int_equal(ks_set("b", 1, "1", 1, T0 + 10), KS_OK);        /* b */
+    struct entry *e = ks_get("a", 1);                                 /* lookups: nothing */
+    ks_peek("zz", 2);
+    ks_touch(e);
+    e = ks_set_expire(e, T0 + 50, NULL);                              /* a (moves) */
+    e = ks_set_expire(e, T0 + 60, NULL);                              /* a (in place) */
+    entry_val(e, NULL)[0] = '3';
+    ks_modified(e);                                                   /* a */
+    struct entry *n = ks_alloc("c", 1, 0, KS_NO_EXPIRE);
+    ks_discard(n);                                                    /* nothing */
+    assert_false(ks_del("nope", 4));                                  /* nothing */
+    assert_true(ks_del("a", 1));                                      /* a */
+    assert_int_equal(ks_set("d", 1, "1", 1, T0 + 10), KS_OK);        /* d */
+    assert_int_equal(ks_set("e", 1, "1", 1, KS_NO_EXPIRE), KS_OK);   /* e */
+    ks_clock_set(T0 + 10);
+    assert_null(ks_get("b", 1));                                      /* b (lazy expiry) */
+    assert_int_equal(ks_expire_cycle(100000), 1);                     /* d (active expiry) */
+    assert_null(ks_set_expire(ks_peek("e", 1), T0, NULL));            /* e (past expiry) */
+    assert_string_equal(m.log, "a a b a a a a d e b d e ");
+    assert_int_equal(m.flushes, 0);
+
+    assert_int_equal(ks_set("b", 1, "1", 1, KS_NO_EXPIRE), KS_OK);
+    m.len = 0;
+    ks_flush();
+    assert_int_equal(m.flushes, 1);
+    assert_true(m.flush_saw_key);
+    assert_int_equal(m.len, 0);  /* a flush is one notification, not one per key */
+    ks_set_modify_hook(NULL, NULL);
+    ks_set_flush_hook(NULL, NULL);
+    assert_int_equal(ks_set("x", 1, "1", 1, KS_NO_EXPIRE), KS_OK);
+    ks_flush();
+    assert_int_equal(m.len, 0);
+    assert_int_equal(m.flushes, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +551,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lazy_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_active_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_floor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_expire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_access_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random, setup, teardown),
@@ -453,6 +559,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_repoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_discard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_modify_hooks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
