@@ -88,13 +88,15 @@
  *   compare against a per-class threshold table.
  *
  * Returning memory
- *   An arena whose last block is freed leaves its lists at once. If fewer
- *   than arena_retain arenas are retained it joins the retained stack
- *   (reusable by any class), else it is munmapped. Only the top of the
- *   retained stack may still be dirty (resident): pushing another arena
- *   purges the previous top with madvise(MADV_DONTNEED). So a class that
- *   oscillates across an arena boundary costs no system call, while at most
- *   one arena of freed memory stays resident.
+ *   An arena whose last block is freed leaves its lists at once and is
+ *   retained as a spare of its (class, band); at most arena_retain arenas
+ *   are retained (the least recently emptied beyond that is munmapped), and
+ *   all but the DIRTY_MAX most recent have their touched pages purged with
+ *   madvise(MADV_DONTNEED). A pair that needs room takes back its own spare
+ *   untouched, else the oldest spare of any pair, else maps a new arena.
+ *   So a class that oscillates across an arena boundary costs no system
+ *   call, and freeing everything leaves at most arena_retain arenas mapped
+ *   and DIRTY_MAX of them resident (see arena_retire()).
  *
  * Online compaction (the next step; not implemented here)
  *   A mover picks a (class, band) whose arenas are sparse in total
@@ -145,7 +147,6 @@
 #define MAX_CLASSES (LINEAR_CLASSES + 8 * (30 - 10))
 
 #define FLAG_BUSY 1u                  /* a live-slot walk is in progress */
-#define FLAG_DIRTY 2u                 /* retained and not purged */
 
 __attribute__((noreturn, cold)) static void alloc_panic(const char *what, const void *p)
 {
@@ -173,8 +174,9 @@ struct alloc_arena {
     char *slots;
     uint64_t *bitmap;
     uint8_t *slack;
-    struct alloc_arena *bprev, *bnext;  /* bucket list of (cls, band), or the retained stack */
-    struct alloc_arena *cprev, *cnext;  /* every arena of cls */
+    struct alloc_arena *bprev, *bnext;  /* bucket list of (cls, band), or its spare list */
+    struct alloc_arena *cprev, *cnext;  /* every non-empty arena of cls */
+    struct alloc_arena *eprev, *enext;  /* LRU list of retained arenas */
 };
 
 struct large {
@@ -190,6 +192,8 @@ struct size_class {
     uint32_t size;
     uint32_t nslots;
     uint32_t slack_bits;       /* 4, 8, 16 or 32 */
+    uint32_t slack_log;        /* log2(slack_bits) */
+    uint64_t slack_mask;       /* (1 << slack_bits) - 1 */
     uint32_t thr[NB + 1];      /* live >= thr[b+1]: leave bucket b upwards; live < thr[b]: downwards */
     uint64_t recip;            /* ceil(2^64 / size): offset -> index by multiplication */
     size_t bitmap_off, slack_off, slots_off;
@@ -201,6 +205,7 @@ struct band_lists {
     uint32_t nonempty;         /* bit b: head[b] != NULL, for b < NB */
     uint32_t narenas;
     struct alloc_arena *head[NB + 1];
+    struct alloc_arena *spare;  /* retained empty arenas of this pair */
 };
 
 static struct {
@@ -217,7 +222,7 @@ static struct {
     uint8_t lut[LUT_MAX / 8 + 1];
     struct size_class cls[MAX_CLASSES];
     struct band_lists bl[MAX_CLASSES][ALLOC_BANDS];
-    struct alloc_arena *retained;
+    struct alloc_arena *lru_head, *lru_tail;
     size_t nretained;
     size_t narenas;
     struct large *large;
@@ -354,6 +359,8 @@ static void class_init(unsigned i)
     c->size = (uint32_t)class_size(i);
     size_t step = i == 0 ? 8 : c->size - class_size(i - 1);
     c->slack_bits = step <= 16 ? 4 : step <= 256 ? 8 : step <= 65536 ? 16 : 32;
+    c->slack_log = (uint32_t)__builtin_ctz(c->slack_bits);
+    c->slack_mask = ((uint64_t)1 << c->slack_bits) - 1;
     size_t a = g.arena_size;
     /* Bits per slot: 8 * size + 1 (bitmap) + slack; start from that estimate
      * and correct for the roundings. */
@@ -410,7 +417,7 @@ int alloc_setup(const struct alloc_options *opt)
     for (size_t i = 0; i <= LUT_MAX / 8; i++)
         g.lut[i] = (uint8_t)class_of_slow(i * 8);
     memset(g.bl, 0, sizeof(g.bl));
-    g.retained = NULL;
+    g.lru_head = g.lru_tail = NULL;
     g.nretained = g.narenas = 0;
     g.large = NULL;
     g.nlarge = g.large_mapped = g.large_req = g.large_usable = 0;
@@ -488,66 +495,110 @@ static inline uint32_t slot_index(const struct size_class *c, size_t off)
     return (uint32_t)(((unsigned __int128)off * c->recip) >> 64);
 }
 
+/* Slack fields are 4, 8, 16 or 32 bits and never straddle a 64-bit word, so
+ * one branch-free word access serves every width (a switch on the width
+ * mispredicts when classes interleave). */
 static inline void slack_set(const struct size_class *c, uint8_t *s, uint32_t i, uint32_t v)
 {
-    switch (c->slack_bits) {
-    case 4: {
-        unsigned sh = (i & 1) * 4;
-        s[i >> 1] = (uint8_t)((s[i >> 1] & ~(0xfu << sh)) | (v << sh));
-        break;
-    }
-    case 8:
-        s[i] = (uint8_t)v;
-        break;
-    case 16:
-        ((uint16_t *)(void *)s)[i] = (uint16_t)v;
-        break;
-    default:
-        ((uint32_t *)(void *)s)[i] = v;
-        break;
-    }
+    uint64_t bit = (uint64_t)i << c->slack_log;
+    uint64_t *w = (uint64_t *)(void *)s + (bit >> 6);
+    unsigned sh = (unsigned)(bit & 63);
+    *w = (*w & ~(c->slack_mask << sh)) | ((uint64_t)v << sh);
 }
 
 static inline uint32_t slack_get(const struct size_class *c, const uint8_t *s, uint32_t i)
 {
-    switch (c->slack_bits) {
-    case 4:
-        return (s[i >> 1] >> ((i & 1) * 4)) & 0xfu;
-    case 8:
-        return s[i];
-    case 16:
-        return ((const uint16_t *)(const void *)s)[i];
-    default:
-        return ((const uint32_t *)(const void *)s)[i];
-    }
+    uint64_t bit = (uint64_t)i << c->slack_log;
+    const uint64_t *w = (const uint64_t *)(const void *)s + (bit >> 6);
+    return (uint32_t)((*w >> (bit & 63)) & c->slack_mask);
 }
 
 /* ------------------------------------------------------------------ arenas */
 
-static void arena_release(struct alloc_arena *a)
+/*
+ * Retained arenas. An arena that empties is not given back at once: it
+ * becomes a spare of its (class, band), on that pair's spare list (linked
+ * through bprev/bnext, which an empty arena does not need for buckets) and
+ * on the global LRU list of retained arenas (eprev/enext, most recently
+ * emptied first). A pair that runs out of room takes its own spare back
+ * as-is, with its free list and bump pointer intact; failing that, it takes
+ * the least recently emptied spare of any pair and re-initialises it; only
+ * then does it map a new arena. At most arena_retain arenas are retained
+ * (the oldest is unmapped), and only the DIRTY_MAX most recent keep their
+ * touched pages: the one that drops past that position is purged
+ * (madvise(MADV_DONTNEED) over the slots it ever handed out, after which
+ * it counts as fresh: bumped = 0, empty free list). So a class that keeps
+ * crossing an arena boundary costs no system call, and freeing everything
+ * leaves at most DIRTY_MAX arenas' worth of pages resident.
+ */
+#define DIRTY_MAX 2
+#define RETAINED (FULL + 1)   /* bucket value of a retained arena */
+
+static void retained_unlink(struct alloc_arena *a)
 {
-    if (g.nretained < g.retain) {
-        /* Only the top of the stack may stay dirty: purge the previous top.
-         * The first page (header) stays resident either way. */
-        struct alloc_arena *top = g.retained;
-        if (top && (top->flags & FLAG_DIRTY)) {
-            os_purge((char *)base_of(top) + g.page, g.arena_size - g.page);
-            top->flags &= (uint8_t)~FLAG_DIRTY;
-        }
-        a->flags = FLAG_DIRTY;
-        a->bucket = FULL + 1;
-        a->bprev = NULL;
-        a->bnext = top;
-        if (top)
-            top->bprev = a;
-        g.retained = a;
-        g.nretained++;
-    } else {
+    struct band_lists *bl = &g.bl[a->cls][a->band];
+    if (a->bprev)
+        a->bprev->bnext = a->bnext;
+    else
+        bl->spare = a->bnext;
+    if (a->bnext)
+        a->bnext->bprev = a->bprev;
+    if (a->eprev)
+        a->eprev->enext = a->enext;
+    else
+        g.lru_head = a->enext;
+    if (a->enext)
+        a->enext->eprev = a->eprev;
+    else
+        g.lru_tail = a->eprev;
+    g.nretained--;
+}
+
+static void arena_purge(struct alloc_arena *a)
+{
+    uintptr_t from = round_up((uintptr_t)a->slots, g.page);
+    uintptr_t to = round_up((uintptr_t)a->slots + (size_t)a->bumped * a->slot_size, g.page);
+    if (to > from)
+        os_purge((void *)from, to - from);
+    a->bumped = 0;
+    a->free_head = NULL;
+}
+
+/* a is empty and on no list. */
+static void arena_retire(struct alloc_arena *a)
+{
+    if (g.retain == 0) {
         os_unmap((void *)base_of(a), g.arena_size);
+        return;
+    }
+    struct band_lists *bl = &g.bl[a->cls][a->band];
+    a->bucket = RETAINED;
+    a->bprev = NULL;
+    a->bnext = bl->spare;
+    if (bl->spare)
+        bl->spare->bprev = a;
+    bl->spare = a;
+    a->eprev = NULL;
+    a->enext = g.lru_head;
+    if (g.lru_head)
+        g.lru_head->eprev = a;
+    else
+        g.lru_tail = a;
+    g.lru_head = a;
+    g.nretained++;
+    struct alloc_arena *x = a;
+    for (int i = 0; i < DIRTY_MAX && x; i++)
+        x = x->enext;
+    if (x && x->bumped)
+        arena_purge(x);
+    if (g.nretained > g.retain) {
+        struct alloc_arena *old = g.lru_tail;
+        retained_unlink(old);
+        os_unmap((void *)base_of(old), g.arena_size);
     }
 }
 
-/* Called when a's live count dropped to zero: unlink it and give it back. */
+/* Called when a's live count dropped to zero: unlink it and retire it. */
 static void arena_empty(struct size_class *c, struct alloc_arena *a)
 {
     struct band_lists *bl = &g.bl[a->cls][a->band];
@@ -561,42 +612,45 @@ static void arena_empty(struct size_class *c, struct alloc_arena *a)
         a->cnext->cprev = a->cprev;
     c->arenas--;
     g.narenas--;
-    arena_release(a);
+    arena_retire(a);
 }
 
 static struct alloc_arena *arena_new(unsigned ci, unsigned band)
 {
     struct size_class *c = &g.cls[ci];
-    struct alloc_arena *a = g.retained;
-    bool reused = a != NULL;
+    struct band_lists *bl = &g.bl[ci][band];
+    struct alloc_arena *a = bl->spare;
     if (a) {
-        g.retained = a->bnext;
-        if (g.retained)
-            g.retained->bprev = NULL;
-        g.nretained--;
+        /* our own spare: live 0, bitmap clear, free list valid */
+        retained_unlink(a);
     } else {
-        void *base = os_map_aligned(g.arena_size);
-        if (base == NULL)
-            return NULL;
-        a = header_of_base((uintptr_t)base);
+        a = g.lru_tail;
+        bool reused = a != NULL;
+        if (a) {
+            retained_unlink(a);
+        } else {
+            void *base = os_map_aligned(g.arena_size);
+            if (base == NULL)
+                return NULL;
+            a = header_of_base((uintptr_t)base);
+        }
+        a->magic = ARENA_MAGIC;
+        a->cls = (uint8_t)ci;
+        a->band = (uint8_t)band;
+        a->nslots = c->nslots;
+        a->live = 0;
+        a->bumped = 0;
+        a->slot_size = c->size;
+        a->free_head = NULL;
+        a->slots = (char *)base_of(a) + c->slots_off;
+        a->bitmap = (uint64_t *)(void *)((char *)a + c->bitmap_off);
+        a->slack = (uint8_t *)a + c->slack_off;
+        /* A fresh mapping reads as zeros. A reused one may have held another
+         * class whose slots overlap this bitmap, so clear it. */
+        if (reused)
+            memset(a->bitmap, 0, (c->nslots + 63) / 64 * 8);
     }
-    a->magic = ARENA_MAGIC;
-    a->cls = (uint8_t)ci;
-    a->band = (uint8_t)band;
     a->flags = 0;
-    a->nslots = c->nslots;
-    a->live = 0;
-    a->bumped = 0;
-    a->slot_size = c->size;
-    a->free_head = NULL;
-    a->slots = (char *)base_of(a) + c->slots_off;
-    a->bitmap = (uint64_t *)(void *)((char *)a + c->bitmap_off);
-    a->slack = (uint8_t *)a + c->slack_off;
-    /* A fresh mapping reads as zeros. A reused one may have held another
-     * class whose slots overlap this bitmap (and purging spares the first
-     * page), so clear it. */
-    if (reused)
-        memset(a->bitmap, 0, (c->nslots + 63) / 64 * 8);
     a->cprev = NULL;
     a->cnext = c->all;
     if (c->all)
@@ -604,7 +658,6 @@ static struct alloc_arena *arena_new(unsigned ci, unsigned band)
     c->all = a;
     c->arenas++;
     g.narenas++;
-    struct band_lists *bl = &g.bl[ci][band];
     bl->narenas++;
     bucket_push(bl, 0, a);
     return a;
@@ -925,10 +978,9 @@ out:
 
 void alloc_release_retained(void)
 {
-    while (g.retained) {
-        struct alloc_arena *a = g.retained;
-        g.retained = a->bnext;
-        g.nretained--;
+    while (g.lru_head) {
+        struct alloc_arena *a = g.lru_head;
+        retained_unlink(a);
         os_unmap((void *)base_of(a), g.arena_size);
     }
 }
@@ -945,7 +997,7 @@ void alloc_release_retained(void)
         }                                                                    \
     } while (0)
 
-static bool verify_arena(unsigned ci, const struct alloc_arena *a, size_t *req)
+static bool verify_arena(unsigned ci, const struct alloc_arena *a, bool retained, size_t *req)
 {
     const struct size_class *c = &g.cls[ci];
     CHECK(header_of_base(base_of(a)) == a, "arena %p misplaced", (const void *)a);
@@ -958,10 +1010,15 @@ static bool verify_arena(unsigned ci, const struct alloc_arena *a, size_t *req)
     CHECK(a->slack == (const uint8_t *)a + c->slack_off, "arena %p", (const void *)a);
     CHECK(a->bumped <= a->nslots && a->live <= a->bumped, "arena %p live %u bumped %u",
           (const void *)a, a->live, a->bumped);
-    CHECK(a->live >= 1 || (a->flags & FLAG_BUSY), "empty arena %p still listed", (const void *)a);
-    CHECK(!(a->flags & FLAG_DIRTY), "arena %p", (const void *)a);
-    CHECK(a->bucket == bucket_of(c, a->live), "arena %p bucket %u live %u of %u",
-          (const void *)a, a->bucket, a->live, a->nslots);
+    if (retained) {
+        CHECK(a->live == 0 && a->bucket == RETAINED && a->flags == 0, "retained arena %p",
+              (const void *)a);
+    } else {
+        CHECK(a->live >= 1 || (a->flags & FLAG_BUSY), "empty arena %p still listed",
+              (const void *)a);
+        CHECK(a->bucket == bucket_of(c, a->live), "arena %p bucket %u live %u of %u",
+              (const void *)a, a->bucket, a->live, a->nslots);
+    }
     /* bitmap: popcount, nothing at or past bumped; slack sums */
     size_t pop = 0;
     uint32_t words = (a->nslots + 63) / 64;
@@ -1003,7 +1060,7 @@ static bool verify_arena(unsigned ci, const struct alloc_arena *a, size_t *req)
 bool alloc_verify(void)
 {
     if (!g.ready) {
-        CHECK(g.narenas == 0 && g.nlarge == 0 && g.retained == NULL, "not set up");
+        CHECK(g.narenas == 0 && g.nlarge == 0 && g.lru_head == NULL, "not set up");
         return true;
     }
     size_t total_arenas = 0;
@@ -1018,7 +1075,7 @@ bool alloc_verify(void)
         for (const struct alloc_arena *a = c->all; a; a = a->cnext) {
             CHECK(a->cprev == prev, "class %u list links", ci);
             CHECK(narenas < g.narenas + 1, "class %u list cycle", ci);
-            if (!verify_arena(ci, a, &req))
+            if (!verify_arena(ci, a, false, &req))
                 return false;
             narenas++;
             live += a->live;
@@ -1059,17 +1116,35 @@ bool alloc_verify(void)
 
     size_t nret = 0;
     const struct alloc_arena *rp = NULL;
-    for (const struct alloc_arena *a = g.retained; a; a = a->bnext) {
-        CHECK(nret < g.nretained, "retained stack too long");
-        CHECK(header_of_base(base_of(a)) == a, "retained %p misplaced", (const void *)a);
-        CHECK(a->bprev == rp, "retained links");
-        CHECK(a == g.retained || !(a->flags & FLAG_DIRTY), "retained %p dirty below top",
-              (const void *)a);
+    for (const struct alloc_arena *a = g.lru_head; a; a = a->enext) {
+        CHECK(nret < g.nretained, "retained list too long");
+        CHECK(a->eprev == rp, "retained links");
+        CHECK(a->magic == ARENA_MAGIC && a->cls < g.nclasses && a->band < ALLOC_BANDS,
+              "retained %p", (const void *)a);
+        size_t req = 0;
+        if (!verify_arena(a->cls, a, true, &req))
+            return false;
+        CHECK(nret < DIRTY_MAX || a->bumped == 0, "retained %p at %zu still dirty",
+              (const void *)a, nret);
         nret++;
         rp = a;
     }
+    CHECK(g.lru_tail == rp, "retained tail");
     CHECK(nret == g.nretained, "retained %zu counted %zu", g.nretained, nret);
     CHECK(nret <= g.retain, "retained %zu > retain %u", nret, g.retain);
+    size_t nspare = 0;
+    for (unsigned ci = 0; ci < g.nclasses; ci++)
+        for (unsigned b = 0; b < ALLOC_BANDS; b++) {
+            const struct alloc_arena *sp = NULL;
+            for (const struct alloc_arena *a = g.bl[ci][b].spare; a; a = a->bnext) {
+                CHECK(nspare < nret, "spare lists longer than the retained list");
+                CHECK(a->bprev == sp && a->cls == ci && a->band == b && a->bucket == RETAINED,
+                      "spare %p of class %u band %u", (const void *)a, ci, b);
+                nspare++;
+                sp = a;
+            }
+        }
+    CHECK(nspare == nret, "spares %zu, retained %zu", nspare, nret);
 
     size_t nl = 0, lmap = 0, lreq = 0, luse = 0;
     const struct large *lp = NULL;

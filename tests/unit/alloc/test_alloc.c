@@ -509,10 +509,11 @@ static void test_release_empty(void **state)
     assert_true(st.retained_arenas <= retain);
     assert_true(st.mapped_bytes <= retain * MIB);
     assert_int_equal(st.retained_arenas, retain);
-    assert_true(st.os_purges >= retain - 1);
+    /* all retained arenas but the two most recent were purged */
+    assert_true(st.os_purges >= retain - 2);
     size_t rss_after = rss_bytes();
-    /* Everything above the empty process comes back, bar at most one dirty
-     * retained arena and a little slack. */
+    /* Everything above the empty process comes back, bar at most two dirty
+     * retained arenas and a little slack. */
     assert_true(rss_after < rss0 + 3 * MIB);
     free(blk);
     alloc_release_retained();
