@@ -20,6 +20,29 @@
 #define L   CMD_LOADING
 #define S   CMD_STALE
 
+/* MEMORY's subcommands; USAGE's key is its third argument. */
+static const struct command memory_subs[] = {
+    { "doctor", 2, 0, 0, 0, 0, cmd_memory_doctor,
+      "Outputs memory problems report",
+      "server", "4.0.0", NULL, "O(1)" },
+    { "help", 2, L | S, 0, 0, 0, cmd_memory_help,
+      "Show helpful text about the different subcommands",
+      "server", "4.0.0", NULL, "O(1)" },
+    { "malloc-stats", 2, 0, 0, 0, 0, cmd_memory_malloc_stats,
+      "Show allocator internal stats",
+      "server", "4.0.0", NULL, "Depends on how much memory is allocated, could be slow" },
+    { "purge", 2, 0, 0, 0, 0, cmd_memory_purge,
+      "Ask the allocator to release memory",
+      "server", "4.0.0", NULL, "Depends on how much memory is allocated, could be slow" },
+    { "stats", 2, 0, 0, 0, 0, cmd_memory_stats,
+      "Show memory usage details",
+      "server", "4.0.0", NULL, "O(1)" },
+    { "usage", -3, R, 2, 2, 1, cmd_memory_usage,
+      "Estimate the memory usage of a key",
+      "server", "4.0.0", NULL, "O(N) where N is the number of samples." },
+    { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
 static const struct command proto_commands[] = {
     { "command", -1, L | S, 0, 0, 0, cmd_command,
       "Get array of Redis command details",
@@ -51,6 +74,10 @@ static const struct command proto_commands[] = {
       "Remove all keys from the current database",
       "server", "1.0.0", NULL,
       "O(N) where N is the number of keys in the selected database" },
+    { "memory", -2, 0, 0, 0, 0, NULL,
+      "A container for memory diagnostics commands",
+      "server", "4.0.0", memory_subs,
+      "Depends on subcommand." },
     { "time", 1, L | S | F, 0, 0, 0, cmd_time,
       "Return the current server time",
       "server", "2.6.0", NULL,
@@ -233,6 +260,7 @@ void proto_setup(void)
         return;
     if (command_register(proto_commands, sizeof proto_commands / sizeof proto_commands[0]) == 0)
         registered = true;
+    proto_memory_reset();
 }
 
 /* Clears the whole shared table (the daemon's rows too): teardown runs once,

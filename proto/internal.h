@@ -42,6 +42,24 @@ void cmd_dbsize(struct session *s, int argc, struct slice *argv);
 void cmd_flushall(struct session *s, int argc, struct slice *argv);  /* also FLUSHDB */
 void cmd_time(struct session *s, int argc, struct slice *argv);
 
+/* ---- cmd_memory.c: MEMORY and its subcommands ---- */
+void cmd_memory_usage(struct session *s, int argc, struct slice *argv);
+void cmd_memory_stats(struct session *s, int argc, struct slice *argv);
+void cmd_memory_purge(struct session *s, int argc, struct slice *argv);
+void cmd_memory_doctor(struct session *s, int argc, struct slice *argv);
+void cmd_memory_malloc_stats(struct session *s, int argc, struct slice *argv);
+void cmd_memory_help(struct session *s, int argc, struct slice *argv);
+
+/*
+ * MEMORY STATS reports a sampled peak: the largest used memory (entry bytes
+ * plus index) seen when proto_memory_sample() ran. MEMORY commands sample
+ * by themselves; the daemon may call this from its cron for a finer peak.
+ * proto_memory_reset() takes the current usage as the startup amount and
+ * the peak (proto_setup calls it).
+ */
+void proto_memory_sample(void);
+void proto_memory_reset(void);
+
 /* ---- cmd_string.c: string values ---- */
 void cmd_get(struct session *s, int argc, struct slice *argv);
 void cmd_set(struct session *s, int argc, struct slice *argv);

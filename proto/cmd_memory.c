@@ -1,0 +1,573 @@
+/*
+ * cmd_memory: MEMORY USAGE | STATS | PURGE | DOCTOR | MALLOC-STATS | HELP.
+ *
+ * Everything here is computed from alloc_stats(), the per-size-class stats
+ * of alloc/ and ks_stats(); proto does not see the daemon's buffers, so the
+ * figures cover what the keyspace owns (entries and index), which is also
+ * what INFO's used_memory counts:
+ *
+ *   total.allocated   = requested bytes of live entry blocks + index bytes
+ *   allocator.*       = the arena allocator's view: slot bytes handed out
+ *                       (allocated), arenas and large mappings in use
+ *                       (active), and everything mapped (resident; retained
+ *                       arenas are purged, so this is an upper bound)
+ *   fragmentation     = process RSS / total.allocated, as Redis defines it
+ *
+ * MEMORY USAGE reports an entry's honest footprint: its slot (or mapping)
+ * size plus its index slot (entry_footprint), not an estimate.
+ *
+ * The peak is the largest total.allocated seen when a MEMORY command ran or
+ * when the daemon called proto_memory_sample(); it is a sampled peak, not
+ * an exact one, because the hot path does not pay for tracking it.
+ *
+ * MEMORY DOCTOR only diagnoses: compaction is not done here. It says how
+ * many whole arenas the free slots of each class add up to, i.e. what a
+ * compactor could hand back to the OS.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "alloc/alloc.h"
+#include "keyspace/keyspace.h"
+#include "proto/internal.h"
+
+static size_t peak_allocated;
+static size_t startup_allocated;
+
+static size_t used_now(void)
+{
+    struct alloc_stats as;
+    struct ks_stats ks;
+    alloc_stats(&as);
+    ks_stats(&ks);
+    return as.live_bytes + ks.index_bytes;
+}
+
+void proto_memory_sample(void)
+{
+    size_t u = used_now();
+    if (u > peak_allocated)
+        peak_allocated = u;
+}
+
+void proto_memory_reset(void)
+{
+    startup_allocated = used_now();
+    peak_allocated = startup_allocated;
+}
+
+/* Resident set size of this process, 0 if it cannot be read. */
+static size_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    unsigned long size = 0, resident = 0;
+    int n = fscanf(f, "%lu %lu", &size, &resident);
+    fclose(f);
+    if (n != 2)
+        return 0;
+    long page = sysconf(_SC_PAGESIZE);
+    return (size_t)resident * (size_t)(page > 0 ? page : 4096);
+}
+
+static bool arg_is(const struct slice *a, const char *word)
+{
+    size_t n = strlen(word);
+    return a->len == n && strncasecmp(a->p, word, n) == 0;
+}
+
+/* Parses a whole slice as a signed 64-bit decimal, as Redis's string2ll
+ * does (no spaces, no '+', no leading zeros except "0"). */
+static bool parse_ll(const struct slice *a, long long *out)
+{
+    if (a->len == 0 || a->len > 20)
+        return false;
+    const char *p = a->p;
+    size_t i = 0;
+    bool neg = false;
+    if (p[0] == '-') {
+        neg = true;
+        i = 1;
+        if (a->len == 1)
+            return false;
+    }
+    if (p[i] == '0' && a->len > i + 1)
+        return false;
+    if (p[i] == '0' && neg)
+        return false;
+    unsigned long long v = 0;
+    for (; i < a->len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        unsigned d = (unsigned)(p[i] - '0');
+        if (v > (18446744073709551615ull - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > 9223372036854775808ull)
+            return false;
+        *out = v == 9223372036854775808ull ? (-9223372036854775807ll - 1) : -(long long)v;
+    } else {
+        if (v > 9223372036854775807ull)
+            return false;
+        *out = (long long)v;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- USAGE */
+
+void cmd_memory_usage(struct session *s, int argc, struct slice *argv)
+{
+    /* Options are checked before the key is looked up, as in Redis. SAMPLES
+     * has no effect on a string value; it is accepted for compatibility. */
+    for (int j = 3; j < argc; j++) {
+        if (arg_is(&argv[j], "samples") && j + 1 < argc) {
+            long long n;
+            if (!parse_ll(&argv[j + 1], &n)) {
+                reply_error(&s->reply, ERR_NOT_INT);
+                return;
+            }
+            if (n < 0) {
+                reply_error(&s->reply, ERR_SYNTAX);
+                return;
+            }
+            j++;
+        } else {
+            reply_error(&s->reply, ERR_SYNTAX);
+            return;
+        }
+    }
+    proto_memory_sample();
+    struct entry *e = ks_peek(argv[2].p, argv[2].len);
+    if (e == NULL) {
+        reply_null(&s->reply);
+        return;
+    }
+    reply_int(&s->reply, (long long)entry_footprint(e));
+}
+
+/* ---------------------------------------------------------------- STATS */
+
+struct class_list {
+    struct alloc_class_stats st[64];
+    size_t n;
+    size_t more;   /* classes that did not fit in st */
+};
+
+static void collect_class(const struct alloc_class_stats *st, void *ctx)
+{
+    struct class_list *cl = ctx;
+    if (cl->n < sizeof cl->st / sizeof cl->st[0])
+        cl->st[cl->n++] = *st;
+    else
+        cl->more++;
+}
+
+/* A map whose header is filled in after its pairs are written, so the
+ * count can never disagree with the body. Maps nested inside one must be
+ * closed (reply_defer_map) before the outer one. */
+struct map_writer {
+    struct reply *r;
+    size_t hdr;
+    size_t pairs;
+};
+
+static void map_key(struct map_writer *m, const char *k)
+{
+    m->pairs++;
+    reply_cstr(m->r, k);
+}
+
+static void kv_int(struct map_writer *m, const char *k, long long v)
+{
+    map_key(m, k);
+    reply_int(m->r, v);
+}
+
+static void kv_double(struct map_writer *m, const char *k, double v)
+{
+    map_key(m, k);
+    reply_double(m->r, v);
+}
+
+/* The memory figures shared by STATS and DOCTOR. */
+struct mem_view {
+    struct alloc_stats as;
+    struct ks_stats ks;
+    size_t total, startup, peak, rss;
+    size_t arena_bytes;        /* arenas in use * arena size */
+    size_t arena_live_bytes;   /* requested bytes of blocks in arenas */
+    size_t arena_waste;        /* sum of class waste */
+    size_t reclaim_arenas;     /* whole arenas the free slots add up to */
+};
+
+static void mem_view_fill(struct mem_view *v, struct class_list *cl)
+{
+    memset(v, 0, sizeof *v);
+    alloc_stats(&v->as);
+    ks_stats(&v->ks);
+    v->total = v->as.live_bytes + v->ks.index_bytes;
+    if (v->total > peak_allocated)
+        peak_allocated = v->total;
+    v->peak = peak_allocated;
+    v->startup = startup_allocated;
+    v->rss = rss_bytes();
+    v->arena_bytes = v->as.arenas * v->as.arena_size;
+    cl->n = 0;
+    cl->more = 0;
+    alloc_class_stats_foreach(false, collect_class, cl);
+    /* Sums go over every class, including any beyond the list's room. */
+    unsigned ncls = alloc_class_count();
+    for (unsigned c = 0; c < ncls; c++) {
+        struct alloc_class_stats st;
+        if (!alloc_class_stats(c, &st) || st.arenas == 0)
+            continue;
+        v->arena_live_bytes += st.live_bytes;
+        v->arena_waste += st.waste;
+        size_t per_arena = st.slots / st.arenas;
+        if (per_arena > 0)
+            v->reclaim_arenas += (st.slots - st.live) / per_arena;
+    }
+}
+
+static double ratio(size_t a, size_t b)
+{
+    return b ? (double)a / (double)b : 0.0;
+}
+
+void cmd_memory_stats(struct session *s, int argc, struct slice *argv)
+{
+    (void)argc;
+    (void)argv;
+    struct class_list cl;
+    struct mem_view v;
+    mem_view_fill(&v, &cl);
+    struct reply *r = &s->reply;
+
+    /* The index is the only overhead proto can see; the startup amount is
+     * the initial index, so it is part of that and not added again. */
+    size_t overhead = v.ks.index_bytes;
+    size_t dataset = v.total > overhead ? v.total - overhead : 0;
+    size_t net = v.total > v.startup ? v.total - v.startup : 1;
+    size_t active = v.arena_bytes + v.as.large_bytes;
+    bool has_db = v.ks.keys > 0;
+
+    struct map_writer m = { r, reply_defer(r), 0 };
+    kv_int(&m, "peak.allocated", (long long)v.peak);
+    kv_int(&m, "total.allocated", (long long)v.total);
+    kv_int(&m, "startup.allocated", (long long)v.startup);
+    /* No replication, cluster, AOF or scripting: these really are zero. */
+    kv_int(&m, "replication.backlog", 0);
+    kv_int(&m, "clients.slaves", 0);
+    kv_int(&m, "cluster.links", 0);
+    kv_int(&m, "aof.buffer", 0);
+    kv_int(&m, "lua.caches", 0);
+    kv_int(&m, "functions.caches", 0);
+    if (has_db) {
+        map_key(&m, "db.0");
+        struct map_writer db = { r, reply_defer(r), 0 };
+        kv_int(&db, "overhead.hashtable.main", (long long)v.ks.index_bytes);
+        /* expiry times live in the entries, not in a second table */
+        kv_int(&db, "overhead.hashtable.expires", 0);
+        kv_int(&db, "overhead.hashtable.slot-to-keys", 0);
+        reply_defer_map(r, db.hdr, db.pairs);
+    }
+    kv_int(&m, "overhead.total", (long long)overhead);
+    kv_int(&m, "keys.count", (long long)v.ks.keys);
+    kv_int(&m, "keys.bytes-per-key", v.ks.keys ? (long long)(net / v.ks.keys) : 0);
+    kv_int(&m, "dataset.bytes", (long long)dataset);
+    kv_double(&m, "dataset.percentage", (double)dataset * 100.0 / (double)net);
+    kv_double(&m, "peak.percentage", v.peak ? (double)v.total * 100.0 / (double)v.peak : 0.0);
+    kv_int(&m, "allocator.allocated", (long long)v.as.slot_bytes);
+    kv_int(&m, "allocator.active", (long long)active);
+    kv_int(&m, "allocator.resident", (long long)v.as.mapped_bytes);
+    kv_double(&m, "allocator-fragmentation.ratio", ratio(active, v.as.slot_bytes));
+    kv_int(&m, "allocator-fragmentation.bytes", (long long)active - (long long)v.as.slot_bytes);
+    kv_double(&m, "fragmentation", ratio(v.rss, v.total));
+    kv_int(&m, "fragmentation.bytes", (long long)v.rss - (long long)v.total);
+
+    /* compactd's own fields: the arena allocator in detail. */
+    kv_int(&m, "arena.size", (long long)v.as.arena_size);
+    kv_int(&m, "arena.mapped", (long long)v.as.mapped_bytes);
+    kv_int(&m, "arena.count", (long long)v.as.arenas);
+    kv_int(&m, "arena.retained", (long long)v.as.retained_arenas);
+    kv_int(&m, "arena.waste", (long long)v.arena_waste);
+    kv_int(&m, "arena.reclaimable", (long long)(v.reclaim_arenas * v.as.arena_size));
+    kv_int(&m, "large.blocks", (long long)v.as.large_blocks);
+    kv_int(&m, "large.bytes", (long long)v.as.large_bytes);
+    kv_int(&m, "allocator.failures", (long long)v.as.alloc_failures);
+
+    /* One map per size class that has arenas, smallest slot first. */
+    map_key(&m, "size-classes");
+    reply_array(r, cl.n);
+    for (size_t i = 0; i < cl.n; i++) {
+        const struct alloc_class_stats *c = &cl.st[i];
+        struct map_writer row = { r, reply_defer(r), 0 };
+        kv_int(&row, "class", c->cls);
+        kv_int(&row, "slot-size", (long long)c->slot_size);
+        kv_int(&row, "arenas", (long long)c->arenas);
+        kv_int(&row, "slots", (long long)c->slots);
+        kv_int(&row, "live", (long long)c->live);
+        kv_int(&row, "live-bytes", (long long)c->live_bytes);
+        kv_int(&row, "waste", (long long)c->waste);
+        reply_defer_map(r, row.hdr, row.pairs);
+    }
+    reply_defer_map(r, m.hdr, m.pairs);
+}
+
+/* ---------------------------------------------------------------- PURGE */
+
+void cmd_memory_purge(struct session *s, int argc, struct slice *argv)
+{
+    (void)argc;
+    (void)argv;
+    proto_memory_sample();
+    alloc_release_retained();
+    reply_ok(&s->reply);
+}
+
+/* --------------------------------------------------------------- DOCTOR */
+
+/* A growable text buffer; on overflow the text is cut, never overrun. */
+struct text {
+    char buf[8192];
+    size_t len;
+};
+
+static void tprintf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void tprintf(struct text *t, const char *fmt, ...)
+{
+    if (t->len >= sizeof t->buf - 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->buf + t->len, sizeof t->buf - t->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    t->len += (size_t)n;
+    if (t->len > sizeof t->buf - 1)
+        t->len = sizeof t->buf - 1;
+}
+
+/* "1.50 MiB" style; bytes below 1 KiB are printed exactly. */
+static void human(char *out, size_t cap, size_t n)
+{
+    static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
+    if (n < 1024) {
+        snprintf(out, cap, "%zu bytes", n);
+        return;
+    }
+    double d = (double)n / 1024.0;
+    unsigned u = 0;
+    while (d >= 1024.0 && u + 1 < sizeof unit / sizeof unit[0]) {
+        d /= 1024.0;
+        u++;
+    }
+    snprintf(out, cap, "%.2f %s", d, unit[u]);
+}
+
+#define DOCTOR_WORST 3
+
+void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
+{
+    (void)argc;
+    (void)argv;
+    struct class_list cl;
+    struct mem_view v;
+    mem_view_fill(&v, &cl);
+    struct text t = { .len = 0 };
+    char h1[32], h2[32], h3[32];
+
+    if (v.as.live_blocks == 0) {
+        tprintf(&t, "The keyspace is empty, so there is no memory problem to diagnose yet. "
+                    "Run MEMORY DOCTOR again once the server holds data.\n");
+        if (v.as.retained_arenas > 0) {
+            human(h1, sizeof h1, v.as.retained_arenas * v.as.arena_size);
+            tprintf(&t, "%zu empty arenas (%s of address space) are still retained; "
+                        "MEMORY PURGE unmaps them.\n", v.as.retained_arenas, h1);
+        }
+        reply_verbatim(&s->reply, t.buf, t.len, "txt");
+        return;
+    }
+
+    unsigned problems = 0;
+    tprintf(&t, "compactd memory report\n\n");
+    human(h1, sizeof h1, v.total);
+    human(h2, sizeof h2, v.as.mapped_bytes);
+    human(h3, sizeof h3, v.ks.index_bytes);
+    tprintf(&t, "Data and index: %s (%zu keys, index %s). Mapped from the OS by the "
+                "allocator: %s.\n", h1, v.ks.keys, h3, h2);
+
+    /* Overall fragmentation of the arenas: how much of their bytes do not
+     * hold requested data. */
+    if (v.arena_bytes > 0) {
+        double frag = ratio(v.arena_bytes, v.arena_live_bytes);
+        human(h1, sizeof h1, v.arena_bytes);
+        human(h2, sizeof h2, v.arena_waste);
+        double pct = (double)v.arena_waste * 100.0 / (double)v.arena_bytes;
+        tprintf(&t, "Arenas: %zu of %zu bytes each (%s); %s of that (%.1f%%) holds no data, "
+                    "a fragmentation ratio of %.2f.\n",
+                v.as.arenas, v.as.arena_size, h1, h2, pct, frag);
+        if (pct > 50.0)
+            problems++;
+    }
+    if (v.as.large_blocks > 0) {
+        human(h1, sizeof h1, v.as.large_bytes);
+        tprintf(&t, "Large values: %zu blocks with mappings of their own, %s.\n",
+                v.as.large_blocks, h1);
+    }
+
+    /* The size classes that waste the most, worst first. */
+    size_t order[DOCTOR_WORST];
+    size_t nworst = 0;
+    for (size_t i = 0; i < cl.n; i++) {
+        if (cl.st[i].waste == 0)
+            continue;
+        size_t pos = nworst;
+        while (pos > 0 && cl.st[order[pos - 1]].waste < cl.st[i].waste)
+            pos--;
+        if (pos >= DOCTOR_WORST)
+            continue;
+        size_t last = nworst < DOCTOR_WORST ? nworst : DOCTOR_WORST - 1;
+        for (size_t k = last; k > pos; k--)
+            order[k] = order[k - 1];
+        order[pos] = i;
+        if (nworst < DOCTOR_WORST)
+            nworst++;
+    }
+    if (nworst > 0) {
+        tprintf(&t, "\nSize classes wasting the most:\n");
+        for (size_t k = 0; k < nworst; k++) {
+            const struct alloc_class_stats *c = &cl.st[order[k]];
+            human(h1, sizeof h1, c->waste);
+            tprintf(&t, "  * class %u (%zu-byte slots): %s wasted; %zu arenas, "
+                        "%zu of %zu slots live (%.1f%% full)\n",
+                    c->cls, c->slot_size, h1, c->arenas, c->live, c->slots,
+                    c->slots ? (double)c->live * 100.0 / (double)c->slots : 0.0);
+        }
+    }
+
+    /* What compaction could return: free slots that add up to whole
+     * arenas, per class. */
+    tprintf(&t, "\n");
+    if (v.reclaim_arenas > 0) {
+        human(h1, sizeof h1, v.reclaim_arenas * v.as.arena_size);
+        tprintf(&t, "Reclaimable by compaction: the free slots of sparse arenas add up to "
+                    "%zu whole arenas (%s). Moving live entries out of the sparsest arenas "
+                    "could return that much to the OS.\n",
+                v.reclaim_arenas, h1);
+        if (v.reclaim_arenas * 4 >= v.as.arenas)
+            problems++;
+    } else {
+        tprintf(&t, "Reclaimable by compaction: nothing; no size class has a whole arena's "
+                    "worth of free slots.\n");
+    }
+    if (v.as.retained_arenas > 0) {
+        human(h1, sizeof h1, v.as.retained_arenas * v.as.arena_size);
+        tprintf(&t, "Retained: %zu empty arenas (%s of address space, already purged of "
+                    "pages) are kept for reuse; MEMORY PURGE unmaps them.\n",
+                v.as.retained_arenas, h1);
+    }
+
+    /* Configuration advice. */
+    tprintf(&t, "\nAdvice:\n");
+    unsigned advice = 0;
+    if (v.as.arena_size > ALLOC_ARENA_MIN && cl.n > 0 &&
+        v.arena_bytes > 2 * v.arena_live_bytes && v.as.arenas <= 2 * cl.n) {
+        /* Most classes hold a single, mostly empty arena: the arena size,
+         * not the data, sets the footprint. */
+        tprintf(&t, "  * Most size classes use one mostly empty arena; a smaller arena-size "
+                    "(now %zu) would cut the fixed cost per class.\n", v.as.arena_size);
+        advice++;
+    }
+    if (v.reclaim_arenas > 0 && v.reclaim_arenas * 4 >= v.as.arenas) {
+        tprintf(&t, "  * At least a quarter of the arenas could be freed by compaction; "
+                    "deleting or expiring keys in bursts leaves arenas sparse. Giving keys "
+                    "with similar lifetimes similar TTLs keeps them in the same arenas.\n");
+        advice++;
+    }
+    if (v.as.retained_arenas > 0 && v.as.retained_arenas * 2 > v.as.arenas + 1) {
+        tprintf(&t, "  * Many empty arenas are retained; a lower arena-retain returns them "
+                    "to the OS sooner.\n");
+        advice++;
+    }
+    if (v.as.alloc_failures > 0) {
+        tprintf(&t, "  * The allocator failed %llu times to get memory from the OS; check "
+                    "maxmemory and the system's memory limits.\n",
+                (unsigned long long)v.as.alloc_failures);
+        advice++;
+        problems++;
+    }
+    if (advice == 0)
+        tprintf(&t, "  * None: the configuration suits this data.\n");
+    tprintf(&t, "\n%s\n", problems ? "Problems were found (see above)."
+                                   : "No memory problems found.");
+    reply_verbatim(&s->reply, t.buf, t.len, "txt");
+}
+
+/* --------------------------------------------------------- MALLOC-STATS */
+
+void cmd_memory_malloc_stats(struct session *s, int argc, struct slice *argv)
+{
+    (void)argc;
+    (void)argv;
+    struct class_list cl;
+    struct mem_view v;
+    mem_view_fill(&v, &cl);
+    struct text t = { .len = 0 };
+    tprintf(&t, "compactd arena allocator\n"
+                "arena_size:%zu arenas:%zu retained:%zu mapped:%zu\n"
+                "live_blocks:%zu live_bytes:%zu slot_bytes:%zu\n"
+                "large_blocks:%zu large_bytes:%zu large_threshold:%zu\n"
+                "os_maps:%llu os_unmaps:%llu os_purges:%llu failures:%llu\n"
+                "class slot_size arenas slots live live_bytes rounding free_bytes overhead waste\n",
+            v.as.arena_size, v.as.arenas, v.as.retained_arenas, v.as.mapped_bytes,
+            v.as.live_blocks, v.as.live_bytes, v.as.slot_bytes, v.as.large_blocks,
+            v.as.large_bytes, v.as.large_threshold, (unsigned long long)v.as.os_maps,
+            (unsigned long long)v.as.os_unmaps, (unsigned long long)v.as.os_purges,
+            (unsigned long long)v.as.alloc_failures);
+    for (size_t i = 0; i < cl.n; i++) {
+        const struct alloc_class_stats *c = &cl.st[i];
+        tprintf(&t, "%u %zu %zu %zu %zu %zu %zu %zu %zu %zu\n", c->cls, c->slot_size,
+                c->arenas, c->slots, c->live, c->live_bytes, c->rounding, c->free_bytes,
+                c->overhead, c->waste);
+    }
+    reply_bulk(&s->reply, t.buf, t.len);
+}
+
+/* ----------------------------------------------------------------- HELP */
+
+void cmd_memory_help(struct session *s, int argc, struct slice *argv)
+{
+    (void)argc;
+    (void)argv;
+    static const char *const lines[] = {
+        "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DOCTOR",
+        "    Report fragmentation, the most wasteful size classes and what compaction",
+        "    could return to the OS.",
+        "MALLOC-STATS",
+        "    Return the arena allocator's statistics as text, one line per size class.",
+        "PURGE",
+        "    Unmap the empty arenas kept for reuse.",
+        "STATS",
+        "    Return memory usage figures, including a table of size classes.",
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return the bytes <key> occupies: its block plus its index slot. SAMPLES",
+        "    is accepted for compatibility and has no effect on strings.",
+        "HELP",
+        "    Prints this help.",
+    };
+    size_t n = sizeof lines / sizeof lines[0];
+    reply_array(&s->reply, n);
+    for (size_t i = 0; i < n; i++)
+        reply_status(&s->reply, lines[i]);
+}
