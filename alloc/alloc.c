@@ -160,24 +160,34 @@ __attribute__((noreturn, cold)) static void alloc_panic(const char *what, const 
 #define A_ASSERT(x) ((void)0)
 #endif
 
+/* The first cache line holds everything alloc and free read, copied from
+ * the class where needed, so that free's chain of dependent loads is just
+ * header -> bitmap word. The live bitmap starts right after the header
+ * (ARENA_HDR_SIZE), the slack array at slack_off from the header. */
 struct alloc_arena {
     uint32_t magic;
     uint8_t cls;
     uint8_t band;
-    uint8_t bucket;            /* 0..NB-1, or FULL */
+    uint8_t bucket;            /* 0..NB-1, FULL, or RETAINED */
     uint8_t flags;
-    uint32_t nslots;
     uint32_t live;
     uint32_t bumped;           /* slots [0, bumped) have been handed out once */
     uint32_t slot_size;
+    uint32_t nslots;
+    uint32_t slack_off;        /* from the header */
+    uint32_t slack_log;        /* log2 of the slack field width */
     void *free_head;
     char *slots;
-    uint64_t *bitmap;
-    uint8_t *slack;
+    uint64_t recip;            /* ceil(2^64 / slot_size) */
+    /* second line: list links, touched only when lists change */
     struct alloc_arena *bprev, *bnext;  /* bucket list of (cls, band), or its spare list */
     struct alloc_arena *cprev, *cnext;  /* every non-empty arena of cls */
     struct alloc_arena *eprev, *enext;  /* LRU list of retained arenas */
 };
+
+#define ARENA_HDR_SIZE 128
+_Static_assert(sizeof(struct alloc_arena) <= ARENA_HDR_SIZE, "arena header");
+_Static_assert(offsetof(struct alloc_arena, bprev) <= 64, "hot fields in one line");
 
 struct large {
     uint32_t magic;
@@ -193,7 +203,6 @@ struct size_class {
     uint32_t nslots;
     uint32_t slack_bits;       /* 4, 8, 16 or 32 */
     uint32_t slack_log;        /* log2(slack_bits) */
-    uint64_t slack_mask;       /* (1 << slack_bits) - 1 */
     uint32_t thr[NB + 1];      /* live >= thr[b+1]: leave bucket b upwards; live < thr[b]: downwards */
     uint64_t recip;            /* ceil(2^64 / size): offset -> index by multiplication */
     size_t bitmap_off, slack_off, slots_off;
@@ -341,7 +350,7 @@ static size_t layout_end(const struct size_class *c, size_t n, size_t *bitmap_of
 {
     /* bitmap and slack offsets are relative to the (coloured) header; the
      * slot area starts after the metadata of the largest colour */
-    size_t b = round_up(sizeof(struct alloc_arena), 64);
+    size_t b = ARENA_HDR_SIZE;
     size_t s = b + (n + 63) / 64 * 8;
     size_t slots = round_up(g.color_max + s + round_up(n * c->slack_bits, 64) / 8, SLOT_ALIGN);
     if (bitmap_off) {
@@ -360,7 +369,6 @@ static void class_init(unsigned i)
     size_t step = i == 0 ? 8 : c->size - class_size(i - 1);
     c->slack_bits = step <= 16 ? 4 : step <= 256 ? 8 : step <= 65536 ? 16 : 32;
     c->slack_log = (uint32_t)__builtin_ctz(c->slack_bits);
-    c->slack_mask = ((uint64_t)1 << c->slack_bits) - 1;
     size_t a = g.arena_size;
     /* Bits per slot: 8 * size + 1 (bitmap) + slack; start from that estimate
      * and correct for the roundings. */
@@ -490,27 +498,34 @@ static unsigned bucket_of(const struct size_class *c, uint32_t live)
 
 /* ------------------------------------------------------------ slot helpers */
 
-static inline uint32_t slot_index(const struct size_class *c, size_t off)
+static inline uint32_t slot_index(const struct alloc_arena *a, size_t off)
 {
-    return (uint32_t)(((unsigned __int128)off * c->recip) >> 64);
+    return (uint32_t)(((unsigned __int128)off * a->recip) >> 64);
 }
 
 /* Slack fields are 4, 8, 16 or 32 bits and never straddle a 64-bit word, so
  * one branch-free word access serves every width (a switch on the width
  * mispredicts when classes interleave). */
-static inline void slack_set(const struct size_class *c, uint8_t *s, uint32_t i, uint32_t v)
+static inline uint64_t *arena_bitmap(const struct alloc_arena *a)
 {
-    uint64_t bit = (uint64_t)i << c->slack_log;
-    uint64_t *w = (uint64_t *)(void *)s + (bit >> 6);
-    unsigned sh = (unsigned)(bit & 63);
-    *w = (*w & ~(c->slack_mask << sh)) | ((uint64_t)v << sh);
+    return (uint64_t *)(void *)((char *)a + ARENA_HDR_SIZE);
 }
 
-static inline uint32_t slack_get(const struct size_class *c, const uint8_t *s, uint32_t i)
+static inline void slack_set(struct alloc_arena *a, uint32_t i, uint32_t v)
 {
-    uint64_t bit = (uint64_t)i << c->slack_log;
-    const uint64_t *w = (const uint64_t *)(const void *)s + (bit >> 6);
-    return (uint32_t)((*w >> (bit & 63)) & c->slack_mask);
+    uint64_t bit = (uint64_t)i << a->slack_log;
+    uint64_t *w = (uint64_t *)(void *)((char *)a + a->slack_off) + (bit >> 6);
+    unsigned sh = (unsigned)(bit & 63);
+    uint64_t mask = ~(uint64_t)0 >> (64 - (1u << a->slack_log));
+    *w = (*w & ~(mask << sh)) | ((uint64_t)v << sh);
+}
+
+static inline uint32_t slack_get(const struct alloc_arena *a, uint32_t i)
+{
+    uint64_t bit = (uint64_t)i << a->slack_log;
+    const uint64_t *w = (const uint64_t *)(const void *)((const char *)a + a->slack_off) + (bit >> 6);
+    uint64_t mask = ~(uint64_t)0 >> (64 - (1u << a->slack_log));
+    return (uint32_t)((*w >> (bit & 63)) & mask);
 }
 
 /* ------------------------------------------------------------------ arenas */
@@ -643,12 +658,13 @@ static struct alloc_arena *arena_new(unsigned ci, unsigned band)
         a->slot_size = c->size;
         a->free_head = NULL;
         a->slots = (char *)base_of(a) + c->slots_off;
-        a->bitmap = (uint64_t *)(void *)((char *)a + c->bitmap_off);
-        a->slack = (uint8_t *)a + c->slack_off;
+        a->slack_off = (uint32_t)c->slack_off;
+        a->slack_log = c->slack_log;
+        a->recip = c->recip;
         /* A fresh mapping reads as zeros. A reused one may have held another
          * class whose slots overlap this bitmap, so clear it. */
         if (reused)
-            memset(a->bitmap, 0, (c->nslots + 63) / 64 * 8);
+            memset(arena_bitmap(a), 0, (c->nslots + 63) / 64 * 8);
     }
     a->flags = 0;
     a->cprev = NULL;
@@ -681,14 +697,15 @@ static inline void *arena_take(struct size_class *c, struct alloc_arena *a, size
     if (a->free_head) {
         p = a->free_head;
         a->free_head = *(void **)(void *)p;
-        idx = slot_index(c, (size_t)(p - a->slots));
+        idx = slot_index(a, (size_t)(p - a->slots));
     } else {
         idx = a->bumped++;
         p = a->slots + (size_t)idx * c->size;
     }
-    A_ASSERT(!(a->bitmap[idx >> 6] & (1ull << (idx & 63))));
-    a->bitmap[idx >> 6] |= 1ull << (idx & 63);
-    slack_set(c, a->slack, idx, c->size - (uint32_t)size);
+    uint64_t *bm = arena_bitmap(a);
+    A_ASSERT(!(bm[idx >> 6] & (1ull << (idx & 63))));
+    bm[idx >> 6] |= 1ull << (idx & 63);
+    slack_set(a, idx, a->slot_size - (uint32_t)size);
     a->live++;
     c->live++;
     c->live_bytes += size;
@@ -805,17 +822,18 @@ void alloc_free(void *p)
         large_free((struct large *)(void *)a, p);
         return;
     }
-    struct size_class *c = &g.cls[a->cls];
     size_t off = (size_t)((char *)p - a->slots);
-    uint32_t idx = slot_index(c, off);
+    uint32_t idx = slot_index(a, off);
     uint64_t bit = 1ull << (idx & 63);
+    uint64_t *w = arena_bitmap(a) + (idx >> 6);
     /* off is huge when p lies in the header, so one compare covers both ends. */
-    if (unlikely(off >= (size_t)a->bumped * c->size || (size_t)idx * c->size != off ||
-                 !(a->bitmap[idx >> 6] & bit)))
+    if (unlikely(off >= (size_t)a->bumped * a->slot_size ||
+                 (size_t)idx * a->slot_size != off || !(*w & bit)))
         alloc_panic("free of a pointer that is not a live block", p);
-    a->bitmap[idx >> 6] &= ~bit;
+    *w &= ~bit;
+    struct size_class *c = &g.cls[a->cls];
     c->live--;
-    c->live_bytes -= c->size - slack_get(c, a->slack, idx);
+    c->live_bytes -= a->slot_size - slack_get(a, idx);
     *(void **)p = a->free_head;
     a->free_head = p;
     a->live--;
@@ -957,14 +975,14 @@ size_t alloc_arena_foreach_live(struct alloc_arena *a, alloc_live_fn fn, void *c
     uint8_t busy = a->flags & FLAG_BUSY;
     a->flags |= FLAG_BUSY;
     for (uint32_t w = 0; w < (a->bumped + 63) / 64; w++) {
-        uint64_t bits = a->bitmap[w];
+        uint64_t bits = arena_bitmap(a)[w];
         while (bits) {
             unsigned i = (unsigned)__builtin_ctzll(bits);
             calls++;
             if (!fn(a->slots + ((size_t)w * 64 + i) * a->slot_size, ctx))
                 goto out;
             /* Re-read: fn may have freed other blocks of this word. */
-            bits = a->bitmap[w] & ~((2ull << i) - 1);
+            bits = arena_bitmap(a)[w] & ~((2ull << i) - 1);
         }
     }
 out:
@@ -1006,8 +1024,10 @@ static bool verify_arena(unsigned ci, const struct alloc_arena *a, bool retained
     CHECK(a->band < ALLOC_BANDS, "arena %p", (const void *)a);
     CHECK(a->nslots == c->nslots && a->slot_size == c->size, "arena %p", (const void *)a);
     CHECK(a->slots == (const char *)base_of(a) + c->slots_off, "arena %p", (const void *)a);
-    CHECK((const char *)a->bitmap == (const char *)a + c->bitmap_off, "arena %p", (const void *)a);
-    CHECK(a->slack == (const uint8_t *)a + c->slack_off, "arena %p", (const void *)a);
+    CHECK(c->bitmap_off == ARENA_HDR_SIZE && a->slack_off == c->slack_off &&
+              a->slack_log == c->slack_log && a->recip == c->recip,
+          "arena %p copies of class fields", (const void *)a);
+    const uint64_t *bm = arena_bitmap(a);
     CHECK(a->bumped <= a->nslots && a->live <= a->bumped, "arena %p live %u bumped %u",
           (const void *)a, a->live, a->bumped);
     if (retained) {
@@ -1023,14 +1043,14 @@ static bool verify_arena(unsigned ci, const struct alloc_arena *a, bool retained
     size_t pop = 0;
     uint32_t words = (a->nslots + 63) / 64;
     for (uint32_t w = 0; w < words; w++) {
-        uint64_t bits = a->bitmap[w];
+        uint64_t bits = bm[w];
         pop += (size_t)__builtin_popcountll(bits);
         while (bits) {
             uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
             bits &= bits - 1;
             CHECK(i < a->bumped, "arena %p live bit %u beyond bumped %u", (const void *)a, i,
                   a->bumped);
-            uint32_t sl = slack_get(c, a->slack, i);
+            uint32_t sl = slack_get(a, i);
             CHECK(sl < c->size, "arena %p slot %u slack %u", (const void *)a, i, sl);
             *req += c->size - sl;
         }
@@ -1047,8 +1067,8 @@ static bool verify_arena(unsigned ci, const struct alloc_arena *a, bool retained
         CHECK(off % c->size == 0, "arena %p free link %p off boundary", (const void *)a,
               (const void *)p);
         uint32_t i = (uint32_t)(off / c->size);
-        CHECK(slot_index(c, off) == i, "arena %p reciprocal", (const void *)a);
-        CHECK(!(a->bitmap[i >> 6] & (1ull << (i & 63))), "arena %p free slot %u is live",
+        CHECK(slot_index(a, off) == i, "arena %p reciprocal", (const void *)a);
+        CHECK(!(bm[i >> 6] & (1ull << (i & 63))), "arena %p free slot %u is live",
               (const void *)a, i);
         n++;
     }
