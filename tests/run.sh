@@ -5,14 +5,20 @@
 #  1. installs whatever build/test dependency is missing (apt, only if needed);
 #  2. configures and builds two trees: build/ (Release) and build-asan/
 #     (Debug with AddressSanitizer + UndefinedBehaviorSanitizer);
-#  3. runs ctest in both (unit tests and integration tests that spawn the
-#     daemon), with a per-test timeout;
-#  4. exits non-zero if any build or test failed.
+#  3. runs ctest in both (unit tests, integration tests that spawn the
+#     daemon, the systemd checks), with a per-test timeout;
+#  4. builds the libFuzzer targets with clang in a third tree (build-fuzz/,
+#     tests/fuzz/CMakeLists.txt), replays tests/fuzz/regress/ and fuzzes each
+#     target for FUZZ_SECONDS from the seed corpus (tests/fuzz/run_fuzz.sh);
+#  5. exits non-zero if any build, test or fuzzing run failed.
 #
 # Environment: JOBS (default 2) caps build and test parallelism;
 # TEST_TIMEOUT (seconds, default 300) is ctest's per-test default timeout;
 # SKIP_ASAN=1 skips the sanitizer tree (quicker local runs);
-# BUILD_DIR / ASAN_BUILD_DIR (default build, build-asan) name the two trees.
+# SKIP_FUZZ=1 skips the fuzz tree; FUZZ_SECONDS (default 60) is the fuzzing
+# time per target;
+# BUILD_DIR / ASAN_BUILD_DIR / FUZZ_BUILD_DIR (default build, build-asan,
+# build-fuzz) name the three trees.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,12 +26,23 @@ JOBS="${JOBS:-2}"
 TEST_TIMEOUT="${TEST_TIMEOUT:-300}"
 BUILD_DIR="${BUILD_DIR:-build}"
 ASAN_BUILD_DIR="${ASAN_BUILD_DIR:-build-asan}"
+FUZZ_BUILD_DIR="${FUZZ_BUILD_DIR:-build-fuzz}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+export FUZZ_SECONDS
 cd "$ROOT"
 
 say() { printf '==> %s\n' "$*"; }
 
 # ---- 1. dependencies -------------------------------------------------------
-PKGS=(gcc libc6-dev make cmake pkg-config libevent-dev libhiredis-dev libcmocka-dev redis-tools redis-server)
+PKGS=(gcc libc6-dev make cmake pkg-config libevent-dev libhiredis-dev libcmocka-dev redis-tools redis-server python3)
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+    PKGS+=(clang-14 libclang-rt-14-dev)   # libFuzzer and the sanitizer runtimes
+fi
+# systemd-analyze (unit checks) works without a running systemd; the package
+# is only pulled in when the tool is missing.
+if ! command -v systemd-analyze >/dev/null; then
+    PKGS+=(systemd)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -98,6 +115,28 @@ for t in "${trees[@]}"; do
         say "FAILED in $t (daemon logs: $t/tests/logs/)"
     fi
 done
+
+# ---- 4. fuzzing --------------------------------------------------------------
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+    FUZZ_CC="$(command -v clang-14 || command -v clang || true)"
+    say "configuring $FUZZ_BUILD_DIR (CC=$FUZZ_CC)"
+    if [ -n "$FUZZ_CC" ] &&
+        CC="$FUZZ_CC" cmake -S "$ROOT/tests/fuzz" -B "$ROOT/$FUZZ_BUILD_DIR" >/dev/null &&
+        { say "building $FUZZ_BUILD_DIR"; cmake --build "$ROOT/$FUZZ_BUILD_DIR" -j"$JOBS"; }; then
+        say "fuzzing (${FUZZ_SECONDS}s per target)"
+        if bash "$ROOT/tests/fuzz/run_fuzz.sh" "$ROOT/$FUZZ_BUILD_DIR"; then
+            total_pass=$((total_pass + 1))
+        else
+            total_fail=$((total_fail + 1))
+            status=1
+            say "FAILED: fuzzing (inputs in $FUZZ_BUILD_DIR/artifacts/)"
+        fi
+    else
+        total_fail=$((total_fail + 1))
+        status=1
+        say "FAILED: building the fuzz targets"
+    fi
+fi
 
 if [ "$total_pass" -eq 0 ] && [ "$total_fail" -eq 0 ]; then
     echo "run.sh: no tests were run" >&2

@@ -1,0 +1,124 @@
+#!/usr/bin/python3
+"""Writes the seed corpora in tests/fuzz/corpus/<target>/ (run it after
+changing the seeds; the files are committed, so the suite does not need it).
+
+fuzz_resp inputs are: split seed byte, bulk-limit byte, client bytes.
+fuzz_dispatch inputs are: flags byte (bit 0 RESP3), client bytes; the
+pseudo-command "_clock <ms>" advances the pinned clock.
+"""
+import os
+import shutil
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def mb(*args):
+    """A multibulk request."""
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+COMMANDS = {
+    "ping": mb("PING") + mb("PING", "hello") + mb("ECHO", "x"),
+    "set_get": mb("SET", "k", "v") + mb("GET", "k") + mb("GET", "missing"),
+    "set_opts": mb("SET", "k", "v", "EX", "10") + mb("SET", "k", "w", "NX", "GET")
+    + mb("SET", "k", "z", "XX", "KEEPTTL") + mb("SET", "k", "q", "PXAT", "1700000005000")
+    + mb("SET", "k", "q", "EXAT", "abc") + mb("TTL", "k"),
+    "setnx_setex": mb("SETNX", "a", "1") + mb("SETEX", "b", "5", "x") + mb("PSETEX", "c", "500", "y")
+    + mb("_clock", "1000") + mb("GET", "c") + mb("PTTL", "b"),
+    "getset_getdel": mb("SET", "a", "1") + mb("GETSET", "a", "2") + mb("GETDEL", "a") + mb("GETDEL", "a"),
+    "getex": mb("SET", "a", "1") + mb("GETEX", "a", "PX", "100") + mb("GETEX", "a", "PERSIST")
+    + mb("GETEX", "a", "EXAT", "1800000000"),
+    "mset_mget": mb("MSET", "a", "1", "b", "2", "c", "3") + mb("MGET", "a", "b", "x", "c")
+    + mb("MSETNX", "a", "9", "z", "9") + mb("MSETNX", "y", "1", "z", "2"),
+    "append_strlen": mb("APPEND", "s", "hello") + mb("APPEND", "s", " world") + mb("STRLEN", "s")
+    + mb("GETRANGE", "s", "-5", "-1") + mb("SETRANGE", "s", "20", "x") + mb("GETRANGE", "s", "0", "100"),
+    "setrange_big": mb("SETRANGE", "r", "65000", "x") + mb("SETRANGE", "r", "70000", "x")
+    + mb("APPEND", "r", "y" * 600),
+    "incr": mb("INCR", "n") + mb("INCRBY", "n", "41") + mb("DECR", "n") + mb("DECRBY", "n", "-5")
+    + mb("INCRBY", "n", "9223372036854775807") + mb("SET", "f", "x") + mb("INCR", "f"),
+    "incrbyfloat": mb("INCRBYFLOAT", "f", "10.5") + mb("INCRBYFLOAT", "f", "0.1")
+    + mb("INCRBYFLOAT", "f", "1e300") + mb("INCRBYFLOAT", "f", "inf") + mb("INCRBYFLOAT", "g", "-0"),
+    "del_exists": mb("MSET", "a", "1", "b", "2") + mb("EXISTS", "a", "b", "a", "c") + mb("DEL", "a", "c")
+    + mb("UNLINK", "b") + mb("TOUCH", "a", "b") + mb("TYPE", "a") + mb("TYPE", "zz"),
+    "rename": mb("SET", "a", "1") + mb("RENAME", "a", "b") + mb("RENAMENX", "b", "b")
+    + mb("SET", "c", "2") + mb("RENAMENX", "b", "c") + mb("RENAME", "nope", "x"),
+    "keys_scan": b"".join(mb("SET", "key:%d" % i, str(i)) for i in range(20))
+    + mb("KEYS", "key:1*") + mb("KEYS", "*[0-3]") + mb("SCAN", "0", "COUNT", "5")
+    + mb("SCAN", "0", "MATCH", "key:?", "COUNT", "100", "TYPE", "string") + mb("RANDOMKEY"),
+    "glob": mb("SET", "a\\b", "1") + mb("KEYS", "a\\\\b") + mb("KEYS", "[^a]*") + mb("KEYS", "[z-a]")
+    + mb("KEYS", "a*a*a*a*a*b") + mb("KEYS", "[") + mb("KEYS", ""),
+    "expire": mb("SET", "e", "1") + mb("EXPIRE", "e", "10") + mb("PEXPIRE", "e", "100", "GT")
+    + mb("EXPIREAT", "e", "1800000000", "NX") + mb("PEXPIREAT", "e", "1700000000500")
+    + mb("EXPIRETIME", "e") + mb("PEXPIRETIME", "e") + mb("PERSIST", "e") + mb("TTL", "e")
+    + mb("EXPIRE", "e", "-1") + mb("EXISTS", "e"),
+    "expire_clock": b"".join(mb("SET", "t%d" % i, "v", "PX", str(10 * i + 1)) for i in range(30))
+    + mb("_clock", "50") + mb("DBSIZE") + mb("_clock", "1000") + mb("DBSIZE") + mb("SCAN", "0"),
+    "select_flush": mb("SELECT", "0") + mb("SELECT", "1") + mb("SET", "a", "b") + mb("DBSIZE")
+    + mb("FLUSHDB") + mb("FLUSHALL", "ASYNC") + mb("DBSIZE") + mb("TIME"),
+    "command": mb("COMMAND", "COUNT") + mb("COMMAND", "INFO", "get", "set", "nope")
+    + mb("COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2") + mb("COMMAND", "LIST", "FILTERBY", "PATTERN", "*et*")
+    + mb("COMMAND", "DOCS", "get"),
+    "command_all": mb("COMMAND") + mb("COMMAND", "DOCS") + mb("COMMAND", "LIST"),
+    "errors": mb("NOSUCHCMD", "x") + mb("GET") + mb("SET", "a") + mb("SET", "a", "b", "EX", "0")
+    + mb("SET", "a", "b", "EX", "99999999999999999") + mb("GETRANGE", "a", "x", "1") + mb("QUIT"),
+    "binary_keys": mb(b"SET", b"\x00\xff\r\n", b"\x00") + mb(b"GET", b"\x00\xff\r\n") + mb(b"KEYS", b"*")
+    + mb(b"STRLEN", b"\x00\xff\r\n"),
+    "empty_args": mb("SET", "", "") + mb("GET", "") + mb("APPEND", "", "") + mb("EXISTS", ""),
+    "many_keys": b"".join(mb("SET", "k%d" % i, "x" * (i % 300)) for i in range(200))
+    + b"".join(mb("DEL", "k%d" % i) for i in range(0, 200, 2)) + mb("DBSIZE"),
+    "inline": b"PING\r\nSET a \"hello world\"\r\nGET a\r\nSET b 'x y'\r\nECHO \"\\x41\\n\"\r\n\r\nDBSIZE\n",
+    "inline_bad": b"SET a \"unterminated\r\nPING\r\nGET 'a'b\r\nPING\r\n",
+    "pipeline_mixed": mb("SET", "p", "1") + b"INCR p\r\n" + mb("GET", "p") + b"\r\n" + b"*0\r\n"
+    + b"*-1\r\n" + mb("GET", "p"),
+    "malformed": b"*2\r\n$3\r\nGET\r\n$x\r\nPING\r\n*1\r\n$-5\r\nPING\r\n*abc\r\nPING\r\n",
+    "oversize": b"*1\r\n$99999999\r\nPING\r\n" + b"*3000000\r\nPING\r\n",
+}
+
+
+def resp_seeds():
+    seeds = {}
+    for name, body in COMMANDS.items():
+        seeds[name] = b"\x07\x00" + body
+    seeds["onebyte_set"] = b"\x00\x00" + mb("SET", "key", "value")
+    seeds["bigsteps"] = b"\x3f\x00" + mb("MSET", "a", "1", "b", "2") * 4
+    seeds["small_limit"] = b"\x05\x02" + mb("SET", "k", "x" * 40) + mb("GET", "k")
+    seeds["bulk_exact_limit"] = b"\x05\x01" + mb("SET", "k", "x" * 16)
+    seeds["neg_counts"] = b"\x03\x00*-1\r\n*0\r\n*1\r\n$0\r\n\r\n*1\r\n$-1\r\n"
+    seeds["ints"] = b"\x02\x00" + mb("X", "0", "-0", "007", "+1", "-9223372036854775808",
+                                      "9223372036854775808", "1e3", " 1", "1 ")
+    seeds["floats"] = b"\x02\x00" + mb("X", "1.5", "inf", "-inf", "nan", "1e400", "0x10", ".5", "5.")
+    seeds["inline_quotes"] = b"\x09\x00" + b"SET \"a\\\"b\" 'c\\'d' \"\\xzz\" \"\\x4\"\r\nA  B   C\t\tD\r\n"
+    seeds["inline_noeol"] = b"\x01\x00" + b"GET abc"
+    seeds["inline_lf_only"] = b"\x01\x00" + b"PING\nPING\n\n\n"
+    seeds["header_noeol"] = b"\x04\x00" + b"*2\r\n$3\r"
+    seeds["bad_crlf"] = b"\x04\x00" + b"*1\r\n$3\r\nGETxx"
+    seeds["long_length"] = b"\x04\x00" + b"*1\r\n$" + b"1" * 40 + b"\r\n"
+    return seeds
+
+
+def dispatch_seeds():
+    seeds = {}
+    for name, body in COMMANDS.items():
+        seeds[name] = b"\x00" + body
+    seeds["resp3_mix"] = b"\x01" + mb("SET", "a", "1") + mb("GET", "nope") + mb("MGET", "a", "b") \
+        + mb("INCRBYFLOAT", "f", "1.5") + mb("COMMAND", "INFO", "get") + mb("SCAN", "0") + mb("TTL", "a")
+    seeds["resp3_commands"] = b"\x01" + mb("COMMAND", "DOCS", "set") + mb("COMMAND", "INFO")
+    seeds["noauth"] = b"\xc0" + mb("GET", "a") + mb("SET", "a", "b") + mb("NOPE") + mb("GET")
+    return seeds
+
+
+def write(target, seeds):
+    d = os.path.join(HERE, "corpus", target)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for name, body in seeds.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(body)
+
+
+write("fuzz_resp", resp_seeds())
+write("fuzz_dispatch", dispatch_seeds())
