@@ -88,10 +88,17 @@
  * report the entries whose home is b: by the invariant above they all lie
  * there, wherever backward-shift deletion moved them (tombstones in old
  * count as non-empty, which keeps this true in old as well). While resizing,
- * visit the bucket of the smaller table and all of its expansions in the
- * larger one; migration moves an entry between tables only between calls,
- * from one of those buckets to another that is visited in the same call or
- * has the same visited/unvisited status, so it is reported at least once.
+ * visit the bucket v & m0 of the smaller table, then the buckets of the
+ * larger one that expand it, stepping the extra high bits with the same
+ * reverse-binary increment and starting from the cursor's own high bits:
+ * a cursor returned by a call on the larger table has high bits meaning
+ * "the expansions before these are done", and those are before in
+ * reverse-binary order, not in plain binary order (walking them in plain
+ * order from there skipped buckets; test_scan_across_shrinks). When the
+ * high bits wrap, the carry moves the cursor to the small table's next
+ * bucket. Migration moves an entry between tables only between calls, from
+ * one of those buckets to another that is visited in the same call or has
+ * the same visited/unvisited status, so it is reported at least once.
  * Cost: one key hash per slot walked.
  *
  * HASH
@@ -1108,13 +1115,19 @@ uint64_t ks_scan(uint64_t cursor, size_t count, ks_visit_fn fn, void *ctx)
             uint64_t m0 = small->mask, m1 = big->mask;
             scan_bucket(small, v & m0, fn, ctx);
             done++;
-            /* every bucket of big whose low bits are v & m0 */
+            /*
+             * The buckets of big whose low bits are v & m0, from v's high
+             * bits onward in reverse-binary order: a cursor that a call on
+             * the big table returned has high bits meaning "the expansions
+             * before these are done", so the order must match. When the
+             * high bits wrap, the carry advances v to the next bucket of
+             * the small table.
+             */
             do {
                 scan_bucket(big, v & m1, fn, ctx);
-                v = (((v | m0) + 1) & ~m0) | (v & m0);
+                v = cursor_next(v, m1);
                 done++;
             } while (v & (m0 ^ m1));
-            v = cursor_next(v, m0);
         }
     } while (v != 0 && done < count);
     return v;

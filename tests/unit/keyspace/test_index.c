@@ -290,6 +290,56 @@ static void test_scan_resizes(void **state)
     scan_with_churn(500, 100000, 100);
 }
 
+/* The transition that matters most for SCAN: a cursor returned while the
+ * table was big, used while a shrink is still migrating (the big table's
+ * remaining expansions of the small bucket must be walked in the cursor's
+ * reverse-binary order). Each round grows, scans once, shrinks, scans once
+ * mid-shrink. */
+static void test_scan_across_shrinks(void **state)
+{
+    (void)state;
+    enum { S = 400, E = 2000 };  /* 4096 slots, shrinking to 1024 */
+    for (int rep = 0; rep < 3; rep++) {
+        struct seen s = {calloc(S, 1), S};
+        for (unsigned i = 0; i < S; i++)
+            put(i, 0);
+        finish_resize();
+        uint64_t cur = 0;
+        unsigned rounds = 0, mid_shrink = 0;
+        struct ks_stats st;
+        do {
+            for (unsigned i = 0; i < E; i++)
+                put(S + i, 0);
+            finish_resize();
+            /* one bucket: leaves the cursor's extra high bits mid-way */
+            cur = ks_scan(cur, 1, visit, &s);
+            if (cur == 0)
+                break;
+            for (unsigned i = 0; i < E; i++)
+                assert_true(del(S + i));
+            ks_stats(&st);
+            mid_shrink += st.rehashing;
+            cur = ks_scan(cur, 16, visit, &s);
+            finish_resize();
+            rounds++;
+        } while (cur != 0 && rounds < 100000);
+        assert_int_equal(cur, 0);
+        assert_true(mid_shrink > 10);
+        for (unsigned i = 0; i < S; i++) {
+            if (s.count[i] == 0)
+                fail_msg("key:%u never returned (rep %d, %u rounds)", i, rep, rounds);
+        }
+        free(s.count);
+        /* a fresh setup draws a new hash seed: another layout */
+        ks_teardown();
+        struct ks_options o;
+        ks_options_default(&o);
+        o.initial_power = 2;
+        o.rehash_steps = 1;
+        assert_int_equal(ks_setup(&o), 0);
+    }
+}
+
 static void test_scan_empty_and_expired(void **state)
 {
     (void)state;
@@ -367,6 +417,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ops_during_resize, setup_slow, teardown),
         cmocka_unit_test_setup_teardown(test_scan_stable, setup_slow, teardown),
         cmocka_unit_test_setup_teardown(test_scan_resizes, setup_slow, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_across_shrinks, setup_slow, teardown),
         cmocka_unit_test_setup_teardown(test_scan_empty_and_expired, setup_slow, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_pass_with_shifts, setup_slow, teardown),
     };
