@@ -72,9 +72,11 @@
  * Invariants (checked by alloc_verify)
  *   live == popcount(bitmap); bitmap bits at or beyond bumped are 0;
  *   free-list length == bumped - live, every link on a slot boundary below
- *   bumped with its bitmap bit clear; live >= 1 for every listed arena
- *   (an arena that empties is released at once, unless a live-slot walk is
- *   in progress on it); bucket == floor(live * 8 / slots) or full; the
+ *   bumped with its bitmap bit clear; live >= 1 for every active arena
+ *   (an arena that empties is retired at once, unless a live-slot walk has
+ *   it pinned); bucket == floor(live * 8 / slots) or full, and the arena is
+ *   on that bucket's list unless pinned; retained arenas are empty, and
+ *   only the DIRTY_MAX most recent have touched pages; the
  *   per-class counters equal the sums over the arenas and the slack arrays.
  *
  * Placement policy
@@ -108,9 +110,12 @@
  *   callback that knows which index slot points at the block) to copy it
  *   into a fresh alloc_block() of the same class and band and to swap the
  *   pointer; then frees the old block. Because allocation always prefers the
- *   fullest bucket, the copies land in dense arenas and never in the arena
- *   being evacuated (it is in the sparsest bucket, and the walk pins it so it
- *   is not released under the walker even when its last block leaves). The
+ *   fullest bucket, the copies land in dense arenas, and never in the arena
+ *   being evacuated: the walk pins it (takes it off the bucket lists, so it
+ *   receives no blocks, and keeps it mapped even when its last block
+ *   leaves). A mover should only evacuate when the pair's other arenas have
+ *   at least as many free slots as the source has live ones; else the
+ *   copies would need a fresh arena and nothing would be gained. The
  *   walk is resumable: the mover keeps (arena, slot index) as its cursor and
  *   a time budget per cron tick; the walk callback returning false stops it.
  *   When the arena's live count reaches zero it is released like any other.
@@ -617,7 +622,9 @@ static void arena_retire(struct alloc_arena *a)
 static void arena_empty(struct size_class *c, struct alloc_arena *a)
 {
     struct band_lists *bl = &g.bl[a->cls][a->band];
-    bucket_remove(bl, a);
+    if (!(a->flags & FLAG_BUSY))
+        bucket_remove(bl, a);
+    a->flags = 0;
     bl->narenas--;
     if (a->cprev)
         a->cprev->cnext = a->cnext;
@@ -681,7 +688,12 @@ static struct alloc_arena *arena_new(unsigned ci, unsigned band)
 
 static void rebucket(struct size_class *c, struct alloc_arena *a)
 {
-    if (a->live == 0 && !(a->flags & FLAG_BUSY)) {
+    if (a->flags & FLAG_BUSY) {
+        /* pinned by a walk: off the lists, only track the bucket */
+        a->bucket = (uint8_t)bucket_of(c, a->live);
+        return;
+    }
+    if (a->live == 0) {
         arena_empty(c, a);
         return;
     }
@@ -973,7 +985,12 @@ size_t alloc_arena_foreach_live(struct alloc_arena *a, alloc_live_fn fn, void *c
 {
     size_t calls = 0;
     uint8_t busy = a->flags & FLAG_BUSY;
-    a->flags |= FLAG_BUSY;
+    if (!busy) {
+        /* Pin: off the bucket lists, so that blocks fn allocates (a mover's
+         * copies) cannot land here, and not released while we walk. */
+        bucket_remove(&g.bl[a->cls][a->band], a);
+        a->flags |= FLAG_BUSY;
+    }
     for (uint32_t w = 0; w < (a->bumped + 63) / 64; w++) {
         uint64_t bits = arena_bitmap(a)[w];
         while (bits) {
@@ -987,9 +1004,13 @@ size_t alloc_arena_foreach_live(struct alloc_arena *a, alloc_live_fn fn, void *c
     }
 out:
     if (!busy) {
-        a->flags &= (uint8_t)~FLAG_BUSY;
-        if (a->live == 0)
-            arena_empty(&g.cls[a->cls], a);
+        struct size_class *c = &g.cls[a->cls];
+        if (a->live == 0) {
+            arena_empty(c, a);
+        } else {
+            a->flags &= (uint8_t)~FLAG_BUSY;
+            bucket_push(&g.bl[a->cls][a->band], bucket_of(c, a->live), a);
+        }
     }
     return calls;
 }
@@ -1090,7 +1111,7 @@ bool alloc_verify(void)
         CHECK(ci == 0 || c->size > g.cls[ci - 1].size, "class %u", ci);
         CHECK(layout_end(c, c->nslots, NULL, NULL, NULL) <= g.arena_size, "class %u", ci);
         size_t narenas = 0, live = 0, req = 0;
-        size_t per_band[ALLOC_BANDS] = {0};
+        size_t per_band[ALLOC_BANDS] = {0}, pinned[ALLOC_BANDS] = {0};
         const struct alloc_arena *prev = NULL;
         for (const struct alloc_arena *a = c->all; a; a = a->cnext) {
             CHECK(a->cprev == prev, "class %u list links", ci);
@@ -1100,6 +1121,7 @@ bool alloc_verify(void)
             narenas++;
             live += a->live;
             per_band[a->band]++;
+            pinned[a->band] += (a->flags & FLAG_BUSY) != 0;
             prev = a;
         }
         CHECK(narenas == c->arenas, "class %u arenas %zu counted %zu", ci, c->arenas, narenas);
@@ -1123,9 +1145,9 @@ bool alloc_verify(void)
                 }
             }
             CHECK(bl->nonempty >> NB == 0, "class %u band %u mask", ci, b);
-            CHECK(listed == per_band[b] && bl->narenas == per_band[b],
-                  "class %u band %u: %zu listed, %u counted, %zu in class list", ci, b, listed,
-                  bl->narenas, per_band[b]);
+            CHECK(listed + pinned[b] == per_band[b] && bl->narenas == per_band[b],
+                  "class %u band %u: %zu listed, %zu pinned, %u counted, %zu in class list", ci,
+                  b, listed, pinned[b], bl->narenas, per_band[b]);
         }
         total_arenas += narenas;
     }

@@ -148,9 +148,11 @@ struct alloc_arena *alloc_arena_sparsest(unsigned cls, unsigned band);
 
 /*
  * Calls fn(block, ctx) for every live slot of a, in address order; stops
- * early when fn returns false. fn may free the block it is given (and
- * allocate elsewhere); the arena is kept mapped until the walk ends even if
- * it becomes empty, then released. Returns the number of calls made.
+ * early when fn returns false. For the walk the arena is pinned: it is taken
+ * off the allocation lists, so blocks that fn allocates (a compactor's
+ * copies) land in other arenas, and it stays mapped even if it becomes
+ * empty; it is put back, or retired if empty, when the walk ends. fn may
+ * free any block and allocate. Returns the number of calls made.
  */
 typedef bool (*alloc_live_fn)(void *block, void *ctx);
 size_t alloc_arena_foreach_live(struct alloc_arena *a, alloc_live_fn fn, void *ctx);
