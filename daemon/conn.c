@@ -126,6 +126,7 @@ static void conn_free(struct conn *c)
         conn_tail = c->prev;
     nconns--;
     request_deinit(&c->req);
+    session_deinit(&c->sess);
     reply_deinit(&c->sess.reply);
     free(c->qbuf);
     free(c->name);

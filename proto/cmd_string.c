@@ -444,6 +444,7 @@ void cmd_setrange(struct session *s, int argc, struct slice *argv)
 
     if (old != NULL && need <= olen) {
         memcpy(val_ptr(old) + offset, val->p, val->len);
+        ks_modified(old);   /* in-place edits notify WATCH */
         reply_int(&s->reply, (long long)olen);
         return;
     }
@@ -472,6 +473,7 @@ static bool store_counter(struct session *s, const struct slice *key, struct ent
 {
     if (old != NULL && entry_vlen(old) == n) {
         memcpy(val_ptr(old), text, n);
+        ks_modified(old);   /* in-place edits notify WATCH */
         return true;
     }
     struct entry *e = ks_alloc(key->p, key->len, n, old == NULL ? KS_NO_EXPIRE : entry_expire(old));

@@ -17,6 +17,7 @@
  *    arity, authentication; the error wordings are Redis's.
  */
 #include "proto/command.h"
+#include "proto/multi.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -356,6 +357,51 @@ static inline uint64_t now_usec(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* Runs a command's handler and counts the call (also for EXEC's queue). */
+void command_call(struct session *s, struct cmd_entry *e, int argc, struct slice *argv)
+{
+    command_proc proc = e->cmd->proc;
+    if (proc == NULL && e->parent != NULL)
+        proc = e->parent->cmd->proc;
+    uint64_t errs = s->reply.nerrors;
+    uint64_t nested = s->tx.nested_errors;
+    uint64_t t0 = now_usec();
+    proc(s, argc, argv);
+    e->st.usec += now_usec() - t0;
+    e->st.calls++;
+    /* errors of commands that EXEC ran count against those commands */
+    uint64_t mine = s->reply.nerrors - errs;
+    uint64_t inner = s->tx.nested_errors - nested;
+    if (mine > inner)
+        e->st.failed_calls++;
+    if (s->tx.executing)
+        s->tx.nested_errors += mine - inner;
+}
+
+/* EXEC, DISCARD, MULTI, WATCH, QUIT and RESET run even inside MULTI. */
+static bool runs_in_multi(const struct cmd_entry *e)
+{
+    static const char *const names[] = { "exec", "discard", "multi", "watch", "quit", "reset" };
+    if (e->parent != NULL)
+        return false;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(e->cmd->name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+void command_reject(struct session *s, const struct command *c, const char *err)
+{
+    if (c != NULL) {
+        struct cmd_entry *e = entry_of(c);
+        if (e != NULL)
+            e->st.rejected_calls++;
+    }
+    if (s->tx.active)
+        s->tx.aborted = true;
+    reply_error(&s->reply, err);
+}
+
 const struct command *command_dispatch(struct session *s, int argc, struct slice *argv)
 {
     if (argc <= 0)
@@ -363,13 +409,13 @@ const struct command *command_dispatch(struct session *s, int argc, struct slice
     struct cmd_entry *e = lookup_entry(argv[0].p, argv[0].len);
     if (e == NULL) {
         reject_unknown_command(s, argc, argv);
-        return NULL;
+        goto rejected;
     }
     if (e->cmd->subcommands != NULL && argc >= 2) {
         struct cmd_entry *sub = lookup_sub_entry(e, argv[1].p, argv[1].len);
         if (sub == NULL) {
             reject_unknown_sub(s, argv);
-            return NULL;
+            goto rejected;
         }
         e = sub;
     }
@@ -378,27 +424,31 @@ const struct command *command_dispatch(struct session *s, int argc, struct slice
         e->st.rejected_calls++;
         reply_errorf(&s->reply, "ERR wrong number of arguments for '%s' command",
                      e->fullname);
-        return NULL;
+        goto rejected;
     }
     if (s->need_auth && !(c->flags & CMD_NOAUTH)) {
         e->st.rejected_calls++;
         reply_error(&s->reply, ERR_NOAUTH);
-        return NULL;
+        goto rejected;
     }
-    command_proc proc = c->proc;
-    if (proc == NULL && e->parent != NULL)
-        proc = e->parent->cmd->proc;
-    if (proc == NULL) {
+    if (c->proc == NULL && (e->parent == NULL || e->parent->cmd->proc == NULL)) {
         e->st.rejected_calls++;
         reply_errorf(&s->reply, "ERR command '%s' is not implemented", e->fullname);
-        return NULL;
+        goto rejected;
     }
-    uint64_t errs = s->reply.nerrors;
-    uint64_t t0 = now_usec();
-    proc(s, argc, argv);
-    e->st.usec += now_usec() - t0;
-    e->st.calls++;
-    if (s->reply.nerrors != errs)
-        e->st.failed_calls++;
+    if (s->tx.active && !runs_in_multi(e)) {
+        if (!tx_queue(s, e, argc, argv)) {
+            reply_error(&s->reply, ERR_NOMEM);
+            goto rejected;
+        }
+        reply_status(&s->reply, "QUEUED");
+        return c;
+    }
+    command_call(s, e, argc, argv);
     return c;
+
+rejected:
+    if (s->tx.active)
+        s->tx.aborted = true;
+    return NULL;
 }

@@ -37,15 +37,37 @@
 enum command_flag { COMMAND_FLAGS(X) };
 #undef X
 
+struct tx_queued;   /* a command queued by MULTI (proto/multi.c) */
+struct tx_watch;    /* a key watched by WATCH (proto/multi.c) */
+
 /* Per-connection protocol state. The daemon embeds this in its connection
- * and keeps it alive for the connection's lifetime. */
+ * and keeps it alive for the connection's lifetime. It starts zeroed
+ * (except reply, which reply_init sets up) and must be released with
+ * session_deinit. */
 struct session {
     struct reply reply;
     uint64_t id;
     bool need_auth;          /* requirepass is set and AUTH has not succeeded */
     bool close_after_reply;  /* QUIT, protocol errors */
     void *owner;             /* the daemon's connection object */
+
+    /* MULTI/EXEC/WATCH state: private to proto/multi.c and command.c. */
+    struct {
+        bool active;              /* between MULTI and EXEC/DISCARD */
+        bool aborted;             /* a command was refused while queuing */
+        bool dirty;               /* a watched key changed since WATCH */
+        bool executing;           /* EXEC is running the queue */
+        struct tx_queued *queue;
+        size_t nqueued, cap;
+        struct tx_watch *watched; /* this session's watched keys */
+        uint64_t nested_errors;   /* errors replied by commands EXEC ran */
+    } tx;
 };
+
+/* Frees the session's transaction queue and watched keys (call before
+ * reply_deinit when the connection ends). The session may be reused only
+ * after zeroing it again. */
+void session_deinit(struct session *s);
 
 struct command;
 typedef void (*command_proc)(struct session *s, int argc, struct slice *argv);
@@ -100,14 +122,28 @@ const char *command_fullname(const struct command *c);
  * Runs one request: looks the command (and subcommand) up, checks arity,
  * then authentication, and calls its handler. The checks run in Redis's
  * order, so an unauthenticated client still gets "unknown command" and
- * arity errors. Returns the command run, or NULL if it was rejected.
+ * arity errors. Inside MULTI a command other than EXEC, DISCARD, MULTI,
+ * WATCH, QUIT and RESET is queued instead (its arguments copied) and
+ * answered +QUEUED; a rejected one makes EXEC fail with EXECABORT.
+ * Returns the command run or queued, or NULL if it was rejected.
  */
 const struct command *command_dispatch(struct session *s, int argc, struct slice *argv);
 
 /*
- * Per-command counters for INFO commandstats. A call is counted when its
- * handler ran; rejected_calls counts arity and NOAUTH rejections of a known
- * command; failed_calls counts calls whose handler replied with an error.
+ * For checks the daemon makes before dispatch (e.g. maxmemory): replies
+ * err, counts a rejected call of c (if not NULL) and, inside MULTI, makes
+ * the transaction fail with EXECABORT, as Redis does for every command it
+ * refuses while queuing.
+ */
+void command_reject(struct session *s, const struct command *c, const char *err);
+
+/*
+ * Per-command counters for INFO commandstats, counted as Redis 7 does. A
+ * call is counted when its handler ran (for a queued command: when EXEC
+ * ran it); rejected_calls counts rejections of a known command before its
+ * handler (arity, NOAUTH, command_reject), also while queuing in MULTI;
+ * failed_calls counts calls whose handler replied with an error of its own
+ * (EXEC does not fail because a command it ran did: that command does).
  */
 struct command_stats {
     uint64_t calls;
@@ -135,3 +171,4 @@ void command_stats_reset(void);
 #define ERR_NOMEM       "OOM cannot allocate memory for this value"
 #define ERR_NOAUTH      "NOAUTH Authentication required."
 #define ERR_WRONGTYPE   "WRONGTYPE Operation against a key holding the wrong kind of value"
+#define ERR_EXECABORT   "EXECABORT Transaction discarded because of previous errors."

@@ -43,6 +43,27 @@ static const struct command memory_subs[] = {
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
+#define NS  CMD_NOSCRIPT
+
+static const struct command object_subcommands[] = {
+    { "encoding", 3, R, 2, 2, 1, NULL,
+      "Inspect the internal encoding of a Redis object",
+      "generic", "2.2.3", NULL, "O(1)" },
+    { "freq", 3, R, 2, 2, 1, NULL,
+      "Get the logarithmic access frequency counter of a Redis object",
+      "generic", "4.0.0", NULL, "O(1)" },
+    { "help", 2, L | S, 0, 0, 0, NULL,
+      "Show helpful text about the different subcommands",
+      "generic", "6.2.0", NULL, "O(1)" },
+    { "idletime", 3, R, 2, 2, 1, NULL,
+      "Get the time since a Redis object was last accessed",
+      "generic", "2.2.3", NULL, "O(1)" },
+    { "refcount", 3, R, 2, 2, 1, NULL,
+      "Get the number of references to the value of the key",
+      "generic", "2.2.3", NULL, "O(1)" },
+    { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
 static const struct command proto_commands[] = {
     { "command", -1, L | S, 0, 0, 0, cmd_command,
       "Get array of Redis command details",
@@ -165,7 +186,76 @@ static const struct command proto_commands[] = {
       "string", "2.6.0", NULL,
       "O(1)" },
 
+    { "substr", 4, R, 1, 1, 1, cmd_getrange,
+      "Get a substring of the string stored at a key",
+      "string", "1.0.0", NULL,
+      "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings." },
+    { "lcs", -3, R, 1, 2, 1, cmd_lcs,
+      "Find longest common substring",
+      "string", "7.0.0", NULL,
+      "O(N*M) where N and M are the lengths of s1 and s2, respectively" },
+
+    /* bitmap (cmd_bit.c) */
+    { "setbit", 4, W | M, 1, 1, 1, cmd_setbit,
+      "Sets or clears the bit at offset in the string value stored at key",
+      "bitmap", "2.2.0", NULL,
+      "O(1)" },
+    { "getbit", 3, R | F, 1, 1, 1, cmd_getbit,
+      "Returns the bit value at offset in the string value stored at key",
+      "bitmap", "2.2.0", NULL,
+      "O(1)" },
+    { "bitcount", -2, R, 1, 1, 1, cmd_bitcount,
+      "Count set bits in a string",
+      "bitmap", "2.6.0", NULL,
+      "O(N)" },
+    { "bitpos", -3, R, 1, 1, 1, cmd_bitpos,
+      "Find first bit set or clear in a string",
+      "bitmap", "2.8.7", NULL,
+      "O(N)" },
+    { "bitop", -4, W | M, 2, -1, 1, cmd_bitop,
+      "Perform bitwise operations between strings",
+      "bitmap", "2.6.0", NULL,
+      "O(N)" },
+    { "bitfield", -2, W | M, 1, 1, 1, cmd_bitfield,
+      "Perform arbitrary bitfield integer operations on strings",
+      "bitmap", "3.2.0", NULL,
+      "O(1) for each subcommand specified" },
+    { "bitfield_ro", -2, R | F, 1, 1, 1, cmd_bitfield_ro,
+      "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
+      "bitmap", "6.0.0", NULL,
+      "O(1) for each subcommand specified" },
+
+    /* transactions (multi.c) */
+    { "multi", 1, NS | L | S | F, 0, 0, 0, cmd_multi,
+      "Mark the start of a transaction block",
+      "transactions", "1.2.0", NULL,
+      "O(1)" },
+    { "exec", 1, NS | L | S, 0, 0, 0, cmd_exec,
+      "Execute all commands issued after MULTI",
+      "transactions", "1.2.0", NULL,
+      "Depends on commands in the transaction" },
+    { "discard", 1, NS | L | S | F, 0, 0, 0, cmd_discard,
+      "Discard all commands issued after MULTI",
+      "transactions", "2.0.0", NULL,
+      "O(N), when N is the number of queued commands" },
+    { "watch", -2, NS | L | S | F, 1, -1, 1, cmd_watch,
+      "Watch the given keys to determine execution of the MULTI/EXEC block",
+      "transactions", "2.2.0", NULL,
+      "O(1) for every key." },
+    { "unwatch", 1, NS | L | S | F, 0, 0, 0, cmd_unwatch,
+      "Forget about all watched keys",
+      "transactions", "2.2.0", NULL,
+      "O(1)" },
+
     /* generic */
+    { "copy", -3, W | M, 1, 2, 1, cmd_copy,
+      "Copy a key",
+      "generic", "6.2.0", NULL,
+      "O(N) worst case for collections, where N is the number of nested items. O(1) for string values." },
+    { "object", -2, 0, 0, 0, 0, cmd_object,
+      "A container for object introspection commands",
+      "generic", "2.2.3", object_subcommands,
+      "Depends on subcommand." },
     { "del", -2, W, 1, -1, 1, cmd_del,
       "Delete a key",
       "generic", "1.0.0", NULL,
@@ -250,6 +340,7 @@ static const struct command proto_commands[] = {
 #undef F
 #undef L
 #undef S
+#undef NS
 
 static bool registered;
 static uint64_t max_value_len = RESP_DEFAULT_MAX_BULK;

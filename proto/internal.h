@@ -111,6 +111,30 @@ void cmd_expiretime(struct session *s, int argc, struct slice *argv);
 void cmd_pexpiretime(struct session *s, int argc, struct slice *argv);
 void cmd_persist(struct session *s, int argc, struct slice *argv);
 
+/* ---- cmd_bit.c: bit operations on strings ---- */
+void cmd_setbit(struct session *s, int argc, struct slice *argv);
+void cmd_getbit(struct session *s, int argc, struct slice *argv);
+void cmd_bitcount(struct session *s, int argc, struct slice *argv);
+void cmd_bitpos(struct session *s, int argc, struct slice *argv);
+void cmd_bitop(struct session *s, int argc, struct slice *argv);
+void cmd_bitfield(struct session *s, int argc, struct slice *argv);
+void cmd_bitfield_ro(struct session *s, int argc, struct slice *argv);
+
+/* ---- cmd_object.c: LCS, COPY, OBJECT ---- */
+void cmd_lcs(struct session *s, int argc, struct slice *argv);
+void cmd_copy(struct session *s, int argc, struct slice *argv);
+void cmd_object(struct session *s, int argc, struct slice *argv);
+/* The encoding OBJECT ENCODING reports for a string value (Redis's rule
+ * for a SET value): "int", "embstr" or "raw". */
+const char *proto_value_encoding(const char *v, size_t n);
+
+/* ---- multi.c: transactions ---- */
+void cmd_multi(struct session *s, int argc, struct slice *argv);
+void cmd_exec(struct session *s, int argc, struct slice *argv);
+void cmd_discard(struct session *s, int argc, struct slice *argv);
+void cmd_watch(struct session *s, int argc, struct slice *argv);
+void cmd_unwatch(struct session *s, int argc, struct slice *argv);
+
 /*
  * Glob matching with Redis's pattern language, for KEYS, SCAN MATCH and
  * (with nocase) CONFIG GET: '*' any run, '?' any one byte, '[abc]' a set,

@@ -199,9 +199,79 @@ void reply_status(struct reply *r, const char *s)
     reply_line(r, '+', s);
 }
 
+/*
+ * Error statistics (INFO errorstats). Every error reply is counted under
+ * its code, the first word of the text, found as Redis finds it: a space
+ * within the first 32 bytes ends the code, and a text without one counts as
+ * "ERR". Codes are kept sorted (INFO lists them in that order) and, as in
+ * Redis, at most ERRSTAT_MAX distinct codes are tracked: later new codes
+ * count only in the total.
+ */
+#define ERRSTAT_MAX 128
+#define ERRSTAT_CODE_MAX 32
+
+struct errstat {
+    char code[ERRSTAT_CODE_MAX];
+    uint64_t count;
+};
+
+static struct errstat errstats[ERRSTAT_MAX];
+static size_t nerrstats;
+static uint64_t errors_total;
+
+static void errstat_count(const char *text)
+{
+    size_t len = 0;
+    while (len < ERRSTAT_CODE_MAX && text[len] != '\0' && text[len] != ' ')
+        len++;
+    if (len == ERRSTAT_CODE_MAX || text[len] != ' ') {
+        text = "ERR";
+        len = 3;
+    }
+    errors_total++;
+    size_t lo = 0, hi = nerrstats;
+    while (lo < hi) {   /* binary search in the sorted codes */
+        size_t mid = (lo + hi) / 2;
+        int c = strncmp(errstats[mid].code, text, len);
+        if (c == 0 && errstats[mid].code[len] == '\0') {
+            errstats[mid].count++;
+            return;
+        }
+        if (c < 0)     /* c == 0 here means the stored code is longer */
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (nerrstats == ERRSTAT_MAX)
+        return;
+    memmove(&errstats[lo + 1], &errstats[lo], (nerrstats - lo) * sizeof errstats[0]);
+    memcpy(errstats[lo].code, text, len);
+    errstats[lo].code[len] = '\0';
+    errstats[lo].count = 1;
+    nerrstats++;
+}
+
+void reply_errorstats_foreach(reply_errstat_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < nerrstats; i++)
+        fn(errstats[i].code, errstats[i].count, ctx);
+}
+
+uint64_t reply_errors_total(void)
+{
+    return errors_total;
+}
+
+void reply_errorstats_reset(void)
+{
+    nerrstats = 0;
+    errors_total = 0;
+}
+
 void reply_error(struct reply *r, const char *text)
 {
     r->nerrors++;
+    errstat_count(text);
     reply_line(r, '-', text);
 }
 
@@ -223,6 +293,7 @@ void reply_errorf(struct reply *r, const char *fmt, ...)
     char *big = malloc((size_t)n + 1);
     if (big == NULL) {
         r->nerrors++;
+        errstat_count(fmt);   /* the code is literal text in every format */
         r->oom = true;
         return;
     }

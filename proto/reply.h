@@ -43,6 +43,20 @@ void reply_status(struct reply *r, const char *s);            /* +s */
 void reply_error(struct reply *r, const char *text);
 void reply_errorf(struct reply *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * Error statistics for INFO errorstats, process-wide: every reply_error /
+ * reply_errorf counts under its code (the first word of the text, e.g. ERR,
+ * WRONGTYPE, NOAUTH, EXECABORT; "ERR" if there is no space within 32 bytes).
+ * At most 128 distinct codes are tracked, as in Redis; the total
+ * (total_error_replies) counts every error.
+ */
+typedef void (*reply_errstat_fn)(const char *code, uint64_t count, void *ctx);
+/* Visits the codes in byte order (the order INFO errorstats lists them). */
+void reply_errorstats_foreach(reply_errstat_fn fn, void *ctx);
+uint64_t reply_errors_total(void);
+void reply_errorstats_reset(void);   /* CONFIG RESETSTAT */
+
 void reply_ok(struct reply *r);                               /* +OK */
 void reply_int(struct reply *r, long long v);                 /* :v */
 void reply_bulk(struct reply *r, const void *p, size_t n);    /* $n p */
