@@ -70,12 +70,14 @@
  *    cur.
  *  - When old holds no more entries (old.used == 0, at the latest when the
  *    cursor reaches its end) it is freed.
- *  - Room: ks_alloc reserves room for the insert that follows it. If cur
- *    could overflow before migration ends (only when inserts far outpace
- *    migration, e.g. right after a shrink) the rest of old is migrated at
- *    once. If growing fails for lack of memory, inserts go on up to a hard
- *    load cap (15/16 and always one empty slot) and then fail with
- *    KS_ENOMEM, so a probe always terminates.
+ *  - Room: ks_alloc reserves room for the insert that follows it. Right
+ *    after a shrink the new table has little headroom, so a burst of inserts
+ *    could fill it before migration ends; each reservation therefore
+ *    migrates at least (old slots left) / (inserts left before cur reaches
+ *    0.8) slots, which finishes migration in time without a pause (a few
+ *    slots per insert after a normal shrink). If growing fails for lack of
+ *    memory, inserts go on up to a hard load cap (15/16 and always one
+ *    empty slot) and then fail with KS_ENOMEM, so a probe always ends.
  *
  * SCAN
  *
@@ -647,9 +649,16 @@ static bool ensure_room(void)
 {
     size_t total = ks.cur.used + ks.old.used + 1;
     if (ks.old.slots) {
-        if (total * 5 <= tbl_size(&ks.cur) * 4)
+        size_t cap = tbl_size(&ks.cur) * 4 / 5;  /* the 0.8 load limit */
+        if (total <= cap) {
+            /* pace migration so it ends before cur reaches its load limit:
+             * at least (old slots left) / (inserts left) slots per insert */
+            size_t need = (tbl_size(&ks.old) - ks.mig) / (cap - total + 1) + 1;
+            if (need > ks.rehash_steps)
+                migrate(need, false);
             return true;
-        migrate_all();
+        }
+        migrate_all();  /* only if the pacing was defeated (cannot happen) */
     }
     size_t size = tbl_size(&ks.cur);
     if (total * 5 <= size * 4)
