@@ -2,7 +2,8 @@
 # tests/run.sh: the whole test suite in one command, on a fresh Debian 12 or
 # an already set-up machine.
 #
-#  1. installs whatever build/test dependency is missing (apt, only if needed);
+#  1. installs whatever build/test dependency is missing (apt, only if needed;
+#     npm ci for the ioredis test in tests/clients);
 #  2. configures and builds two trees: build/ (Release) and build-asan/
 #     (Debug with AddressSanitizer + UndefinedBehaviorSanitizer);
 #  3. runs ctest in both (unit tests, integration tests that spawn the
@@ -38,6 +39,12 @@ PKGS=(gcc libc6-dev make cmake pkg-config libevent-dev libhiredis-dev libcmocka-
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then
     PKGS+=(clang-14 libclang-rt-14-dev)   # libFuzzer and the sanitizer runtimes
 fi
+# The client tests (tests/clients): redis-py, twemproxy, and Node.js for
+# ioredis (any node will do; Debian's only when there is none).
+PKGS+=(python3-redis nutcracker)
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    PKGS+=(nodejs npm)
+fi
 # systemd-analyze (unit checks) works without a running systemd; the package
 # is only pulled in when the tool is missing.
 if ! command -v systemd-analyze >/dev/null; then
@@ -66,6 +73,15 @@ if ((${#missing[@]})); then
         "${SUDO[@]}" apt-get update
         "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
     fi
+fi
+
+# ioredis and its dependencies, exactly as pinned in package-lock.json;
+# skipped when node_modules is already up to date with the lock file.
+clients="$ROOT/tests/clients"
+if [ ! -f "$clients/node_modules/.package-lock.json" ] ||
+    [ "$clients/package-lock.json" -nt "$clients/node_modules/.package-lock.json" ]; then
+    say "installing the Node.js client test dependencies (npm ci)"
+    (cd "$clients" && npm ci --no-audit --no-fund)
 fi
 
 # ---- 2. build both trees ----------------------------------------------------
