@@ -129,9 +129,10 @@
  * is one sweep of cur from slot 0 round to slot 0; `exp_pass_min` collects
  * the expiry of every entry that the pass saw survive, plus every expiry
  * that could escape it: set since the pass began (insert, ks_set_expire),
- * placed by migration, or moved by a backward shift (which can carry an
- * unvisited entry behind the cursor; the shift hashes that entry anyway, so
- * this costs nothing). When a pass completes, exp_floor = exp_pass_min. New
+ * or moved by a backward shift (which can carry an unvisited entry behind
+ * the cursor; the shift hashes that entry anyway, so this costs nothing).
+ * Entries placed by migration are noted too, defensively: the sweep waits
+ * for migration to end and the pass restarts at slot 0 on every resize. When a pass completes, exp_floor = exp_pass_min. New
  * expiries lower exp_floor at once; deletions leave it (still a bound). A
  * resize restarts the pass at slot 0 of the new, empty, table.
  *
@@ -154,6 +155,20 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Cheap internal checks (CD_ASSERT_LEVEL >= 1: Debug and sanitizer builds). */
+#if defined(CD_ASSERT_LEVEL) && CD_ASSERT_LEVEL >= 1
+#define KS_ASSERT(cond)                                                              \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "keyspace: %s:%d: assertion failed: %s\n", __FILE__,      \
+                    __LINE__, #cond);                                                \
+            abort();                                                                 \
+        }                                                                            \
+    } while (0)
+#else
+#define KS_ASSERT(cond) ((void)0)
+#endif
 
 /* ---- entry ---- */
 
@@ -488,6 +503,8 @@ static size_t tbl_find_ptr(const struct table *t, uint64_t h, const struct entry
 /* Places a slot value for a key known to be absent; there is an empty slot. */
 static inline void tbl_place(struct table *t, uint64_t h, uint64_t s)
 {
+    KS_ASSERT(t->used < t->mask);  /* an empty slot stays: probes end */
+    KS_ASSERT(s > SLOT_TOMB);
     size_t i = h & t->mask;
     while (t->slots[i] != 0)
         i = (i + 1) & t->mask;
@@ -536,6 +553,8 @@ static inline size_t hard_cap(size_t size)
 static void remove_at(struct table *t, size_t i, bool replaced)
 {
     uint64_t s = t->slots[i];
+    KS_ASSERT(s > SLOT_TOMB && t->used > 0);
+    KS_ASSERT((s & SLOT_TTL) == 0 || ks.expires > 0);
     if (!replaced)
         notify(slot_entry(s));
     if (s & SLOT_TTL)

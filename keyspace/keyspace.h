@@ -131,7 +131,10 @@ struct entry *ks_random(void);
 
 /*
  * Active expiry: deletes expired entries for at most budget_us microseconds
- * of work. Returns the number deleted.
+ * of work (checked every 256 slots, so it may overrun by a few tens of us).
+ * One call sweeps the index at most once; it returns early when the sweep
+ * is done, and at once when no expiry can be due yet (it keeps a lower
+ * bound of all expiries). Returns the number deleted.
  */
 size_t ks_expire_cycle(uint64_t budget_us);
 
