@@ -544,6 +544,44 @@ static void test_modify_hooks(void **state)
     assert_int_equal(m.flushes, 1);
 }
 
+static void record(struct entry *e, void *ctx)
+{
+    char *order = ctx;
+    size_t kl;
+    const char *k = entry_key(e, &kl);
+    strncat(order, k, kl);
+    strcat(order, ",");
+}
+
+/* The hash is keyed per setup: the same keys land in a different order, so
+ * clients cannot precompute colliding keys. */
+static void test_seeded_hash(void **state)
+{
+    (void)state;
+    static char order[2][1024];
+    for (int run = 0; run < 2; run++) {
+        if (run) {
+            ks_teardown();
+            struct ks_options o;
+            ks_options_default(&o);
+            o.initial_power = 2;
+            assert_int_equal(ks_setup(&o), 0);
+        }
+        char k[8];
+        for (int i = 0; i < 64; i++) {
+            int n = snprintf(k, sizeof k, "%d", i);
+            assert_int_equal(ks_set(k, (size_t)n, "", 0, KS_NO_EXPIRE), KS_OK);
+        }
+        order[run][0] = 0;
+        uint64_t c = 0;
+        do {
+            c = ks_scan(c, 1000, record, order[run]);
+        } while (c);
+        assert_int_equal(strlen(order[run]), 10 * 2 + 54 * 3);  /* each key once */
+    }
+    assert_string_not_equal(order[0], order[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -560,6 +598,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_discard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_modify_hooks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seeded_hash, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
