@@ -58,6 +58,14 @@ const char *harness_bin(void)
     return g_bin;
 }
 
+void harness_use_bin(const char *path)
+{
+    if (path == NULL)
+        g_bin[0] = '\0';   /* back to COMPACTD_BIN or the built daemon */
+    else
+        snprintf(g_bin, sizeof g_bin, "%s", path);
+}
+
 bool harness_is_redis(void)
 {
     const char *b = strrchr(harness_bin(), '/');

@@ -48,6 +48,9 @@ struct server {
 
 /* The binary under test (COMPACTD_BIN, else ../daemon/compactd next to the test). */
 const char *harness_bin(void);
+/* Makes later spawns run path instead (NULL restores the default); lets one
+ * test start compactd and the reference redis-server side by side. */
+void harness_use_bin(const char *path);
 /* True when the binary under test is the reference redis-server. */
 bool harness_is_redis(void);
 /* True when COMPACTD_TEST_PORT points the tests at an already running daemon. */
