@@ -41,8 +41,8 @@
  *   (size + 7) / 8, above it a count-leading-zeros computation. Generated
  *   for arena_size = 1 MiB (slot size / slots per arena):
  *       8/121328     16/62944     24/42496     32/32074     40/25758     48/21520
- *       56/18480     64/16192     72/14408     80/12979     88/11807     96/10830
- *      104/10001     112/9291     120/8675     128/8135     144/7235     160/6514
+ *       56/18480     64/16192     72/14408     80/12979     88/11807     96/10829
+ *      104/10001     112/9290     120/8675     128/8135     144/7235     160/6514
  *       176/5924     192/5432     208/5015     224/4658     240/4348     256/4077
  *       288/3619     320/3258     352/2963     384/2717     416/2508     448/2329
  *       480/2174     512/2039     576/1813     640/1632     704/1484     768/1360
@@ -59,12 +59,14 @@
  *   (tests/unit/alloc checks these numbers against alloc_class_stats).
  *
  * Arena layout
- *   [colour gap][struct alloc_arena][live bitmap: 1 bit/slot][slack array]
+ *   [colour gap][struct alloc_arena][metadata groups]
  *   [pad to 64, room for the largest colour][slots]
- *   The slack array stores, per slot, slot size minus requested size, in the
- *   narrowest width that holds a class step (4 bits up to 16-byte steps,
- *   then 8, 16 or 32 bits): that is what makes "requested live bytes" exact
- *   without a per-block header. A free slot holds the free-list link in its
+ *   A metadata group covers 64 slots: one 64-bit word of the live bitmap,
+ *   then 64 slack fields. A slack field holds slot size minus requested
+ *   size, in the narrowest width that holds a class step (4 bits up to
+ *   16-byte steps, then 8, 16 or 32 bits): that is what makes "requested
+ *   live bytes" exact without a per-block header. Interleaving keeps a
+ *   slot's bitmap bit and slack field in one cache line most of the time. A free slot holds the free-list link in its
  *   first 8 bytes. Slots [0, bumped) have been handed out at least once;
  *   [bumped, slots) have never been touched, so a fresh arena needs no
  *   initialisation pass and its untouched pages are never faulted in.
@@ -167,8 +169,8 @@ __attribute__((noreturn, cold)) static void alloc_panic(const char *what, const 
 
 /* The first cache line holds everything alloc and free read, copied from
  * the class where needed, so that free's chain of dependent loads is just
- * header -> bitmap word. The live bitmap starts right after the header
- * (ARENA_HDR_SIZE), the slack array at slack_off from the header. */
+ * header -> bitmap word. The metadata groups start right after the header
+ * (ARENA_HDR_SIZE), group_bytes apart. */
 struct alloc_arena {
     uint32_t magic;
     uint8_t cls;
@@ -179,7 +181,7 @@ struct alloc_arena {
     uint32_t bumped;           /* slots [0, bumped) have been handed out once */
     uint32_t slot_size;
     uint32_t nslots;
-    uint32_t slack_off;        /* from the header */
+    uint32_t group_bytes;      /* 8 + 8 * slack width: one bitmap word + 64 slack fields */
     uint32_t slack_log;        /* log2 of the slack field width */
     void *free_head;
     char *slots;
@@ -210,7 +212,7 @@ struct size_class {
     uint32_t slack_log;        /* log2(slack_bits) */
     uint32_t thr[NB + 1];      /* live >= thr[b+1]: leave bucket b upwards; live < thr[b]: downwards */
     uint64_t recip;            /* ceil(2^64 / size): offset -> index by multiplication */
-    size_t bitmap_off, slack_off, slots_off;
+    size_t group_bytes, slots_off;
     size_t arenas, live, live_bytes;
     struct alloc_arena *all;
 };
@@ -350,19 +352,14 @@ static size_t round_up(size_t x, size_t a)
     return (x + a - 1) / a * a;
 }
 
-static size_t layout_end(const struct size_class *c, size_t n, size_t *bitmap_off,
-                         size_t *slack_off, size_t *slots_off)
+/* The metadata follows the (coloured) header; the slot area starts after
+ * the metadata of the largest colour. */
+static size_t layout_end(const struct size_class *c, size_t n, size_t *slots_off)
 {
-    /* bitmap and slack offsets are relative to the (coloured) header; the
-     * slot area starts after the metadata of the largest colour */
-    size_t b = ARENA_HDR_SIZE;
-    size_t s = b + (n + 63) / 64 * 8;
-    size_t slots = round_up(g.color_max + s + round_up(n * c->slack_bits, 64) / 8, SLOT_ALIGN);
-    if (bitmap_off) {
-        *bitmap_off = b;
-        *slack_off = s;
+    size_t meta = (n + 63) / 64 * (8 + 8 * (size_t)c->slack_bits);
+    size_t slots = round_up(g.color_max + ARENA_HDR_SIZE + meta, SLOT_ALIGN);
+    if (slots_off)
         *slots_off = slots;
-    }
     return slots + n * c->size;
 }
 
@@ -378,12 +375,13 @@ static void class_init(unsigned i)
     /* Bits per slot: 8 * size + 1 (bitmap) + slack; start from that estimate
      * and correct for the roundings. */
     size_t n = (a - 256 - g.color_max) * 8 / (8 * (size_t)c->size + 1 + c->slack_bits);
-    while (n > 1 && layout_end(c, n, NULL, NULL, NULL) > a)
+    while (n > 1 && layout_end(c, n, NULL) > a)
         n--;
-    while (layout_end(c, n + 1, NULL, NULL, NULL) <= a)
+    while (layout_end(c, n + 1, NULL) <= a)
         n++;
     c->nslots = (uint32_t)n;
-    layout_end(c, n, &c->bitmap_off, &c->slack_off, &c->slots_off);
+    c->group_bytes = 8 + 8 * (size_t)c->slack_bits;
+    layout_end(c, n, &c->slots_off);
     c->thr[0] = 1;
     for (unsigned b = 1; b < NB; b++)
         c->thr[b] = (uint32_t)((b * n + NB - 1) / NB);
@@ -511,26 +509,41 @@ static inline uint32_t slot_index(const struct alloc_arena *a, size_t off)
 /* Slack fields are 4, 8, 16 or 32 bits and never straddle a 64-bit word, so
  * one branch-free word access serves every width (a switch on the width
  * mispredicts when classes interleave). */
-static inline uint64_t *arena_bitmap(const struct alloc_arena *a)
+/*
+ * Metadata is interleaved in groups of 64 slots: [live bitmap word][64 slack
+ * fields], so that the bitmap word and the slack field of a slot usually
+ * share a cache line (free touches both; with them apart, a large working
+ * set pays a second cache miss per operation).
+ */
+static inline uint64_t *bm_word(const struct alloc_arena *a, uint32_t w)
 {
-    return (uint64_t *)(void *)((char *)a + ARENA_HDR_SIZE);
+    return (uint64_t *)(void *)((char *)a + ARENA_HDR_SIZE + (size_t)w * a->group_bytes);
+}
+
+/* Slack fields are 4, 8, 16 or 32 bits and never straddle a 64-bit word, so
+ * one branch-free word access serves every width (a switch on the width
+ * mispredicts when classes interleave). */
+static inline uint64_t *slack_word(const struct alloc_arena *a, uint32_t i, unsigned *sh)
+{
+    uint64_t bit = (uint64_t)(i & 63) << a->slack_log;
+    *sh = (unsigned)(bit & 63);
+    return bm_word(a, i >> 6) + 1 + (bit >> 6);
 }
 
 static inline void slack_set(struct alloc_arena *a, uint32_t i, uint32_t v)
 {
-    uint64_t bit = (uint64_t)i << a->slack_log;
-    uint64_t *w = (uint64_t *)(void *)((char *)a + a->slack_off) + (bit >> 6);
-    unsigned sh = (unsigned)(bit & 63);
+    unsigned sh;
+    uint64_t *w = slack_word(a, i, &sh);
     uint64_t mask = ~(uint64_t)0 >> (64 - (1u << a->slack_log));
     *w = (*w & ~(mask << sh)) | ((uint64_t)v << sh);
 }
 
 static inline uint32_t slack_get(const struct alloc_arena *a, uint32_t i)
 {
-    uint64_t bit = (uint64_t)i << a->slack_log;
-    const uint64_t *w = (const uint64_t *)(const void *)((const char *)a + a->slack_off) + (bit >> 6);
+    unsigned sh;
+    const uint64_t *w = slack_word(a, i, &sh);
     uint64_t mask = ~(uint64_t)0 >> (64 - (1u << a->slack_log));
-    return (uint32_t)((*w >> (bit & 63)) & mask);
+    return (uint32_t)((*w >> sh) & mask);
 }
 
 /* ------------------------------------------------------------------ arenas */
@@ -665,13 +678,14 @@ static struct alloc_arena *arena_new(unsigned ci, unsigned band)
         a->slot_size = c->size;
         a->free_head = NULL;
         a->slots = (char *)base_of(a) + c->slots_off;
-        a->slack_off = (uint32_t)c->slack_off;
+        a->group_bytes = (uint32_t)c->group_bytes;
         a->slack_log = c->slack_log;
         a->recip = c->recip;
         /* A fresh mapping reads as zeros. A reused one may have held another
          * class whose slots overlap this bitmap, so clear it. */
         if (reused)
-            memset(arena_bitmap(a), 0, (c->nslots + 63) / 64 * 8);
+            for (uint32_t w = 0; w < (c->nslots + 63) / 64; w++)
+                *bm_word(a, w) = 0;
     }
     a->flags = 0;
     a->cprev = NULL;
@@ -714,9 +728,9 @@ static inline void *arena_take(struct size_class *c, struct alloc_arena *a, size
         idx = a->bumped++;
         p = a->slots + (size_t)idx * c->size;
     }
-    uint64_t *bm = arena_bitmap(a);
-    A_ASSERT(!(bm[idx >> 6] & (1ull << (idx & 63))));
-    bm[idx >> 6] |= 1ull << (idx & 63);
+    uint64_t *bw = bm_word(a, idx >> 6);
+    A_ASSERT(!(*bw & (1ull << (idx & 63))));
+    *bw |= 1ull << (idx & 63);
     slack_set(a, idx, a->slot_size - (uint32_t)size);
     a->live++;
     c->live++;
@@ -837,7 +851,7 @@ void alloc_free(void *p)
     size_t off = (size_t)((char *)p - a->slots);
     uint32_t idx = slot_index(a, off);
     uint64_t bit = 1ull << (idx & 63);
-    uint64_t *w = arena_bitmap(a) + (idx >> 6);
+    uint64_t *w = bm_word(a, idx >> 6);
     /* off is huge when p lies in the header, so one compare covers both ends. */
     if (unlikely(off >= (size_t)a->bumped * a->slot_size ||
                  (size_t)idx * a->slot_size != off || !(*w & bit)))
@@ -992,14 +1006,14 @@ size_t alloc_arena_foreach_live(struct alloc_arena *a, alloc_live_fn fn, void *c
         a->flags |= FLAG_BUSY;
     }
     for (uint32_t w = 0; w < (a->bumped + 63) / 64; w++) {
-        uint64_t bits = arena_bitmap(a)[w];
+        uint64_t bits = *bm_word(a, w);
         while (bits) {
             unsigned i = (unsigned)__builtin_ctzll(bits);
             calls++;
             if (!fn(a->slots + ((size_t)w * 64 + i) * a->slot_size, ctx))
                 goto out;
             /* Re-read: fn may have freed other blocks of this word. */
-            bits = arena_bitmap(a)[w] & ~((2ull << i) - 1);
+            bits = *bm_word(a, w) & ~((2ull << i) - 1);
         }
     }
 out:
@@ -1045,10 +1059,9 @@ static bool verify_arena(unsigned ci, const struct alloc_arena *a, bool retained
     CHECK(a->band < ALLOC_BANDS, "arena %p", (const void *)a);
     CHECK(a->nslots == c->nslots && a->slot_size == c->size, "arena %p", (const void *)a);
     CHECK(a->slots == (const char *)base_of(a) + c->slots_off, "arena %p", (const void *)a);
-    CHECK(c->bitmap_off == ARENA_HDR_SIZE && a->slack_off == c->slack_off &&
-              a->slack_log == c->slack_log && a->recip == c->recip,
+    CHECK(a->group_bytes == c->group_bytes && a->slack_log == c->slack_log &&
+              a->recip == c->recip,
           "arena %p copies of class fields", (const void *)a);
-    const uint64_t *bm = arena_bitmap(a);
     CHECK(a->bumped <= a->nslots && a->live <= a->bumped, "arena %p live %u bumped %u",
           (const void *)a, a->live, a->bumped);
     if (retained) {
@@ -1064,7 +1077,7 @@ static bool verify_arena(unsigned ci, const struct alloc_arena *a, bool retained
     size_t pop = 0;
     uint32_t words = (a->nslots + 63) / 64;
     for (uint32_t w = 0; w < words; w++) {
-        uint64_t bits = bm[w];
+        uint64_t bits = *bm_word(a, w);
         pop += (size_t)__builtin_popcountll(bits);
         while (bits) {
             uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
@@ -1089,7 +1102,7 @@ static bool verify_arena(unsigned ci, const struct alloc_arena *a, bool retained
               (const void *)p);
         uint32_t i = (uint32_t)(off / c->size);
         CHECK(slot_index(a, off) == i, "arena %p reciprocal", (const void *)a);
-        CHECK(!(bm[i >> 6] & (1ull << (i & 63))), "arena %p free slot %u is live",
+        CHECK(!(*bm_word(a, i >> 6) & (1ull << (i & 63))), "arena %p free slot %u is live",
               (const void *)a, i);
         n++;
     }
@@ -1109,7 +1122,7 @@ bool alloc_verify(void)
         const struct size_class *c = &g.cls[ci];
         CHECK(c->size == class_size(ci), "class %u", ci);
         CHECK(ci == 0 || c->size > g.cls[ci - 1].size, "class %u", ci);
-        CHECK(layout_end(c, c->nslots, NULL, NULL, NULL) <= g.arena_size, "class %u", ci);
+        CHECK(layout_end(c, c->nslots, NULL) <= g.arena_size, "class %u", ci);
         size_t narenas = 0, live = 0, req = 0;
         size_t per_band[ALLOC_BANDS] = {0}, pinned[ALLOC_BANDS] = {0};
         const struct alloc_arena *prev = NULL;
