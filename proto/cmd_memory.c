@@ -154,19 +154,18 @@ void cmd_memory_usage(struct session *s, int argc, struct slice *argv)
 
 /* ---------------------------------------------------------------- STATS */
 
-struct class_list {
-    struct alloc_class_stats st[64];
-    size_t n;
-    size_t more;   /* classes that did not fit in st */
-};
-
-static void collect_class(const struct alloc_class_stats *st, void *ctx)
+/* The classes that have arenas, in class order: start with *cls = 0; fills
+ * st and advances *cls, false when there are no more. Reads alloc's stats
+ * one class at a time, so there is no fixed limit on the class count. */
+static bool next_used_class(unsigned *cls, struct alloc_class_stats *st)
 {
-    struct class_list *cl = ctx;
-    if (cl->n < sizeof cl->st / sizeof cl->st[0])
-        cl->st[cl->n++] = *st;
-    else
-        cl->more++;
+    unsigned n = alloc_class_count();
+    while (*cls < n) {
+        bool ok = alloc_class_stats((*cls)++, st);
+        if (ok && st->arenas > 0)
+            return true;
+    }
+    return false;
 }
 
 /* A map whose header is filled in after its pairs are written, so the
@@ -205,9 +204,10 @@ struct mem_view {
     size_t arena_live_bytes;   /* requested bytes of blocks in arenas */
     size_t arena_waste;        /* sum of class waste */
     size_t reclaim_arenas;     /* whole arenas the free slots add up to */
+    size_t classes_used;       /* size classes with at least one arena */
 };
 
-static void mem_view_fill(struct mem_view *v, struct class_list *cl)
+static void mem_view_fill(struct mem_view *v)
 {
     memset(v, 0, sizeof *v);
     alloc_stats(&v->as);
@@ -219,15 +219,10 @@ static void mem_view_fill(struct mem_view *v, struct class_list *cl)
     v->startup = startup_allocated;
     v->rss = rss_bytes();
     v->arena_bytes = v->as.arenas * v->as.arena_size;
-    cl->n = 0;
-    cl->more = 0;
-    alloc_class_stats_foreach(false, collect_class, cl);
-    /* Sums go over every class, including any beyond the list's room. */
-    unsigned ncls = alloc_class_count();
-    for (unsigned c = 0; c < ncls; c++) {
-        struct alloc_class_stats st;
-        if (!alloc_class_stats(c, &st) || st.arenas == 0)
-            continue;
+    unsigned cls = 0;
+    struct alloc_class_stats st;
+    while (next_used_class(&cls, &st)) {
+        v->classes_used++;
         v->arena_live_bytes += st.live_bytes;
         v->arena_waste += st.waste;
         size_t per_arena = st.slots / st.arenas;
@@ -245,9 +240,8 @@ void cmd_memory_stats(struct session *s, int argc, struct slice *argv)
 {
     (void)argc;
     (void)argv;
-    struct class_list cl;
     struct mem_view v;
-    mem_view_fill(&v, &cl);
+    mem_view_fill(&v);
     struct reply *r = &s->reply;
 
     /* The index is the only overhead proto can see; the startup amount is
@@ -305,9 +299,11 @@ void cmd_memory_stats(struct session *s, int argc, struct slice *argv)
 
     /* One map per size class that has arenas, smallest slot first. */
     map_key(&m, "size-classes");
-    reply_array(r, cl.n);
-    for (size_t i = 0; i < cl.n; i++) {
-        const struct alloc_class_stats *c = &cl.st[i];
+    reply_array(r, v.classes_used);
+    unsigned cls = 0;
+    struct alloc_class_stats cst;
+    for (size_t i = 0; i < v.classes_used && next_used_class(&cls, &cst); i++) {
+        const struct alloc_class_stats *c = &cst;
         struct map_writer row = { r, reply_defer(r), 0 };
         kv_int(&row, "class", c->cls);
         kv_int(&row, "slot-size", (long long)c->slot_size);
@@ -334,9 +330,10 @@ void cmd_memory_purge(struct session *s, int argc, struct slice *argv)
 
 /* --------------------------------------------------------------- DOCTOR */
 
-/* A growable text buffer; on overflow the text is cut, never overrun. */
+/* A fixed text buffer, roomy enough for a line per size class; on
+ * overflow the text is cut, never overrun. */
 struct text {
-    char buf[8192];
+    char buf[32768];
     size_t len;
 };
 
@@ -380,9 +377,8 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
 {
     (void)argc;
     (void)argv;
-    struct class_list cl;
     struct mem_view v;
-    mem_view_fill(&v, &cl);
+    mem_view_fill(&v);
     struct text t = { .len = 0 };
     char h1[32], h2[32], h3[32];
 
@@ -426,27 +422,28 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
     }
 
     /* The size classes that waste the most, worst first. */
-    size_t order[DOCTOR_WORST];
+    struct alloc_class_stats worst[DOCTOR_WORST], st;
     size_t nworst = 0;
-    for (size_t i = 0; i < cl.n; i++) {
-        if (cl.st[i].waste == 0)
+    unsigned cls = 0;
+    while (next_used_class(&cls, &st)) {
+        if (st.waste == 0)
             continue;
         size_t pos = nworst;
-        while (pos > 0 && cl.st[order[pos - 1]].waste < cl.st[i].waste)
+        while (pos > 0 && worst[pos - 1].waste < st.waste)
             pos--;
         if (pos >= DOCTOR_WORST)
             continue;
         size_t last = nworst < DOCTOR_WORST ? nworst : DOCTOR_WORST - 1;
         for (size_t k = last; k > pos; k--)
-            order[k] = order[k - 1];
-        order[pos] = i;
+            worst[k] = worst[k - 1];
+        worst[pos] = st;
         if (nworst < DOCTOR_WORST)
             nworst++;
     }
     if (nworst > 0) {
         tprintf(&t, "\nSize classes wasting the most:\n");
         for (size_t k = 0; k < nworst; k++) {
-            const struct alloc_class_stats *c = &cl.st[order[k]];
+            const struct alloc_class_stats *c = &worst[k];
             human(h1, sizeof h1, c->waste);
             tprintf(&t, "  * class %u (%zu-byte slots): %s wasted; %zu arenas, "
                         "%zu of %zu slots live (%.1f%% full)\n",
@@ -480,8 +477,8 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
     /* Configuration advice. */
     tprintf(&t, "\nAdvice:\n");
     unsigned advice = 0;
-    if (v.as.arena_size > ALLOC_ARENA_MIN && cl.n > 0 &&
-        v.arena_bytes > 2 * v.arena_live_bytes && v.as.arenas <= 2 * cl.n) {
+    if (v.as.arena_size > ALLOC_ARENA_MIN && v.classes_used > 0 &&
+        v.arena_bytes > 2 * v.arena_live_bytes && v.as.arenas <= 2 * v.classes_used) {
         /* Most classes hold a single, mostly empty arena: the arena size,
          * not the data, sets the footprint. */
         tprintf(&t, "  * Most size classes use one mostly empty arena; a smaller arena-size "
@@ -519,9 +516,8 @@ void cmd_memory_malloc_stats(struct session *s, int argc, struct slice *argv)
 {
     (void)argc;
     (void)argv;
-    struct class_list cl;
     struct mem_view v;
-    mem_view_fill(&v, &cl);
+    mem_view_fill(&v);
     struct text t = { .len = 0 };
     tprintf(&t, "compactd arena allocator\n"
                 "arena_size:%zu arenas:%zu retained:%zu mapped:%zu\n"
@@ -534,8 +530,10 @@ void cmd_memory_malloc_stats(struct session *s, int argc, struct slice *argv)
             v.as.large_bytes, v.as.large_threshold, (unsigned long long)v.as.os_maps,
             (unsigned long long)v.as.os_unmaps, (unsigned long long)v.as.os_purges,
             (unsigned long long)v.as.alloc_failures);
-    for (size_t i = 0; i < cl.n; i++) {
-        const struct alloc_class_stats *c = &cl.st[i];
+    unsigned cls = 0;
+    struct alloc_class_stats st;
+    while (next_used_class(&cls, &st)) {
+        const struct alloc_class_stats *c = &st;
         tprintf(&t, "%u %zu %zu %zu %zu %zu %zu %zu %zu %zu\n", c->cls, c->slot_size,
                 c->arenas, c->slots, c->live, c->live_bytes, c->rounding, c->free_bytes,
                 c->overhead, c->waste);
