@@ -204,6 +204,42 @@ static void test_class_table(void **state)
     assert_true(alloc_verify());
 }
 
+/* Every allowed arena size, smallest to largest, gives a consistent table
+ * and working arenas. */
+static void test_arena_sizes(void **state)
+{
+    (void)state;
+    for (unsigned lg = 16; lg <= 30; lg += 2) {
+        size_t a = (size_t)1 << lg;
+        setup_with(a, 0);
+        unsigned n = alloc_class_count();
+        assert_int_equal(n, 16 + 8 * (lg - 10));
+        assert_int_equal(alloc_class_size(n - 1), a / 8);
+        const size_t sizes[] = {1, 24, 200, 3000, a / 16 + 1, a / 8, a / 8 + 1};
+        void *p[7];
+        for (int i = 0; i < 7; i++) {
+            p[i] = alloc_block(sizes[i], (unsigned)i);
+            assert_non_null(p[i]);
+            assert_true(alloc_usable(p[i]) >= sizes[i]);
+            memset(p[i], 0x5a, sizes[i] < 65536 ? sizes[i] : 65536);
+        }
+        assert_null(alloc_arena_of(p[6]));
+        for (unsigned c = 0; c < n; c++) {
+            struct alloc_class_stats cs;
+            assert_true(alloc_class_stats(c, &cs));
+            if (cs.arenas)
+                assert_true(cs.slots >= 7 * cs.arenas); /* at least 7 slots per arena */
+        }
+        assert_true(alloc_verify());
+        for (int i = 0; i < 7; i++)
+            alloc_free(p[i]);
+        struct alloc_stats st;
+        alloc_stats(&st);
+        assert_int_equal(st.mapped_bytes, 0);
+        assert_true(alloc_verify());
+    }
+}
+
 /* -------------------------------------------------------------- alignment */
 
 static void test_alignment(void **state)
@@ -912,6 +948,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_options, reset),
         cmocka_unit_test_teardown(test_class_table, reset),
+        cmocka_unit_test_teardown(test_arena_sizes, reset),
         cmocka_unit_test_teardown(test_alignment, reset),
         cmocka_unit_test_teardown(test_fullest_first, reset),
         cmocka_unit_test_teardown(test_release_empty, reset),
