@@ -83,6 +83,7 @@ struct alloc_stats {
     uint64_t os_purges;      /* madvise(MADV_DONTNEED) calls */
 };
 
+/* O(number of classes): cheap enough for every INFO. */
 void alloc_stats(struct alloc_stats *st);
 
 /* ---- per size class statistics (MEMORY STATS) ---- */
@@ -90,7 +91,8 @@ void alloc_stats(struct alloc_stats *st);
 struct alloc_class_stats {
     unsigned cls;          /* class index */
     size_t slot_size;      /* bytes per slot */
-    size_t arenas;         /* arenas of this class */
+    size_t arenas;         /* arenas of this class holding live blocks (empty
+                              retained ones count in alloc_stats.retained_arenas) */
     size_t slots;          /* slots in those arenas */
     size_t live;           /* live blocks */
     size_t live_bytes;     /* requested bytes of the live blocks */

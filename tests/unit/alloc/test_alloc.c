@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -943,6 +945,56 @@ static void test_evacuate(void **state)
     assert_true(alloc_verify());
 }
 
+/* Double frees and interior pointers abort instead of corrupting the free
+ * list (checked in a child process). */
+static void bad_free_child(int how)
+{
+    setup_with(MIB, 4);
+    char *p = alloc_block(100, 0);
+    char *q = alloc_block(100, 0);
+    (void)q;
+    char *big = alloc_block(MIB, 0);
+    /* keep the abort message out of the test output */
+    if (freopen("/dev/null", "w", stderr) == NULL)
+        _exit(3);
+    switch (how) {
+    case 0:
+        alloc_free(p);
+        alloc_free(p);
+        break;
+    case 1:
+        alloc_free(p + 8);
+        break;
+    case 2:
+        alloc_free(big + 8);
+        break;
+    default:
+        alloc_free(p); /* fine: must not abort */
+        _exit(0);
+    }
+    _exit(0);
+}
+
+static void test_bad_free_aborts(void **state)
+{
+    (void)state;
+    for (int how = 0; how <= 3; how++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            bad_free_child(how);
+        int st = 0;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        if (how == 3) {
+            assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        } else {
+            assert_true(WIFSIGNALED(st));
+            assert_int_equal(WTERMSIG(st), SIGABRT);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -958,6 +1010,7 @@ int main(void)
         cmocka_unit_test_teardown(test_class_stats, reset),
         cmocka_unit_test_teardown(test_foreach_live, reset),
         cmocka_unit_test_teardown(test_evacuate, reset),
+        cmocka_unit_test_teardown(test_bad_free_aborts, reset),
         cmocka_unit_test_teardown(test_model_small_arenas, reset),
         cmocka_unit_test_teardown(test_model_random, reset),
     };
