@@ -390,16 +390,34 @@ static bool runs_in_multi(const struct cmd_entry *e)
     return false;
 }
 
+/*
+ * Refuses a known command before its handler runs. As in Redis, refusing
+ * EXEC itself (arity, NOAUTH, maxmemory) ends the transaction, in or out
+ * of MULTI, and says why: "EXECABORT Transaction discarded because of:"
+ * and the error without its "ERR " code.
+ */
+static void reject_known(struct session *s, struct cmd_entry *e, const char *err)
+{
+    e->st.rejected_calls++;
+    if (e->parent == NULL && strcmp(e->cmd->name, "exec") == 0) {
+        tx_discard(s);
+        if (strncmp(err, "ERR ", 4) == 0)
+            err += 4;
+        reply_errorf(&s->reply, "EXECABORT Transaction discarded because of: %s", err);
+        return;
+    }
+    reply_error(&s->reply, err);
+}
+
 void command_reject(struct session *s, const struct command *c, const char *err)
 {
-    if (c != NULL) {
-        struct cmd_entry *e = entry_of(c);
-        if (e != NULL)
-            e->st.rejected_calls++;
-    }
+    struct cmd_entry *e = c != NULL ? entry_of(c) : NULL;
     if (s->tx.active)
         s->tx.aborted = true;
-    reply_error(&s->reply, err);
+    if (e != NULL)
+        reject_known(s, e, err);
+    else
+        reply_error(&s->reply, err);
 }
 
 const struct command *command_dispatch(struct session *s, int argc, struct slice *argv)
@@ -421,20 +439,26 @@ const struct command *command_dispatch(struct session *s, int argc, struct slice
     }
     const struct command *c = e->cmd;
     if ((c->arity > 0 && argc != c->arity) || (c->arity < 0 && argc < -c->arity)) {
-        e->st.rejected_calls++;
-        reply_errorf(&s->reply, "ERR wrong number of arguments for '%s' command",
-                     e->fullname);
-        goto rejected;
+        char msg[ERR_QUOTE_MAX * 2];
+        snprintf(msg, sizeof msg, "ERR wrong number of arguments for '%s' command", e->fullname);
+        if (s->tx.active)
+            s->tx.aborted = true;
+        reject_known(s, e, msg);
+        return NULL;
     }
     if (s->need_auth && !(c->flags & CMD_NOAUTH)) {
-        e->st.rejected_calls++;
-        reply_error(&s->reply, ERR_NOAUTH);
-        goto rejected;
+        if (s->tx.active)
+            s->tx.aborted = true;
+        reject_known(s, e, ERR_NOAUTH);
+        return NULL;
     }
     if (c->proc == NULL && (e->parent == NULL || e->parent->cmd->proc == NULL)) {
-        e->st.rejected_calls++;
-        reply_errorf(&s->reply, "ERR command '%s' is not implemented", e->fullname);
-        goto rejected;
+        char msg[ERR_QUOTE_MAX * 2];
+        snprintf(msg, sizeof msg, "ERR command '%s' is not implemented", e->fullname);
+        if (s->tx.active)
+            s->tx.aborted = true;
+        reject_known(s, e, msg);
+        return NULL;
     }
     if (s->tx.active && !runs_in_multi(e)) {
         if (!tx_queue(s, e, argc, argv)) {

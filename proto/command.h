@@ -133,7 +133,9 @@ const struct command *command_dispatch(struct session *s, int argc, struct slice
  * For checks the daemon makes before dispatch (e.g. maxmemory): replies
  * err, counts a rejected call of c (if not NULL) and, inside MULTI, makes
  * the transaction fail with EXECABORT, as Redis does for every command it
- * refuses while queuing.
+ * refuses while queuing. Refusing EXEC itself ends the transaction at once
+ * and replies "EXECABORT Transaction discarded because of: <err without
+ * its ERR code>", as Redis does.
  */
 void command_reject(struct session *s, const struct command *c, const char *err);
 

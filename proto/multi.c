@@ -205,6 +205,11 @@ static void tx_reset(struct session *s)
     s->tx.dirty = false;
 }
 
+void tx_discard(struct session *s)
+{
+    tx_reset(s);
+}
+
 void session_deinit(struct session *s)
 {
     tx_reset(s);

@@ -17,6 +17,10 @@ struct cmd_entry;   /* command.c's per-row record */
 /* command.c: runs e's handler and counts the call (calls, usec, failed). */
 void command_call(struct session *s, struct cmd_entry *e, int argc, struct slice *argv);
 
+/* multi.c: ends any transaction and forgets the watched keys (DISCARD's
+ * effect), for a refused EXEC. */
+void tx_discard(struct session *s);
+
 /* multi.c: appends a copy of the request to s's queue; false if out of
  * memory (nothing is queued then). */
 bool tx_queue(struct session *s, struct cmd_entry *e, int argc, struct slice *argv);

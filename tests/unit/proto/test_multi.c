@@ -337,6 +337,106 @@ static void test_tx_reference(void **state)
     ks_clock_set(T0);
 }
 
+/* Refusals while queuing (a refused EXEC ends the transaction at once),
+ * and which commands modify a watched key; replies from Redis 7.0.15. */
+static void test_tx_reference_more(void **state)
+{
+    (void)state;
+    CMD("+OK\r\n", "flushall");
+    CMD("+OK\r\n", "multi");
+    CMD("-ERR unknown subcommand 'foo'. Try OBJECT HELP.\r\n", "object", "foo");
+    CMD("-EXECABORT Transaction discarded because of previous errors.\r\n", "exec");
+    CMD("+OK\r\n", "multi");
+    CMD("-ERR wrong number of arguments for 'object|encoding' command\r\n", "object", "encoding");
+    CMD("-EXECABORT Transaction discarded because of previous errors.\r\n", "exec");
+    CMD("+OK\r\n", "multi");
+    CMD("-ERR wrong number of arguments for 'watch' command\r\n", "watch");
+    CMD("-EXECABORT Transaction discarded because of previous errors.\r\n", "exec");
+    CMD("+OK\r\n", "multi");
+    CMD("-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n",
+        "exec", "x");
+    CMD("-ERR EXEC without MULTI\r\n", "exec");
+    CMD("+OK\r\n", "multi");
+    CMD("-ERR wrong number of arguments for 'discard' command\r\n", "discard", "x");
+    CMD("+OK\r\n", "discard");
+    CMD("+OK\r\n", "multi");
+    CMD("-ERR wrong number of arguments for 'multi' command\r\n", "multi", "x");
+    CMD("-EXECABORT Transaction discarded because of previous errors.\r\n", "exec");
+    CMD("+OK\r\n", "watch", "a", "a", "a");
+    CMD2("+OK\r\n", "set", "a", "1");
+    CMD("+OK\r\n", "unwatch");
+    CMD("+OK\r\n", "watch", "a");
+    CMD("+OK\r\n", "multi");
+    CMD("+QUEUED\r\n", "get", "a");
+    CMD("*1\r\n$1\r\n1\r\n", "exec");
+    CMD("+OK\r\n", "multi");
+    CMD("+QUEUED\r\n", "set", "a", "1");
+    CMD("+QUEUED\r\n", "select", "0");
+    CMD("*2\r\n+OK\r\n+OK\r\n", "exec");
+    CMD("+OK\r\n", "multi");
+    CMD("+QUEUED\r\n", "get", "a");
+    CMD("+QUEUED\r\n", "dbsize");
+    CMD("+QUEUED\r\n", "flushall");
+    CMD("+QUEUED\r\n", "dbsize");
+    CMD("*4\r\n$1\r\n1\r\n:1\r\n+OK\r\n:0\r\n", "exec");
+    CMD("+OK\r\n", "set", "x", "1");
+    CMD("+OK\r\n", "watch", "x");
+    CMD("+OK\r\n", "multi");
+    CMD("+QUEUED\r\n", "ping");
+    CMD2("+OK\r\n", "set", "x", "2");
+    CMD("*-1\r\n", "exec");
+    CMD("+OK\r\n", "watch", "x");
+    CMD("+OK\r\n", "multi");
+    CMD2("$1\r\n2\r\n", "get", "x");
+    CMD("*0\r\n", "exec");
+    CMD("+OK\r\n", "setex", "w", "100", "v");
+    CMD("+OK\r\n", "watch", "w");
+    CMD2("+OK\r\n", "set", "w", "v", "keepttl");
+    CMD("+OK\r\n", "multi");
+    CMD("*-1\r\n", "exec");
+    CMD("+OK\r\n", "set", "w", "1");
+    CMD("+OK\r\n", "watch", "w");
+    CMD2("$1\r\n1\r\n", "incrbyfloat", "w", "0");
+    CMD("+OK\r\n", "multi");
+    CMD("*-1\r\n", "exec");
+    CMD("+OK\r\n", "watch", "w");
+    CMD2("+OK\r\n", "mset", "w", "1");
+    CMD("+OK\r\n", "multi");
+    CMD("*-1\r\n", "exec");
+    CMD("+OK\r\n", "watch", "w");
+    CMD2(":0\r\n", "msetnx", "w", "1");
+    CMD("+OK\r\n", "multi");
+    CMD("*0\r\n", "exec");
+    CMD("+OK\r\n", "watch", "w");
+    CMD2(":0\r\n", "setnx", "w", "1");
+    CMD("+OK\r\n", "multi");
+    CMD("*0\r\n", "exec");
+    CMD("+OK\r\n", "watch", "w");
+    CMD2("$-1\r\n", "getdel", "nokey");
+    CMD("+OK\r\n", "multi");
+    CMD("*0\r\n", "exec");
+    CMD("+OK\r\n", "watch", "w");
+    CMD2(":1\r\n", "expire", "w", "-1");
+    CMD("+OK\r\n", "multi");
+    CMD("*-1\r\n", "exec");
+    CMD("+OK\r\n", "watch", "w");
+    CMD2(":0\r\n", "touch", "w");
+    CMD("+OK\r\n", "multi");
+    CMD("*0\r\n", "exec");
+    CMD("+OK\r\n", "multi");
+    CMD("-ERR wrong number of arguments for 'copy' command\r\n", "copy");
+    CMD("+QUEUED\r\n", "command");
+    CMD("-EXECABORT Transaction discarded because of previous errors.\r\n", "exec");
+    CMD("-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n",
+        "exec", "x");
+    CMD("+OK\r\n", "watch", "a");
+    CMD("-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n",
+        "exec", "x");
+    CMD2("+OK\r\n", "set", "a", "2");
+    CMD("+OK\r\n", "multi");
+    CMD("*0\r\n", "exec");
+}
+
 /* Queued arguments are copies: the request bytes may be overwritten (the
  * daemon reuses its query buffer) before EXEC runs them. */
 static void test_queue_copies(void **state)
@@ -529,6 +629,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tx_reference),
+        cmocka_unit_test(test_tx_reference_more),
         cmocka_unit_test(test_queue_copies),
         cmocka_unit_test(test_tx_resp3),
         cmocka_unit_test(test_watch_compaction),
