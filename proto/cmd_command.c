@@ -407,7 +407,7 @@ void cmd_command(struct session *s, int argc, struct slice *argv)
         command_foreach(walk_one, &w);
         reply_defer_array(r, h, w.n);
     } else if (slice_eq(sub, "getkeys")) {
-        if (sub_arity_ok(s, argc, -3, "getkeys"))
+        if (sub_arity_ok(s, argc, -4, "getkeys"))
             command_getkeys(s, argc, argv);
     } else if (slice_eq(sub, "help")) {
         if (sub_arity_ok(s, argc, 2, "help"))

@@ -596,7 +596,9 @@ static void test_command_getkeys(void **state)
     REPLY_IS("*2\r\n$1\r\na\r\n$1\r\nb\r\n");
     run(4, "command", "getkeys", "GET", "k");
     REPLY_IS("*1\r\n$1\r\nk\r\n");
-    run(3, "command", "getkeys", "get");
+    run(3, "command", "getkeys", "get");     /* COMMAND GETKEYS is -4 in 7.0 */
+    REPLY_IS("-ERR wrong number of arguments for 'command|getkeys' command\r\n");
+    run(5, "command", "getkeys", "get", "a", "b");
     REPLY_IS("-ERR Invalid number of arguments specified for command\r\n");
     run(2, "command", "getkeys");
     REPLY_IS("-ERR wrong number of arguments for 'command|getkeys' command\r\n");
