@@ -65,8 +65,8 @@ struct session {
 };
 
 /* Frees the session's transaction queue and watched keys (call before
- * reply_deinit when the connection ends). The session may be reused only
- * after zeroing it again. */
+ * reply_deinit when the connection ends). Leaves the session outside any
+ * transaction and watching nothing, so RESET may call it too. */
 void session_deinit(struct session *s);
 
 struct command;

@@ -451,6 +451,15 @@ static const char *const script_bits[] = {
 };
 
 static const char *const script_misc[] = {
+    /* key positions of the new rows */
+    "command getkeys bitop and d a b",
+    "command getkeys copy a b",
+    "command getkeys lcs a b",
+    "command getkeys watch a b c",
+    "command getkeys setbit k 1 1",
+    "command getkeys object encoding k",
+    "command getkeys multi",
+    "command getkeys multi x",
     "set a ohmytext",
     "set b mynewtext",
     "lcs a b",
