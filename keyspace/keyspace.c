@@ -136,6 +136,33 @@
  * expiries lower exp_floor at once; deletions leave it (still a bound). A
  * resize restarts the pass at slot 0 of the new, empty, table.
  *
+ * ARENA SWEEP (the default, KS_SWEEP_ARENAS)
+ *
+ * The index sweep pays a cache miss for every TTL entry it checks, since
+ * entries are scattered in memory relative to their slots. The arena sweep
+ * instead walks the live blocks of the arenas themselves
+ * (alloc_arena_foreach_live), in address order, so it reads the headers
+ * sequentially and the hardware prefetches them. Its cursor is (class,
+ * arena base, block address): each call picks, in the current class, the
+ * arena with the lowest base at or after the cursor (a walk of the class's
+ * arena list, headers only), walks it, skipping blocks below the resume
+ * address, and stops at the deadline (checked every 64 blocks) with the
+ * cursor at the next unvisited block. The cursor holds no pointer into an
+ * arena, so arenas may come and go between calls: an arena released and
+ * mapped again at the same base holds only entries inserted since, which
+ * the pass minimum already accounts for. With lifetime segregation, arenas
+ * of band 0 hold no TTL entry and are skipped without being touched.
+ * Expired blocks are deleted through the index (hash the key, find the slot
+ * holding exactly this pointer).
+ *
+ * It keeps its own floor, `aw_floor`, like exp_floor: `aw_pass_min` takes
+ * the expiry of every survivor it sees and every expiry set or moved since
+ * the pass began (note_expiry from insert, set_expire and ks_repoint, since
+ * a new block may land in an arena the pass is past). Entries outside
+ * arenas (large blocks, EF_LOOSE) are left to the index sweep, whose floor
+ * then covers only those, so it costs nothing without them. Measured in
+ * tests/unit/keyspace/test_expire_sweep.c (figures in its header).
+ *
  * CHANGE NOTIFICATION
  *
  * The modify hook (for WATCH) fires with the key once per change: from
@@ -181,6 +208,8 @@ struct entry {
 
 #define EF_TTL 0x01u
 #define EF_LONGKEY 0x02u
+#define EF_LOOSE 0x04u   /* the block is not in an arena (large, or from the test hook) */
+#define EF_ALL (EF_TTL | EF_LONGKEY | EF_LOOSE)
 
 static inline size_t hdr_size(unsigned flags)
 {
@@ -254,8 +283,20 @@ static struct {
     unsigned initial_power;
     unsigned rehash_steps;
     size_t exp_cursor;    /* persistent position of the expiry sweep in cur */
-    int64_t exp_floor;    /* no entry in the index expires before this */
+    int64_t exp_floor;    /* no entry the index sweep covers expires before this */
     int64_t exp_pass_min; /* min expiry the current pass must account for */
+    /* arena sweep (see EXPIRY): cursor = (class, arena base, block address) */
+    enum ks_sweep sweep;
+    unsigned aw_cls;
+    uintptr_t aw_base;    /* next arena: the lowest base >= this one */
+    uintptr_t aw_resume;  /* within the arena at aw_base: first block not yet visited */
+    int64_t aw_floor;     /* no in-arena entry expires before this */
+    int64_t aw_pass_min;
+    bool band0_ttl;       /* some TTL entry was placed in band 0 since the last flush */
+    bool ttl_bands;       /* lifetime segregation on */
+    unsigned effort;      /* 1..10 */
+    unsigned cycle_us;    /* configured budget (KS_EXPIRE_BUDGET_AUTO) */
+    uint64_t aw_arenas, aw_blocks;  /* work counters, for the experiments */
     int64_t now_ms;
     bool clock_pinned;
     uint16_t lru_now;
@@ -380,18 +421,38 @@ uint16_t ks_access_clock(void)
     return ks.lru_now;
 }
 
-/* A new or changed expiry: lowers the floor and counts in the pass. */
-static inline void note_expiry(int64_t t)
+/* Whether the index sweep accounts for entry e: all TTL entries in index
+ * mode, only those outside arenas in arena mode (the arena sweep has the
+ * others). */
+static inline bool index_covers(const struct entry *e)
 {
-    if (t < ks.exp_floor)
-        ks.exp_floor = t;
-    if (t < ks.exp_pass_min)
-        ks.exp_pass_min = t;
+    return ks.sweep == KS_SWEEP_INDEX || (e->flags & EF_LOOSE);
 }
 
-/* An existing expiry that the current pass may not see where it is now. */
+/* A new or changed expiry t of entry e (in its block now): lowers the
+ * floors and counts in both passes (an arena pass may be past e's arena). */
+static inline void note_expiry(const struct entry *e, int64_t t)
+{
+    if (index_covers(e)) {
+        if (t < ks.exp_floor)
+            ks.exp_floor = t;
+        if (t < ks.exp_pass_min)
+            ks.exp_pass_min = t;
+    }
+    if (!(e->flags & EF_LOOSE)) {
+        if (t < ks.aw_floor)
+            ks.aw_floor = t;
+        if (t < ks.aw_pass_min)
+            ks.aw_pass_min = t;
+    }
+}
+
+/* An existing expiry that the current index pass may not see where it is
+ * now (its slot moved). */
 static inline void note_expiry_moved(const struct entry *e)
 {
+    if (!index_covers(e))
+        return;
     int64_t t = ent_expire(e);
     if (t < ks.exp_pass_min)
         ks.exp_pass_min = t;
@@ -401,6 +462,17 @@ static void expiry_pass_restart(void)
 {
     ks.exp_cursor = 0;
     ks.exp_pass_min = INT64_MAX;
+}
+
+/* Forgets the arena sweep's position and floor: for setup and flush. */
+static void arena_sweep_reset(void)
+{
+    ks.aw_cls = 0;
+    ks.aw_base = 0;
+    ks.aw_resume = 0;
+    ks.aw_floor = INT64_MAX;
+    ks.aw_pass_min = INT64_MAX;
+    ks.band0_ttl = false;
 }
 
 static inline bool ent_expired(const struct entry *e)
@@ -693,6 +765,26 @@ void ks_options_default(struct ks_options *opt)
 {
     opt->initial_power = 10;
     opt->rehash_steps = 16;
+    opt->expire_sweep = KS_SWEEP_ARENAS;
+    opt->expire_cycle_us = 1000;
+    opt->expire_effort = 1;
+    opt->ttl_bands = true;
+}
+
+static unsigned clamp_effort(unsigned e)
+{
+    return e < 1 ? 1 : e > 10 ? 10 : e;
+}
+
+void ks_set_expire_tuning(unsigned cycle_us, unsigned effort)
+{
+    ks.cycle_us = cycle_us;
+    ks.effort = clamp_effort(effort);
+}
+
+void ks_set_lifetime_segregation(bool on)
+{
+    ks.ttl_bands = on;
 }
 
 static void seed_init(void)
@@ -738,6 +830,10 @@ int ks_setup(const struct ks_options *opt)
     ks.on_flush_ctx = on_flush_ctx;
     ks.initial_power = o.initial_power;
     ks.rehash_steps = o.rehash_steps;
+    ks.sweep = o.expire_sweep == KS_SWEEP_INDEX ? KS_SWEEP_INDEX : KS_SWEEP_ARENAS;
+    ks.cycle_us = o.expire_cycle_us;
+    ks.effort = clamp_effort(o.expire_effort);
+    ks.ttl_bands = o.ttl_bands;
     size_t size = (size_t)1 << o.initial_power;
     ks.cur.slots = calloc(size, sizeof(uint64_t));
     if (!ks.cur.slots)
@@ -747,6 +843,7 @@ int ks_setup(const struct ks_options *opt)
     ks_clock_update();
     ks.exp_floor = INT64_MAX;
     expiry_pass_restart();
+    arena_sweep_reset();
     ks.ready = true;
     return 0;
 }
@@ -795,6 +892,7 @@ void ks_flush(void)
     ks.expires = 0;
     ks.exp_floor = INT64_MAX;
     expiry_pass_restart();
+    arena_sweep_reset();
 }
 
 void ks_test_fault_hooks(ks_block_alloc_fn block_alloc, ks_index_alloc_ok_fn index_alloc_ok)
@@ -867,13 +965,25 @@ static unsigned lifetime_band(int64_t expire_ms)
     return band < ALLOC_BANDS ? band : ALLOC_BANDS - 1;
 }
 
-static struct entry *block_alloc(size_t size, unsigned band)
+/*
+ * A block for an entry of size bytes expiring at expire_ms, in the band of
+ * its remaining lifetime (band 0 for everything when segregation is off).
+ * *loose is EF_LOOSE when the block will not be in an arena (a large block
+ * or one from the test hook), which the arena sweep would not see.
+ */
+static struct entry *block_alloc(size_t size, int64_t expire_ms, unsigned *loose)
 {
+    unsigned band = ks.ttl_bands ? lifetime_band(expire_ms) : 0;
     void *p = ks.hook_block ? ks.hook_block(size, band) : alloc_block(size, band);
-    if (p && ((uintptr_t)p & ~(uintptr_t)SLOT_PTR)) {
+    if (!p)
+        return NULL;
+    if ((uintptr_t)p & ~(uintptr_t)SLOT_PTR) {
         fprintf(stderr, "keyspace: block address %p does not fit in 48 bits\n", p);
         abort();
     }
+    *loose = (ks.hook_block || alloc_size_class(size) >= alloc_class_count()) ? EF_LOOSE : 0;
+    if (band == 0 && expire_ms != KS_NO_EXPIRE)
+        ks.band0_ttl = true;
     return p;
 }
 
@@ -890,9 +1000,11 @@ struct entry *ks_alloc(const char *key, size_t klen, size_t vlen, int64_t expire
     }
     unsigned flags = (klen > UINT8_MAX ? EF_LONGKEY : 0) | (expire_ms != KS_NO_EXPIRE ? EF_TTL : 0);
     size_t hs = hdr_size(flags);
-    struct entry *e = block_alloc(hs + klen + vlen, lifetime_band(expire_ms));
+    unsigned loose;
+    struct entry *e = block_alloc(hs + klen + vlen, expire_ms, &loose);
     if (!e)
         return NULL;
+    flags |= loose;
     e->flags = (uint8_t)flags;
     e->klen8 = (flags & EF_LONGKEY) ? 0 : (uint8_t)klen;
     e->clock = ks.lru_now;
@@ -922,7 +1034,7 @@ void ks_insert(struct entry *e)
     uint64_t s = make_slot(e, h);
     if (s & SLOT_TTL) {
         ks.expires++;
-        note_expiry(ent_expire(e));
+        note_expiry(e, ent_expire(e));
     }
 
     size_t i = tbl_find(&ks.cur, h, key, klen);
@@ -1007,28 +1119,32 @@ struct entry *ks_set_expire(struct entry *e, int64_t expire_ms, bool *deleted)
     }
     bool had = e->flags & EF_TTL;
     bool want = expire_ms != KS_NO_EXPIRE;
-    if (want)
-        note_expiry(expire_ms);
     if (had == want) {
-        if (want)
+        if (want) {
             ent_set_expire_field(e, expire_ms);
+            note_expiry(e, expire_ms);
+        }
         notify(e);
         return e;
     }
 
     /* The header changes size: copy into a new block. */
-    unsigned flags = (e->flags & ~EF_TTL) | (want ? EF_TTL : 0);
+    unsigned flags = (e->flags & EF_LONGKEY) | (want ? EF_TTL : 0);
     size_t klen = ent_klen(e);
     size_t body = klen + e->vlen;
-    struct entry *n = block_alloc(hdr_size(flags) + body, lifetime_band(expire_ms));
+    unsigned loose;
+    struct entry *n = block_alloc(hdr_size(flags) + body, expire_ms, &loose);
     if (!n)
         return NULL;
+    flags |= loose;
     *n = *e;
     n->flags = (uint8_t)flags;
     if (flags & EF_LONGKEY)
         memcpy((char *)n + sizeof(struct entry), (const char *)e + sizeof(struct entry), 4);
-    if (want)
+    if (want) {
         ent_set_expire_field(n, expire_ms);
+        note_expiry(n, expire_ms);
+    }
     memcpy(ent_key(n), ent_key(e), body);
 
     t->slots[i] = make_slot(n, h);
@@ -1073,6 +1189,18 @@ bool ks_repoint(struct entry *old, struct entry *moved)
     if ((uintptr_t)moved & ~(uintptr_t)SLOT_PTR)
         abort();
     t->slots[i] = (t->slots[i] & ~SLOT_PTR) | (uint64_t)(uintptr_t)moved;
+    if (moved->flags & EF_TTL) {
+        /* the copy may sit in an arena the arena sweep has passed, or (a
+         * mover that ignores bands) in a band-0 arena */
+        note_expiry(moved, ent_expire(moved));
+        const struct alloc_arena *a;
+        if (!(moved->flags & EF_LOOSE) && !ks.band0_ttl && (a = alloc_arena_of(moved)) != NULL) {
+            struct alloc_arena_info in;
+            alloc_arena_info(a, &in);
+            if (in.band == 0)
+                ks.band0_ttl = true;
+        }
+    }
     return true;
 }
 
@@ -1209,17 +1337,15 @@ struct entry *ks_random(void)
 
 #define BATCH 256
 
-size_t ks_expire_cycle(uint64_t budget_us)
+/* The index sweep (all of it in index mode; in arena mode only for loose
+ * entries, see EXPIRY). Returns the number deleted. */
+static size_t index_sweep(uint64_t deadline)
 {
-    if (!ks.ready || ks.expires == 0 || ks.now_ms < ks.exp_floor)
-        return 0;
-    uint64_t deadline = mono_us() + budget_us;
     size_t deleted = 0;
-
     while (ks.old.slots) {
         deleted += migrate(4 * BATCH, true);
         if (mono_us() >= deadline)
-            goto out;
+            return deleted;
     }
 
     struct table *t = &ks.cur;
@@ -1229,7 +1355,8 @@ size_t ks_expire_cycle(uint64_t budget_us)
         for (unsigned n = 0; n < BATCH && swept < size; n++) {
             uint64_t s = t->slots[i];
             if (s & SLOT_TTL) {
-                int64_t exp = ent_expire(slot_entry(s));
+                struct entry *e = slot_entry(s);
+                int64_t exp = ent_expire(e);
                 if (exp <= ks.now_ms) {
                     /* the shift may pull a later entry into i: look at i again */
                     remove_at(t, i, false);
@@ -1237,7 +1364,7 @@ size_t ks_expire_cycle(uint64_t budget_us)
                     deleted++;
                     continue;
                 }
-                if (exp < ks.exp_pass_min)
+                if (exp < ks.exp_pass_min && index_covers(e))
                     ks.exp_pass_min = exp;
             }
             i = (i + 1) & t->mask;
@@ -1251,9 +1378,178 @@ size_t ks_expire_cycle(uint64_t budget_us)
             break;
     }
     ks.exp_cursor = i;
-out:
+    return deleted;
+}
+
+/* Deletes entry e, found by a walk over its arena, as expired. false if it
+ * is not in the index (cannot happen: nothing else allocates in arenas while
+ * a cycle runs, and a pending ks_alloc entry cannot coexist with a cycle). */
+static bool delete_found(struct entry *e)
+{
+    struct table *t;
+    size_t i = find_entry(e, entry_hash(e), &t);
+    if (i == NOPOS)
+        return false;
+    remove_at(t, i, false);
+    finish_old_if_empty();
+    ks.expired++;
+    return true;
+}
+
+struct sweep_ctx {
+    uintptr_t resume;    /* skip blocks below this address (already visited) */
+    uintptr_t stopped;   /* where the walk ran out of time, or 0 */
+    uint64_t deadline;
+    size_t visited;
+    size_t deleted;
+};
+
+static bool sweep_visit(void *block, void *vctx)
+{
+    struct sweep_ctx *c = vctx;
+    if ((uintptr_t)block < c->resume)
+        return true;
+    if ((++c->visited & 63) == 0 && mono_us() >= c->deadline) {
+        c->stopped = (uintptr_t)block;
+        return false;
+    }
+    struct entry *e = block;
+    if (!(e->flags & EF_TTL))
+        return true;
+    int64_t exp = ent_expire(e);
+    if (exp > ks.now_ms) {
+        if (exp < ks.aw_pass_min)
+            ks.aw_pass_min = exp;
+        return true;
+    }
+    if (delete_found(e))
+        c->deleted++;
+    return true;
+}
+
+/* Whether the arena sweep must walk band-0 arenas: only if a TTL entry may
+ * have been placed there (segregation off now or at some time since the
+ * last flush). */
+static inline bool sweep_band0(void)
+{
+    return !ks.ttl_bands || ks.band0_ttl;
+}
+
+/* The arena of class cls with the lowest base >= from that the sweep walks,
+ * or NULL. A walk of the class's list (headers only): arenas are big, so
+ * this is small next to the slots of the arena it picks. */
+static struct alloc_arena *sweep_pick(unsigned cls, uintptr_t from, uintptr_t *base)
+{
+    struct alloc_arena *best = NULL;
+    uintptr_t best_base = UINTPTR_MAX;
+    bool band0 = sweep_band0();
+    for (struct alloc_arena *a = alloc_arena_first(cls); a; a = alloc_arena_next(a)) {
+        struct alloc_arena_info in;
+        alloc_arena_info(a, &in);
+        if (in.band == 0 && !band0)
+            continue;
+        uintptr_t b = (uintptr_t)in.base;
+        if (b >= from && b < best_base) {
+            best = a;
+            best_base = b;
+        }
+    }
+    *base = best_base;
+    return best;
+}
+
+/*
+ * The arena sweep (see EXPIRY): walks, class by class and within a class by
+ * increasing arena address, the live blocks of every arena that can hold a
+ * TTL entry, and deletes the expired ones. With lifetime segregation the
+ * band-0 arenas (entries without TTL) hold no TTL entry at all and are
+ * skipped without being touched: that is what segregation buys the sweep,
+ * besides arenas that empty all at once. One call walks at most once round:
+ * from its cursor to the end of the pass and, if it did not start at the
+ * beginning, on from there to where it started (so that a call with ample
+ * budget leaves nothing expired behind).
+ */
+static size_t arena_sweep(uint64_t deadline)
+{
+    struct sweep_ctx c = {.deadline = deadline};
+    unsigned ncls = alloc_class_count();
+    unsigned start_cls = ks.aw_cls;
+    uintptr_t start_base = ks.aw_base;
+    bool fresh = start_cls == 0 && start_base == 0 && ks.aw_resume == 0;
+    bool wrapped = false;
+    for (;;) {
+        if (ks.aw_cls >= ncls) {  /* a pass is complete */
+            ks.aw_floor = ks.aw_pass_min;
+            ks.aw_pass_min = INT64_MAX;
+            ks.aw_cls = 0;
+            ks.aw_base = 0;
+            ks.aw_resume = 0;
+            if (fresh || wrapped)
+                break;
+            wrapped = true;
+        }
+        if (wrapped && (ks.aw_cls > start_cls || (ks.aw_cls == start_cls && ks.aw_base > start_base)))
+            break;
+        uintptr_t base;
+        struct alloc_arena *a = sweep_pick(ks.aw_cls, ks.aw_base, &base);
+        if (!a) {
+            ks.aw_cls++;
+            ks.aw_base = 0;
+            ks.aw_resume = 0;
+            continue;
+        }
+        if (base != ks.aw_base) {
+            ks.aw_base = base;
+            ks.aw_resume = 0;
+        }
+        c.resume = ks.aw_resume;
+        c.stopped = 0;
+        ks.aw_arenas++;
+        size_t before = c.visited;
+        alloc_arena_foreach_live(a, sweep_visit, &c);
+        ks.aw_blocks += c.visited - before;
+        if (c.stopped) {
+            ks.aw_resume = c.stopped;
+            break;
+        }
+        ks.aw_base = base + 1;
+        ks.aw_resume = 0;
+        if (mono_us() >= deadline)
+            break;
+    }
+    return c.deleted;
+}
+
+size_t ks_expire_cycle(uint64_t budget_us)
+{
+    if (!ks.ready || ks.expires == 0)
+        return 0;
+    if (budget_us == KS_EXPIRE_BUDGET_AUTO)
+        budget_us = ks.cycle_us;
+    /* effort 1..10 scales the budget 1x..4x */
+    budget_us = budget_us * (ks.effort + 2) / 3;
+    bool index_due = ks.now_ms >= ks.exp_floor;
+    bool arena_due = ks.sweep == KS_SWEEP_ARENAS && ks.now_ms >= ks.aw_floor;
+    if (!index_due && !arena_due)
+        return 0;
+    uint64_t deadline = mono_us() + budget_us;
+    size_t deleted = 0;
+    if (arena_due)
+        deleted += arena_sweep(deadline);
+    /* in arena mode the index sweep has only loose entries to look after,
+     * and gets what the arenas left of the budget */
+    if (index_due && ks.expires > 0 && (ks.sweep == KS_SWEEP_INDEX || mono_us() < deadline))
+        deleted += index_sweep(deadline);
     maybe_shrink();
     return deleted;
+}
+
+void ks_expire_stats(struct ks_expire_stats *st)
+{
+    st->arenas_walked = ks.aw_arenas;
+    st->blocks_walked = ks.aw_blocks;
+    st->arena_floor = ks.aw_floor;
+    st->index_floor = ks.exp_floor;
 }
 
 void ks_cron(uint64_t budget_us)
@@ -1289,6 +1585,26 @@ void ks_stats_reset(void)
     ks.hits = ks.misses = ks.expired = 0;
 }
 
+/* The arena sweep's bounds hold for in-arena TTL entry e: its floor, its
+ * pass minimum if e's arena is behind the cursor, and e's arena is one the
+ * sweep walks. */
+static bool verify_arena_expiry(const struct entry *e, int64_t exp)
+{
+    const struct alloc_arena *a = alloc_arena_of(e);
+    if (!a)
+        return false;  /* flagged in an arena but large */
+    struct alloc_arena_info in;
+    alloc_arena_info(a, &in);
+    if (in.band == 0 && !sweep_band0())
+        return false;
+    if (exp < ks.aw_floor)
+        return false;
+    uintptr_t b = (uintptr_t)in.base;
+    bool passed = in.cls < ks.aw_cls ||
+                  (in.cls == ks.aw_cls && (b < ks.aw_base || (b == ks.aw_base && (uintptr_t)e < ks.aw_resume)));
+    return !passed || exp >= ks.aw_pass_min;
+}
+
 static bool verify_table(const struct table *t, bool is_old, size_t *ttl)
 {
     size_t used = 0, empty = 0;
@@ -1306,7 +1622,7 @@ static bool verify_table(const struct table *t, bool is_old, size_t *ttl)
         if (is_old && i < ks.mig)
             return false;  /* migrated slots hold no entries */
         struct entry *e = slot_entry(s);
-        if (((uintptr_t)e & 7) || e->flags & ~(EF_TTL | EF_LONGKEY))
+        if (((uintptr_t)e & 7) || e->flags & ~EF_ALL)
             return false;
         if ((e->flags & EF_LONGKEY) ? ent_klen(e) <= UINT8_MAX : e->klen8 != ent_klen(e))
             return false;
@@ -1329,9 +1645,13 @@ static bool verify_table(const struct table *t, bool is_old, size_t *ttl)
             /* the expiry floor bounds every expiry; entries behind the
              * sweep cursor are accounted in the current pass */
             int64_t exp = ent_expire(e);
-            if (exp < ks.exp_floor)
-                return false;
-            if (!is_old && i < ks.exp_cursor && exp < ks.exp_pass_min)
+            if (index_covers(e)) {
+                if (exp < ks.exp_floor)
+                    return false;
+                if (!is_old && i < ks.exp_cursor && exp < ks.exp_pass_min)
+                    return false;
+            }
+            if (ks.sweep == KS_SWEEP_ARENAS && !(e->flags & EF_LOOSE) && !verify_arena_expiry(e, exp))
                 return false;
         }
     }

@@ -36,12 +36,31 @@ typedef enum ks_rstatus {
     KS_ENOMEM = -1,  /* the allocator could not provide memory */
 } ks_rstatus_e;
 
+/* How active expiry finds expired entries (see ks_expire_cycle). */
+enum ks_sweep {
+    KS_SWEEP_ARENAS = 0,  /* walk the arenas that can hold TTL entries (default) */
+    KS_SWEEP_INDEX = 1,   /* walk the hash index (the first design; for comparison) */
+};
+
 struct ks_options {
     unsigned initial_power;  /* log2 of the initial index size */
     unsigned rehash_steps;   /* index slots migrated per operation */
+    /* appended for active expiry, eviction and lifetime segregation: callers
+     * must start from ks_options_default */
+    enum ks_sweep expire_sweep;
+    unsigned expire_cycle_us;  /* budget of ks_expire_cycle(KS_EXPIRE_BUDGET_AUTO); 1000 */
+    unsigned expire_effort;    /* 1..10 (default 1): scales every cycle's budget 1x..4x */
+    bool ttl_bands;            /* lifetime segregation: place entries by remaining TTL (default on) */
 };
 
 void ks_options_default(struct ks_options *opt);
+
+/* Runtime changes (CONFIG SET): the cycle budget and effort (clamped to
+ * 1..10), and lifetime segregation (applies to entries allocated from now
+ * on; the arena sweep then also walks band-0 arenas until the next flush,
+ * since TTL entries may sit there). */
+void ks_set_expire_tuning(unsigned cycle_us, unsigned effort);
+void ks_set_lifetime_segregation(bool on);
 
 /* Idempotent; returns 0 or an errno. alloc_setup() must have been called. */
 int ks_setup(const struct ks_options *opt);
@@ -131,12 +150,27 @@ struct entry *ks_random(void);
 
 /*
  * Active expiry: deletes expired entries for at most budget_us microseconds
- * of work (checked every 256 slots, so it may overrun by a few tens of us).
- * One call sweeps the index at most once; it returns early when the sweep
- * is done, and at once when no expiry can be due yet (it keeps a lower
- * bound of all expiries). Returns the number deleted.
+ * times the effort factor ((effort + 2) / 3), checked every 64 blocks or 256
+ * index slots, so it may overrun by a few tens of us. KS_EXPIRE_BUDGET_AUTO
+ * means the configured expire_cycle_us. In the default arena mode it walks
+ * the live blocks of the arenas of the TTL bands (band 0, entries without
+ * TTL, is skipped when lifetime segregation is on), and the index only for
+ * TTL entries that live outside arenas (large values). One call does at most
+ * one pass; it returns early when the pass is done, and at once when no
+ * expiry can be due yet (each sweep keeps a lower bound of the expiries it
+ * covers). Returns the number deleted.
  */
+#define KS_EXPIRE_BUDGET_AUTO UINT64_MAX
 size_t ks_expire_cycle(uint64_t budget_us);
+
+/* Work counters of the sweep, for experiments and INFO. */
+struct ks_expire_stats {
+    uint64_t arenas_walked;   /* arena visits by the arena sweep (cumulative) */
+    uint64_t blocks_walked;   /* live blocks it looked at (cumulative) */
+    int64_t arena_floor;      /* no in-arena entry expires before this (INT64_MAX: none) */
+    int64_t index_floor;      /* same for the entries the index sweep covers */
+};
+void ks_expire_stats(struct ks_expire_stats *st);
 
 /* Background index maintenance (resize migration) for about budget_us. */
 void ks_cron(uint64_t budget_us);

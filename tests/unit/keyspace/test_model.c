@@ -275,9 +275,14 @@ static void test_model(void **state)
     full_check();
 }
 
+static enum ks_sweep sweep_opt;
+static bool bands_opt;
+
 static int setup(void **state)
 {
     (void)state;
+    memset(m, 0, sizeof m);
+    rng = 0x1234567;
     struct alloc_options ao;
     alloc_options_default(&ao);
     assert_int_equal(alloc_setup(&ao), 0);
@@ -285,8 +290,32 @@ static int setup(void **state)
     ks_options_default(&o);
     o.initial_power = 3;
     o.rehash_steps = 1;
+    o.expire_sweep = sweep_opt;
+    o.ttl_bands = bands_opt;
     assert_int_equal(ks_setup(&o), 0);
     return 0;
+}
+
+/* the same run with each active-expiry design, and without segregation */
+static int setup_arenas(void **state)
+{
+    sweep_opt = KS_SWEEP_ARENAS;
+    bands_opt = true;
+    return setup(state);
+}
+
+static int setup_index(void **state)
+{
+    sweep_opt = KS_SWEEP_INDEX;
+    bands_opt = true;
+    return setup(state);
+}
+
+static int setup_unbanded(void **state)
+{
+    sweep_opt = KS_SWEEP_ARENAS;
+    bands_opt = false;
+    return setup(state);
 }
 
 static int teardown(void **state)
@@ -303,7 +332,9 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_model, setup_arenas, teardown),
+        cmocka_unit_test_setup_teardown(test_model, setup_index, teardown),
+        cmocka_unit_test_setup_teardown(test_model, setup_unbanded, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
