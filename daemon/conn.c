@@ -72,6 +72,11 @@ void conn_accept(int fd, bool is_unix, const char *addr, const char *laddr)
         static const char msg[] = "-ERR max number of clients reached\r\n";
         ssize_t w = write(fd, msg, sizeof(msg) - 1);
         (void)w;
+        /* Discard what the client already sent: closing with unread input
+         * makes the kernel send RST, which can destroy the error reply. */
+        char sink[4096];
+        for (int i = 0; i < 16 && read(fd, sink, sizeof(sink)) > 0; i++)
+            ;
         close(fd);
         srv.stats.rejected_connections++;
         log_verbose("Rejected client %s: max number of clients reached", addr);
