@@ -465,6 +465,7 @@ const struct command *command_dispatch(struct session *s, int argc, struct slice
             reply_error(&s->reply, ERR_NOMEM);
             goto rejected;
         }
+        s->tx.flags |= c->flags;
         reply_status(&s->reply, "QUEUED");
         return c;
     }

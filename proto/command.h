@@ -59,6 +59,7 @@ struct session {
         bool executing;           /* EXEC is running the queue */
         struct tx_queued *queue;
         size_t nqueued, cap;
+        uint32_t flags;           /* OR of the queued commands' flags */
         struct tx_watch *watched; /* this session's watched keys */
         uint64_t nested_errors;   /* errors replied by commands EXEC ran */
     } tx;
@@ -138,6 +139,13 @@ const struct command *command_dispatch(struct session *s, int argc, struct slice
  * its ERR code>", as Redis does.
  */
 void command_reject(struct session *s, const struct command *c, const char *err);
+
+/*
+ * The OR of the flags of the commands queued since MULTI (0 outside
+ * MULTI). Redis refuses EXEC when over maxmemory if the transaction holds a
+ * CMD_DENYOOM command; the daemon can do the same with command_reject.
+ */
+uint32_t session_tx_flags(const struct session *s);
 
 /*
  * Per-command counters for INFO commandstats, counted as Redis 7 does. A

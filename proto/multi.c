@@ -203,6 +203,12 @@ static void tx_reset(struct session *s)
     s->tx.active = false;
     s->tx.aborted = false;
     s->tx.dirty = false;
+    s->tx.flags = 0;
+}
+
+uint32_t session_tx_flags(const struct session *s)
+{
+    return s->tx.active ? s->tx.flags : 0;
 }
 
 void tx_discard(struct session *s)

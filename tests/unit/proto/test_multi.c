@@ -571,6 +571,21 @@ static void test_commandstats(void **state)
     assert_int_equal(st_exec->calls, 3);
     assert_int_equal(st_exec->failed_calls, 2);
 
+    /* what the daemon needs to refuse EXEC over maxmemory */
+    assert_int_equal(session_tx_flags(&S), 0);
+    CMD("+OK\r\n", "multi");
+    CMD("+QUEUED\r\n", "get", "q");
+    assert_int_equal(session_tx_flags(&S) & CMD_DENYOOM, 0);
+    CMD("+QUEUED\r\n", "append", "q", "x");
+    assert_int_equal(session_tx_flags(&S) & CMD_DENYOOM, CMD_DENYOOM);
+    command_reject(&S, exec, "OOM command not allowed when used memory > 'maxmemory'.");
+    const char abort_oom[] = "-EXECABORT Transaction discarded because of: OOM command not "
+                             "allowed when used memory > 'maxmemory'.\r\n";
+    expect_reply(&S, __FILE__, __LINE__, abort_oom, sizeof abort_oom - 1);
+    assert_int_equal(session_tx_flags(&S), 0);
+    CMD("-ERR EXEC without MULTI\r\n", "exec");
+    assert_int_equal(st_exec->rejected_calls, 1);
+
     /* the daemon's pre-dispatch refusals (maxmemory) abort a transaction */
     CMD("+OK\r\n", "multi");
     command_reject(&S, set, "OOM command not allowed when used memory > 'maxmemory'.");
