@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+"""bench/memory/overhead.py: bytes of overhead per entry (issue 3(c)).
+
+Loads N keys of 16 bytes with 32-byte values into compactd, redis-server and
+memcached (one at a time, each freshly started) and reports
+
+    overhead per entry = (RSS after load - RSS empty) / N - 48
+
+i.e. what each entry costs beyond its 48 bytes of key and value: header, index
+slot, size-class rounding and allocator metadata, everything the process
+keeps. RSS comes from /proc/PID/statm for all three. RSS "after load" is
+taken once it has stopped moving (an incremental rehash may still be freeing
+the old table), at most 5 s after the last write. The allocator's own view
+(INFO used_memory for compactd and redis, stats bytes/total_malloced for
+memcached) is printed next to it. Keys are written with pipelined MSET (SET
+for memcached) batches of 1000, sent as raw protocol so the client is not the
+bottleneck.
+
+usage: bench/memory/overhead.py [path/to/compactd]   (default build/daemon/compactd)
+env:   QUICK=1 (N = 1 M instead of 10 M)  N=<keys>  SERVERS=compactd,redis,memcached
+Raw figures go to bench/out/overhead-<time>.csv, the table to overhead-<time>.txt.
+"""
+import csv
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as B  # noqa: E402
+
+BATCH = 1000          # keys per MSET
+WINDOW = 16           # MSETs in flight before reading their replies
+PAIR = b"$16\r\nk%015d\r\n$32\r\nv%031d\r\n"
+MC_SET = b"set k%015d 0 0 32\r\nv%031d\r\n"
+
+
+def load_resp(srv, n):
+    c = B.Resp(srv.port)
+    head = b"*%d\r\n$4\r\nMSET\r\n" % (2 * BATCH + 1)
+    done = 0
+    while done < n:
+        parts, cmds = [], 0
+        while cmds < WINDOW and done < n:
+            k = min(BATCH, n - done)
+            h = head if k == BATCH else b"*%d\r\n$4\r\nMSET\r\n" % (2 * k + 1)
+            parts.append(h + b"".join([PAIR % (x, x) for x in range(done, done + k)]))
+            done += k
+            cmds += 1
+        c.pipeline_ok(b"".join(parts), cmds)
+    got = c.call("DBSIZE")
+    c.close()
+    if got != n:
+        raise RuntimeError("%s: DBSIZE %s after loading %d keys" % (srv.name, got, n))
+
+
+def load_memcached(srv, n):
+    c = B.Memcache(srv.port)
+    done = 0
+    while done < n:
+        k = min(BATCH * WINDOW, n - done)
+        c.sock.sendall(b"".join([MC_SET % (x, x) for x in range(done, done + k)]))
+        want = b"STORED\r\n" * k
+        while len(c.buf) - c.pos < len(want):
+            c._fill()
+        if c.buf[c.pos:c.pos + len(want)] != want:
+            raise RuntimeError("memcached: unexpected reply %r" % bytes(c.buf[c.pos:c.pos + 40]))
+        c.pos += len(want)
+        done += k
+    st = c.stats()
+    c.close()
+    if int(st["curr_items"]) != n:
+        raise RuntimeError("memcached: curr_items %s after loading %d keys" % (st["curr_items"], n))
+
+
+def settled_rss(srv, limit=5.0):
+    """RSS once two samples 0.5 s apart agree within 256 KiB (or after limit seconds)."""
+    last = srv.rss()
+    end = time.time() + limit
+    while time.time() < end:
+        time.sleep(0.5)
+        now = srv.rss()
+        if abs(now - last) <= 256 * 1024:
+            return now
+        last = now
+    return last
+
+
+def allocator_view(srv):
+    if srv.kind == "memcached":
+        c = B.Memcache(srv.port)
+        st = c.stats()
+        c.close()
+        return {"bytes": int(st["bytes"]), "total_malloced": int(st.get("total_malloced", 0))}
+    c = B.Resp(srv.port)
+    info = c.info("memory")
+    c.close()
+    return {"used_memory": int(info["used_memory"])}
+
+
+def main():
+    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(B.ROOT, "build", "daemon", "compactd")
+    if not os.access(binary, os.X_OK):
+        sys.exit("overhead.py: no compactd at %s (build it first)" % binary)
+    n = int(os.environ.get("N", "1000000" if B.quick() else "10000000"))
+    wanted = os.environ.get("SERVERS", "compactd,redis,memcached").split(",")
+    os.makedirs(B.OUT, exist_ok=True)
+    tag = "overhead-" + B.stamp()
+    log = B.tee(os.path.join(B.OUT, tag + ".txt"))
+    log("overhead: %s mode, N = %d keys, 16-byte keys, 32-byte values" % (
+        "QUICK" if B.quick() else "full", n))
+    rows, raw = [], []
+    with B.Servers() as servers:
+        for name in wanted:
+            if name == "compactd":
+                srv = B.start_compactd(servers, binary, tag)
+            elif name == "redis":
+                srv = B.start_redis(servers, tag)
+            elif name == "memcached":
+                srv = B.start_memcached(servers, tag)
+            else:
+                sys.exit("unknown server %s" % name)
+            time.sleep(0.5)
+            empty = srv.rss()
+            a0 = allocator_view(srv)
+            t = time.time()
+            (load_memcached if srv.kind == "memcached" else load_resp)(srv, n)
+            secs = time.time() - t
+            full = settled_rss(srv)
+            a1 = allocator_view(srv)
+            srv.stop()
+            per = (full - empty) / n - 48
+            k = "bytes" if srv.kind == "memcached" else "used_memory"
+            alloc_per = (a1[k] - a0[k]) / n - 48
+            rec = dict(server=name, n=n, load_seconds=round(secs, 2), rss_empty=empty,
+                       rss_loaded=full, overhead_rss=round(per, 2), alloc_field=k,
+                       alloc_before=a0[k], alloc_after=a1[k], overhead_alloc=round(alloc_per, 2))
+            if srv.kind == "memcached":
+                rec["total_malloced"] = a1["total_malloced"]
+            raw.append(rec)
+            rows.append([name, "%.1f" % secs, "%.1f" % B.mib(empty), "%.1f" % B.mib(full),
+                         "%.1f" % per, "%s %.1f" % (k, alloc_per)])
+            log("  %s loaded %d keys in %.1f s" % (name, n, secs))
+    with open(os.path.join(B.OUT, tag + ".csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=sorted({k for r in raw for k in r},
+                                                key=lambda k: (k not in ("server", "n"), k)))
+        w.writeheader()
+        w.writerows(raw)
+    log("")
+    log("overhead per entry = (RSS loaded - RSS empty) / N - 48   (N = %d)" % n)
+    log(B.fmt_table(["server", "load s", "RSS empty MiB", "RSS loaded MiB", "overhead B/entry",
+                     "allocator's view B/entry"], rows))
+    by = {r["server"]: r for r in raw}
+    if "compactd" in by:
+        o = by["compactd"]["overhead_rss"]
+        log("issue 3 aim (<= 24 B/entry): %s (compactd %.1f B/entry)" % (
+            "MET" if o <= 24 else "NOT met", o))
+        for other in by:
+            if other != "compactd":
+                log("compactd vs %s: %.1f vs %.1f B/entry (total RSS growth ratio %.2f)" % (
+                    other, o, by[other]["overhead_rss"],
+                    (by["compactd"]["rss_loaded"] - by["compactd"]["rss_empty"]) /
+                    (by[other]["rss_loaded"] - by[other]["rss_empty"])))
+
+
+if __name__ == "__main__":
+    main()
