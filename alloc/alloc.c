@@ -121,9 +121,11 @@
  *   receives no blocks, and keeps it mapped even when its last block
  *   leaves). A mover should only evacuate when the pair's other arenas have
  *   at least as many free slots as the source has live ones; else the
- *   copies would need a fresh arena and nothing would be gained. The
- *   walk is resumable: the mover keeps (arena, slot index) as its cursor and
- *   a time budget per cron tick; the walk callback returning false stops it.
+ *   copies would need a fresh arena and nothing would be gained. Spread
+ *   over cron ticks, the mover pins the source (alloc_arena_pin) for the
+ *   whole evacuation and calls alloc_arena_walk() with a slot cursor and a
+ *   time budget per tick (its callback returning false ends the tick);
+ *   unpinning the emptied source retires it.
  *   When the arena's live count reaches zero it is released like any other.
  *   An arena knows its class and band (header fields), so the mover needs no
  *   other bookkeeping.
@@ -999,38 +1001,60 @@ struct alloc_arena *alloc_arena_sparsest(unsigned cls, unsigned band)
     return bl->nonempty ? bl->head[__builtin_ctz(bl->nonempty)] : NULL;
 }
 
-size_t alloc_arena_foreach_live(struct alloc_arena *a, alloc_live_fn fn, void *ctx)
+bool alloc_arena_pin(struct alloc_arena *a)
+{
+    if (a->flags & FLAG_BUSY)
+        return false;
+    /* Off the bucket lists, so that no block is placed here (a mover's
+     * copies land elsewhere), and not retired while pinned. */
+    bucket_remove(&g.bl[a->cls][a->band], a);
+    a->flags |= FLAG_BUSY;
+    return true;
+}
+
+void alloc_arena_unpin(struct alloc_arena *a)
+{
+    if (!(a->flags & FLAG_BUSY))
+        return;
+    struct size_class *c = &g.cls[a->cls];
+    if (a->live == 0) {
+        arena_empty(c, a);
+    } else {
+        a->flags &= (uint8_t)~FLAG_BUSY;
+        bucket_push(&g.bl[a->cls][a->band], bucket_of(c, a->live), a);
+    }
+}
+
+size_t alloc_arena_walk(struct alloc_arena *a, size_t *cursor, alloc_live_fn fn, void *ctx)
 {
     size_t calls = 0;
-    uint8_t busy = a->flags & FLAG_BUSY;
-    if (!busy) {
-        /* Pin: off the bucket lists, so that blocks fn allocates (a mover's
-         * copies) cannot land here, and not released while we walk. */
-        bucket_remove(&g.bl[a->cls][a->band], a);
-        a->flags |= FLAG_BUSY;
-    }
-    for (uint32_t w = 0; w < (a->bumped + 63) / 64; w++) {
-        uint64_t bits = *bm_word(a, w);
-        while (bits) {
-            unsigned i = (unsigned)__builtin_ctzll(bits);
-            calls++;
-            if (!fn(a->slots + ((size_t)w * 64 + i) * a->slot_size, ctx))
-                goto out;
-            /* Re-read: fn may have freed other blocks of this word. */
-            bits = *bm_word(a, w) & ~((2ull << i) - 1);
+    bool pinned_here = alloc_arena_pin(a);
+    size_t i = *cursor;
+    while (i < a->bumped) {
+        uint32_t w = (uint32_t)(i >> 6);
+        /* Re-read the word each time: fn may free or allocate anywhere. */
+        uint64_t bits = *bm_word(a, w) & (~(uint64_t)0 << (i & 63));
+        if (bits == 0) {
+            i = ((size_t)w + 1) * 64;
+            continue;
         }
+        i = (size_t)w * 64 + (unsigned)__builtin_ctzll(bits);
+        calls++;
+        bool go = fn(a->slots + i * a->slot_size, ctx);
+        i++;
+        if (!go)
+            break;
     }
-out:
-    if (!busy) {
-        struct size_class *c = &g.cls[a->cls];
-        if (a->live == 0) {
-            arena_empty(c, a);
-        } else {
-            a->flags &= (uint8_t)~FLAG_BUSY;
-            bucket_push(&g.bl[a->cls][a->band], bucket_of(c, a->live), a);
-        }
-    }
+    *cursor = i < a->bumped ? i : a->nslots;
+    if (pinned_here)
+        alloc_arena_unpin(a);
     return calls;
+}
+
+size_t alloc_arena_foreach_live(struct alloc_arena *a, alloc_live_fn fn, void *ctx)
+{
+    size_t cursor = 0;
+    return alloc_arena_walk(a, &cursor, fn, ctx);
 }
 
 void alloc_release_retained(void)

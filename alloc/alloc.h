@@ -159,6 +159,24 @@ struct alloc_arena *alloc_arena_sparsest(unsigned cls, unsigned band);
 typedef bool (*alloc_live_fn)(void *block, void *ctx);
 size_t alloc_arena_foreach_live(struct alloc_arena *a, alloc_live_fn fn, void *ctx);
 
+/*
+ * The resumable form, for work spread over cron ticks: visits live slots
+ * from slot index *cursor (start with 0) and leaves in *cursor where to go
+ * on (the slot count when the walk is complete). Between calls the arena is
+ * not pinned, so it may be retired once empty: a caller that keeps an arena
+ * across ticks pins it first.
+ */
+size_t alloc_arena_walk(struct alloc_arena *a, size_t *cursor, alloc_live_fn fn, void *ctx);
+
+/*
+ * Pinning takes an arena off the allocation lists (it receives no new
+ * blocks) and keeps it mapped even when it becomes empty; unpinning puts it
+ * back, or retires it if it is empty. pin returns false if a was already
+ * pinned (pins do not nest). Every alloc/free stays valid meanwhile.
+ */
+bool alloc_arena_pin(struct alloc_arena *a);
+void alloc_arena_unpin(struct alloc_arena *a);
+
 /* Drops every retained empty arena (munmap). For MEMORY PURGE and tests. */
 void alloc_release_retained(void);
 

@@ -945,6 +945,88 @@ static void test_evacuate(void **state)
     assert_true(alloc_verify());
 }
 
+/* The mover spread over "cron ticks": pin the source, walk it a few blocks
+ * per call with a cursor, let other allocations happen in between (none
+ * may land in the pinned source), then unpin: the emptied source retires. */
+struct budget_mover {
+    struct mover m;
+    size_t budget;
+};
+
+static bool move_some(void *b, void *ctx)
+{
+    struct budget_mover *bm = ctx;
+    move_one(b, &bm->m);
+    return --bm->budget > 0;
+}
+
+static void test_resumable_walk(void **state)
+{
+    (void)state;
+    setup_with(MIB, 4);
+    const size_t sz = 700;
+    unsigned cls = alloc_size_class(sz);
+    size_t per = expected_slots_1mib[cls];
+    size_t n = 2 * per;
+    void **owner = calloc(n, sizeof(void *));
+    assert_non_null(owner);
+    for (size_t k = 0; k < n; k++) {
+        owner[k] = alloc_block(sz, 1);
+        *(size_t *)owner[k] = k;
+    }
+    for (size_t k = 0; k < n; k++)
+        /* source 60 % live, the other arena 30 %: unpinned, the source
+         * would be the allocation target */
+        if ((k < per && k % 5 >= 3) || (k >= per && k % 10 >= 3)) {
+            alloc_free(owner[k]);
+            owner[k] = NULL;
+        }
+    struct alloc_arena *src = NULL;
+    struct alloc_arena_info in;
+    for (struct alloc_arena *a = alloc_arena_first(cls); a; a = alloc_arena_next(a)) {
+        alloc_arena_info(a, &in);
+        if (in.base == arena_base(owner[0]))
+            src = a;
+    }
+    assert_non_null(src);
+    alloc_arena_info(src, &in);
+    assert_true(alloc_arena_pin(src));
+    assert_false(alloc_arena_pin(src));
+    struct budget_mover bm = {.m = {.owner = owner, .source = in.base}};
+    size_t cursor = 0, ticks = 0, extra_n = 0;
+    void *extra[64];
+    while (cursor < in.slots) {
+        bm.budget = 10;
+        alloc_arena_walk(src, &cursor, move_some, &bm);
+        ticks++;
+        /* the rest of the server runs between ticks */
+        if (extra_n < 64) {
+            extra[extra_n] = alloc_block(sz, 1);
+            assert_ptr_not_equal(arena_base(extra[extra_n]), in.base);
+            extra_n++;
+        }
+        assert_true(alloc_verify());
+    }
+    assert_int_equal(bm.m.moved, in.live);
+    assert_true(ticks >= in.live / 10);
+    struct alloc_stats st;
+    alloc_stats(&st);
+    size_t arenas_pinned = st.arenas;
+    alloc_arena_unpin(src); /* empty now: retired */
+    alloc_stats(&st);
+    assert_int_equal(st.arenas, arenas_pinned - 1);
+    assert_true(alloc_verify());
+    for (size_t k = 0; k < n; k++)
+        if (owner[k]) {
+            assert_int_equal(*(size_t *)owner[k], k);
+            alloc_free(owner[k]);
+        }
+    for (size_t i = 0; i < extra_n; i++)
+        alloc_free(extra[i]);
+    free(owner);
+    assert_true(alloc_verify());
+}
+
 /* Double frees and interior pointers abort instead of corrupting the free
  * list (checked in a child process). */
 static void bad_free_child(int how)
@@ -1010,6 +1092,7 @@ int main(void)
         cmocka_unit_test_teardown(test_class_stats, reset),
         cmocka_unit_test_teardown(test_foreach_live, reset),
         cmocka_unit_test_teardown(test_evacuate, reset),
+        cmocka_unit_test_teardown(test_resumable_walk, reset),
         cmocka_unit_test_teardown(test_bad_free_aborts, reset),
         cmocka_unit_test_teardown(test_model_small_arenas, reset),
         cmocka_unit_test_teardown(test_model_random, reset),
