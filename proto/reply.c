@@ -203,9 +203,11 @@ void reply_status(struct reply *r, const char *s)
  * Error statistics (INFO errorstats). Every error reply is counted under
  * its code, the first word of the text, found as Redis finds it: a space
  * within the first 32 bytes ends the code, and a text without one counts as
- * "ERR". Codes are kept sorted (INFO lists them in that order) and, as in
- * Redis, at most ERRSTAT_MAX distinct codes are tracked: later new codes
- * count only in the total.
+ * "ERR". Codes are kept sorted (INFO lists them in that order). Every code
+ * comes from compactd's own literal error texts (there is no scripting to
+ * invent new ones), so there are a handful; ERRSTAT_MAX only bounds the
+ * table: a code beyond it would count in the total alone. (Redis 7.0 has
+ * no such bound; 7.2 added one at 128.)
  */
 #define ERRSTAT_MAX 128
 #define ERRSTAT_CODE_MAX 32

@@ -48,8 +48,8 @@ void reply_errorf(struct reply *r, const char *fmt, ...)
  * Error statistics for INFO errorstats, process-wide: every reply_error /
  * reply_errorf counts under its code (the first word of the text, e.g. ERR,
  * WRONGTYPE, NOAUTH, EXECABORT; "ERR" if there is no space within 32 bytes).
- * At most 128 distinct codes are tracked, as in Redis; the total
- * (total_error_replies) counts every error.
+ * The total (total_error_replies) counts every error; per-code counts are
+ * kept for up to 128 distinct codes (far more than compactd's texts use).
  */
 typedef void (*reply_errstat_fn)(const char *code, uint64_t count, void *ctx);
 /* Visits the codes in byte order (the order INFO errorstats lists them). */
