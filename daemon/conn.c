@@ -245,9 +245,9 @@ static bool qbuf_reserve(struct conn *c, size_t want)
 {
     if (want <= c->qcap)
         return true;
-    size_t cap = c->qcap ? c->qcap : QBUF_MIN;
-    while (cap < want)
-        cap *= 2;
+    size_t cap = c->qcap ? c->qcap * 2 : QBUF_MIN;
+    if (cap < want)
+        cap = want + QBUF_MIN;   /* a big bulk: its size plus room for what follows */
     char *n = realloc(c->qbuf, cap);
     if (n == NULL)
         return false;
@@ -279,11 +279,9 @@ static void conn_process(struct conn *c)
             parse_rstatus_e st = resp_parse(&c->req, c->qbuf + pos, c->qlen - pos, &lim, &used);
             if (st == PARSE_OK) {
                 pos += used;
-                conn_run(c);
-                request_reset(&c->req);
+                conn_run(c);   /* the parser has already reset itself */
             } else if (st == PARSE_EMPTY) {
                 pos += used;
-                request_reset(&c->req);
             } else if (st == PARSE_UNFIN) {
                 unfin = true;
                 break;
