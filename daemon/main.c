@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,21 @@ static void usage(FILE *out)
                 (o->flags & CFG_MUTABLE) ? "  (CONFIG SET)" : "");
         fprintf(out, "        %s (default: \"%s\")\n", o->desc, o->def);
     }
+}
+
+/* A start-up failure: logged, and also printed on stderr when the log goes
+ * to a file, so that whoever started the daemon sees why it stopped. */
+static void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fatal(const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_warn("%s", msg);
+    if (cfg.logfile != NULL && cfg.logfile[0] != '\0')
+        fprintf(stderr, "compactd: %s\n", msg);
 }
 
 struct override {
@@ -185,7 +201,7 @@ int main(int argc, char **argv)
     aopt.arena_retain = (unsigned)cfg.arena_retain;
     rc = alloc_setup(&aopt);
     if (rc != 0) {
-        log_warn("Cannot set up the allocator (arena-size %lld, arena-retain %lld): %s",
+        fatal("Cannot set up the allocator (arena-size %lld, arena-retain %lld): %s",
                  cfg.arena_size, cfg.arena_retain, strerror(rc));
         exit_code = rc == EINVAL ? EX_CONFIG : EX_OSERR;
         goto out_log;
@@ -197,7 +213,7 @@ int main(int argc, char **argv)
     kopt.rehash_steps = (unsigned)cfg.ks_rehash_steps;
     rc = ks_setup(&kopt);
     if (rc != 0) {
-        log_warn("Cannot set up the keyspace: %s", strerror(rc));
+        fatal("Cannot set up the keyspace: %s", strerror(rc));
         exit_code = rc == EINVAL ? EX_CONFIG : EX_OSERR;
         goto out_alloc;
     }
@@ -206,14 +222,14 @@ int main(int argc, char **argv)
     proto_set_max_value_len((uint64_t)cfg.proto_max_bulk_len);
     rc = cmd_server_setup();
     if (rc != 0) {
-        log_warn("Cannot register the server commands: %s", strerror(rc));
+        fatal("Cannot register the server commands: %s", strerror(rc));
         exit_code = EX_SOFTWARE;
         goto out_proto;
     }
 
     rc = server_setup(err, sizeof(err));
     if (rc != 0) {
-        log_warn("Cannot start: %s", err);
+        fatal("Cannot start: %s", err);
         exit_code = rc;
         goto out_server;
     }
