@@ -51,7 +51,7 @@ for t in "${TARGETS[@]}"; do
     echo "==> $t: fuzzing for ${SECONDS_PER_TARGET}s"
     log="$BUILD/$t.fuzz.log"
     "$bin" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 -timeout=10 \
-        -rss_limit_mb=1536 -max_len=65536 -artifact_prefix="$art/" \
+        -rss_limit_mb=1536 -max_len=16384 -artifact_prefix="$art/" \
         "$work" "$HERE/corpus/$t" >"$log" 2>&1
     rc=$?
     execs=$(grep -E '^stat::number_of_executed_units:' "$log" | awk '{print $2}')
