@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""bench/memory/latency.py: GET/SET latency with compaction running vs idle (issue 4 section 6).
+
+Loads a fragmentation set into compactd (FRAG_MB of values of 16*i bytes,
+i = 1..99), then for each round and each of SET and GET:
+  1. idle: waits until no compaction runs, then runs redis-benchmark;
+  2. during: deletes every other key of the set (half of every size class's
+     slots become holes), sends COMPACT ASYNC on the admin port when there is
+     one (automatic compaction may also start by itself), and runs the same
+     redis-benchmark while a thread polls COMPACT STATUS every 50 ms to record
+     for what fraction of the run compaction was actually running;
+  3. waits (at most 60 s) for the compaction to finish and writes the deleted
+     keys back, so the next round starts from the same state (the deleted half
+     alternates between rounds).
+redis-benchmark runs 50 clients, random keys over KEYSPACE keys, 64-byte
+values, and its --csv output gives p50/p95/p99 per run. Idle and during runs
+alternate so a slow phase of the shared machine hurts both; the summary is the
+median over rounds of each percentile, and the target is p99(during) <= 1.5 x
+p99(idle). Without compaction in the binary, "during" is the fragmented state
+with nothing compacting, and the output says so.
+
+usage: bench/memory/latency.py [path/to/compactd]   (default build/daemon/compactd)
+env:   QUICK=1  ROUNDS=<n>  REQUESTS=<per run>  FRAG_MB=<n>  KEYSPACE=100000  CLIENTS=50
+Raw runs go to bench/out/latency-<time>.csv, the table to latency-<time>.txt.
+"""
+import csv
+import io
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as B  # noqa: E402
+
+SIZES = list(range(1, 100))
+KEYLEN = len(b"L:00:0000000")
+
+
+def key(i, j):
+    return b"L:%02d:%07d" % (i, j)
+
+
+def value(k, size):
+    unit = k + b"|"
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+def write(c, keys_sizes):
+    for lo in range(0, len(keys_sizes), 500):
+        chunk = keys_sizes[lo:lo + 500]
+        c.call("MSET", *[x for k, sz in chunk for x in (k, value(k, sz))])
+
+
+def delete(c, keys):
+    for lo in range(0, len(keys), 1000):
+        c.call("DEL", *keys[lo:lo + 1000])
+
+
+def bench(port, test, n, clients, keyspace):
+    r = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", test,
+                        "-n", str(n), "-c", str(clients), "-r", str(keyspace), "-d", "64",
+                        "--csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=240)
+    rows = list(csv.DictReader(io.StringIO(r.stdout.decode())))
+    if r.returncode != 0 or not rows:
+        raise RuntimeError("redis-benchmark failed: %s" % r.stderr.decode()[-300:])
+    row = rows[0]
+    return {k: float(row[k]) for k in ("rps", "p50_latency_ms", "p95_latency_ms",
+                                       "p99_latency_ms", "max_latency_ms")}
+
+
+def running(srv):
+    st = B.compact_status(srv)
+    v = B.pick(st, "running")
+    if v is None:
+        for k, x in st.items():
+            if "running" in k.lower() or "state" in k.lower():
+                return str(x).lower() in ("yes", "true", "1", "running")
+        return False
+    return v > 0
+
+
+def wait_idle(srv, limit):
+    t = time.time()
+    while srv.admin_port and running(srv) and time.time() - t < limit:
+        time.sleep(0.1)
+    return time.time() - t
+
+
+class Poller(threading.Thread):
+    def __init__(self, srv):
+        super().__init__(daemon=True)
+        self.srv = srv
+        self.stop = threading.Event()
+        self.polls = 0
+        self.hits = 0
+
+    def run(self):
+        while not self.stop.is_set():
+            self.polls += 1
+            if running(self.srv):
+                self.hits += 1
+            self.stop.wait(0.05)
+
+
+def main():
+    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(B.ROOT, "build", "daemon", "compactd")
+    if not os.access(binary, os.X_OK):
+        sys.exit("latency.py: no compactd at %s (build it first)" % binary)
+    q = B.quick()
+    rounds = int(os.environ.get("ROUNDS", "1" if q else "3"))
+    n = int(os.environ.get("REQUESTS", "50000" if q else "200000"))
+    frag_mb = float(os.environ.get("FRAG_MB", "64" if q else "512"))
+    keyspace = int(os.environ.get("KEYSPACE", "100000"))
+    clients = int(os.environ.get("CLIENTS", "50"))
+    count = max(2, int(frag_mb * B.MIB / sum(16 * i + KEYLEN for i in SIZES)))
+    os.makedirs(B.OUT, exist_ok=True)
+    tag = "latency-" + B.stamp()
+    log = B.tee(os.path.join(B.OUT, tag + ".txt"))
+    log("latency: %s mode, %d rounds, %d requests per run, %d clients, fragmentation set %.0f MiB "
+        "(%d values per size)" % ("QUICK" if q else "full", rounds, n, clients, frag_mb, count))
+    raw = []
+    with B.Servers() as servers:
+        srv = B.start_compactd(servers, binary, tag)
+        sup = B.compaction_support(srv)
+        compaction = sup["admin"]
+        log("compactd: compaction %s; admin port %s; options %s" % (
+            "AVAILABLE" if compaction or any(k.startswith("compact") for k in sup["options"])
+            else "NOT in this build", srv.admin_port if compaction else "absent",
+            {k: v for k, v in sup["options"].items() if k.startswith("compact")} or "-"))
+        c = srv.connect()
+        allkeys = [(key(i, j), 16 * i) for i in SIZES for j in range(count)]
+        write(c, allkeys)
+        # warm the benchmark's own keyspace so GET finds values and SET overwrites
+        bench(srv.port, "set", keyspace, clients, keyspace)
+        for r in range(rounds):
+            for test in ("set", "get"):
+                waited = wait_idle(srv, 60)
+                idle = bench(srv.port, test, n, clients, keyspace)
+                raw.append(dict(round=r, test=test, phase="idle", compact_running_frac=0.0,
+                                waited_s=round(waited, 2), rss=srv.rss(), **idle))
+                parity = (r * 2 + (test == "get")) % 2
+                gone = [k for k, sz in allkeys if int(k[-7:]) % 2 == parity]
+                delete(c, gone)
+                rss_before = srv.rss()
+                if compaction:
+                    B.admin_call(srv, "COMPACT", "ASYNC")
+                p = Poller(srv)
+                p.start()
+                during = bench(srv.port, test, n, clients, keyspace)
+                p.stop.set()
+                p.join()
+                frac = p.hits / max(1, p.polls)
+                rss_after = srv.rss()
+                waited = wait_idle(srv, 60)
+                raw.append(dict(round=r, test=test, phase="during", compact_running_frac=round(frac, 3),
+                                waited_s=round(waited, 2), rss=rss_after, rss_before=rss_before,
+                                **during))
+                log("  round %d %s: idle p99 %.3f ms, during p99 %.3f ms (compaction running %.0f%% "
+                    "of the run; RSS %.0f -> %.0f MiB)" % (
+                        r, test.upper(), idle["p99_latency_ms"], during["p99_latency_ms"], 100 * frac,
+                        B.mib(rss_before), B.mib(rss_after)))
+                write(c, [(k, sz) for k, sz in allkeys if int(k[-7:]) % 2 == parity])
+        st = B.compact_status(srv)
+        c.close()
+    with open(os.path.join(B.OUT, tag + ".csv"), "w", newline="") as f:
+        fields = sorted({k for x in raw for k in x}, key=lambda k: (k not in ("round", "test", "phase"), k))
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(raw)
+
+    rows = []
+    verdicts = []
+    for test in ("set", "get"):
+        med = {}
+        for ph in ("idle", "during"):
+            xs = [x for x in raw if x["test"] == test and x["phase"] == ph]
+            med[ph] = {k: statistics.median(x[k] for x in xs)
+                       for k in ("rps", "p50_latency_ms", "p99_latency_ms", "compact_running_frac")}
+        ratio = med["during"]["p99_latency_ms"] / med["idle"]["p99_latency_ms"]
+        verdicts.append((test, ratio))
+        rows.append([test.upper(), "%.0f" % med["idle"]["rps"], "%.0f" % med["during"]["rps"],
+                     "%.3f" % med["idle"]["p50_latency_ms"], "%.3f" % med["during"]["p50_latency_ms"],
+                     "%.3f" % med["idle"]["p99_latency_ms"], "%.3f" % med["during"]["p99_latency_ms"],
+                     "%.2f" % ratio, "%.0f%%" % (100 * med["during"]["compact_running_frac"])])
+    log("")
+    log("redis-benchmark latency (ms), medians over %d rounds; 'during' = after deleting half%s" % (
+        rounds, " + COMPACT ASYNC" if compaction else ", NO compaction in this build"))
+    log(B.fmt_table(["test", "rps idle", "rps during", "p50 idle", "p50 during", "p99 idle",
+                     "p99 during", "p99 ratio", "compacting"], rows))
+    for test, ratio in verdicts:
+        log("issue 4 target p99 during <= 1.5 x idle, %s: %s (%.2f)%s" % (
+            test.upper(), "MET" if ratio <= 1.5 else "NOT met", ratio,
+            "" if compaction else " -- not meaningful: no compaction ran"))
+    if st:
+        log("compaction totals: %s" % ", ".join("%s=%s" % kv for kv in sorted(st.items())))
+    log("raw runs: %s" % os.path.join(B.OUT, tag + ".csv"))
+
+
+if __name__ == "__main__":
+    main()
