@@ -179,6 +179,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -245,6 +246,9 @@ static inline void ent_set_expire_field(struct entry *e, int64_t t)
     memcpy((char *)e + sizeof(struct entry) + ((e->flags & EF_LONGKEY) ? 4 : 0), &t, 8);
 }
 
+/* Eviction candidates kept between evictions (see EVICTION). */
+#define EVICT_POOL 16
+
 /* ---- index slots ---- */
 
 #define SLOT_TOMB ((uint64_t)1)
@@ -300,6 +304,17 @@ static struct {
     int64_t now_ms;
     bool clock_pinned;
     uint16_t lru_now;
+    uint8_t lfu_now;      /* LFU period clock: ms >> 16 (~65 s), wrapping */
+    bool lfu;             /* the access field holds LFU data (an LFU policy is set) */
+    enum ks_evict_policy pool_policy;
+    unsigned pool_n;      /* candidates in pool, sorted by ascending score */
+    struct evict_cand {
+        struct entry *e;
+        uint64_t h;       /* e's key hash: validates e when it is used */
+        uint64_t score;   /* higher is evicted first */
+    } pool[EVICT_POOL];
+    unsigned evict_samples;
+    uint64_t evicted;
     uint64_t seed[3];
     uint64_t rng;
     uint64_t hits, misses, expired;
@@ -389,6 +404,7 @@ static void set_now(int64_t ms)
 {
     ks.now_ms = ms;
     ks.lru_now = (uint16_t)((uint64_t)ms >> 10);
+    ks.lfu_now = (uint8_t)((uint64_t)ms >> 16);
 }
 
 void ks_clock_update(void)
@@ -480,9 +496,46 @@ static inline bool ent_expired(const struct entry *e)
     return (e->flags & EF_TTL) && ent_expire(e) <= ks.now_ms;
 }
 
+/* ---- access field: LRU clock or LFU counter (see EVICTION) ---- */
+
+#define LFU_INIT 5
+#define LFU_LOG_FACTOR 10
+
+static inline uint64_t rng_next(void);
+
+/* The LFU counter of access field f, decayed by one per period since the
+ * period stamped in f (periods counted modulo 256). */
+static inline unsigned lfu_decayed(uint16_t f)
+{
+    unsigned cnt = f & 0xff;
+    unsigned periods = (uint8_t)(ks.lfu_now - (uint8_t)(f >> 8));
+    return periods >= cnt ? 0 : cnt - periods;
+}
+
+static inline uint16_t access_init(void)
+{
+    return ks.lfu ? (uint16_t)((unsigned)ks.lfu_now << 8 | LFU_INIT) : ks.lru_now;
+}
+
+static void lfu_touch(struct entry *e)
+{
+    unsigned cnt = lfu_decayed(e->clock);
+    if (cnt < 255) {
+        /* logarithmic: the n-th increment above LFU_INIT succeeds with
+         * probability 1 / (n * LFU_LOG_FACTOR + 1) */
+        unsigned base = cnt > LFU_INIT ? cnt - LFU_INIT : 0;
+        uint64_t r = rng_next() >> 11;  /* 53 random bits */
+        if ((double)r * (double)(base * LFU_LOG_FACTOR + 1) < 9007199254740992.0)
+            cnt++;
+    }
+    e->clock = (uint16_t)((unsigned)ks.lfu_now << 8 | cnt);
+}
+
 static inline void ent_touch(struct entry *e)
 {
-    if (e->clock != ks.lru_now)
+    if (__builtin_expect(ks.lfu, 0))
+        lfu_touch(e);
+    else if (e->clock != ks.lru_now)
         e->clock = ks.lru_now;
 }
 
@@ -515,6 +568,16 @@ int64_t entry_expire(const struct entry *e)
 uint16_t entry_access_clock(const struct entry *e)
 {
     return e->clock;
+}
+
+unsigned entry_lfu_freq(const struct entry *e)
+{
+    return ks.lfu ? lfu_decayed(e->clock) : 0;
+}
+
+bool ks_lfu_mode(void)
+{
+    return ks.lfu;
 }
 
 size_t entry_footprint(const struct entry *e)
@@ -769,6 +832,7 @@ void ks_options_default(struct ks_options *opt)
     opt->expire_cycle_us = 1000;
     opt->expire_effort = 1;
     opt->ttl_bands = true;
+    opt->evict_samples = 5;
 }
 
 static unsigned clamp_effort(unsigned e)
@@ -834,6 +898,7 @@ int ks_setup(const struct ks_options *opt)
     ks.cycle_us = o.expire_cycle_us;
     ks.effort = clamp_effort(o.expire_effort);
     ks.ttl_bands = o.ttl_bands;
+    ks.evict_samples = o.evict_samples ? o.evict_samples : 5;
     size_t size = (size_t)1 << o.initial_power;
     ks.cur.slots = calloc(size, sizeof(uint64_t));
     if (!ks.cur.slots)
@@ -893,6 +958,7 @@ void ks_flush(void)
     ks.exp_floor = INT64_MAX;
     expiry_pass_restart();
     arena_sweep_reset();
+    ks.pool_n = 0;
 }
 
 void ks_test_fault_hooks(ks_block_alloc_fn block_alloc, ks_index_alloc_ok_fn index_alloc_ok)
@@ -1007,7 +1073,7 @@ struct entry *ks_alloc(const char *key, size_t klen, size_t vlen, int64_t expire
     flags |= loose;
     e->flags = (uint8_t)flags;
     e->klen8 = (flags & EF_LONGKEY) ? 0 : (uint8_t)klen;
-    e->clock = ks.lru_now;
+    e->clock = access_init();
     e->vlen = (uint32_t)vlen;
     if (flags & EF_LONGKEY) {
         uint32_t k = (uint32_t)klen;
@@ -1333,6 +1399,227 @@ struct entry *ks_random(void)
     return e ? e : first_live(&ks.old, start);
 }
 
+/* ---- eviction (see EVICTION) ---- */
+
+static const char *const policy_names[] = {
+    [KS_EVICT_NOEVICTION] = "noeviction",
+    [KS_EVICT_ALLKEYS_LRU] = "allkeys-lru",
+    [KS_EVICT_ALLKEYS_LFU] = "allkeys-lfu",
+    [KS_EVICT_ALLKEYS_RANDOM] = "allkeys-random",
+    [KS_EVICT_VOLATILE_LRU] = "volatile-lru",
+    [KS_EVICT_VOLATILE_LFU] = "volatile-lfu",
+    [KS_EVICT_VOLATILE_RANDOM] = "volatile-random",
+    [KS_EVICT_VOLATILE_TTL] = "volatile-ttl",
+};
+
+const char *ks_evict_policy_name(enum ks_evict_policy p)
+{
+    return (unsigned)p < sizeof policy_names / sizeof policy_names[0] ? policy_names[p] : "?";
+}
+
+bool ks_evict_policy_parse(const char *name, enum ks_evict_policy *out)
+{
+    for (unsigned i = 0; i < sizeof policy_names / sizeof policy_names[0]; i++) {
+        if (strcasecmp(name, policy_names[i]) == 0) {
+            *out = (enum ks_evict_policy)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static inline bool policy_volatile(enum ks_evict_policy p)
+{
+    return p >= KS_EVICT_VOLATILE_LRU;
+}
+
+static inline bool policy_lfu(enum ks_evict_policy p)
+{
+    return p == KS_EVICT_ALLKEYS_LFU || p == KS_EVICT_VOLATILE_LFU;
+}
+
+void ks_set_evict_policy(enum ks_evict_policy p)
+{
+    bool lfu = policy_lfu(p);
+    if (lfu != ks.lfu) {
+        ks.lfu = lfu;
+        ks.pool_n = 0;
+    }
+}
+
+void ks_set_evict_samples(unsigned n)
+{
+    ks.evict_samples = n < 1 ? 1 : n > 64 ? 64 : n;
+}
+
+/* Higher is evicted first. */
+static uint64_t evict_score(const struct entry *e, enum ks_evict_policy p)
+{
+    switch (p) {
+    case KS_EVICT_ALLKEYS_LRU:
+    case KS_EVICT_VOLATILE_LRU:
+        return (uint16_t)(ks.lru_now - e->clock);  /* idle ticks (~1 s) */
+    case KS_EVICT_ALLKEYS_LFU:
+    case KS_EVICT_VOLATILE_LFU:
+        return 255 - lfu_decayed(e->clock);
+    case KS_EVICT_VOLATILE_TTL:
+        return (uint64_t)INT64_MAX - (uint64_t)ent_expire(e);  /* soonest first */
+    default:
+        return rng_next();
+    }
+}
+
+static void pool_insert(struct entry *e, uint64_t h, uint64_t score)
+{
+    unsigned n = ks.pool_n, i;
+    for (i = 0; i < n; i++) {
+        if (ks.pool[i].e == e)
+            return;  /* already a candidate */
+    }
+    if (n == EVICT_POOL) {
+        if (score <= ks.pool[0].score)
+            return;  /* worse than every candidate */
+        memmove(&ks.pool[0], &ks.pool[1], (n - 1) * sizeof ks.pool[0]);
+        n--;
+    }
+    for (i = n; i > 0 && ks.pool[i - 1].score > score; i--)
+        ks.pool[i] = ks.pool[i - 1];
+    ks.pool[i] = (struct evict_cand){e, h, score};
+    ks.pool_n = n + 1;
+}
+
+/* Index slot of e if e is still the entry whose key hashes to h. */
+static size_t cand_slot(struct entry *e, uint64_t h, struct table **t)
+{
+    size_t i = find_entry(e, h, t);
+    if (i == NOPOS || entry_hash(e) != h)
+        return NOPOS;  /* gone, moved by the compactor, or another key's block now */
+    return i;
+}
+
+/* Frees the entry in slot i of t; returns the bytes that gives back. */
+static size_t evict_at(struct table *t, size_t i, bool expired)
+{
+    struct entry *e = slot_entry(t->slots[i]);
+    size_t bytes = alloc_usable(e) + sizeof(uint64_t);
+    remove_at(t, i, false);
+    finish_old_if_empty();
+    if (expired)
+        ks.expired++;
+    else
+        ks.evicted++;
+    return bytes;
+}
+
+/*
+ * Samples up to ks.evict_samples entries eligible for policy p: runs of
+ * consecutive index slots from random starts (slots are in hash order, so a
+ * run is a random set of keys; volatile policies test the slot's TTL bit
+ * without touching the entry). Expired entries found are deleted at once
+ * (their bytes are added to *freed); the others go to the pool, or for the
+ * random policies straight to *pick. Returns the number of live entries
+ * sampled.
+ */
+static unsigned evict_sample(enum ks_evict_policy p, size_t *freed, struct evict_cand *pick)
+{
+    bool vol = policy_volatile(p);
+    struct entry *found[64];
+    uint64_t hs[64];
+    unsigned want = ks.evict_samples < 64 ? ks.evict_samples : 64, got = 0;
+    size_t total = ks.cur.used + ks.old.used;
+    for (int start = 0; start < 16 && got < want && total > 0; start++) {
+        const struct table *t = &ks.cur;
+        uint64_t r = rng_next();
+        if (ks.old.slots && (r >> 32) % total < ks.old.used)
+            t = &ks.old;
+        size_t i = (size_t)rng_next() & t->mask;
+        for (unsigned walked = 0; walked < 1024 && walked <= t->mask && got < want; walked++) {
+            uint64_t s = t->slots[i];
+            i = (i + 1) & t->mask;
+            if (s <= SLOT_TOMB || (vol && !(s & SLOT_TTL)))
+                continue;
+            bool dup = false;  /* runs from two starts may overlap */
+            for (unsigned k = 0; k < got && !dup; k++)
+                dup = found[k] == slot_entry(s);
+            if (!dup)
+                found[got++] = slot_entry(s);
+        }
+    }
+    unsigned live = 0;
+    for (unsigned k = 0; k < got; k++) {
+        struct entry *e = found[k];
+        hs[k] = entry_hash(e);
+        struct table *t;
+        if (ent_expired(e)) {
+            size_t i = cand_slot(e, hs[k], &t);
+            if (i != NOPOS)
+                *freed += evict_at(t, i, true);
+            /* a later sample may have been this entry's neighbour and
+             * moved by the shift: it is found again through its hash */
+            continue;
+        }
+        live++;
+        uint64_t score = evict_score(e, p);
+        if (pick) {
+            if (!pick->e || score > pick->score)
+                *pick = (struct evict_cand){e, hs[k], score};
+        } else {
+            pool_insert(e, hs[k], score);
+        }
+    }
+    return live;
+}
+
+struct ks_evict_result ks_evict(size_t bytes_to_free, enum ks_evict_policy p)
+{
+    struct ks_evict_result res = {0, 0};
+    if (!ks.ready || p == KS_EVICT_NOEVICTION || (unsigned)p > KS_EVICT_VOLATILE_TTL)
+        return res;
+    ks_set_evict_policy(p);
+    if (ks.pool_policy != p) {
+        ks.pool_policy = p;
+        ks.pool_n = 0;
+    }
+    bool random = p == KS_EVICT_ALLKEYS_RANDOM || p == KS_EVICT_VOLATILE_RANDOM;
+    int idle_rounds = 0;
+    while (res.bytes < bytes_to_free && idle_rounds < 8) {
+        if (ks_count() == 0 || (policy_volatile(p) && ks.expires == 0))
+            break;
+        size_t freed = 0;
+        struct evict_cand pick = {NULL, 0, 0};
+        unsigned live = evict_sample(p, &freed, random ? &pick : NULL);
+        res.bytes += freed;
+        struct table *t;
+        size_t i = NOPOS;
+        if (random) {
+            if (pick.e)
+                i = cand_slot(pick.e, pick.h, &t);
+        } else {
+            /* the best candidate still valid; invalid ones are dropped */
+            while (ks.pool_n > 0 && i == NOPOS) {
+                struct evict_cand c = ks.pool[--ks.pool_n];
+                i = cand_slot(c.e, c.h, &t);
+                if (i != NOPOS && policy_volatile(p) && !(t->slots[i] & SLOT_TTL))
+                    i = NOPOS;  /* persisted since it was sampled */
+                if (i != NOPOS && ent_expired(c.e)) {
+                    res.bytes += evict_at(t, i, true);
+                    i = NOPOS;
+                    freed = 1;
+                }
+            }
+        }
+        if (i != NOPOS) {
+            res.bytes += evict_at(t, i, false);
+            res.keys++;
+            idle_rounds = 0;
+        } else if (freed == 0 && live == 0) {
+            idle_rounds++;  /* nothing eligible found: the caller gets OOM */
+        }
+    }
+    maybe_shrink();
+    return res;
+}
+
 /* ---- background work ---- */
 
 #define BATCH 256
@@ -1573,6 +1860,7 @@ void ks_stats(struct ks_stats *st)
     st->keyspace_hits = ks.hits;
     st->keyspace_misses = ks.misses;
     st->expired_keys = ks.expired;
+    st->evicted_keys = ks.evicted;
     st->keys = ks_count();
     st->expires = ks.expires;
     st->index_slots = tbl_size(&ks.cur) + (ks.old.slots ? tbl_size(&ks.old) : 0);
@@ -1582,7 +1870,7 @@ void ks_stats(struct ks_stats *st)
 
 void ks_stats_reset(void)
 {
-    ks.hits = ks.misses = ks.expired = 0;
+    ks.hits = ks.misses = ks.expired = ks.evicted = 0;
 }
 
 /* The arena sweep's bounds hold for in-arena TTL entry e: its floor, its

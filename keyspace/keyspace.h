@@ -51,6 +51,7 @@ struct ks_options {
     unsigned expire_cycle_us;  /* budget of ks_expire_cycle(KS_EXPIRE_BUDGET_AUTO); 1000 */
     unsigned expire_effort;    /* 1..10 (default 1): scales every cycle's budget 1x..4x */
     bool ttl_bands;            /* lifetime segregation: place entries by remaining TTL (default on) */
+    unsigned evict_samples;    /* keys sampled per eviction (maxmemory-samples), default 5 */
 };
 
 void ks_options_default(struct ks_options *opt);
@@ -88,6 +89,16 @@ size_t entry_footprint(const struct entry *e);
 uint16_t entry_access_clock(const struct entry *e);
 /* The current value of that clock. */
 uint16_t ks_access_clock(void);
+/*
+ * Under an LFU policy (ks_set_evict_policy) the same 16 bits hold instead
+ * an 8-bit logarithmic access counter (low byte) and the 8-bit LFU period
+ * (~65 s, wrapping) in which it was last touched (high byte); the counter
+ * decays by one per period. entry_lfu_freq is that decayed counter (0 when
+ * no LFU policy is set: OBJECT FREQ should then fail as Redis does), and
+ * entry_access_clock is meaningless then (OBJECT IDLETIME should fail).
+ */
+unsigned entry_lfu_freq(const struct entry *e);
+bool ks_lfu_mode(void);
 
 /* ---- lookups and updates ---- */
 
@@ -172,6 +183,53 @@ struct ks_expire_stats {
 };
 void ks_expire_stats(struct ks_expire_stats *st);
 
+/* ---- eviction (maxmemory) ---- */
+
+enum ks_evict_policy {
+    KS_EVICT_NOEVICTION = 0,
+    KS_EVICT_ALLKEYS_LRU,
+    KS_EVICT_ALLKEYS_LFU,
+    KS_EVICT_ALLKEYS_RANDOM,
+    KS_EVICT_VOLATILE_LRU,
+    KS_EVICT_VOLATILE_LFU,
+    KS_EVICT_VOLATILE_RANDOM,
+    KS_EVICT_VOLATILE_TTL,
+};
+
+/* The Redis spelling ("allkeys-lru", ...); parse is case-insensitive. */
+const char *ks_evict_policy_name(enum ks_evict_policy p);
+bool ks_evict_policy_parse(const char *name, enum ks_evict_policy *out);
+
+/* Tells the keyspace the configured policy, so that accesses maintain the
+ * LFU counter (LFU policies) or the LRU clock (all others). Call at start-up
+ * and on CONFIG SET maxmemory-policy; ks_evict also switches if needed.
+ * Switching reinterprets the existing access fields (as Redis does). */
+void ks_set_evict_policy(enum ks_evict_policy p);
+/* Keys sampled per eviction (maxmemory-samples), clamped to 1..64. */
+void ks_set_evict_samples(unsigned n);
+
+struct ks_evict_result {
+    size_t bytes;   /* bytes given back: the freed blocks' usable sizes plus an index slot each */
+    size_t keys;    /* keys evicted (counted in evicted_keys; expired keys
+                       met on the way are deleted too, count as expired and
+                       their bytes are included in `bytes`) */
+};
+
+/*
+ * Evicts keys under policy p until at least bytes_to_free bytes were given
+ * back or no eligible key can be found (noeviction, an empty keyspace, or a
+ * volatile policy with no key with a TTL): the caller compares .bytes with
+ * what it needed and replies OOM if short. An approximation, as in Redis:
+ * each eviction samples evict_samples (default 5) keys from random runs of
+ * index slots and adds them to a pool of the best 16 candidates kept across
+ * calls (LRU: longest idle by the 16-bit access clock; LFU: lowest decayed
+ * counter; TTL: soonest expiry); the best still-valid candidate is evicted.
+ * The random policies evict a random sampled key. Every eviction goes
+ * through the modify hook (WATCH). Called by the daemon before write
+ * commands while used memory exceeds maxmemory.
+ */
+struct ks_evict_result ks_evict(size_t bytes_to_free, enum ks_evict_policy p);
+
 /* Background index maintenance (resize migration) for about budget_us. */
 void ks_cron(uint64_t budget_us);
 
@@ -179,6 +237,7 @@ struct ks_stats {
     uint64_t keyspace_hits;
     uint64_t keyspace_misses;
     uint64_t expired_keys;     /* deleted because their TTL passed */
+    uint64_t evicted_keys;     /* deleted by ks_evict */
     size_t keys;
     size_t expires;
     size_t index_slots;        /* slots in the index tables (both while resizing) */

@@ -1,0 +1,292 @@
+/*
+ * Active expiry without reads: the arena sweep (default) and the index sweep
+ * free expired entries that nobody looks up, including values too large for
+ * an arena (left to the index sweep in arena mode), and the latency
+ * experiment of issue 4 §1: how long after its expiry an entry's bytes are
+ * freed when the daemon calls ks_expire_cycle every 10 ms with a 1 ms budget.
+ *
+ * The experiment pins the keyspace clock and advances it 10 ms per call,
+ * while each call's budget is real CPU time; the modify hook records when
+ * every key is deleted. It asserts that >= 99 % of the expired bytes are
+ * freed within 2 s of their expiry for both designs at the size it runs
+ * (KS_SWEEP_N keys, default 200000, half with TTLs of 1..10 s), and prints
+ * the figures. Larger runs: KS_SWEEP_N=4000000 ./unit_keyspace_test_expire_sweep
+ * (Release figures are in the commit that added this file and in h2's report).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc/alloc.h"
+#include "keyspace/keyspace.h"
+
+#define T0 1700000000000LL
+
+static enum ks_sweep sweep_opt;
+
+static int setup(void **state)
+{
+    (void)state;
+    struct alloc_options ao;
+    alloc_options_default(&ao);
+    assert_int_equal(alloc_setup(&ao), 0);
+    struct ks_options o;
+    ks_options_default(&o);
+    o.expire_sweep = sweep_opt;
+    assert_int_equal(ks_setup(&o), 0);
+    ks_clock_set(T0);
+    return 0;
+}
+
+static int setup_arenas(void **state)
+{
+    sweep_opt = KS_SWEEP_ARENAS;
+    return setup(state);
+}
+
+static int setup_index(void **state)
+{
+    sweep_opt = KS_SWEEP_INDEX;
+    return setup(state);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ks_set_modify_hook(NULL, NULL);
+    assert_true(ks_verify());
+    assert_true(alloc_verify());
+    ks_teardown();
+    struct alloc_stats st;
+    alloc_stats(&st);
+    assert_int_equal(st.live_blocks, 0);
+    alloc_teardown();
+    return 0;
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Expired entries are freed by cycles alone: live bytes fall, nothing is read. */
+static void test_frees_without_reads(void **state)
+{
+    (void)state;
+    char k[32], v[600];
+    memset(v, 'v', sizeof v);
+    struct alloc_stats a0, a1;
+    for (int i = 0; i < 30000; i++) {
+        int n = snprintf(k, sizeof k, "key:%d", i);
+        int64_t exp = (i % 3 == 0) ? KS_NO_EXPIRE : T0 + 1000 + (i % 7) * 1000;
+        assert_int_equal(ks_set(k, (size_t)n, v, 20 + (size_t)(i % 5) * 100, exp), KS_OK);
+    }
+    alloc_stats(&a0);
+    assert_int_equal(ks_expire_cycle(100000), 0);  /* nothing due */
+    ks_clock_set(T0 + 8000);
+    size_t n = 0;
+    for (int r = 0; r < 1000 && ks_count_expires() > 0; r++)
+        n += ks_expire_cycle(1000);
+    assert_int_equal(n, 20000);
+    assert_int_equal(ks_count(), 10000);
+    alloc_stats(&a1);
+    assert_true(a1.live_bytes < a0.live_bytes / 2);
+    struct ks_stats st;
+    ks_stats(&st);
+    assert_int_equal(st.expired_keys, 20000);
+    assert_int_equal(st.keyspace_hits + st.keyspace_misses, 0);
+    /* segregation: with no TTL entry left the TTL bands' arenas are gone */
+    struct alloc_stats a2;
+    alloc_release_retained();
+    alloc_stats(&a2);
+    assert_true(a2.mapped_bytes < a0.mapped_bytes / 2);
+    assert_true(ks_verify());
+    assert_true(alloc_verify());
+}
+
+/* Only the TTL bands are walked: a keyspace of persistent keys costs the
+ * arena sweep no block visits, and a due key among them is found. */
+static void test_skips_band0(void **state)
+{
+    (void)state;
+    if (sweep_opt != KS_SWEEP_ARENAS)
+        skip();
+    char k[32];
+    for (int i = 0; i < 50000; i++) {
+        int n = snprintf(k, sizeof k, "p:%d", i);
+        assert_int_equal(ks_set(k, (size_t)n, "value", 5, KS_NO_EXPIRE), KS_OK);
+    }
+    assert_int_equal(ks_set("t", 1, "v", 1, T0 + 5), KS_OK);
+    ks_clock_set(T0 + 5);
+    struct ks_expire_stats e0, e1;
+    ks_expire_stats(&e0);
+    assert_int_equal(ks_expire_cycle(100000), 1);
+    ks_expire_stats(&e1);
+    assert_true(e1.blocks_walked - e0.blocks_walked <= 1);
+    /* without segregation every arena is walked */
+    ks_set_lifetime_segregation(false);
+    assert_int_equal(ks_set("t", 1, "v", 1, T0 + 10), KS_OK);
+    ks_clock_set(T0 + 10);
+    ks_expire_stats(&e0);
+    assert_int_equal(ks_expire_cycle(1000000), 1);
+    ks_expire_stats(&e1);
+    assert_true(e1.blocks_walked - e0.blocks_walked >= 50000);
+    assert_true(ks_verify());
+}
+
+/* Values too large for an arena are not seen by the arena walk: the index
+ * sweep reaps them, and only them. */
+static void test_large_values(void **state)
+{
+    (void)state;
+    size_t big = 300 * 1024;
+    char *v = calloc(1, big);
+    assert_non_null(v);
+    char k[32];
+    for (int i = 0; i < 20; i++) {
+        int n = snprintf(k, sizeof k, "big:%d", i);
+        assert_int_equal(ks_set(k, (size_t)n, v, big, (i & 1) ? T0 + 100 : KS_NO_EXPIRE), KS_OK);
+        n = snprintf(k, sizeof k, "small:%d", i);
+        assert_int_equal(ks_set(k, (size_t)n, v, 10, (i & 1) ? T0 + 100 : KS_NO_EXPIRE), KS_OK);
+    }
+    free(v);
+    struct alloc_stats a0, a1;
+    alloc_stats(&a0);
+    ks_clock_set(T0 + 100);
+    assert_int_equal(ks_expire_cycle(1000000), 20);
+    alloc_stats(&a1);
+    assert_int_equal(a0.large_blocks - a1.large_blocks, 10);
+    assert_int_equal(ks_count(), 20);
+    assert_int_equal(ks_count_expires(), 0);
+}
+
+/* ---- the latency experiment ---- */
+
+struct exp_run {
+    unsigned n;
+    int64_t *expire;     /* per key: absolute expiry or KS_NO_EXPIRE */
+    int64_t *deleted;    /* per key: keyspace time of its deletion, or -1 */
+    uint32_t *bytes;     /* per key: key + value bytes */
+    bool recording;
+};
+
+static void on_delete(const char *key, size_t klen, void *ctx)
+{
+    struct exp_run *r = ctx;
+    if (!r->recording || klen < 2)
+        return;
+    unsigned i = (unsigned)strtoul(key + 1, NULL, 10);
+    if (i < r->n && r->deleted[i] < 0)
+        r->deleted[i] = ks_now_ms();
+}
+
+static void test_latency_experiment(void **state)
+{
+    (void)state;
+    const char *env = getenv("KS_SWEEP_N");
+    unsigned n = env ? (unsigned)strtoul(env, NULL, 10) : 200000;
+    struct exp_run r = {.n = n};
+    r.expire = malloc(n * sizeof *r.expire);
+    r.deleted = malloc(n * sizeof *r.deleted);
+    r.bytes = malloc(n * sizeof *r.bytes);
+    assert_true(r.expire && r.deleted && r.bytes);
+    static const size_t sizes[] = {16, 40, 100, 300, 1000};
+    char k[32], v[1000];
+    memset(v, 'x', sizeof v);
+    for (unsigned i = 0; i < n; i++) {
+        int kl = snprintf(k, sizeof k, "k%u", i);
+        size_t vl = sizes[rnd() % 5];
+        r.expire[i] = (rnd() & 1) ? T0 + 1000 + (int64_t)(rnd() % 9000) : KS_NO_EXPIRE;
+        r.deleted[i] = -1;
+        r.bytes[i] = (uint32_t)((size_t)kl + vl);
+        assert_int_equal(ks_set(k, (size_t)kl, v, vl, r.expire[i]), KS_OK);
+    }
+    ks_cron(UINT64_MAX / 2);  /* finish any index resize */
+    ks_set_modify_hook(on_delete, &r);
+    r.recording = true;
+
+    double t0 = now_s();
+    uint64_t cpu_calls = 0;
+    int64_t now = T0;
+    struct ks_expire_stats e0, e1;
+    ks_expire_stats(&e0);
+    while (now < T0 + 12000) {
+        now += 10;
+        ks_clock_set(now);
+        ks_expire_cycle(1000);
+        cpu_calls++;
+    }
+    double wall = now_s() - t0;
+    ks_expire_stats(&e1);
+    r.recording = false;
+
+    uint64_t exp_bytes = 0, late_bytes = 0, never = 0;
+    int64_t worst = 0;
+    double sum_delay = 0;
+    unsigned nexp = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (r.expire[i] == KS_NO_EXPIRE) {
+            assert_int_equal(r.deleted[i], -1);  /* never deleted */
+            continue;
+        }
+        nexp++;
+        exp_bytes += r.bytes[i];
+        assert_true(r.deleted[i] < 0 || r.deleted[i] >= r.expire[i]);  /* never early */
+        int64_t d = r.deleted[i] < 0 ? INT64_MAX : r.deleted[i] - r.expire[i];
+        if (r.deleted[i] < 0)
+            never++;
+        else
+            sum_delay += (double)d;
+        if (d > 2000)
+            late_bytes += r.bytes[i];
+        if (d > worst)
+            worst = d;
+    }
+    double freed_in_time = 100.0 * (double)(exp_bytes - late_bytes) / (double)exp_bytes;
+    printf("  sweep=%s keys=%u ttl_keys=%u: %.3f %% of expired bytes freed within 2 s, "
+           "mean delay %.0f ms, worst %lld ms, never %llu; %.2f s CPU for %llu calls; "
+           "arena visits %llu, blocks walked %llu\n",
+           sweep_opt == KS_SWEEP_ARENAS ? "arenas" : "index", n, nexp, freed_in_time,
+           nexp > never ? sum_delay / (double)(nexp - never) : 0.0,
+           worst == INT64_MAX ? -1LL : (long long)worst, (unsigned long long)never, wall,
+           (unsigned long long)cpu_calls, (unsigned long long)(e1.arenas_walked - e0.arenas_walked),
+           (unsigned long long)(e1.blocks_walked - e0.blocks_walked));
+    assert_true(freed_in_time >= 99.0);
+    free(r.expire);
+    free(r.deleted);
+    free(r.bytes);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_frees_without_reads, setup_arenas, teardown),
+        cmocka_unit_test_setup_teardown(test_skips_band0, setup_arenas, teardown),
+        cmocka_unit_test_setup_teardown(test_large_values, setup_arenas, teardown),
+        cmocka_unit_test_setup_teardown(test_latency_experiment, setup_arenas, teardown),
+        cmocka_unit_test_setup_teardown(test_frees_without_reads, setup_index, teardown),
+        cmocka_unit_test_setup_teardown(test_large_values, setup_index, teardown),
+        cmocka_unit_test_setup_teardown(test_latency_experiment, setup_index, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
