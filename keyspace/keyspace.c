@@ -1620,6 +1620,78 @@ struct ks_evict_result ks_evict(size_t bytes_to_free, enum ks_evict_policy p)
     return res;
 }
 
+/* ---- pinners (see keyspace.h) ---- */
+
+struct pin_arena {
+    struct alloc_arena *a;
+    struct alloc_arena_info in;
+};
+
+static int pin_cmp(const void *x, const void *y)
+{
+    const struct alloc_arena_info *a = &((const struct pin_arena *)x)->in;
+    const struct alloc_arena_info *b = &((const struct pin_arena *)y)->in;
+    /* occupancy a.live/a.slots against b.live/b.slots, then fewer live first */
+    uint64_t l = (uint64_t)a->live * b->slots, r = (uint64_t)b->live * a->slots;
+    if (l != r)
+        return l < r ? -1 : 1;
+    return a->live < b->live ? -1 : a->live > b->live;
+}
+
+struct pin_walk {
+    ks_pinner_fn fn;
+    void *ctx;
+    struct ks_pinner p;
+    size_t left;
+};
+
+static bool pin_visit(void *block, void *vctx)
+{
+    struct pin_walk *w = vctx;
+    struct entry *e = block;
+    if (ent_expired(e))
+        return true;
+    w->p.e = e;
+    w->fn(&w->p, w->ctx);
+    return --w->left > 0;
+}
+
+size_t ks_pinners(size_t n, ks_pinner_fn fn, void *ctx)
+{
+    if (!ks.ready || n == 0)
+        return 0;
+    struct alloc_stats st;
+    alloc_stats(&st);
+    size_t cap = st.arenas, cnt = 0;
+    struct pin_arena *v = cap ? malloc(cap * sizeof *v) : NULL;
+    if (!v)
+        return 0;
+    for (unsigned c = 0; c < alloc_class_count(); c++) {
+        for (struct alloc_arena *a = alloc_arena_first(c); a && cnt < cap; a = alloc_arena_next(a)) {
+            alloc_arena_info(a, &v[cnt].in);
+            v[cnt].a = a;
+            if (v[cnt].in.live < v[cnt].in.slots)  /* a full arena pins nothing */
+                cnt++;
+        }
+    }
+    qsort(v, cnt, sizeof *v, pin_cmp);
+    struct pin_walk w = {.fn = fn, .ctx = ctx, .left = n};
+    for (size_t i = 0; i < cnt && w.left > 0; i++) {
+        const struct alloc_arena_info *in = &v[i].in;
+        w.p = (struct ks_pinner){
+            .cls = in->cls,
+            .band = in->band,
+            .slot_size = in->slot_size,
+            .arena_live = in->live,
+            .arena_slots = in->slots,
+            .arena = in->base,
+        };
+        alloc_arena_foreach_live(v[i].a, pin_visit, &w);
+    }
+    free(v);
+    return n - w.left;
+}
+
 /* ---- background work ---- */
 
 #define BATCH 256

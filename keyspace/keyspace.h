@@ -290,6 +290,27 @@ struct entry *ks_entry_of_block(void *block);
  */
 bool ks_repoint(struct entry *old, struct entry *moved);
 
+/* ---- compaction (issue 4 §3; see notes/COMPACTION.md) ---- */
+
+/*
+ * The live keys that keep arenas from being released: those in the
+ * sparsest arenas (lowest occupancy first, full arenas never), up to n of
+ * them, for the admin port's PINNERS command. fn gets each with its arena's
+ * figures; it must not change the keyspace. Expired keys are skipped.
+ * Returns the number reported. Cost: one pass over the arena headers and
+ * a walk of the reported arenas.
+ */
+struct ks_pinner {
+    struct entry *e;
+    unsigned cls, band;      /* the arena's size class and lifetime band */
+    size_t slot_size;
+    size_t arena_live;       /* live blocks in the arena */
+    size_t arena_slots;      /* slots in the arena */
+    const void *arena;       /* the arena's base address: identifies it */
+};
+typedef void (*ks_pinner_fn)(const struct ks_pinner *p, void *ctx);
+size_t ks_pinners(size_t n, ks_pinner_fn fn, void *ctx);
+
 /* ---- fault injection, for unit tests only ---- */
 
 /*

@@ -11,7 +11,7 @@
  * sparsest arenas beyond that number: the mover's minimum work, since it
  * moves within a pair). It asserts that segregation releases more arenas
  * and leaves less to move, and prints both tables (the figures are in
- * h2's report).
+ * h2's report). Also ks_pinners: the keys holding the sparsest arenas.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -148,10 +148,72 @@ static void test_segregation(void **state)
     }
 }
 
+struct pin_seen {
+    unsigned n;
+    unsigned keys[64];
+    size_t live[64];
+    const void *arena[64];
+};
+
+static void on_pinner(const struct ks_pinner *p, void *ctx)
+{
+    struct pin_seen *s = ctx;
+    size_t kl;
+    const char *k = entry_key(p->e, &kl);
+    assert_true(s->n < 64);
+    assert_true(kl > 4 && memcmp(k, "pin:", 4) == 0);
+    s->keys[s->n] = (unsigned)strtoul(k + 4, NULL, 10);
+    s->live[s->n] = p->arena_live;
+    s->arena[s->n++] = p->arena;
+    assert_true(p->arena_live < p->arena_slots);
+    assert_int_equal(p->slot_size, alloc_usable(p->e));
+}
+
+/* PINNERS: the keys left in the sparsest arenas are reported first. */
+static void test_pinners(void **state)
+{
+    (void)state;
+    struct alloc_options ao;
+    alloc_options_default(&ao);
+    assert_int_equal(alloc_setup(&ao), 0);
+    struct ks_options o;
+    ks_options_default(&o);
+    assert_int_equal(ks_setup(&o), 0);
+    ks_clock_set(T0);
+    char k[32];
+    /* 100-byte values: 120-byte class, 8675 slots per 1 MiB arena; three
+     * arenas' worth, then all but 3 keys of the first arena and all but 40
+     * of the second are deleted */
+    unsigned n = 3 * 8675;
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(ks_set(k, (size_t)snprintf(k, sizeof k, "pin:%u", i), k, 100, KS_NO_EXPIRE), KS_OK);
+    for (unsigned i = 0; i < 2 * 8675; i++) {
+        bool keep = (i < 8675) ? (i % 2000 == 7) : (i % 200 == 3);
+        if (!keep)
+            assert_true(ks_del(k, (size_t)snprintf(k, sizeof k, "pin:%u", i)));
+    }
+    struct pin_seen s = {0};
+    assert_int_equal(ks_pinners(10, on_pinner, &s), 10);
+    assert_int_equal(s.n, 10);
+    /* the 5 keys of the sparsest arena first, then 5 of the next */
+    for (unsigned j = 0; j < 5; j++) {
+        assert_true(s.keys[j] < 8675 && s.keys[j] % 2000 == 7);
+        assert_int_equal(s.live[j], 5);
+        assert_ptr_equal(s.arena[j], s.arena[0]);
+    }
+    for (unsigned j = 5; j < 10; j++) {
+        assert_true(s.keys[j] >= 8675 && s.keys[j] < 2 * 8675 && s.keys[j] % 200 == 3);
+        assert_true(s.arena[j] != s.arena[0]);
+    }
+    ks_teardown();
+    alloc_teardown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_segregation),
+        cmocka_unit_test(test_pinners),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
