@@ -693,6 +693,7 @@ static void info_stats(struct sbuf *b)
               "evicted_keys:0\r\n"
               "keyspace_hits:%llu\r\n"
               "keyspace_misses:%llu\r\n"
+              "total_error_replies:%llu\r\n"
               "index_slots:%zu\r\n"
               "index_rehashing:%d\r\n",
               (unsigned long long)srv.stats.total_connections,
@@ -702,7 +703,8 @@ static void info_stats(struct sbuf *b)
               (unsigned long long)srv.stats.net_output_bytes,
               (unsigned long long)srv.stats.rejected_connections,
               (unsigned long long)ks.expired_keys, (unsigned long long)ks.keyspace_hits,
-              (unsigned long long)ks.keyspace_misses, ks.index_slots, ks.rehashing ? 1 : 0);
+              (unsigned long long)ks.keyspace_misses, (unsigned long long)reply_errors_total(),
+              ks.index_slots, ks.rehashing ? 1 : 0);
 }
 
 static void info_replication(struct sbuf *b)
@@ -731,6 +733,17 @@ static void info_commandstats(struct sbuf *b)
     command_stats_foreach(info_cmdstat_one, b);
 }
 
+static void info_errorstat_one(const char *code, uint64_t count, void *ctx)
+{
+    sb_printf(ctx, "errorstat_%s:count=%llu\r\n", code, (unsigned long long)count);
+}
+
+static void info_errorstats(struct sbuf *b)
+{
+    sb_printf(b, "# Errorstats\r\n");
+    reply_errorstats_foreach(info_errorstat_one, b);
+}
+
 static void info_keyspace(struct sbuf *b)
 {
     struct ks_stats ks;
@@ -750,7 +763,8 @@ static const struct info_section info_sections[] = {
     {"server", info_server, true},           {"clients", info_clients, true},
     {"memory", info_memory, true},           {"persistence", info_persistence, true},
     {"stats", info_stats, true},             {"replication", info_replication, true},
-    {"commandstats", info_commandstats, false}, {"keyspace", info_keyspace, true},
+    {"commandstats", info_commandstats, false}, {"errorstats", info_errorstats, true},
+    {"keyspace", info_keyspace, true},
 };
 #define INFO_NSECTIONS (sizeof(info_sections) / sizeof(info_sections[0]))
 
@@ -884,6 +898,7 @@ static void cmd_config_resetstat(struct session *s, int argc, struct slice *argv
     server_stats_reset();
     ks_stats_reset();
     command_stats_reset();
+    reply_errorstats_reset();
     used_memory_peak = 0;
     reply_ok(&s->reply);
 }

@@ -94,7 +94,17 @@ typedef char *cfg_LIST_t;
     X(ks_initial_power, "keyspace-initial-power", INT, "10", 2, 32, 0, NULL,                   \
       "log2 of the initial (and smallest) hash index size, in slots")                         \
     X(ks_rehash_steps, "keyspace-rehash-steps", INT, "16", 1, 1000000, 0, NULL,                \
-      "Old index slots migrated per operation while the index is resized")
+      "Old index slots migrated per operation while the index is resized")                    \
+    X(active_expire_sweep, "active-expire-sweep", ENUM, "arenas", 0, 0, 0, "arenas index",      \
+      "How active expiry finds expired keys: walk the arenas that hold keys with a TTL, "      \
+      "or walk the hash index")                                                                \
+    X(active_expire_cycle_us, "active-expire-cycle-us", INT, "1000", 100, 100000, CFG_MUTABLE, \
+      NULL, "Microseconds one active expiry cycle may run (before the effort factor)")         \
+    X(active_expire_effort, "active-expire-effort", INT, "1", 1, 10, CFG_MUTABLE, NULL,         \
+      "Active expiry effort, 1..10: scales each cycle's budget from 1x to 4x")                 \
+    X(lifetime_segregation, "lifetime-segregation", BOOL, "yes", 0, 0, CFG_MUTABLE, NULL,      \
+      "Place entries in arenas by remaining TTL, so that keys expiring together free whole "  \
+      "arenas")
 
 #define X(field, name, type, def, min, max, flags, words, desc) cfg_##type##_t field;
 struct config {

@@ -223,8 +223,10 @@ static void conn_run(struct conn *c)
         server_used_memory() > (size_t)cfg.maxmemory) {
         /* noeviction: refuse what would add data, serve everything else. */
         const struct command *dc = command_lookup(c->req.argv[0].p, c->req.argv[0].len);
-        if (dc != NULL && (dc->flags & CMD_DENYOOM)) {
-            reply_error(r, ERR_OOM);
+        bool exec = dc != NULL && strcmp(dc->name, "exec") == 0;
+        if (dc != NULL && ((dc->flags & CMD_DENYOOM) ||
+                           (exec && (session_tx_flags(&c->sess) & CMD_DENYOOM)))) {
+            command_reject(&c->sess, dc, ERR_OOM);
             goto out;
         }
     }

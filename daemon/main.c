@@ -211,6 +211,10 @@ int main(int argc, char **argv)
     ks_options_default(&kopt);
     kopt.initial_power = (unsigned)cfg.ks_initial_power;
     kopt.rehash_steps = (unsigned)cfg.ks_rehash_steps;
+    kopt.expire_sweep = cfg.active_expire_sweep == 0 ? KS_SWEEP_ARENAS : KS_SWEEP_INDEX;
+    kopt.expire_cycle_us = (unsigned)cfg.active_expire_cycle_us;
+    kopt.expire_effort = (unsigned)cfg.active_expire_effort;
+    kopt.ttl_bands = cfg.lifetime_segregation != 0;
     rc = ks_setup(&kopt);
     if (rc != 0) {
         fatal("Cannot set up the keyspace: %s", strerror(rc));

@@ -3,7 +3,8 @@
  *
  * The cron timer runs `hz` times a second and drives the keyspace's bounded
  * background work: index rehashing (ks_cron, ~1 ms) and active expiry
- * (ks_expire_cycle, ~1 ms). When an expiry cycle uses its whole budget there
+ * (ks_expire_cycle, active-expire-cycle-us scaled by active-expire-effort,
+ * ~1 ms by default). When an expiry cycle uses its whole budget there
  * is a backlog of expired keys, so a fast one-shot timer repeats the cycle
  * every 10 ms (the effort of a 100 Hz cron) until a cycle finishes early;
  * an idle server therefore wakes only `hz` times a second.
@@ -40,7 +41,7 @@
 #include "keyspace/keyspace.h"
 
 #define MAX_LISTENERS   16
-#define CRON_BUDGET_US  1000
+#define CRON_BUDGET_US  1000   /* index rehashing per tick */
 #define EXPIRE_FAST_MS  10
 #define ACCEPTS_PER_CALL 32
 
@@ -284,12 +285,17 @@ static void cron_schedule(void)
     evtimer_add(cron_ev, &tv);
 }
 
-/* Runs one expiry cycle; true if it used its whole budget (more is due). */
+/*
+ * Runs one expiry cycle with the configured budget; true if it used (nearly)
+ * all of it, i.e. it stopped for time rather than for lack of work. The
+ * keyspace scales the budget by (effort + 2) / 3.
+ */
 static bool expire_step(void)
 {
+    uint64_t budget = (uint64_t)cfg.active_expire_cycle_us * (uint64_t)(cfg.active_expire_effort + 2) / 3;
     uint64_t t0 = mono_us();
-    size_t n = ks_expire_cycle(CRON_BUDGET_US);
-    return n > 0 && mono_us() - t0 >= CRON_BUDGET_US;
+    size_t n = ks_expire_cycle(KS_EXPIRE_BUDGET_AUTO);
+    return n > 0 && mono_us() - t0 >= budget - budget / 8;
 }
 
 static void on_expire_fast(evutil_socket_t fd, short what, void *arg)
@@ -491,4 +497,9 @@ void server_config_changed(const bool *changed)
         conn_auth_all();
     if (changed[CFG_OPT_maxclients])
         raise_fd_limit();
+    if (changed[CFG_OPT_active_expire_cycle_us] || changed[CFG_OPT_active_expire_effort])
+        ks_set_expire_tuning((unsigned)cfg.active_expire_cycle_us,
+                             (unsigned)cfg.active_expire_effort);
+    if (changed[CFG_OPT_lifetime_segregation])
+        ks_set_lifetime_segregation(cfg.lifetime_segregation != 0);
 }
