@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -707,6 +708,23 @@ static void info_stats(struct sbuf *b)
               ks.index_slots, ks.rehashing ? 1 : 0);
 }
 
+static void info_cpu(struct sbuf *b)
+{
+    struct rusage self, kids;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &kids);
+    sb_printf(b,
+              "# CPU\r\n"
+              "used_cpu_sys:%ld.%06ld\r\n"
+              "used_cpu_user:%ld.%06ld\r\n"
+              "used_cpu_sys_children:%ld.%06ld\r\n"
+              "used_cpu_user_children:%ld.%06ld\r\n",
+              (long)self.ru_stime.tv_sec, (long)self.ru_stime.tv_usec,
+              (long)self.ru_utime.tv_sec, (long)self.ru_utime.tv_usec,
+              (long)kids.ru_stime.tv_sec, (long)kids.ru_stime.tv_usec,
+              (long)kids.ru_utime.tv_sec, (long)kids.ru_utime.tv_usec);
+}
+
 static void info_replication(struct sbuf *b)
 {
     sb_printf(b,
@@ -763,6 +781,7 @@ static const struct info_section info_sections[] = {
     {"server", info_server, true},           {"clients", info_clients, true},
     {"memory", info_memory, true},           {"persistence", info_persistence, true},
     {"stats", info_stats, true},             {"replication", info_replication, true},
+    {"cpu", info_cpu, true},
     {"commandstats", info_commandstats, false}, {"errorstats", info_errorstats, true},
     {"keyspace", info_keyspace, true},
 };
