@@ -1,6 +1,6 @@
 /*
  * cmd_server: the commands that need connection or server state, registered
- * into proto's shared command table: HELLO, AUTH, QUIT, CLIENT, INFO,
+ * into proto's shared command table: HELLO, AUTH, QUIT, RESET, CLIENT, INFO,
  * SHUTDOWN and CONFIG.
  *
  * Reply shapes and error wordings follow Redis 7.0, because clients and
@@ -225,6 +225,24 @@ static void cmd_quit(struct session *s, int argc, struct slice *argv)
 {
     reply_ok(&s->reply);
     s->close_after_reply = true;
+}
+
+/* RESET: back to a fresh connection's state (Redis 6.2): no transaction or
+ * watched keys, replies on, RESP2, no name, and authenticated only if no
+ * password is required. */
+static void cmd_reset(struct session *s, int argc, struct slice *argv)
+{
+    struct conn *c = conn_of(s);
+    session_deinit(s);
+    c->reply_off = false;
+    c->skip_next = false;
+    c->suppress_this = false;
+    c->no_evict = false;
+    free(c->name);
+    c->name = NULL;
+    s->reply.resp = 2;
+    s->need_auth = cfg.requirepass[0] != '\0';
+    reply_status(&s->reply, "RESET");
 }
 
 /* ---- CLIENT ---- */
@@ -987,6 +1005,9 @@ static const struct command server_rows[] = {
      .complexity = "O(N) where N is the number of passwords defined for the user"},
     {.name = "quit", .arity = -1, .flags = F_CONN | CMD_NOAUTH, .proc = cmd_quit,
      .summary = "Close the connection", .group = "connection", .since = "1.0.0",
+     .complexity = "O(1)"},
+    {.name = "reset", .arity = 1, .flags = F_CONN | CMD_NOAUTH, .proc = cmd_reset,
+     .summary = "Reset the connection", .group = "connection", .since = "6.2.0",
      .complexity = "O(1)"},
     {.name = "client", .arity = -2, .flags = 0, .proc = cmd_container,
      .summary = "A container for client connection commands", .group = "connection",
