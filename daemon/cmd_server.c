@@ -674,13 +674,14 @@ static void info_memory(struct sbuf *b)
               "mem_fragmentation_ratio:%.2f\r\n"
               "maxmemory:%lld\r\n"
               "maxmemory_human:%s\r\n"
-              "maxmemory_policy:noeviction\r\n"
+              "maxmemory_policy:%s\r\n"
               "mem_allocator:compactd-arena\r\n",
               used, h_used, rss, h_rss, used_memory_peak, h_peak, as.live_bytes, ks.index_bytes,
               as.live_blocks, as.slot_bytes, as.mapped_bytes, h_mapped, as.arena_size, as.arenas,
               as.retained_arenas, as.large_blocks, as.large_bytes,
               (unsigned long long)as.alloc_failures, used ? (double)rss / (double)used : 0.0,
-              cfg.maxmemory, h_max);
+              cfg.maxmemory, h_max,
+              config_enum_name(&config_options[CFG_OPT_maxmemory_policy], cfg.maxmemory_policy));
 }
 
 static void info_persistence(struct sbuf *b)
@@ -709,7 +710,7 @@ static void info_stats(struct sbuf *b)
               "total_net_output_bytes:%llu\r\n"
               "rejected_connections:%llu\r\n"
               "expired_keys:%llu\r\n"
-              "evicted_keys:0\r\n"
+              "evicted_keys:%llu\r\n"
               "keyspace_hits:%llu\r\n"
               "keyspace_misses:%llu\r\n"
               "total_error_replies:%llu\r\n"
@@ -721,7 +722,8 @@ static void info_stats(struct sbuf *b)
               (unsigned long long)srv.stats.net_input_bytes,
               (unsigned long long)srv.stats.net_output_bytes,
               (unsigned long long)srv.stats.rejected_connections,
-              (unsigned long long)ks.expired_keys, (unsigned long long)ks.keyspace_hits,
+              (unsigned long long)ks.expired_keys, (unsigned long long)ks.evicted_keys,
+              (unsigned long long)ks.keyspace_hits,
               (unsigned long long)ks.keyspace_misses, (unsigned long long)reply_errors_total(),
               ks.index_slots, ks.rehashing ? 1 : 0);
 }

@@ -77,10 +77,16 @@ typedef char *cfg_LIST_t;
       CFG_LL_MAX, CFG_MUTABLE, NULL,                                                           \
       "Largest unprocessed input kept per client; a client exceeding it is disconnected")      \
     X(maxmemory, "maxmemory", SIZE, "0", 0, CFG_LL_MAX, CFG_MUTABLE, NULL,                    \
-      "Memory limit for data (entries plus index); above it, commands that add data fail "   \
-      "with an OOM error (no eviction). 0 means no limit")                                     \
+      "Memory limit for data (entries plus index); above it keys are evicted by "             \
+      "maxmemory-policy, and commands that add data fail with an OOM error when nothing "     \
+      "can be evicted. 0 means no limit")                                                      \
     X(maxmemory_policy, "maxmemory-policy", ENUM, "noeviction", 0, 0, CFG_MUTABLE,             \
-      "noeviction", "What to do at maxmemory; compactd only refuses writes (noeviction)")    \
+      "noeviction allkeys-lru allkeys-lfu allkeys-random volatile-lru volatile-lfu "          \
+      "volatile-random volatile-ttl",                                                          \
+      "Which keys to evict at maxmemory (sampled LRU/LFU/random/TTL, as Redis does); "        \
+      "noeviction refuses writes instead")                                                     \
+    X(maxmemory_samples, "maxmemory-samples", INT, "5", 1, 64, CFG_MUTABLE, NULL,              \
+      "Keys sampled per eviction; more is closer to true LRU/LFU and slower")                 \
     X(databases, "databases", INT, "1", 1, 1, 0, NULL,                                         \
       "Number of databases; compactd has exactly one (db 0)")                                  \
     X(save, "save", LIST, "", 0, 0, CFG_FIXED, NULL,                                           \

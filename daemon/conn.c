@@ -220,8 +220,9 @@ static void conn_run(struct conn *c)
 
     ks_clock_update();
     if (cfg.maxmemory > 0 && !c->sess.need_auth && c->req.argc > 0 &&
-        server_used_memory() > (size_t)cfg.maxmemory) {
-        /* noeviction: refuse what would add data, serve everything else. */
+        !server_enforce_maxmemory()) {
+        /* Still over the limit after eviction: refuse what would add data,
+         * serve everything else (Redis's rule). */
         const struct command *dc = command_lookup(c->req.argv[0].p, c->req.argv[0].len);
         bool exec = dc != NULL && strcmp(dc->name, "exec") == 0;
         if (dc != NULL && ((dc->flags & CMD_DENYOOM) ||

@@ -215,6 +215,7 @@ int main(int argc, char **argv)
     kopt.expire_cycle_us = (unsigned)cfg.active_expire_cycle_us;
     kopt.expire_effort = (unsigned)cfg.active_expire_effort;
     kopt.ttl_bands = cfg.lifetime_segregation != 0;
+    kopt.evict_samples = (unsigned)cfg.maxmemory_samples;
     rc = ks_setup(&kopt);
     if (rc != 0) {
         fatal("Cannot set up the keyspace: %s", strerror(rc));
@@ -222,6 +223,16 @@ int main(int argc, char **argv)
         goto out_alloc;
     }
 
+    /* The word order of the maxmemory-policy row is enum ks_evict_policy's. */
+    for (long long p = 0; p <= KS_EVICT_VOLATILE_TTL; p++) {
+        const char *w = config_enum_name(&config_options[CFG_OPT_maxmemory_policy], p);
+        if (w == NULL || strcmp(w, ks_evict_policy_name((enum ks_evict_policy)p)) != 0) {
+            fatal("maxmemory-policy words do not match the keyspace's policies (%s)", w ? w : "?");
+            exit_code = EX_SOFTWARE;
+            goto out_ks;
+        }
+    }
+    ks_set_evict_policy((enum ks_evict_policy)cfg.maxmemory_policy);
     proto_setup();
     proto_set_max_value_len((uint64_t)cfg.proto_max_bulk_len);
     rc = cmd_server_setup();
@@ -244,6 +255,7 @@ out_server:
     server_teardown();
 out_proto:
     proto_teardown();
+out_ks:
     ks_teardown();
 out_alloc:
     alloc_teardown();

@@ -335,6 +335,26 @@ size_t server_used_memory(void)
     return as.live_bytes + ks.index_bytes;
 }
 
+bool server_enforce_maxmemory(void)
+{
+    size_t limit = (size_t)cfg.maxmemory;
+    size_t used = server_used_memory();
+    if (used <= limit)
+        return true;
+    enum ks_evict_policy pol = (enum ks_evict_policy)cfg.maxmemory_policy;
+    if (pol == KS_EVICT_NOEVICTION)
+        return false;
+    /* ks_evict counts usable bytes, used_memory requested ones, so recheck
+     * and go again a few times rather than trusting one estimate. */
+    for (int round = 0; round < 8 && used > limit; round++) {
+        struct ks_evict_result r = ks_evict(used - limit, pol);
+        if (r.keys == 0 && r.bytes == 0)
+            break;   /* nothing eligible left */
+        used = server_used_memory();
+    }
+    return used <= limit;
+}
+
 void server_stats_reset(void)
 {
     memset(&srv.stats, 0, sizeof(srv.stats));
@@ -500,6 +520,10 @@ void server_config_changed(const bool *changed)
     if (changed[CFG_OPT_active_expire_cycle_us] || changed[CFG_OPT_active_expire_effort])
         ks_set_expire_tuning((unsigned)cfg.active_expire_cycle_us,
                              (unsigned)cfg.active_expire_effort);
+    if (changed[CFG_OPT_maxmemory_policy])
+        ks_set_evict_policy((enum ks_evict_policy)cfg.maxmemory_policy);
+    if (changed[CFG_OPT_maxmemory_samples])
+        ks_set_evict_samples((unsigned)cfg.maxmemory_samples);
     if (changed[CFG_OPT_lifetime_segregation])
         ks_set_lifetime_segregation(cfg.lifetime_segregation != 0);
 }

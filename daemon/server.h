@@ -62,6 +62,9 @@ uint64_t server_instantaneous_ops(void);
 /* Bytes of data as maxmemory and INFO count them: live entry bytes plus the
  * hash index. */
 size_t server_used_memory(void);
+/* With maxmemory set and exceeded: evicts by maxmemory-policy. Returns
+ * false if memory is still over the limit (writes must then be refused). */
+bool server_enforce_maxmemory(void);
 void server_stats_reset(void);
 
 /* Monotonic-ish wall clock in milliseconds (for ages and idle times). */
