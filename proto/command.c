@@ -357,6 +357,13 @@ static inline uint64_t now_usec(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+static command_observer observer;
+
+void command_set_observer(command_observer fn)
+{
+    observer = fn;
+}
+
 /* Runs a command's handler and counts the call (also for EXEC's queue). */
 void command_call(struct session *s, struct cmd_entry *e, int argc, struct slice *argv)
 {
@@ -367,7 +374,8 @@ void command_call(struct session *s, struct cmd_entry *e, int argc, struct slice
     uint64_t nested = s->tx.nested_errors;
     uint64_t t0 = now_usec();
     proc(s, argc, argv);
-    e->st.usec += now_usec() - t0;
+    uint64_t usec = now_usec() - t0;
+    e->st.usec += usec;
     e->st.calls++;
     /* errors of commands that EXEC ran count against those commands */
     uint64_t mine = s->reply.nerrors - errs;
@@ -376,6 +384,8 @@ void command_call(struct session *s, struct cmd_entry *e, int argc, struct slice
         e->st.failed_calls++;
     if (s->tx.executing)
         s->tx.nested_errors += mine - inner;
+    if (observer != NULL)
+        observer(s, e->cmd, argc, argv, usec);
 }
 
 /* EXEC, DISCARD, MULTI, WATCH, QUIT and RESET run even inside MULTI. */

@@ -171,6 +171,16 @@ const struct command_stats *command_stats_get(const struct command *c);
 /* Zeroes all counters (CONFIG RESETSTAT). */
 void command_stats_reset(void);
 
+/*
+ * An observer called after every handler run, including the commands EXEC
+ * runs (EXEC's own call comes after theirs), with the handler's wall time
+ * as commandstats counts it. Rejected commands are not observed. The daemon
+ * feeds SLOWLOG, LATENCY and MONITOR from it. NULL removes it.
+ */
+typedef void (*command_observer)(struct session *s, const struct command *c, int argc,
+                                 struct slice *argv, uint64_t usec);
+void command_set_observer(command_observer fn);
+
 /* Redis's standard error texts, shared by every handler. */
 #define ERR_SYNTAX      "ERR syntax error"
 #define ERR_NOT_INT     "ERR value is not an integer or out of range"
