@@ -142,26 +142,37 @@
  * entries are scattered in memory relative to their slots. The arena sweep
  * instead walks the live blocks of the arenas themselves
  * (alloc_arena_foreach_live), in address order, so it reads the headers
- * sequentially and the hardware prefetches them. Its cursor is (class,
- * arena base, block address): each call picks, in the current class, the
- * arena with the lowest base at or after the cursor (a walk of the class's
- * arena list, headers only), walks it, skipping blocks below the resume
+ * sequentially and the hardware prefetches them. It works per (size class,
+ * lifetime band) pair, the unit alloc/ places blocks by, and keeps for each
+ * pair a floor (`pfloor`: no entry of the pair expires before it) and, for
+ * the pair being walked, the minimum of the walk (`pmin`). A pair is walked
+ * only when its floor has passed; pairs without TTL entries keep an
+ * infinite floor and cost nothing. With lifetime segregation that skips
+ * all of band 0 (entries without TTL: a band-0 arena is never touched, which
+ * is the point of segregating) and every long-TTL band until its earliest
+ * expiry; without it, TTL entries share band-0 arenas with persistent ones
+ * and those are walked whole. The entry records its band in its flags
+ * (EF_BAND) and its class follows from its size, so note_expiry knows the
+ * pair without asking alloc/.
+ *
+ * Cursor: (class, band, arena base, block address). Within a pair, each
+ * step picks the arena with the lowest base at or after the cursor (a walk
+ * of the class's arena list, headers only), walks it from the resume
  * address, and stops at the deadline (checked every 64 blocks) with the
  * cursor at the next unvisited block. The cursor holds no pointer into an
  * arena, so arenas may come and go between calls: an arena released and
  * mapped again at the same base holds only entries inserted since, which
- * the pass minimum already accounts for. With lifetime segregation, arenas
- * of band 0 hold no TTL entry and are skipped without being touched.
- * Expired blocks are deleted through the index (hash the key, find the slot
- * holding exactly this pointer).
- *
- * It keeps its own floor, `aw_floor`, like exp_floor: `aw_pass_min` takes
- * the expiry of every survivor it sees and every expiry set or moved since
- * the pass began (note_expiry from insert, set_expire and ks_repoint, since
- * a new block may land in an arena the pass is past). Entries outside
- * arenas (large blocks, EF_LOOSE) are left to the index sweep, whose floor
- * then covers only those, so it costs nothing without them. Measured in
- * tests/unit/keyspace/test_expire_sweep.c (figures in its header).
+ * the walk minimum already accounts for. A walk resets pmin when it starts
+ * and copies it to pfloor when it ends; pmin takes every survivor's expiry
+ * and every expiry set or moved into the pair meanwhile (note_expiry from
+ * insert, set_expire and ks_repoint / the compactor, since a new block may
+ * land in an arena behind the cursor). `aw_floor` is a lower bound of all
+ * pair floors (recomputed once round) for the early return. Expired blocks
+ * are deleted through the index (hash the key, find the slot holding
+ * exactly this pointer). Entries outside arenas (large blocks, EF_LOOSE)
+ * are left to the index sweep, whose floor then covers only those, so it
+ * costs nothing without them. Measured against the index sweep in
+ * tests/unit/keyspace/test_expire_sweep.c.
  *
  * CHANGE NOTIFICATION
  *
@@ -210,7 +221,14 @@ struct entry {
 #define EF_TTL 0x01u
 #define EF_LONGKEY 0x02u
 #define EF_LOOSE 0x04u   /* the block is not in an arena (large, or from the test hook) */
-#define EF_ALL (EF_TTL | EF_LONGKEY | EF_LOOSE)
+#define EF_BAND_SHIFT 3  /* bits 3-5: the lifetime band the block was placed in */
+#define EF_BAND (7u << EF_BAND_SHIFT)
+#define EF_ALL (EF_TTL | EF_LONGKEY | EF_LOOSE | EF_BAND)
+_Static_assert(ALLOC_BANDS <= 8, "band fits in 3 flag bits");
+
+/* Size classes the arena sweep keeps floors for; entries of larger classes
+ * (only with huge arenas) are treated as loose. */
+#define KS_SWEEP_CLASSES 192
 
 static inline size_t hdr_size(unsigned flags)
 {
@@ -246,7 +264,7 @@ static inline void ent_set_expire_field(struct entry *e, int64_t t)
     memcpy((char *)e + sizeof(struct entry) + ((e->flags & EF_LONGKEY) ? 4 : 0), &t, 8);
 }
 
-/* Eviction candidates kept between evictions (see EVICTION). */
+/* Eviction candidates kept between evictions (see ks_evict in keyspace.h). */
 #define EVICT_POOL 16
 
 /* ---- index slots ---- */
@@ -291,12 +309,13 @@ static struct {
     int64_t exp_pass_min; /* min expiry the current pass must account for */
     /* arena sweep (see EXPIRY): cursor = (class, arena base, block address) */
     enum ks_sweep sweep;
-    unsigned aw_cls;
+    unsigned aw_cls, aw_band;  /* the (class, band) pair at the cursor */
+    bool aw_walking;      /* its walk has begun (pmin reset) */
     uintptr_t aw_base;    /* next arena: the lowest base >= this one */
     uintptr_t aw_resume;  /* within the arena at aw_base: first block not yet visited */
-    int64_t aw_floor;     /* no in-arena entry expires before this */
-    int64_t aw_pass_min;
-    bool band0_ttl;       /* some TTL entry was placed in band 0 since the last flush */
+    int64_t aw_floor;     /* no in-arena entry expires before this (<= every pfloor) */
+    int64_t pfloor[KS_SWEEP_CLASSES][ALLOC_BANDS];  /* per pair: no entry expires before */
+    int64_t pmin[KS_SWEEP_CLASSES][ALLOC_BANDS];    /* per pair: the walk's minimum */
     bool ttl_bands;       /* lifetime segregation on */
     unsigned effort;      /* 1..10 */
     unsigned cycle_us;    /* configured budget (KS_EXPIRE_BUDGET_AUTO) */
@@ -437,6 +456,17 @@ uint16_t ks_access_clock(void)
     return ks.lru_now;
 }
 
+/* The size class and band of a (non-loose) entry's block. */
+static inline unsigned ent_class(const struct entry *e)
+{
+    return alloc_size_class(hdr_size(e->flags) + ent_klen(e) + e->vlen);
+}
+
+static inline unsigned ent_band(const struct entry *e)
+{
+    return (e->flags & EF_BAND) >> EF_BAND_SHIFT;
+}
+
 /* Whether the index sweep accounts for entry e: all TTL entries in index
  * mode, only those outside arenas in arena mode (the arena sweep has the
  * others). */
@@ -456,10 +486,13 @@ static inline void note_expiry(const struct entry *e, int64_t t)
             ks.exp_pass_min = t;
     }
     if (!(e->flags & EF_LOOSE)) {
+        unsigned c = ent_class(e), b = ent_band(e);
         if (t < ks.aw_floor)
             ks.aw_floor = t;
-        if (t < ks.aw_pass_min)
-            ks.aw_pass_min = t;
+        if (t < ks.pfloor[c][b])
+            ks.pfloor[c][b] = t;
+        if (t < ks.pmin[c][b])
+            ks.pmin[c][b] = t;
     }
 }
 
@@ -484,11 +517,15 @@ static void expiry_pass_restart(void)
 static void arena_sweep_reset(void)
 {
     ks.aw_cls = 0;
+    ks.aw_band = 0;
+    ks.aw_walking = false;
     ks.aw_base = 0;
     ks.aw_resume = 0;
     ks.aw_floor = INT64_MAX;
-    ks.aw_pass_min = INT64_MAX;
-    ks.band0_ttl = false;
+    for (unsigned c = 0; c < KS_SWEEP_CLASSES; c++) {
+        for (unsigned b = 0; b < ALLOC_BANDS; b++)
+            ks.pfloor[c][b] = ks.pmin[c][b] = INT64_MAX;
+    }
 }
 
 static inline bool ent_expired(const struct entry *e)
@@ -496,7 +533,20 @@ static inline bool ent_expired(const struct entry *e)
     return (e->flags & EF_TTL) && ent_expire(e) <= ks.now_ms;
 }
 
-/* ---- access field: LRU clock or LFU counter (see EVICTION) ---- */
+/*
+ * ---- access field: LRU clock or LFU counter ----
+ *
+ * The header's 16-bit field is an LRU clock (lru_now, ~1 s ticks, wrapping
+ * every ~18 h) unless an LFU policy is set; then it is split: low byte a
+ * logarithmic access counter (new keys start at LFU_INIT so that they are
+ * not the first evicted; the n-th increment above it succeeds with
+ * probability 1 / (n * LFU_LOG_FACTOR + 1), so 255 takes about a million
+ * accesses), high byte the LFU period (~65 s, ms >> 16, wrapping every
+ * ~4.6 h) of the last access; the counter decays by one per period elapsed,
+ * counted modulo 256 (a key idle for longer than the wrap looks less idle
+ * than it is: an accepted approximation, like the LRU clock's wrap). The
+ * header has no room for more without growing every entry by 8 bytes.
+ */
 
 #define LFU_INIT 5
 #define LFU_LOG_FACTOR 10
@@ -1034,10 +1084,11 @@ static unsigned lifetime_band(int64_t expire_ms)
 /*
  * A block for an entry of size bytes expiring at expire_ms, in the band of
  * its remaining lifetime (band 0 for everything when segregation is off).
- * *loose is EF_LOOSE when the block will not be in an arena (a large block
- * or one from the test hook), which the arena sweep would not see.
+ * *place gets the entry's placement flags: EF_LOOSE when the block will not
+ * be in an arena (a large block or one from the test hook), which the arena
+ * sweep would not see, else the band in the EF_BAND bits.
  */
-static struct entry *block_alloc(size_t size, int64_t expire_ms, unsigned *loose)
+static struct entry *block_alloc(size_t size, int64_t expire_ms, unsigned *place)
 {
     unsigned band = ks.ttl_bands ? lifetime_band(expire_ms) : 0;
     void *p = ks.hook_block ? ks.hook_block(size, band) : alloc_block(size, band);
@@ -1047,9 +1098,10 @@ static struct entry *block_alloc(size_t size, int64_t expire_ms, unsigned *loose
         fprintf(stderr, "keyspace: block address %p does not fit in 48 bits\n", p);
         abort();
     }
-    *loose = (ks.hook_block || alloc_size_class(size) >= alloc_class_count()) ? EF_LOOSE : 0;
-    if (band == 0 && expire_ms != KS_NO_EXPIRE)
-        ks.band0_ttl = true;
+    unsigned cls = alloc_size_class(size);
+    *place = (ks.hook_block || cls >= alloc_class_count() || cls >= KS_SWEEP_CLASSES)
+                 ? EF_LOOSE
+                 : band << EF_BAND_SHIFT;
     return p;
 }
 
@@ -1066,11 +1118,11 @@ struct entry *ks_alloc(const char *key, size_t klen, size_t vlen, int64_t expire
     }
     unsigned flags = (klen > UINT8_MAX ? EF_LONGKEY : 0) | (expire_ms != KS_NO_EXPIRE ? EF_TTL : 0);
     size_t hs = hdr_size(flags);
-    unsigned loose;
-    struct entry *e = block_alloc(hs + klen + vlen, expire_ms, &loose);
+    unsigned place;
+    struct entry *e = block_alloc(hs + klen + vlen, expire_ms, &place);
     if (!e)
         return NULL;
-    flags |= loose;
+    flags |= place;
     e->flags = (uint8_t)flags;
     e->klen8 = (flags & EF_LONGKEY) ? 0 : (uint8_t)klen;
     e->clock = access_init();
@@ -1198,11 +1250,11 @@ struct entry *ks_set_expire(struct entry *e, int64_t expire_ms, bool *deleted)
     unsigned flags = (e->flags & EF_LONGKEY) | (want ? EF_TTL : 0);
     size_t klen = ent_klen(e);
     size_t body = klen + e->vlen;
-    unsigned loose;
-    struct entry *n = block_alloc(hdr_size(flags) + body, expire_ms, &loose);
+    unsigned place;
+    struct entry *n = block_alloc(hdr_size(flags) + body, expire_ms, &place);
     if (!n)
         return NULL;
-    flags |= loose;
+    flags |= place;
     *n = *e;
     n->flags = (uint8_t)flags;
     if (flags & EF_LONGKEY)
@@ -1255,18 +1307,21 @@ bool ks_repoint(struct entry *old, struct entry *moved)
     if ((uintptr_t)moved & ~(uintptr_t)SLOT_PTR)
         abort();
     t->slots[i] = (t->slots[i] & ~SLOT_PTR) | (uint64_t)(uintptr_t)moved;
-    if (moved->flags & EF_TTL) {
-        /* the copy may sit in an arena the arena sweep has passed, or (a
-         * mover that ignores bands) in a band-0 arena */
-        note_expiry(moved, ent_expire(moved));
-        const struct alloc_arena *a;
-        if (!(moved->flags & EF_LOOSE) && !ks.band0_ttl && (a = alloc_arena_of(moved)) != NULL) {
+    if (!(moved->flags & EF_LOOSE)) {
+        /* a mover may have used another band (or a large block): record
+         * where the copy is, for the arena sweep */
+        const struct alloc_arena *a = alloc_arena_of(moved);
+        if (a) {
             struct alloc_arena_info in;
             alloc_arena_info(a, &in);
-            if (in.band == 0)
-                ks.band0_ttl = true;
+            moved->flags = (uint8_t)((moved->flags & ~EF_BAND) | in.band << EF_BAND_SHIFT);
+        } else {
+            moved->flags = (uint8_t)((moved->flags & ~EF_BAND) | EF_LOOSE);
         }
     }
+    /* the copy may sit in an arena the arena sweep has passed */
+    if (moved->flags & EF_TTL)
+        note_expiry(moved, ent_expire(moved));
     return true;
 }
 
@@ -1399,7 +1454,17 @@ struct entry *ks_random(void)
     return e ? e : first_live(&ks.old, start);
 }
 
-/* ---- eviction (see EVICTION) ---- */
+/*
+ * ---- eviction ----
+ *
+ * Sampled, as in Redis: each eviction samples evict_samples keys (runs of
+ * index slots from random starts; volatile policies read only slots with
+ * the TTL bit) and merges them into a pool of the EVICT_POOL best
+ * candidates kept across calls; the best candidate still valid (its pointer
+ * still in the index with the same key hash: it may have been deleted or
+ * moved by the compactor since) is evicted. Pool entries are pointers, so
+ * the pool is emptied on flush and whenever the policy changes.
+ */
 
 static const char *const policy_names[] = {
     [KS_EVICT_NOEVICTION] = "noeviction",
@@ -1759,6 +1824,7 @@ struct sweep_ctx {
     uintptr_t resume;    /* skip blocks below this address (already visited) */
     uintptr_t stopped;   /* where the walk ran out of time, or 0 */
     uint64_t deadline;
+    int64_t *pmin;       /* the walked pair's minimum */
     size_t visited;
     size_t deleted;
 };
@@ -1777,8 +1843,8 @@ static bool sweep_visit(void *block, void *vctx)
         return true;
     int64_t exp = ent_expire(e);
     if (exp > ks.now_ms) {
-        if (exp < ks.aw_pass_min)
-            ks.aw_pass_min = exp;
+        if (exp < *c->pmin)
+            *c->pmin = exp;
         return true;
     }
     if (delete_found(e))
@@ -1786,29 +1852,18 @@ static bool sweep_visit(void *block, void *vctx)
     return true;
 }
 
-/* Whether the arena sweep must walk band-0 arenas: only if a TTL entry may
- * have been placed there (segregation off now or at some time since the
- * last flush). */
-static inline bool sweep_band0(void)
-{
-    return !ks.ttl_bands || ks.band0_ttl;
-}
-
-/* The arena of class cls with the lowest base >= from that the sweep walks,
- * or NULL. A walk of the class's list (headers only): arenas are big, so
- * this is small next to the slots of the arena it picks. */
-static struct alloc_arena *sweep_pick(unsigned cls, uintptr_t from, uintptr_t *base)
+/* The arena of (cls, band) with the lowest base >= from, or NULL. A walk of
+ * the class's arena list (headers only): arenas are big, so this is small
+ * next to the slots of the arena it picks. */
+static struct alloc_arena *sweep_pick(unsigned cls, unsigned band, uintptr_t from, uintptr_t *base)
 {
     struct alloc_arena *best = NULL;
     uintptr_t best_base = UINTPTR_MAX;
-    bool band0 = sweep_band0();
     for (struct alloc_arena *a = alloc_arena_first(cls); a; a = alloc_arena_next(a)) {
         struct alloc_arena_info in;
         alloc_arena_info(a, &in);
-        if (in.band == 0 && !band0)
-            continue;
         uintptr_t b = (uintptr_t)in.base;
-        if (b >= from && b < best_base) {
+        if (in.band == band && b >= from && b < best_base) {
             best = a;
             best_base = b;
         }
@@ -1817,44 +1872,83 @@ static struct alloc_arena *sweep_pick(unsigned cls, uintptr_t from, uintptr_t *b
     return best;
 }
 
+static void sweep_next_pair(void)
+{
+    ks.aw_walking = false;
+    ks.aw_base = 0;
+    ks.aw_resume = 0;
+    if (++ks.aw_band == ALLOC_BANDS) {
+        ks.aw_band = 0;
+        ks.aw_cls++;
+    }
+}
+
+/* Lexicographic order of sweep positions (class, band, arena base). */
+static inline bool sweep_after(unsigned c, unsigned b, uintptr_t base, unsigned c0, unsigned b0, uintptr_t base0)
+{
+    if (c != c0)
+        return c > c0;
+    if (b != b0)
+        return b > b0;
+    return base > base0;
+}
+
 /*
- * The arena sweep (see EXPIRY): walks, class by class and within a class by
- * increasing arena address, the live blocks of every arena that can hold a
- * TTL entry, and deletes the expired ones. With lifetime segregation the
- * band-0 arenas (entries without TTL) hold no TTL entry at all and are
- * skipped without being touched: that is what segregation buys the sweep,
- * besides arenas that empty all at once. One call walks at most once round:
- * from its cursor to the end of the pass and, if it did not start at the
- * beginning, on from there to where it started (so that a call with ample
- * budget leaves nothing expired behind).
+ * The arena sweep (see EXPIRY): visits the (class, band) pairs in order and
+ * walks a pair only when its floor says an entry in it may be due: then,
+ * by increasing arena address, the live blocks of its arenas, deleting the
+ * expired ones; at the end of the walk the pair's floor becomes the
+ * minimum the walk collected. Pairs that hold no TTL entry keep an infinite
+ * floor and cost nothing: with lifetime segregation that is every band-0
+ * pair (entries without TTL), which is most of a typical keyspace, and
+ * the long-TTL bands are skipped until their earliest expiry comes. This
+ * is what segregation buys the sweep, besides arenas that empty all at
+ * once. One call goes at most once round: from its cursor to the end and,
+ * if it did not start at the beginning, on from there to where it started
+ * (so that a call with ample budget leaves nothing expired behind).
  */
 static size_t arena_sweep(uint64_t deadline)
 {
     struct sweep_ctx c = {.deadline = deadline};
     unsigned ncls = alloc_class_count();
-    unsigned start_cls = ks.aw_cls;
+    if (ncls > KS_SWEEP_CLASSES)
+        ncls = KS_SWEEP_CLASSES;
+    unsigned start_cls = ks.aw_cls, start_band = ks.aw_band;
     uintptr_t start_base = ks.aw_base;
-    bool fresh = start_cls == 0 && start_base == 0 && ks.aw_resume == 0;
+    bool fresh = start_cls == 0 && start_band == 0 && !ks.aw_walking;
     bool wrapped = false;
     for (;;) {
-        if (ks.aw_cls >= ncls) {  /* a pass is complete */
-            ks.aw_floor = ks.aw_pass_min;
-            ks.aw_pass_min = INT64_MAX;
-            ks.aw_cls = 0;
-            ks.aw_base = 0;
-            ks.aw_resume = 0;
+        if (ks.aw_cls >= ncls) {  /* once round: the floors are all fresh */
+            int64_t f = INT64_MAX;
+            for (unsigned cl = 0; cl < ncls; cl++) {
+                for (unsigned b = 0; b < ALLOC_BANDS; b++)
+                    f = ks.pfloor[cl][b] < f ? ks.pfloor[cl][b] : f;
+            }
+            ks.aw_floor = f;
+            ks.aw_cls = ks.aw_band = 0;
+            ks.aw_walking = false;
+            ks.aw_base = ks.aw_resume = 0;
             if (fresh || wrapped)
                 break;
             wrapped = true;
         }
-        if (wrapped && (ks.aw_cls > start_cls || (ks.aw_cls == start_cls && ks.aw_base > start_base)))
+        if (wrapped && sweep_after(ks.aw_cls, ks.aw_band, ks.aw_base, start_cls, start_band, start_base))
             break;
+        unsigned cl = ks.aw_cls, b = ks.aw_band;
+        if (!ks.aw_walking) {
+            if (ks.pfloor[cl][b] > ks.now_ms) {
+                sweep_next_pair();  /* nothing can be due in this pair */
+                continue;
+            }
+            ks.aw_walking = true;
+            ks.pmin[cl][b] = INT64_MAX;
+            ks.aw_base = ks.aw_resume = 0;
+        }
         uintptr_t base;
-        struct alloc_arena *a = sweep_pick(ks.aw_cls, ks.aw_base, &base);
-        if (!a) {
-            ks.aw_cls++;
-            ks.aw_base = 0;
-            ks.aw_resume = 0;
+        struct alloc_arena *a = sweep_pick(cl, b, ks.aw_base, &base);
+        if (!a) {  /* the pair's walk is complete */
+            ks.pfloor[cl][b] = ks.pmin[cl][b];
+            sweep_next_pair();
             continue;
         }
         if (base != ks.aw_base) {
@@ -1863,6 +1957,7 @@ static size_t arena_sweep(uint64_t deadline)
         }
         c.resume = ks.aw_resume;
         c.stopped = 0;
+        c.pmin = &ks.pmin[cl][b];
         ks.aw_arenas++;
         size_t before = c.visited;
         alloc_arena_foreach_live(a, sweep_visit, &c);
@@ -1945,9 +2040,10 @@ void ks_stats_reset(void)
     ks.hits = ks.misses = ks.expired = ks.evicted = 0;
 }
 
-/* The arena sweep's bounds hold for in-arena TTL entry e: its floor, its
- * pass minimum if e's arena is behind the cursor, and e's arena is one the
- * sweep walks. */
+/* The arena sweep's bounds hold for in-arena TTL entry e: the flags name
+ * its arena's band and class, its expiry is at or above the global floor
+ * and its pair's floor, and at or above the pair's walk minimum if the walk
+ * is past e. */
 static bool verify_arena_expiry(const struct entry *e, int64_t exp)
 {
     const struct alloc_arena *a = alloc_arena_of(e);
@@ -1955,14 +2051,15 @@ static bool verify_arena_expiry(const struct entry *e, int64_t exp)
         return false;  /* flagged in an arena but large */
     struct alloc_arena_info in;
     alloc_arena_info(a, &in);
-    if (in.band == 0 && !sweep_band0())
+    unsigned c = ent_class(e), b = ent_band(e);
+    if (in.band != b || in.cls != c)
         return false;
-    if (exp < ks.aw_floor)
+    if (exp < ks.aw_floor || exp < ks.pfloor[c][b])
         return false;
-    uintptr_t b = (uintptr_t)in.base;
-    bool passed = in.cls < ks.aw_cls ||
-                  (in.cls == ks.aw_cls && (b < ks.aw_base || (b == ks.aw_base && (uintptr_t)e < ks.aw_resume)));
-    return !passed || exp >= ks.aw_pass_min;
+    uintptr_t base = (uintptr_t)in.base;
+    bool passed = ks.aw_walking && c == ks.aw_cls && b == ks.aw_band &&
+                  (base < ks.aw_base || (base == ks.aw_base && (uintptr_t)e < ks.aw_resume));
+    return !passed || exp >= ks.pmin[c][b];
 }
 
 static bool verify_table(const struct table *t, bool is_old, size_t *ttl)
