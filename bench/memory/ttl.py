@@ -84,6 +84,12 @@ class Probe:
         info = self.c.info("stats")
         return held, int(info.get("expired_keys", 0))
 
+    def arenas(self):
+        """compactd's mapped arenas (INFO memory), None for the others."""
+        if self.srv.kind != "compactd":
+            return None
+        return int(self.c.info("memory").get("allocator_arenas", 0))
+
 
 def write_persistent(srv, n):
     c = srv.connect()
@@ -126,6 +132,15 @@ def alloc_totals(srv):
     for k, v in info.items():
         if re.search(r"releas|moved|compact|evacuat|arena|expired|segreg|purg", k):
             out[k] = v
+    c = srv.connect()
+    try:
+        ms = c.call("MEMORY", "MALLOC-STATS")
+        ms = ms.decode() if isinstance(ms, bytes) else str(ms)
+        for k, v in re.findall(r"\b(os_\w+):(\d+)", ms):
+            out["malloc_stats." + k] = v
+    except B.RespError:
+        pass
+    c.close()
     return out
 
 
@@ -160,13 +175,15 @@ def run_server(srv, name, n_p, n_t, window):
         now = time.time()
         held, expired = probe.held_and_expired()
         rss = srv.rss()
+        arenas = probe.arenas()
         d_now = due(now)
         alive = n_t - d_now
         unfreed = max(0, held - n_p - alive)
         live = p_bytes + cum[-1] - cum[d_now]
         samples.append(dict(server=name, grid=0.5 * k, t=round(now - t0, 2), rss=rss, live=live, held=held,
                             expired_counter=expired - exp0, due=d_now, due_2s=due(now - 2.0),
-                            unfreed=unfreed, unfreed_bytes_est=int(unfreed * mean)))
+                            unfreed=unfreed, unfreed_bytes_est=int(unfreed * mean),
+                            arenas=arenas))
         k += 1
     last = sorted_dl[-1]
     s_last = next((s for s in samples if t0 + s["t"] >= last + 2.0), samples[-1])
@@ -187,6 +204,8 @@ def run_server(srv, name, n_p, n_t, window):
                rss_end=samples[-1]["rss"], live_end=samples[-1]["live"])
     if srv.kind == "compactd":
         res["totals"] = alloc_totals(srv)
+        res["totals"]["arenas_peak_sampled"] = max(s["arenas"] for s in samples)
+        res["totals"]["arenas_end"] = samples[-1]["arenas"]
     return samples, res
 
 
@@ -285,11 +304,14 @@ def main():
             t = r["totals"]
             log("%s totals: %s" % (r["server"], ", ".join("%s=%s" % kv for kv in sorted(t.items()))
                                    or "-"))
-            rel = B.pick(t, "released")
+            rel = B.pick(t, "compact.", "released")
             mov = B.pick(t, "bytes", "moved")
-            log("%s: arenas released %s, bytes moved by compaction %s" % (
-                r["server"], "%.0f" % rel if rel is not None else "n/a",
-                "%.0f" % mov if mov is not None else "n/a"))
+            log("%s: arenas unmapped %s, purged %s, arenas peak/end %s/%s; compaction: arenas "
+                "released %s, bytes moved %s" % (
+                    r["server"], t.get("malloc_stats.os_unmaps", "n/a"),
+                    t.get("malloc_stats.os_purges", "n/a"), t["arenas_peak_sampled"],
+                    t["arenas_end"], "%.0f" % rel if rel is not None else "n/a",
+                    "%.0f" % mov if mov is not None else "n/a"))
     log("raw samples: %s" % os.path.join(B.OUT, tag + ".csv"))
 
 
