@@ -7,9 +7,12 @@
  * live slots show up as corruption), alloc_verify() and the statistics
  * compared with the model every few thousand operations, and phases of
  * injected mmap failure. The other tests pin down the policies one at a
- * time: the class table, alignment, fullest-first placement, release of
- * empty arenas to the OS (mapped bytes and RSS), large blocks, failure
- * injection, per-class statistics and the live-slot walk.
+ * time: options and every arena size, the class table, alignment,
+ * fullest-first placement, release of empty arenas to the OS (mapped bytes
+ * and RSS) and reuse of retained ones, large blocks, failure injection,
+ * per-class statistics, the live-slot walk, a compactor's evacuation done
+ * through the public API (in one go and spread over ticks with a pinned
+ * source), and that bad frees abort.
  *
  * Linked only against alloc (and cmocka). Deterministic: fixed seeds.
  */
