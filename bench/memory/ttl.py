@@ -33,6 +33,7 @@ env:   QUICK=1 (a tenth of the data, 10 s window)  PERSIST_MB TTL_MB WINDOW
        SERVERS=compactd,redis,redis-defrag,memcached
 Raw samples go to bench/out/ttl-<time>.csv, the table to ttl-<time>.txt.
 """
+import bisect
 import csv
 import os
 import re
@@ -159,8 +160,6 @@ def run_server(srv, name, n_p, n_t, window):
     for j in order:
         cum.append(cum[-1] + sizes[j])
     mean = cum[-1] / max(1, n_t)
-
-    import bisect
 
     def due(t):
         return bisect.bisect_right(sorted_dl, t)
