@@ -180,13 +180,14 @@ static void test_pinners(void **state)
     ks_options_default(&o);
     assert_int_equal(ks_setup(&o), 0);
     ks_clock_set(T0);
-    char k[32];
+    char k[32], v[100];
+    memset(v, 'p', sizeof v);
     /* 100-byte values: 120-byte class, 8675 slots per 1 MiB arena; three
      * arenas' worth, then all but 3 keys of the first arena and all but 40
      * of the second are deleted */
     unsigned n = 3 * 8675;
     for (unsigned i = 0; i < n; i++)
-        assert_int_equal(ks_set(k, (size_t)snprintf(k, sizeof k, "pin:%u", i), k, 100, KS_NO_EXPIRE), KS_OK);
+        assert_int_equal(ks_set(k, (size_t)snprintf(k, sizeof k, "pin:%u", i), v, 100, KS_NO_EXPIRE), KS_OK);
     for (unsigned i = 0; i < 2 * 8675; i++) {
         bool keep = (i < 8675) ? (i % 2000 == 7) : (i % 200 == 3);
         if (!keep)
