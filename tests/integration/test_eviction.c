@@ -2,13 +2,9 @@
  * test_eviction: maxmemory with the evicting policies (allkeys-lru,
  * allkeys-random, volatile-ttl).
  *
- * PENDING: not built by default (tests/integration/pending/); configure with
- * -DCOMPACTD_PENDING_TESTS=ON to build and run it. compactd has only
- * noeviction so far; this moves to tests/integration/ once the daemon evicts.
- *
  * For each policy, a daemon with --maxmemory 8mb gets four times that in
- * 4000-byte values, one write at a time. Every write must succeed (eviction makes
- * room), used_memory must stay under maxmemory * 1.01 throughout, INFO's
+ * 4000-byte values, one write at a time. Every write must succeed (eviction
+ * makes room), used_memory must stay under maxmemory * 1.01 throughout, INFO's
  * evicted_keys must count what went, and every key that survived must still
  * hold exactly the value written to it. Policy-specific checks:
  *  - volatile-ttl: keys without a TTL are never evicted (all of them
