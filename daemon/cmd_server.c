@@ -22,6 +22,7 @@
 #include "alloc/alloc.h"
 #include "daemon/config.h"
 #include "daemon/conn.h"
+#include "daemon/introspect.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "keyspace/keyspace.h"
@@ -240,6 +241,7 @@ static void cmd_reset(struct session *s, int argc, struct slice *argv)
     c->no_evict = false;
     free(c->name);
     c->name = NULL;
+    c->monitor = false;
     s->reply.resp = 2;
     s->need_auth = cfg.requirepass[0] != '\0';
     reply_status(&s->reply, "RESET");
@@ -249,7 +251,7 @@ static void cmd_reset(struct session *s, int argc, struct slice *argv)
 
 /* client_subs is defined with the table at the end; CLIENT LIST and INFO
  * point the caller's last command at their own rows. */
-#define CLIENT_NSUBS 11   /* rows including the terminator */
+#define CLIENT_NSUBS 16   /* rows including the terminator */
 static const struct command client_subs[CLIENT_NSUBS];
 enum { CLIENT_SUB_LIST = 4, CLIENT_SUB_INFO = 5 };
 
@@ -267,6 +269,8 @@ static void cmd_client_help(struct session *s, int argc, struct slice *argv)
 {
     static const char *const lines[] = {
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME",
         "    Return the name of the current connection.",
         "ID",
@@ -283,10 +287,22 @@ static void cmd_client_help(struct session *s, int argc, struct slice *argv)
         "      Kill connections made to specified local address",
         "    * ID <client-id>",
         "      Kill connections by client id.",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Kill connections by type.",
+        "    * USER <username>",
+        "      Kill connections authenticated by <username>.",
         "    * SKIPME (YES|NO)",
         "      Skip killing current connection (default: yes).",
         "LIST [TYPE NORMAL] [ID <client-id> ...]",
         "    Return information about client connections.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "TRACKING OFF",
+        "    Client side caching is not supported: tracking can only be off.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
         "REPLY (ON|OFF|SKIP)",
@@ -686,15 +702,19 @@ static void info_memory(struct sbuf *b)
 
 static void info_persistence(struct sbuf *b)
 {
-    sb_printf(b,
-              "# Persistence\r\n"
-              "loading:0\r\n"
-              "async_loading:0\r\n"
-              "rdb_changes_since_last_save:0\r\n"
-              "rdb_bgsave_in_progress:0\r\n"
-              "rdb_last_bgsave_status:ok\r\n"
-              "aof_enabled:0\r\n"
-              "aof_rewrite_in_progress:0\r\n");
+    char body[2048];
+    introspect_info_persistence(body, sizeof(body));
+    sb_printf(b, "# Persistence\r\n%s", body);
+}
+
+static void info_modules(struct sbuf *b)
+{
+    sb_printf(b, "# Modules\r\n");
+}
+
+static void info_cluster(struct sbuf *b)
+{
+    sb_printf(b, "# Cluster\r\ncluster_enabled:0\r\n");
 }
 
 static void info_stats(struct sbuf *b)
@@ -801,9 +821,9 @@ static const struct info_section info_sections[] = {
     {"server", info_server, true},           {"clients", info_clients, true},
     {"memory", info_memory, true},           {"persistence", info_persistence, true},
     {"stats", info_stats, true},             {"replication", info_replication, true},
-    {"cpu", info_cpu, true},
+    {"cpu", info_cpu, true},                 {"modules", info_modules, true},
     {"commandstats", info_commandstats, false}, {"errorstats", info_errorstats, true},
-    {"keyspace", info_keyspace, true},
+    {"cluster", info_cluster, true},         {"keyspace", info_keyspace, true},
 };
 #define INFO_NSECTIONS (sizeof(info_sections) / sizeof(info_sections[0]))
 
@@ -986,6 +1006,11 @@ static const struct command client_subs[CLIENT_NSUBS] = {
     SUB("setinfo", 4, F_CONN, cmd_client_setinfo, "Set client or connection specific info"),
     SUB("no-evict", 3, F_ADMIN, cmd_client_no_evict, "Set client eviction mode for the current connection"),
     SUB("reply", 3, F_CONN, cmd_client_reply, "Instruct the server whether to reply to commands"),
+    SUB("pause", -3, F_ADMIN, introspect_client_pause, "Stop processing commands from clients for some time"),
+    SUB("unpause", 2, F_ADMIN, introspect_client_unpause, "Resume processing of clients that were paused"),
+    SUB("tracking", -3, F_CONN, introspect_client_tracking, "Enable or disable server assisted client side caching support"),
+    SUB("getredir", 2, F_CONN, introspect_client_getredir, "Get tracking notifications redirection client ID if any"),
+    SUB("trackinginfo", 2, F_CONN, introspect_client_trackinginfo, "Return information about server assisted client side caching for the current connection"),
     {.name = NULL},
 };
 
@@ -1028,5 +1053,6 @@ static const struct command server_rows[] = {
 int cmd_server_setup(void)
 {
     _Static_assert(sizeof(client_subs) / sizeof(client_subs[0]) == CLIENT_NSUBS, "client_subs size");
-    return command_register(server_rows, sizeof(server_rows) / sizeof(server_rows[0]));
+    int rc = command_register(server_rows, sizeof(server_rows) / sizeof(server_rows[0]));
+    return rc != 0 ? rc : introspect_setup();   /* SLOWLOG, LATENCY, MONITOR */
 }

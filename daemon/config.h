@@ -69,6 +69,16 @@ typedef char *cfg_LIST_t;
       "Least severe messages logged")                                                          \
     X(logfile, "logfile", STRING, "", 0, 0, 0, NULL,                                           \
       "File the log is appended to; empty means standard error")                               \
+    X(slowlog_log_slower_than, "slowlog-log-slower-than", INT, "10000", -1, CFG_LL_MAX,        \
+      CFG_MUTABLE, NULL,                                                                       \
+      "Commands taking at least this many microseconds go to the SLOWLOG; -1 disables it, "   \
+      "0 logs every command")                                                                  \
+    X(slowlog_max_len, "slowlog-max-len", INT, "128", 0, CFG_LL_MAX, CFG_MUTABLE, NULL,        \
+      "Most entries the SLOWLOG keeps (the oldest go first)")                                  \
+    X(latency_monitor_threshold, "latency-monitor-threshold", INT, "0", 0, CFG_LL_MAX,         \
+      CFG_MUTABLE, NULL,                                                                       \
+      "LATENCY records events (commands, expiry cycles, compaction) lasting at least this "    \
+      "many milliseconds; 0 disables it")                                                      \
     X(requirepass, "requirepass", STRING, "", 0, 0, CFG_MUTABLE, NULL,                         \
       "Password clients must give with AUTH or HELLO; empty means none")                       \
     X(proto_max_bulk_len, "proto-max-bulk-len", SIZE, "512mb", 1048576, CFG_LL_MAX,            \

@@ -57,6 +57,8 @@ struct conn {
     bool skip_next;            /* CLIENT REPLY SKIP: drop the next command's reply */
     bool suppress_this;        /* drop the reply of the command running now */
     bool no_evict;
+    bool monitor;              /* MONITOR: receives every command others run */
+    bool held;                 /* CLIENT PAUSE holds its next request */
 };
 
 /* Takes ownership of an accepted, nonblocking socket. */
@@ -79,6 +81,13 @@ void conn_auth_all(void);
 
 /* One CLIENT LIST line (with the trailing newline) into buf. */
 void conn_describe(const struct conn *c, char *buf, size_t len);
+
+/* Output was appended to c's reply outside its own processing (MONITOR):
+ * makes sure it gets written. */
+void conn_want_write(struct conn *c);
+/* Runs the requests CLIENT PAUSE held back (call from a timer, never from
+ * inside a command). */
+void conn_resume_held(void);
 
 /* Largest query/output buffers now, for INFO clients. */
 void conn_buffer_peaks(size_t *qbuf_max, size_t *obuf_max);

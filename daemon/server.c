@@ -36,6 +36,7 @@
 
 #include "daemon/config.h"
 #include "daemon/conn.h"
+#include "daemon/introspect.h"
 #include "daemon/log.h"
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
@@ -295,7 +296,9 @@ static bool expire_step(void)
     uint64_t budget = (uint64_t)cfg.active_expire_cycle_us * (uint64_t)(cfg.active_expire_effort + 2) / 3;
     uint64_t t0 = mono_us();
     size_t n = ks_expire_cycle(KS_EXPIRE_BUDGET_AUTO);
-    return n > 0 && mono_us() - t0 >= budget - budget / 8;
+    uint64_t took = mono_us() - t0;
+    latency_add_sample("expire-cycle", took / 1000);
+    return n > 0 && took >= budget - budget / 8;
 }
 
 static void on_expire_fast(evutil_socket_t fd, short what, void *arg)
@@ -482,6 +485,7 @@ void server_run(void)
 void server_teardown(void)
 {
     conn_close_all();
+    introspect_teardown();
     for (int i = 0; i < nlisteners; i++) {
         event_free(listeners[i].ev);
         close(listeners[i].fd);
