@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/introspect.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "keyspace/keyspace.h"
@@ -231,6 +232,8 @@ static void conn_run(struct conn *c)
             goto out;
         }
     }
+    if (introspect_refuse(c))
+        goto out;   /* a MONITOR client touching keys */
     const struct command *cmd = command_dispatch(&c->sess, c->req.argc, c->req.argv);
     if (cmd != NULL) {
         srv.stats.total_commands++;
@@ -281,6 +284,10 @@ static void conn_process(struct conn *c)
             size_t used = 0;
             parse_rstatus_e st = resp_parse(&c->req, c->qbuf + pos, c->qlen - pos, &lim, &used);
             if (st == PARSE_OK) {
+                if (introspect_hold(c)) {
+                    c->held = true;   /* CLIENT PAUSE: parsed again once it ends */
+                    break;
+                }
                 pos += used;
                 conn_run(c);   /* the parser has already reset itself */
             } else if (st == PARSE_EMPTY) {
@@ -413,19 +420,75 @@ void conn_cron(int64_t now_ms)
     }
 }
 
+void conn_want_write(struct conn *c)
+{
+    if (!c->in_process && !c->writing && !c->dead) {
+        event_add(&c->wev, NULL);
+        c->writing = true;
+    }
+}
+
+void conn_resume_held(void)
+{
+    /* A resumed client may close any other (CLIENT KILL): the next one is
+     * pinned (in_process) so that closing it only marks it dead. */
+    struct conn *c = conn_head;
+    while (c != NULL) {
+        struct conn *next = c->next;
+        if (!c->held || c->dead || c->in_process) {
+            c = next;
+            continue;
+        }
+        c->held = false;
+        bool pin = next != NULL && !next->in_process;
+        if (pin)
+            next->in_process = true;
+        conn_process(c);
+        if (pin) {
+            next->in_process = false;
+            if (next->dead) {
+                struct conn *after = next->next;
+                conn_free(next);
+                next = after;
+            }
+        }
+        c = next;
+    }
+}
+
 void conn_describe(const struct conn *c, char *buf, size_t len)
 {
     int64_t now = server_now_ms();
     const char *cmd = c->last_cmd ? command_fullname(c->last_cmd) : "NULL";
     size_t omem = c->sess.reply.len - c->wpos;
+    /* Redis 7.0's letters, in its order; N when none applies */
+    char flags[8], *f = flags;
+    if (c->monitor)
+        *f++ = 'O';
+    if (c->sess.tx.active)
+        *f++ = 'x';
+    if (c->held)
+        *f++ = 'b';
+    if (c->sess.tx.dirty)
+        *f++ = 'd';
+    if (c->sess.close_after_reply)
+        *f++ = 'c';
+    if (c->is_unix)
+        *f++ = 'U';
+    if (c->no_evict)
+        *f++ = 'e';
+    if (f == flags)
+        *f++ = 'N';
+    *f = '\0';
+    long long multi = c->sess.tx.active ? (long long)c->sess.tx.nqueued : -1;
     snprintf(buf, len,
-             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N%s db=0 sub=0 "
-             "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
+             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
+             "psub=0 ssub=0 multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
              "rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=%s%s cmd=%s user=default "
              "redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
              (unsigned long long)c->sess.id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000),
-             c->no_evict ? "e" : "", c->qlen, c->qcap - c->qlen, c->sess.reply.cap,
+             flags, multi, c->qlen, c->qcap - c->qlen, c->sess.reply.cap,
              c->sess.reply.len, c->sess.reply.len, omem,
              sizeof(*c) + c->qcap + c->sess.reply.cap, c->reading ? "r" : "",
              c->writing ? "w" : "", cmd, c->sess.reply.resp, c->lib_name ? c->lib_name : "",
