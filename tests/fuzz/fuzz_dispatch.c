@@ -222,8 +222,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (void)command_dispatch(&s, req.argc, req.argv);
                 check_reply(&s.reply);
                 reply_clear(&s.reply);
-                if (s.close_after_reply)
-                    s.close_after_reply = false;   /* QUIT: a new connection */
+                if (s.close_after_reply) {
+                    /* QUIT: the daemon would close the connection; go on
+                     * as a new one (same reply buffer). */
+                    session_deinit(&s);
+                    s.close_after_reply = false;
+                }
             }
             commands++;
             if (commands % VERIFY_EVERY == 0)
@@ -240,6 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(as.live_blocks == 0);
 
     request_deinit(&req);
+    session_deinit(&s);   /* WATCH entries point at s: drop them before s goes */
     reply_deinit(&s.reply);
     ks_teardown();
     alloc_teardown();

@@ -65,6 +65,30 @@ COMMANDS = {
     "command_all": mb("COMMAND") + mb("COMMAND", "DOCS") + mb("COMMAND", "LIST"),
     "errors": mb("NOSUCHCMD", "x") + mb("GET") + mb("SET", "a") + mb("SET", "a", "b", "EX", "0")
     + mb("SET", "a", "b", "EX", "99999999999999999") + mb("GETRANGE", "a", "x", "1") + mb("QUIT"),
+    "bits": mb("SETBIT", "b", "7", "1") + mb("SETBIT", "b", "100", "1") + mb("GETBIT", "b", "100")
+    + mb("BITCOUNT", "b") + mb("BITCOUNT", "b", "0", "-1", "BIT") + mb("BITPOS", "b", "1", "2")
+    + mb("BITPOS", "b", "0", "0", "-1", "BYTE") + mb("SET", "c", "foobar")
+    + mb("BITOP", "AND", "d", "b", "c") + mb("BITOP", "NOT", "e", "c") + mb("BITOP", "XOR", "f", "b", "c", "nope")
+    + mb("SETBIT", "b", "4294967296", "1") + mb("GETBIT", "b", "-1"),
+    "bitfield": mb("BITFIELD", "bf", "SET", "i8", "0", "100", "GET", "u4", "0", "INCRBY", "i5", "#1", "20")
+    + mb("BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "u8", "0", "300", "OVERFLOW", "FAIL", "INCRBY", "i8", "8", "-200")
+    + mb("BITFIELD_RO", "bf", "GET", "i64", "3") + mb("BITFIELD", "bf", "GET", "u64", "0"),
+    "lcs_substr": mb("MSET", "k1", "ohmytext", "k2", "mynewtext") + mb("LCS", "k1", "k2")
+    + mb("LCS", "k1", "k2", "LEN") + mb("LCS", "k1", "k2", "IDX", "MINMATCHLEN", "2", "WITHMATCHLEN")
+    + mb("SUBSTR", "k1", "1", "-2"),
+    "multi_exec": mb("MULTI") + mb("SET", "a", "1") + mb("INCR", "a") + mb("GET", "a") + mb("EXEC")
+    + mb("MULTI") + mb("SET", "a", "2") + mb("DISCARD") + mb("EXEC") + mb("MULTI") + mb("NOPE")
+    + mb("EXEC") + mb("MULTI") + mb("MULTI") + mb("GET") + mb("EXEC"),
+    "watch": mb("WATCH", "w") + mb("SET", "w", "1") + mb("MULTI") + mb("GET", "w") + mb("EXEC")
+    + mb("WATCH", "w", "x") + mb("UNWATCH") + mb("MULTI") + mb("WATCH", "y") + mb("EXEC"),
+    "copy_object": mb("SET", "src", "12345") + mb("COPY", "src", "dst") + mb("COPY", "src", "dst")
+    + mb("COPY", "src", "dst", "REPLACE") + mb("COPY", "src", "dst", "DB", "0", "REPLACE")
+    + mb("OBJECT", "ENCODING", "dst") + mb("OBJECT", "FREQ", "dst") + mb("OBJECT", "IDLETIME", "dst")
+    + mb("OBJECT", "REFCOUNT", "dst") + mb("OBJECT", "HELP") + mb("SET", "s", "x" * 50)
+    + mb("OBJECT", "ENCODING", "s"),
+    "memory": mb("SET", "m", "v") + mb("MEMORY", "USAGE", "m") + mb("MEMORY", "USAGE", "m", "SAMPLES", "0")
+    + mb("MEMORY", "STATS") + mb("MEMORY", "DOCTOR") + mb("MEMORY", "PURGE") + mb("MEMORY", "HELP")
+    + mb("MEMORY", "MALLOC-STATS") + mb("MEMORY", "NOPE"),
     "binary_keys": mb(b"SET", b"\x00\xff\r\n", b"\x00") + mb(b"GET", b"\x00\xff\r\n") + mb(b"KEYS", b"*")
     + mb(b"STRLEN", b"\x00\xff\r\n"),
     "empty_args": mb("SET", "", "") + mb("GET", "") + mb("APPEND", "", "") + mb("EXISTS", ""),
