@@ -10,8 +10,19 @@
  * every key is deleted. It asserts that >= 99 % of the expired bytes are
  * freed within 2 s of their expiry for both designs at the size it runs
  * (KS_SWEEP_N keys, default 200000, half with TTLs of 1..10 s), and prints
- * the figures. Larger runs: KS_SWEEP_N=4000000 ./unit_keyspace_test_expire_sweep
- * (Release figures are in the commit that added this file and in h2's report).
+ * the figures. Larger runs: KS_SWEEP_N=4000000 [KS_SWEEP_EFFORT=1..10]
+ * ./unit_keyspace_test_expire_sweep (which may fail the 99 % assertion:
+ * at some size the expiry rate exceeds what the budget can delete).
+ *
+ * Release build, 2-core shared VM, effort 1 (1 ms per 10 ms call):
+ *   keys (half TTL)  arenas: in 2 s, mean delay   index: in 2 s, mean delay
+ *   200k             100 %,   5 ms                 100 %,   10 ms
+ *   1M               100 %,  65 ms                 100 %,  235 ms
+ *   2M               100 %, 100 ms                 99.8 %, 817 ms
+ *   4M               48.5 %                        30.9 %
+ * At 4M, 222k keys expire per second: deleting costs ~1 us each (the
+ * index slot and backward shift are cache misses), more than 10 % of a
+ * core can do; higher effort raises the budget.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -82,10 +93,11 @@ static uint64_t rnd(void)
     return rng;
 }
 
+/* thread CPU time: a shared machine's preemptions do not count */
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -263,7 +275,10 @@ static void test_latency_experiment(void **state)
     ks_set_modify_hook(on_delete, &r);
     r.recording = true;
 
-    double t0 = now_s();
+    const char *eff = getenv("KS_SWEEP_EFFORT");
+    if (eff)
+        ks_set_expire_tuning(1000, (unsigned)atoi(eff));
+    double t0 = now_s(), longest = 0;
     uint64_t cpu_calls = 0;
     int64_t now = T0;
     struct ks_expire_stats e0, e1;
@@ -271,7 +286,10 @@ static void test_latency_experiment(void **state)
     while (now < T0 + 12000) {
         now += 10;
         ks_clock_set(now);
+        double c0 = now_s();
         ks_expire_cycle(1000);
+        c0 = now_s() - c0;
+        longest = c0 > longest ? c0 : longest;
         cpu_calls++;
     }
     double wall = now_s() - t0;
@@ -302,12 +320,12 @@ static void test_latency_experiment(void **state)
     }
     double freed_in_time = 100.0 * (double)(exp_bytes - late_bytes) / (double)exp_bytes;
     printf("  sweep=%s keys=%u ttl_keys=%u: %.3f %% of expired bytes freed within 2 s, "
-           "mean delay %.0f ms, worst %lld ms, never %llu; %.2f s CPU for %llu calls; "
+           "mean delay %.0f ms, worst %lld ms, never %llu; %.2f s CPU for %llu calls, longest %.0f us; "
            "arena visits %llu, blocks walked %llu\n",
            sweep_opt == KS_SWEEP_ARENAS ? "arenas" : "index", n, nexp, freed_in_time,
            nexp > never ? sum_delay / (double)(nexp - never) : 0.0,
            worst == INT64_MAX ? -1LL : (long long)worst, (unsigned long long)never, wall,
-           (unsigned long long)cpu_calls, (unsigned long long)(e1.arenas_walked - e0.arenas_walked),
+           (unsigned long long)cpu_calls, longest * 1e6, (unsigned long long)(e1.arenas_walked - e0.arenas_walked),
            (unsigned long long)(e1.blocks_walked - e0.blocks_walked));
     assert_true(freed_in_time >= 99.0);
     free(r.expire);
