@@ -251,7 +251,7 @@ static void cmd_reset(struct session *s, int argc, struct slice *argv)
 
 /* client_subs is defined with the table at the end; CLIENT LIST and INFO
  * point the caller's last command at their own rows. */
-#define CLIENT_NSUBS 16   /* rows including the terminator */
+#define CLIENT_NSUBS 18   /* rows including the terminator */
 static const struct command client_subs[CLIENT_NSUBS];
 enum { CLIENT_SUB_LIST = 4, CLIENT_SUB_INFO = 5 };
 
@@ -303,6 +303,8 @@ static void cmd_client_help(struct session *s, int argc, struct slice *argv)
         "    Client side caching is not supported: tracking can only be off.",
         "TRACKINGINFO",
         "    Report tracking status for the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client (compactd has no blocking commands).",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
         "REPLY (ON|OFF|SKIP)",
@@ -458,7 +460,12 @@ static void cmd_client_kill(struct session *s, int argc, struct slice *argv)
             }
         } else if (arg_is(&argv[i], "type")) {
             if (!arg_is(v, "normal")) {
-                reply_int(&s->reply, 0);   /* no such clients here */
+                if (arg_is(v, "master") || arg_is(v, "replica") || arg_is(v, "slave") ||
+                    arg_is(v, "pubsub"))
+                    reply_int(&s->reply, 0);   /* no such clients here */
+                else
+                    reply_errorf(&s->reply, "ERR Unknown client type '%.*s'",
+                                 (int)(v->len > 64 ? 64 : v->len), v->p);
                 return;
             }
         } else if (arg_is(&argv[i], "user")) {
@@ -1011,6 +1018,8 @@ static const struct command client_subs[CLIENT_NSUBS] = {
     SUB("tracking", -3, F_CONN, introspect_client_tracking, "Enable or disable server assisted client side caching support"),
     SUB("getredir", 2, F_CONN, introspect_client_getredir, "Get tracking notifications redirection client ID if any"),
     SUB("trackinginfo", 2, F_CONN, introspect_client_trackinginfo, "Return information about server assisted client side caching for the current connection"),
+    SUB("caching", 3, F_CONN, introspect_client_caching, "Instruct the server about tracking or not keys in the next request"),
+    SUB("unblock", -3, F_ADMIN, introspect_client_unblock, "Unblock a client blocked in a blocking command from a different connection"),
     {.name = NULL},
 };
 

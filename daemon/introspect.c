@@ -610,7 +610,10 @@ void introspect_client_pause(struct session *s, int argc, struct slice *argv)
             return;
         }
     } else if (argc > 4) {
-        reply_error(&s->reply, ERR_SYNTAX);
+        reply_errorf(&s->reply,
+                     "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try "
+                     "CLIENT HELP.",
+                     (int)(argv[1].len > 128 ? 128 : argv[1].len), argv[1].p);
         return;
     }
     int64_t now = server_now_ms();
@@ -652,6 +655,35 @@ void introspect_client_tracking(struct session *s, int argc, struct slice *argv)
     } else {
         reply_error(&s->reply, ERR_SYNTAX);
     }
+}
+
+void introspect_client_caching(struct session *s, int argc, struct slice *argv)
+{
+    reply_error(&s->reply, "ERR CLIENT CACHING can be called only when the client is in "
+                           "tracking mode with OPTIN or OPTOUT mode enabled");
+}
+
+void introspect_client_unblock(struct session *s, int argc, struct slice *argv)
+{
+    long long id;
+    if (!slice_to_ll(&argv[2], &id)) {
+        reply_error(&s->reply, ERR_NOT_INT);
+        return;
+    }
+    if (argc == 4 && !slice_eq(&argv[3], "timeout") && !slice_eq(&argv[3], "error")) {
+        reply_error(&s->reply, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        return;
+    }
+    if (argc > 4) {
+        reply_errorf(&s->reply,
+                     "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try "
+                     "CLIENT HELP.",
+                     (int)(argv[1].len > 128 ? 128 : argv[1].len), argv[1].p);
+        return;
+    }
+    /* compactd has no blocking commands (and Redis 7.0 does not unblock a
+     * client held by CLIENT PAUSE either) */
+    reply_int(&s->reply, 0);
 }
 
 void introspect_client_getredir(struct session *s, int argc, struct slice *argv)

@@ -55,6 +55,8 @@ void introspect_client_unpause(struct session *s, int argc, struct slice *argv);
 void introspect_client_tracking(struct session *s, int argc, struct slice *argv);
 void introspect_client_getredir(struct session *s, int argc, struct slice *argv);
 void introspect_client_trackinginfo(struct session *s, int argc, struct slice *argv);
+void introspect_client_caching(struct session *s, int argc, struct slice *argv);
+void introspect_client_unblock(struct session *s, int argc, struct slice *argv);
 
 /*
  * INFO persistence's fields (without the "# Persistence" header), all
