@@ -58,12 +58,101 @@ static char **str_field(const struct cfg_option *o)
     return (char **)((char *)&cfg + o->offset);
 }
 
+/* Former or Redis names of renamed options (same unit and meaning). */
+static const struct {
+    const char *alias, *name;
+} config_aliases[] = {
+    {"active-expire-effort", "expire-effort"},
+};
+
 const struct cfg_option *config_find(const char *name)
 {
     for (size_t i = 0; i < CFG_OPT_COUNT; i++)
         if (strcasecmp(config_options[i].name, name) == 0)
             return &config_options[i];
+    for (size_t i = 0; i < sizeof(config_aliases) / sizeof(config_aliases[0]); i++)
+        if (strcasecmp(config_aliases[i].alias, name) == 0)
+            return config_find(config_aliases[i].name);
     return NULL;
+}
+
+/* A decimal with up to three fraction digits, times 1000 ("1.2" -> 1200). */
+static bool parse_milli(const char *s, long long *out)
+{
+    const char *p = s;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return false;
+    long long v = 0;
+    while (isdigit((unsigned char)*p)) {
+        if (v > (CFG_LL_MAX / 10 - 9) / 1000)
+            return false;
+        v = v * 10 + (*p++ - '0');
+    }
+    long long frac = 0;
+    int digits = 0;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p)) {
+            if (digits == 3)
+                return false;   /* finer than the stored unit */
+            frac = frac * 10 + (*p++ - '0');
+            digits++;
+        }
+    }
+    if (*p != '\0')
+        return false;
+    for (; digits < 3; digits++)
+        frac *= 10;
+    v = v * 1000 + frac;
+    *out = neg ? -v : v;
+    return true;
+}
+
+static void format_milli(long long v, char *buf, size_t len)
+{
+    unsigned long long a = v < 0 ? (unsigned long long)-v : (unsigned long long)v;
+    int n = snprintf(buf, len, "%s%llu.%03llu", v < 0 ? "-" : "", a / 1000, a % 1000);
+    /* trim trailing zeros and a bare point: 1.200 -> 1.2, 2.000 -> 2 */
+    while (n > 0 && (size_t)n < len && buf[n - 1] == '0')
+        buf[--n] = '\0';
+    if (n > 0 && (size_t)n < len && buf[n - 1] == '.')
+        buf[--n] = '\0';
+}
+
+static bool parse_size(const char *s, long long *out);
+static bool parse_ll(const char *s, long long *out);
+
+bool config_parse_obl(const char *s, struct cfg_obl *out)
+{
+    memset(out, 0, sizeof(*out));
+    char **argv = NULL;
+    int argc = config_split_line(s, &argv);
+    if (argc < 0)
+        return false;
+    bool ok = argc > 0 && argc % 4 == 0;
+    for (int i = 0; ok && i < argc; i += 4) {
+        long long hard, soft, secs;
+        bool normal = strcasecmp(argv[i], "normal") == 0;
+        bool known = normal || strcasecmp(argv[i], "replica") == 0 ||
+                     strcasecmp(argv[i], "slave") == 0 || strcasecmp(argv[i], "pubsub") == 0;
+        if (!known || !parse_size(argv[i + 1], &hard) || !parse_size(argv[i + 2], &soft) ||
+            !parse_ll(argv[i + 3], &secs) || secs < 0) {
+            ok = false;
+            break;
+        }
+        if (normal) {
+            out->hard = hard;
+            out->soft = soft;
+            out->soft_seconds = secs;
+        }
+    }
+    config_free_args(argc, argv);
+    return ok;
 }
 
 /* Strict decimal integer: optional '-', digits, nothing else. */
@@ -220,6 +309,7 @@ static config_rstatus_e parse_value(const struct cfg_option *o, int argc, char *
     case CFG_SIZE: {
         bool ok = o->type == CFG_SIZE ? parse_size(a, &out->num)
                 : (o->flags & CFG_OCTAL) ? parse_octal(a, &out->num)
+                : (o->flags & CFG_MILLI) ? parse_milli(a, &out->num)
                 : parse_ll(a, &out->num);
         if (!ok) {
             set_err(err, errlen, o->type == CFG_SIZE ? "argument must be a memory value"
@@ -228,10 +318,15 @@ static config_rstatus_e parse_value(const struct cfg_option *o, int argc, char *
             return CONFIG_EVALUE;
         }
         if (out->num < o->min || out->num > o->max) {
-            if (o->flags & CFG_OCTAL)
+            if (o->flags & CFG_OCTAL) {
                 set_err(err, errlen, "argument must be between %llo and %llo inclusive",
                         o->min, o->max);
-            else
+            } else if (o->flags & CFG_MILLI) {
+                char lo[32], hi[32];
+                format_milli(o->min, lo, sizeof(lo));
+                format_milli(o->max, hi, sizeof(hi));
+                set_err(err, errlen, "argument must be between %s and %s inclusive", lo, hi);
+            } else
                 set_err(err, errlen, "argument must be between %lld and %lld inclusive", o->min,
                         o->max);
             return CONFIG_EVALUE;
@@ -269,6 +364,16 @@ static config_rstatus_e parse_value(const struct cfg_option *o, int argc, char *
         out->str = join_args(argc, argv);
         if (out->str == NULL)
             return CONFIG_ENOMEM;
+        if (o->flags & CFG_OBL) {
+            struct cfg_obl obl;
+            if (!config_parse_obl(out->str, &obl)) {
+                free(out->str);
+                out->str = NULL;
+                set_err(err, errlen, "argument must be groups of <normal|replica|pubsub> "
+                                     "<hard> <soft> <soft-seconds>");
+                return CONFIG_EVALUE;
+            }
+        }
         break;
     }
 
@@ -575,7 +680,10 @@ char *config_format(const struct cfg_option *o)
         return strdup(*num_field(o) ? "yes" : "no");
     case CFG_INT:
     case CFG_SIZE:
-        snprintf(buf, sizeof(buf), (o->flags & CFG_OCTAL) ? "%llo" : "%lld", *num_field(o));
+        if (o->flags & CFG_MILLI)
+            format_milli(*num_field(o), buf, sizeof(buf));
+        else
+            snprintf(buf, sizeof(buf), (o->flags & CFG_OCTAL) ? "%llo" : "%lld", *num_field(o));
         return strdup(buf);
     case CFG_ENUM: {
         const char *n = config_enum_name(o, *num_field(o));
@@ -804,7 +912,8 @@ void config_write_sample(FILE *out)
         const char *t = "";
         switch (o->type) {
         case CFG_BOOL: t = "yes or no"; break;
-        case CFG_INT: t = (o->flags & CFG_OCTAL) ? "octal integer" : "integer"; break;
+        case CFG_INT: t = (o->flags & CFG_OCTAL) ? "octal integer"
+                          : (o->flags & CFG_MILLI) ? "decimal" : "integer"; break;
         case CFG_SIZE: t = "size"; break;
         case CFG_STRING: t = "string"; break;
         case CFG_ENUM: t = "one of"; break;
@@ -816,6 +925,12 @@ void config_write_sample(FILE *out)
                 snprintf(range, sizeof(range), ", at least %lld", o->min);
             else if (o->flags & CFG_OCTAL)
                 snprintf(range, sizeof(range), ", %llo..%llo", o->min, o->max);
+            else if (o->flags & CFG_MILLI) {
+                char lo[32], hi[32];
+                format_milli(o->min, lo, sizeof(lo));
+                format_milli(o->max, hi, sizeof(hi));
+                snprintf(range, sizeof(range), ", %s..%s", lo, hi);
+            }
             else
                 snprintf(range, sizeof(range), ", %lld..%lld", o->min, o->max);
         }

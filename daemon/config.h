@@ -31,6 +31,9 @@ enum cfg_type { CFG_BOOL, CFG_INT, CFG_SIZE, CFG_STRING, CFG_ENUM, CFG_LIST };
 #define CFG_FIXED   0x2u  /* compatibility row: only the default is accepted */
 #define CFG_POW2    0x4u  /* must be a power of two */
 #define CFG_OCTAL   0x8u  /* INT written in octal (permissions) */
+#define CFG_MILLI   0x10u /* INT written as a decimal with up to 3 fraction digits and
+                             stored times 1000 ("1.2" is 1200; min/max are scaled too) */
+#define CFG_OBL     0x20u /* LIST in client-output-buffer-limit syntax (checked on parse) */
 
 typedef long long cfg_BOOL_t;
 typedef long long cfg_INT_t;
@@ -114,13 +117,44 @@ typedef char *cfg_LIST_t;
     X(active_expire_sweep, "active-expire-sweep", ENUM, "arenas", 0, 0, 0, "arenas index",      \
       "How active expiry finds expired keys: walk the arenas that hold keys with a TTL, "      \
       "or walk the hash index")                                                                \
-    X(active_expire_cycle_us, "active-expire-cycle-us", INT, "1000", 100, 100000, CFG_MUTABLE, \
-      NULL, "Microseconds one active expiry cycle may run (before the effort factor)")         \
-    X(active_expire_effort, "active-expire-effort", INT, "1", 1, 10, CFG_MUTABLE, NULL,         \
-      "Active expiry effort, 1..10: scales each cycle's budget from 1x to 4x")                 \
+    X(active_expire_cycle_us, "expire-cycle-ms", INT, "1", 100, 100000, CFG_MUTABLE | CFG_MILLI, \
+      NULL, "Milliseconds one active expiry cycle may run (before the effort factor); "         \
+      "fractions down to 0.1 are allowed")                                                     \
+    X(active_expire_effort, "expire-effort", INT, "1", 1, 10, CFG_MUTABLE, NULL,               \
+      "Active expiry effort, 1..10: scales each cycle's budget from 1x to 4x "                \
+      "(alias: active-expire-effort)")                                                          \
     X(lifetime_segregation, "lifetime-segregation", BOOL, "yes", 0, 0, CFG_MUTABLE, NULL,      \
       "Place entries in arenas by remaining TTL, so that keys expiring together free whole "  \
-      "arenas")
+      "arenas")                                                                                \
+    X(protected_mode, "protected-mode", BOOL, "yes", 0, 0, CFG_MUTABLE, NULL,                  \
+      "While requirepass is empty, refuse clients that connect from non-loopback addresses")   \
+    X(client_output_buffer_limit, "client-output-buffer-limit", LIST, "normal 256mb 0 0", 0, 0, \
+      CFG_MUTABLE | CFG_OBL, NULL,                                                             \
+      "<class> <hard> <soft> <soft-seconds>: a normal client whose unsent replies exceed "     \
+      "hard, or stay above soft for soft-seconds, is disconnected; 0 disables a limit. "       \
+      "Only the normal class applies (replica and pubsub are accepted and ignored). The "      \
+      "default caps a client that stops reading at 256mb of pending output")                   \
+    X(admin_bind, "admin-bind", STRING, "127.0.0.1", 0, 0, 0, NULL,                            \
+      "Address of the admin port (RESP admin commands and HTTP /metrics)")                      \
+    X(admin_port, "admin-port", INT, "6380", 0, 65535, 0, NULL,                                 \
+      "TCP port of the admin listener; 0 disables it")                                         \
+    X(admin_password, "admin-password", STRING, "", 0, 0, CFG_MUTABLE, NULL,                   \
+      "Password of the admin port (AUTH, or HTTP Bearer/Basic); required when admin-bind "     \
+      "is not a loopback address")                                                             \
+    X(compact_auto, "compact-auto", BOOL, "yes", 0, 0, CFG_MUTABLE, NULL,                      \
+      "Start a compaction run by itself when fragmentation passes compact-frag-threshold "     \
+      "and at least compact-min-reclaim bytes can be returned")                                \
+    X(compact_frag_threshold, "compact-frag-threshold", INT, "1.2", 1000, 1000000,             \
+      CFG_MUTABLE | CFG_MILLI, NULL,                                                           \
+      "Automatic compaction needs mapped arena bytes / live bytes above this ratio")           \
+    X(compact_min_reclaim, "compact-min-reclaim", SIZE, "4mb", 0, CFG_LL_MAX, CFG_MUTABLE,     \
+      NULL, "Automatic compaction needs at least this many bytes of whole arenas to reclaim")  \
+    X(compact_interval, "compact-interval", INT, "0", 0, 2147483647, CFG_MUTABLE, NULL,        \
+      "Seconds between scheduled compaction runs (regardless of the trigger); 0 means none")   \
+    X(compact_slice_us, "compact-slice-us", INT, "1000", 50, 1000000, CFG_MUTABLE, NULL,        \
+      "Microseconds of work per compaction step")                                              \
+    X(compact_cpu_pct, "compact-cpu-pct", INT, "25", 1, 100, CFG_MUTABLE, NULL,                 \
+      "Steps are spaced so that a running compaction uses at most this share of one core")
 
 #define X(field, name, type, def, min, max, flags, words, desc) cfg_##type##_t field;
 struct config {
@@ -215,6 +249,14 @@ bool config_glob_match(const char *pat, size_t plen, const char *str, size_t sle
  */
 #include <stdio.h>
 void config_write_sample(FILE *out);
+
+/* client-output-buffer-limit's normal class, parsed from cfg's string. */
+struct cfg_obl {
+    long long hard, soft, soft_seconds;   /* bytes, bytes, seconds; 0 = no limit */
+};
+/* Parses "<class> <hard> <soft> <secs>..." (classes normal, replica, pubsub;
+ * the last normal group wins; the normal fields stay zero if none). */
+bool config_parse_obl(const char *s, struct cfg_obl *out);
 
 /* The enum value as its word ("notice"), for logs; NULL if out of range. */
 const char *config_enum_name(const struct cfg_option *o, long long v);
