@@ -3,10 +3,6 @@
  * CONFIG GET, "yes" by default, settable on the command line and by
  * CONFIG SET.
  *
- * PENDING: not built by default (tests/integration/pending/); configure with
- * -DCOMPACTD_PENDING_TESTS=ON to build and run it. It moves to
- * tests/integration/ once compactd has the option.
- *
  * The refusal itself is not tested: protected mode (no password set) refuses
  * clients that do not connect over loopback, and the tests can only reach
  * the daemon over loopback, which protected mode always lets in. Testing it
