@@ -457,6 +457,17 @@ def compaction_support(srv):
     return info
 
 
+def describe_compaction(sup):
+    """(compaction usable?, one line saying what the binary offers)."""
+    opts = {k: v for k, v in sup["options"].items() if k.startswith("compact")}
+    if sup["admin"]:
+        return True, "compaction ON (admin port answers COMPACT STATUS); options %s" % (opts or "-")
+    if opts:
+        return False, ("compaction OFF: options %s exist but no admin port answers COMPACT STATUS"
+                       % opts)
+    return False, "compaction OFF: not in this build"
+
+
 def admin_call(srv, *args):
     a = Resp(srv.admin_port, timeout=30)
     try:

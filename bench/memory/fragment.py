@@ -212,11 +212,7 @@ def main():
         for name in wanted:
             if name == "compactd":
                 srv = B.start_compactd(servers, binary, tag)
-                sup = B.compaction_support(srv)
-                opts = {k: v for k, v in sup["options"].items() if k.startswith("compact")}
-                log("compactd: compaction %s; admin port %s; options %s" % (
-                    "AVAILABLE" if (opts or sup["admin"]) else "NOT in this build",
-                    "answers COMPACT STATUS" if sup["admin"] else "absent", opts or "-"))
+                log("compactd: %s" % B.describe_compaction(B.compaction_support(srv))[1])
             elif name == "redis":
                 srv = B.start_redis(servers, tag, "redis", ["--activedefrag", "no"])
             elif name == "redis-defrag":

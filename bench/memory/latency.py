@@ -124,12 +124,8 @@ def main():
     raw = []
     with B.Servers() as servers:
         srv = B.start_compactd(servers, binary, tag)
-        sup = B.compaction_support(srv)
-        compaction = sup["admin"]
-        log("compactd: compaction %s; admin port %s; options %s" % (
-            "AVAILABLE" if compaction or any(k.startswith("compact") for k in sup["options"])
-            else "NOT in this build", srv.admin_port if compaction else "absent",
-            {k: v for k, v in sup["options"].items() if k.startswith("compact")} or "-"))
+        compaction, line = B.describe_compaction(B.compaction_support(srv))
+        log("compactd: %s" % line)
         c = srv.connect()
         allkeys = [(key(i, j), 16 * i) for i in SIZES for j in range(count)]
         write(c, allkeys)

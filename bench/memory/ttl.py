@@ -255,10 +255,9 @@ def main():
                 continue
             if srv.kind == "compactd":
                 sup = B.compaction_support(srv)
-                log("%s: compaction %s; options %s" % (
-                    name, "AVAILABLE" if (sup["admin"] or any(
-                        k.startswith("compact") for k in sup["options"])) else "NOT in this build",
-                    sup["options"] or "-"))
+                log("%s: %s; other options %s" % (
+                    name, B.describe_compaction(sup)[1],
+                    {k: v for k, v in sup["options"].items() if not k.startswith("compact")}))
             samples, res = run_server(srv, name, n_p, n_t, window)
             srv.stop()
             all_samples += samples
