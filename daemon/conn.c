@@ -450,6 +450,8 @@ void conn_resume_held(void)
                 struct conn *after = next->next;
                 conn_free(next);
                 next = after;
+            } else if (next->sess.reply.len > next->wpos) {
+                conn_want_write(next);   /* MONITOR output added while pinned */
             }
         }
         c = next;

@@ -397,6 +397,11 @@ static size_t monitor_hint;
 static void cmd_monitor(struct session *s, int argc, struct slice *argv)
 {
     struct conn *c = conn_of(s);
+    if (s->tx.executing) {
+        /* a client waiting for EXEC's reply cannot become a stream */
+        reply_error(&s->reply, "ERR MONITOR isn't allowed for DENY BLOCKING client");
+        return;
+    }
     if (c->monitor)
         return;   /* Redis ignores a second MONITOR without a reply */
     c->monitor = true;
