@@ -1778,6 +1778,9 @@ static size_t index_sweep(uint64_t deadline)
     size_t swept = 0, size = tbl_size(t);
     while (swept < size && ks.expires > 0) {
         for (unsigned n = 0; n < BATCH && swept < size; n++) {
+            uint64_t ahead = t->slots[(i + 8) & t->mask];
+            if (ahead & SLOT_TTL)
+                __builtin_prefetch(slot_entry(ahead));  /* its header, 8 slots on */
             uint64_t s = t->slots[i];
             if (s & SLOT_TTL) {
                 struct entry *e = slot_entry(s);
@@ -1807,20 +1810,7 @@ static size_t index_sweep(uint64_t deadline)
     return deleted;
 }
 
-/* Deletes entry e, found by a walk over its arena, as expired. false if it
- * is not in the index (cannot happen: nothing else allocates in arenas while
- * a cycle runs, and a pending ks_alloc entry cannot coexist with a cycle). */
-static bool delete_found(struct entry *e)
-{
-    struct table *t;
-    size_t i = find_entry(e, entry_hash(e), &t);
-    if (i == NOPOS)
-        return false;
-    remove_at(t, i, false);
-    finish_old_if_empty();
-    ks.expired++;
-    return true;
-}
+#define SWEEP_BATCH 16
 
 struct sweep_ctx {
     uintptr_t resume;    /* skip blocks below this address (already visited) */
@@ -1830,7 +1820,53 @@ struct sweep_ctx {
     size_t visited;
     size_t deleted;
     unsigned work;       /* since the last clock check: 1 per block, 16 per deletion */
+    unsigned nb;         /* expired entries waiting in batch */
+    struct entry *batch[SWEEP_BATCH];
+    uint64_t bh[SWEEP_BATCH];
 };
+
+/* Prefetches the index line of hash h and the entries in the slots from
+ * there on (a backward shift hashes them). */
+static inline void prefetch_slot(uint64_t h)
+{
+    const struct table *t = &ks.cur;
+    __builtin_prefetch(&t->slots[h & t->mask]);
+}
+
+static inline void prefetch_run(uint64_t h)
+{
+    const struct table *t = &ks.cur;
+    size_t i = h & t->mask;
+    for (int n = 0; n < 3; n++, i = (i + 1) & t->mask) {
+        uint64_t s = t->slots[i];
+        if (s == 0)
+            break;
+        if (s > SLOT_TOMB)
+            __builtin_prefetch(slot_entry(s));
+    }
+}
+
+/* Deletes the batched expired entries: their index lines were prefetched
+ * when they were batched, the entries their deletion will shift are
+ * prefetched a few deletions ahead. */
+static void sweep_flush(struct sweep_ctx *c)
+{
+    for (unsigned k = 0; k < c->nb; k++) {
+        if (k + 4 < c->nb)
+            prefetch_run(c->bh[k + 4]);
+        struct table *t;
+        size_t i = find_entry(c->batch[k], c->bh[k], &t);
+        if (i == NOPOS)
+            continue;  /* not in the index: cannot happen (nothing else
+                        * allocates in arenas while a cycle runs, and a pending
+                        * ks_alloc entry cannot coexist with a cycle) */
+        remove_at(t, i, false);
+        finish_old_if_empty();
+        ks.expired++;
+        c->deleted++;
+    }
+    c->nb = 0;
+}
 
 static bool sweep_visit(void *block, void *vctx)
 {
@@ -1854,10 +1890,13 @@ static bool sweep_visit(void *block, void *vctx)
             *c->pmin = exp;
         return true;
     }
-    if (delete_found(e)) {
-        c->deleted++;
-        c->work += 16;  /* cache misses in the index: check the clock sooner */
-    }
+    uint64_t h = entry_hash(e);
+    prefetch_slot(h);
+    c->batch[c->nb] = e;
+    c->bh[c->nb++] = h;
+    if (c->nb == SWEEP_BATCH)
+        sweep_flush(c);
+    c->work += 16;  /* cache misses in the index: check the clock sooner */
     return true;
 }
 
@@ -1970,6 +2009,7 @@ static size_t arena_sweep(uint64_t deadline)
         ks.aw_arenas++;
         size_t before = c.visited;
         alloc_arena_foreach_live(a, sweep_visit, &c);
+        sweep_flush(&c);
         ks.aw_blocks += c.visited - before;
         if (c.stopped) {
             ks.aw_resume = c.stopped;
