@@ -58,8 +58,8 @@ void ks_options_default(struct ks_options *opt);
 
 /* Runtime changes (CONFIG SET): the cycle budget and effort (clamped to
  * 1..10), and lifetime segregation (applies to entries allocated from now
- * on; the arena sweep then also walks band-0 arenas until the next flush,
- * since TTL entries may sit there). */
+ * on: with it off, TTL entries go to band 0 with the persistent ones, and
+ * the arena sweep must then walk those arenas whole). */
 void ks_set_expire_tuning(unsigned cycle_us, unsigned effort);
 void ks_set_lifetime_segregation(bool on);
 
@@ -161,15 +161,17 @@ struct entry *ks_random(void);
 
 /*
  * Active expiry: deletes expired entries for at most budget_us microseconds
- * times the effort factor ((effort + 2) / 3), checked every 64 blocks or 256
- * index slots, so it may overrun by a few tens of us. KS_EXPIRE_BUDGET_AUTO
- * means the configured expire_cycle_us. In the default arena mode it walks
- * the live blocks of the arenas of the TTL bands (band 0, entries without
- * TTL, is skipped when lifetime segregation is on), and the index only for
- * TTL entries that live outside arenas (large values). One call does at most
- * one pass; it returns early when the pass is done, and at once when no
- * expiry can be due yet (each sweep keeps a lower bound of the expiries it
- * covers). Returns the number deleted.
+ * times the effort factor ((effort + 2) / 3), with the clock checked every
+ * 64 blocks (or 4 deletions), so it overruns by a few tens of us at most.
+ * KS_EXPIRE_BUDGET_AUTO means the configured expire_cycle_us; 0 does the
+ * least work a call can (tests). In the default arena mode it walks the
+ * live blocks of the arenas of every (size class, band) pair whose lower
+ * bound of expiries has passed: pairs without TTL entries (with lifetime
+ * segregation, all of band 0) and long-TTL bands not yet due are not
+ * touched. TTL entries outside arenas (large values) are left to an index
+ * sweep. One call goes at most once round; it returns early when that is
+ * done, and at once when no expiry can be due yet. Returns the number
+ * deleted. Lazy expiry (lookups) is unchanged.
  */
 #define KS_EXPIRE_BUDGET_AUTO UINT64_MAX
 size_t ks_expire_cycle(uint64_t budget_us);
