@@ -397,6 +397,42 @@ static void test_latency(void **state)
     redisFree(c);
 }
 
+/* The expiry cycle reports to LATENCY too: with a backlog of expired keys
+ * each cycle runs its whole budget (at least 1 ms; 5 ms here if the
+ * expire-cycle-ms option exists), reaching a 1 ms threshold. */
+static void test_latency_expire_cycle(void **state)
+{
+    (void)state;
+    redisContext *c = server_connect(&srv);
+    redisReply *r = run(c, "LATENCY RESET");
+    freeReplyObject(r);
+    r = run(c, "CONFIG SET expire-cycle-ms 5");
+    freeReplyObject(r);
+    assert_reply_status(run(c, "CONFIG SET latency-monitor-threshold 1"), "OK");
+    enum { KEYS = 60000 };
+    for (int i = 0; i < KEYS; i++)
+        redisAppendCommand(c, "SET exp:%d v PX 20", i);
+    for (int i = 0; i < KEYS; i++)
+        assert_reply_status(get_reply(c), "OK");
+    int found = -1;
+    for (int tries = 0; tries < 100 && found < 0; tries++) {
+        harness_sleep_ms(50);
+        r = run(c, "LATENCY LATEST");
+        found = latest_index(r, "expire-cycle");
+        if (found >= 0)
+            assert_true(r->element[found]->element[2]->integer >= 1);
+        freeReplyObject(r);
+    }
+    assert_true(found >= 0);
+    assert_reply_status(run(c, "CONFIG SET latency-monitor-threshold 0"), "OK");
+    r = run(c, "CONFIG SET expire-cycle-ms 1");
+    freeReplyObject(r);
+    r = run(c, "LATENCY RESET");
+    freeReplyObject(r);
+    assert_reply_status(run(c, "FLUSHALL"), "OK");
+    redisFree(c);
+}
+
 static void test_latency_reset(void **state)
 {
     (void)state;
@@ -709,6 +745,10 @@ static void test_monitor(void **state)
     /* the next line: CONFIG SET (admin) in between is not shown */
     l = raw_reply(&m, NULL, 2000);
     assert_non_null(l);
+    /* others see the monitor flagged O */
+    redisReply *cl = run(c, "CLIENT LIST");
+    assert_non_null(strstr(cl->str, " flags=O "));
+    freeReplyObject(cl);
     if (strstr(l, "\"AUTH\" \"(redacted)\"") == NULL)
         fail_msg("expected the redacted AUTH next, got %s", l);
     assert_null(strstr(l, "hunter2"));
@@ -781,6 +821,7 @@ int main(void)
         cmocka_unit_test(test_commandstats_errorstats),
         cmocka_unit_test(test_slowlog),
         cmocka_unit_test(test_latency),
+        cmocka_unit_test(test_latency_expire_cycle),
         cmocka_unit_test(test_latency_reset),
         cmocka_unit_test(test_client_list),
         cmocka_unit_test(test_client_kill),
