@@ -139,6 +139,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef CD_ASSERT_LEVEL
@@ -159,7 +160,10 @@
 #define LARGE_HDR 64
 #define MAX_CLASSES (LINEAR_CLASSES + 8 * (30 - 10))
 
-#define FLAG_BUSY 1u                  /* a live-slot walk is in progress */
+#define FLAG_BUSY 1u                  /* pinned: off the bucket lists, never retired */
+#define FLAG_MOVER 2u                 /* pinned by the compaction mover (with FLAG_BUSY) */
+
+static void mover_reset(void);
 
 __attribute__((noreturn, cold)) static void alloc_panic(const char *what, const void *p)
 {
@@ -226,6 +230,7 @@ struct size_class {
 struct band_lists {
     uint32_t nonempty;         /* bit b: head[b] != NULL, for b < NB */
     uint32_t narenas;
+    size_t live;               /* live blocks of the pair: the mover's running sum */
     struct alloc_arena *head[NB + 1];
     struct alloc_arena *spare;  /* retained empty arenas of this pair */
 };
@@ -464,6 +469,7 @@ void alloc_teardown(void)
     }
     long fail_after = g.fail_after;
     memset(&g, 0, sizeof(g));
+    mover_reset();
     g.fail_after = fail_after;
 }
 
@@ -638,8 +644,9 @@ static void arena_retire(struct alloc_arena *a)
     }
 }
 
-/* Called when a's live count dropped to zero: unlink it and retire it. */
-static void arena_empty(struct size_class *c, struct alloc_arena *a)
+/* Called when a's live count dropped to zero: unlink it and retire it, or
+ * unmap it at once when release is set (the mover's evacuated arenas). */
+static void arena_unlink_empty(struct size_class *c, struct alloc_arena *a, bool release)
 {
     struct band_lists *bl = &g.bl[a->cls][a->band];
     if (!(a->flags & FLAG_BUSY))
@@ -654,7 +661,15 @@ static void arena_empty(struct size_class *c, struct alloc_arena *a)
         a->cnext->cprev = a->cprev;
     c->arenas--;
     g.narenas--;
-    arena_retire(a);
+    if (release)
+        os_unmap((void *)base_of(a), g.arena_size);
+    else
+        arena_retire(a);
+}
+
+static void arena_empty(struct size_class *c, struct alloc_arena *a)
+{
+    arena_unlink_empty(c, a, false);
 }
 
 static struct alloc_arena *arena_new(unsigned ci, unsigned band)
@@ -723,7 +738,8 @@ static void rebucket(struct size_class *c, struct alloc_arena *a)
     bucket_push(bl, bucket_of(c, a->live), a);
 }
 
-static inline void *arena_take(struct size_class *c, struct alloc_arena *a, size_t size)
+static inline void *arena_take(struct size_class *c, struct band_lists *bl, struct alloc_arena *a,
+                               size_t size)
 {
     char *p;
     uint32_t idx;
@@ -741,6 +757,7 @@ static inline void *arena_take(struct size_class *c, struct alloc_arena *a, size
     slack_set(a, idx, a->slot_size - (uint32_t)size);
     a->live++;
     c->live++;
+    bl->live++;
     c->live_bytes += size;
     if (unlikely(a->live >= c->thr[a->bucket + 1]))
         rebucket(c, a);
@@ -822,7 +839,7 @@ static void *alloc_slow(size_t size, unsigned band)
         errno = ENOMEM;
         return NULL;
     }
-    return arena_take(&g.cls[ci], a, size == 0 ? 1 : size);
+    return arena_take(&g.cls[ci], bl, a, size == 0 ? 1 : size);
 }
 
 void *alloc_block(size_t size, unsigned band)
@@ -843,7 +860,7 @@ void *alloc_block(size_t size, unsigned band)
     if (unlikely(bl->nonempty == 0))
         return alloc_slow(size, band);
     struct alloc_arena *a = bl->head[31 - __builtin_clz(bl->nonempty)];
-    return arena_take(&g.cls[ci], a, size);
+    return arena_take(&g.cls[ci], bl, a, size);
 }
 
 void alloc_free(void *p)
@@ -867,6 +884,7 @@ void alloc_free(void *p)
     *w &= ~bit;
     struct size_class *c = &g.cls[a->cls];
     c->live--;
+    g.bl[a->cls][a->band].live--;
     c->live_bytes -= a->slot_size - slack_get(a, idx);
     *(void **)p = a->free_head;
     a->free_head = p;
@@ -983,6 +1001,8 @@ void alloc_arena_info(const struct alloc_arena *a, struct alloc_arena_info *out)
     out->live = a->live;
     out->bucket = a->bucket;
     out->base = (const void *)base_of(a);
+    out->pinned = (a->flags & FLAG_BUSY) != 0;
+    out->evacuating = (a->flags & FLAG_MOVER) != 0;
 }
 
 struct alloc_arena *alloc_arena_first(unsigned cls)
@@ -1016,7 +1036,8 @@ bool alloc_arena_pin(struct alloc_arena *a)
 
 void alloc_arena_unpin(struct alloc_arena *a)
 {
-    if (!(a->flags & FLAG_BUSY))
+    /* the mover's pins are the mover's to drop */
+    if (!(a->flags & FLAG_BUSY) || (a->flags & FLAG_MOVER))
         return;
     struct size_class *c = &g.cls[a->cls];
     if (a->live == 0) {
@@ -1066,6 +1087,658 @@ void alloc_release_retained(void)
         retained_unlink(a);
         os_unmap((void *)base_of(a), g.arena_size);
     }
+}
+
+/* ------------------------------------------------------ arena listings */
+
+size_t alloc_arena_list(int cls, struct alloc_arena_ref *out, size_t cap)
+{
+    if (!g.ready)
+        return 0;
+    unsigned from = cls < 0 ? 0 : (unsigned)cls;
+    unsigned to = cls < 0 ? g.nclasses : from + 1;
+    size_t n = 0;
+    for (unsigned ci = from; ci < to && ci < g.nclasses; ci++)
+        for (unsigned b = 0; b < ALLOC_BANDS; b++)
+            for (struct alloc_arena *a = g.cls[ci].all; a; a = a->cnext) {
+                if (a->band != b)
+                    continue;
+                if (n < cap) {
+                    out[n].arena = a;
+                    alloc_arena_info(a, &out[n].info);
+                }
+                n++;
+            }
+    return n;
+}
+
+/* Sparser first: lower live / slots, then fewer live, then lower address
+ * (a total order, so listings are reproducible). */
+static bool sparser(const struct alloc_arena *x, const struct alloc_arena *y)
+{
+    uint64_t l = (uint64_t)x->live * y->nslots, r = (uint64_t)y->live * x->nslots;
+    if (l != r)
+        return l < r;
+    if (x->live != y->live)
+        return x->live < y->live;
+    return (uintptr_t)x < (uintptr_t)y;
+}
+
+/* out[0..n) as a max-heap under sparser(): the least sparse kept on top. */
+static void heap_sift_down(struct alloc_arena_ref *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && sparser(h[m].arena, h[l].arena))
+            m = l;
+        if (r < n && sparser(h[m].arena, h[r].arena))
+            m = r;
+        if (m == i)
+            return;
+        struct alloc_arena_ref t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+size_t alloc_arena_sparsest_n(size_t n, struct alloc_arena_ref *out)
+{
+    if (!g.ready || n == 0)
+        return 0;
+    size_t cnt = 0;
+    for (unsigned ci = 0; ci < g.nclasses; ci++)
+        for (struct alloc_arena *a = g.cls[ci].all; a; a = a->cnext) {
+            if (a->live >= a->nslots)
+                continue;
+            if (cnt < n) {
+                size_t i = cnt++;
+                out[i].arena = a;
+                while (i > 0 && sparser(out[(i - 1) / 2].arena, out[i].arena)) {
+                    struct alloc_arena_ref t = out[i];
+                    out[i] = out[(i - 1) / 2];
+                    out[(i - 1) / 2] = t;
+                    i = (i - 1) / 2;
+                }
+            } else if (sparser(a, out[0].arena)) {
+                out[0].arena = a;
+                heap_sift_down(out, cnt, 0);
+            }
+        }
+    /* heap sort: the largest goes to the end, sparsest first remains */
+    for (size_t k = cnt; k > 1; k--) {
+        struct alloc_arena_ref t = out[0];
+        out[0] = out[k - 1];
+        out[k - 1] = t;
+        heap_sift_down(out, k - 1, 0);
+    }
+    for (size_t i = 0; i < cnt; i++)
+        alloc_arena_info(out[i].arena, &out[i].info);
+    return cnt;
+}
+
+/* ------------------------------------------------------ online compaction */
+
+/*
+ * The mover. A run visits the (class, band) pairs in order. On reaching a
+ * pair it computes k = floor(free slots / slots per arena): the number of
+ * whole arenas the pair's free space adds up to, which is exactly how many
+ * arenas can be emptied with every live block fitting in the others. It
+ * slates the k sparsest arenas (fewest live blocks to move), which pins
+ * them: off the bucket lists, so neither the copies nor anybody else's
+ * allocations land there, and kept mapped when they empty. Then it walks
+ * them sparsest first, calling the owner for every live block; the copies
+ * go where alloc_block would put them, i.e. into the fullest unslated arena
+ * of the pair, so the pair ends dense.
+ *
+ * Concurrent allocations can eat the room the plan counted on. Before each
+ * arena the mover re-checks that the live blocks of the slated arenas fit in
+ * the free slots of the others and, if not, gives back the densest slated
+ * arenas (they become destinations); before each block it checks that some
+ * unslated arena has a free slot, else gives back the densest slated arena
+ * not yet started, or failing that the current one, and leaves the pair.
+ * So the mover never maps an arena to make room (that would only shift
+ * fragmentation), and once the pair's free space no longer adds up to a
+ * whole arena it stops. A pair is planned once per run, a run converges,
+ * and a run started right after a finished one finds k = 0 everywhere
+ * (unless blocks were freed meanwhile).
+ *
+ * Release: an evacuated arena is unmapped at once, never retained as a
+ * spare (arena_retain is for churn around an arena boundary; an arena the
+ * mover empties is surplus by construction, and retaining it would keep
+ * mapped_bytes where it was). The retained pool is left as it is.
+ *
+ * Slated arenas are linked through bprev/bnext, which a pinned arena does
+ * not use for buckets, so the plan needs no memory of its own (only the
+ * sort that picks the k sparsest borrows a scratch array, with a fallback
+ * to bucket order if malloc fails).
+ */
+static struct {
+    bool running;
+    bool planned;               /* the pair under the cursor has been slated */
+    bool in_callback;
+    int filter;
+    unsigned cls, band, cls_end;
+    unsigned touched_cls;       /* last class counted in classes_touched */
+    struct alloc_arena *plan, *plan_tail;   /* slated, not started, sparsest first */
+    size_t nplan;
+    struct alloc_arena *cur;    /* being evacuated (slated too) */
+    size_t cursor;              /* next slot of cur to look at */
+    size_t cb_bytes;            /* bytes alloc_move copied for the current batch */
+    size_t planned_total, done;
+    uint64_t start_us;
+    size_t mapped_before, mapped_after;
+    uint64_t duration_us;
+    struct alloc_compact_counts run, total;
+    uint64_t runs, runs_finished;
+    uint64_t last_duration_us;
+    size_t last_mapped_before, last_mapped_after;
+    uint64_t (*clock)(void);
+    uint32_t est[MAX_CLASSES][ALLOC_BANDS];  /* k per pair at start, for pairs not reached */
+} mv = {.touched_cls = ~0u};
+
+static void mover_reset(void)
+{
+    uint64_t (*clock_fn)(void) = mv.clock;
+    memset(&mv, 0, sizeof(mv));
+    mv.touched_cls = ~0u;
+    mv.clock = clock_fn;
+}
+
+static uint64_t mover_now(void)
+{
+    if (mv.clock)
+        return mv.clock();
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static size_t mapped_now(void)
+{
+    return (g.narenas + g.nretained) * g.arena_size + g.large_mapped;
+}
+
+/* Whole arenas the free slots of (ci, b) add up to. */
+static size_t pair_reclaimable(unsigned ci, unsigned b)
+{
+    const struct band_lists *bl = &g.bl[ci][b];
+    if (bl->narenas < 2)
+        return 0;
+    size_t slots = (size_t)bl->narenas * g.cls[ci].nslots;
+    return (slots - bl->live) / g.cls[ci].nslots;
+}
+
+size_t alloc_compact_reclaimable(int cls)
+{
+    if (!g.ready)
+        return 0;
+    unsigned from = cls < 0 ? 0 : (unsigned)cls;
+    unsigned to = cls < 0 ? g.nclasses : from + 1;
+    size_t arenas = 0;
+    for (unsigned ci = from; ci < to && ci < g.nclasses; ci++) {
+        if (g.cls[ci].arenas < 2)
+            continue;
+        for (unsigned b = 0; b < ALLOC_BANDS; b++)
+            arenas += pair_reclaimable(ci, b);
+    }
+    return arenas * g.arena_size;
+}
+
+void alloc_compact_opts_default(struct alloc_compact_opts *o)
+{
+    o->frag_threshold = 1.2;
+    o->min_reclaim = (size_t)4 << 20;
+    o->cls = -1;
+}
+
+bool alloc_compact_wanted(const struct alloc_compact_opts *o)
+{
+    struct alloc_compact_opts def;
+    if (o == NULL) {
+        alloc_compact_opts_default(&def);
+        o = &def;
+    }
+    if (!g.ready)
+        return false;
+    size_t live = g.large_req;
+    for (unsigned i = 0; i < g.nclasses; i++)
+        live += g.cls[i].live_bytes;
+    if ((double)mapped_now() <= o->frag_threshold * (double)live)
+        return false;
+    size_t r = alloc_compact_reclaimable(o->cls);
+    return r > 0 && r >= o->min_reclaim;
+}
+
+static void count(uint64_t *run_field, uint64_t *total_field, uint64_t n)
+{
+    *run_field += n;
+    *total_field += n;
+}
+
+#define COUNT(field, n) count(&mv.run.field, &mv.total.field, (n))
+
+/* Ends the mover's hold on slated arena a (already off the plan list):
+ * unmapped if it emptied, else back on the allocation lists. */
+static void mover_drop(struct alloc_arena *a)
+{
+    struct size_class *c = &g.cls[a->cls];
+    a->flags &= (uint8_t)~FLAG_MOVER;
+    if (a->live == 0) {
+        arena_unlink_empty(c, a, true);
+        COUNT(arenas_evacuated, 1);
+        COUNT(arenas_released, 1);
+    } else {
+        a->flags &= (uint8_t)~FLAG_BUSY;
+        bucket_push(&g.bl[a->cls][a->band], bucket_of(c, a->live), a);
+        COUNT(arenas_abandoned, 1);
+    }
+    mv.done++;
+}
+
+static void plan_unlink(struct alloc_arena *a)
+{
+    if (a->bprev)
+        a->bprev->bnext = a->bnext;
+    else
+        mv.plan = a->bnext;
+    if (a->bnext)
+        a->bnext->bprev = a->bprev;
+    else
+        mv.plan_tail = a->bprev;
+    a->bprev = a->bnext = NULL;
+    mv.nplan--;
+}
+
+static void plan_append(struct alloc_arena *a)
+{
+    a->bnext = NULL;
+    a->bprev = mv.plan_tail;
+    if (mv.plan_tail)
+        mv.plan_tail->bnext = a;
+    else
+        mv.plan = a;
+    mv.plan_tail = a;
+    mv.nplan++;
+}
+
+/* Gives back the densest slated arena not yet started. */
+static void unplan_tail(void)
+{
+    struct alloc_arena *a = mv.plan_tail;
+    plan_unlink(a);
+    mover_drop(a);
+}
+
+static int arena_ptr_cmp(const void *x, const void *y)
+{
+    const struct alloc_arena *a = *(const struct alloc_arena *const *)x;
+    const struct alloc_arena *b = *(const struct alloc_arena *const *)y;
+    return sparser(a, b) ? -1 : sparser(b, a) ? 1 : 0;
+}
+
+static void slate(struct alloc_arena *a)
+{
+    bucket_remove(&g.bl[a->cls][a->band], a);
+    a->flags |= FLAG_BUSY | FLAG_MOVER;
+    plan_append(a);
+}
+
+/* Slates the k sparsest arenas of the pair under the cursor. Returns the
+ * work done, in arenas looked at. */
+static size_t plan_pair(void)
+{
+    unsigned ci = mv.cls, b = mv.band;
+    struct band_lists *bl = &g.bl[ci][b];
+    size_t k = pair_reclaimable(ci, b);
+    mv.planned_total -= mv.est[ci][b];
+    mv.est[ci][b] = 0;
+    mv.planned = true;
+    if (k == 0)
+        return 1;
+    /* candidates: the lowest buckets until they hold k arenas (pinned
+     * arenas are on no list and so never candidates) */
+    size_t m = 0;
+    unsigned last = 0;
+    for (unsigned q = 0; q < NB && m < k; q++) {
+        for (struct alloc_arena *a = bl->head[q]; a; a = a->bnext)
+            m++;
+        last = q;
+    }
+    if (m == 0)
+        return 1;
+    struct alloc_arena **v = malloc(m * sizeof *v);
+    size_t n = 0;
+    if (v) {
+        for (unsigned q = 0; q <= last; q++)
+            for (struct alloc_arena *a = bl->head[q]; a; a = a->bnext)
+                v[n++] = a;
+        qsort(v, n, sizeof *v, arena_ptr_cmp);
+        if (n > k)
+            n = k;
+        for (size_t i = 0; i < n; i++)
+            slate(v[i]);
+        free(v);
+    } else {
+        /* no scratch: bucket order is sparsest to within an eighth */
+        for (unsigned q = 0; q <= last && n < k; q++)
+            while (bl->head[q] && n < k) {
+                slate(bl->head[q]);
+                n++;
+            }
+    }
+    mv.planned_total += n;
+    if (n > 0 && mv.touched_cls != ci) {
+        mv.touched_cls = ci;
+        COUNT(classes_touched, 1);
+    }
+    return m;
+}
+
+/* Free slots of the pair's arenas that are not slated. */
+static size_t free_unslated(void)
+{
+    const struct band_lists *bl = &g.bl[mv.cls][mv.band];
+    size_t per = g.cls[mv.cls].nslots;
+    size_t fr = (size_t)bl->narenas * per - bl->live;
+    for (const struct alloc_arena *a = mv.plan; a; a = a->bnext)
+        fr -= per - a->live;
+    if (mv.cur)
+        fr -= per - mv.cur->live;
+    return fr;
+}
+
+/* Takes the next slated arena of the pair, after checking that the live
+ * blocks of all slated arenas still fit in the others. false: pair done. */
+static bool next_arena(void)
+{
+    size_t fr = free_unslated(), need = 0, per = g.cls[mv.cls].nslots;
+    for (const struct alloc_arena *a = mv.plan; a; a = a->bnext)
+        need += a->live;
+    while (mv.plan && need > fr) {
+        struct alloc_arena *t = mv.plan_tail;
+        need -= t->live;
+        fr += per - t->live;
+        unplan_tail();
+    }
+    if (!mv.plan)
+        return false;
+    mv.cur = mv.plan;
+    plan_unlink(mv.cur);
+    mv.cursor = 0;
+    return true;
+}
+
+static void finish_run(void)
+{
+    mv.running = false;
+    mv.mapped_after = mapped_now();
+    mv.duration_us = mover_now() - mv.start_us;
+    mv.last_duration_us = mv.duration_us;
+    mv.last_mapped_before = mv.mapped_before;
+    mv.last_mapped_after = mv.mapped_after;
+    mv.runs_finished++;
+}
+
+/* Gives back everything slated in the pair and moves the cursor on;
+ * finishes the run after the last pair. */
+static void pair_done(void)
+{
+    if (mv.cur) {
+        struct alloc_arena *a = mv.cur;
+        mv.cur = NULL;
+        mover_drop(a);
+    }
+    while (mv.plan)
+        unplan_tail();
+    mv.planned = false;
+    if (++mv.band == ALLOC_BANDS) {
+        mv.band = 0;
+        mv.cls++;
+    }
+    if (mv.cls >= mv.cls_end)
+        finish_run();
+}
+
+void alloc_compact_start(const struct alloc_compact_opts *o)
+{
+    if (mv.running)
+        return;
+    if (!g.ready && alloc_setup(NULL) != 0)
+        return;
+    struct alloc_compact_opts def;
+    if (o == NULL) {
+        alloc_compact_opts_default(&def);
+        o = &def;
+    }
+    memset(&mv.run, 0, sizeof(mv.run));
+    memset(mv.est, 0, sizeof(mv.est));
+    mv.filter = o->cls < 0 ? -1 : o->cls;
+    mv.cls = o->cls < 0 ? 0 : (unsigned)o->cls;
+    mv.cls_end = o->cls < 0 ? g.nclasses : mv.cls + 1;
+    if (mv.cls_end > g.nclasses)
+        mv.cls_end = g.nclasses;
+    mv.band = 0;
+    mv.planned = false;
+    mv.touched_cls = ~0u;
+    mv.planned_total = mv.done = 0;
+    for (unsigned ci = mv.cls; ci < mv.cls_end; ci++)
+        for (unsigned b = 0; b < ALLOC_BANDS; b++) {
+            mv.est[ci][b] = (uint32_t)pair_reclaimable(ci, b);
+            mv.planned_total += mv.est[ci][b];
+        }
+    mv.mapped_before = mapped_now();
+    mv.mapped_after = mv.mapped_before;
+    mv.start_us = mover_now();
+    mv.duration_us = 0;
+    mv.runs++;
+    mv.running = true;
+    if (mv.cls >= mv.cls_end)
+        finish_run();
+}
+
+void alloc_compact_abort(void)
+{
+    if (!mv.running)
+        return;
+    if (mv.cur) {
+        struct alloc_arena *a = mv.cur;
+        mv.cur = NULL;
+        mover_drop(a);
+    }
+    while (mv.plan)
+        unplan_tail();
+    mv.planned = false;
+    finish_run();
+}
+
+enum batch { BATCH_GO, BATCH_STOP, BATCH_DONE };
+
+/*
+ * One batch of work: at most ALLOC_COMPACT_BATCH_BLOCKS blocks visited (in
+ * units of 64: looking at a pair or arena costs a fraction of a block) or
+ * ALLOC_COMPACT_BATCH_BYTES bytes of slots handled, or one pair planned.
+ */
+static enum batch mover_batch(alloc_evacuate_fn fn, void *ctx)
+{
+    size_t units = 0, bytes = 0;
+    const size_t max_units = (size_t)ALLOC_COMPACT_BATCH_BLOCKS * 64;
+    while (units < max_units && bytes < ALLOC_COMPACT_BATCH_BYTES) {
+        if (!mv.running)
+            return BATCH_DONE;
+        if (!mv.planned) {
+            size_t looked = plan_pair();
+            units += 1 + looked * 4;
+            if (mv.nplan == 0) {
+                pair_done();
+                continue;
+            }
+            return BATCH_GO;   /* a plan may have sorted many arenas */
+        }
+        if (!mv.cur) {
+            units += 16;
+            if (!next_arena())
+                pair_done();
+            continue;
+        }
+        struct alloc_arena *a = mv.cur;
+        struct band_lists *bl = &g.bl[a->cls][a->band];
+        /* next live slot at or after the cursor; the arena is slated, so
+         * no slot becomes live behind our back */
+        size_t i = mv.cursor;
+        uint64_t bits = 0;
+        while (i < a->bumped) {
+            uint32_t w = (uint32_t)(i >> 6);
+            bits = *bm_word(a, w) & (~(uint64_t)0 << (i & 63));
+            if (bits)
+                break;
+            i = ((size_t)w + 1) * 64;
+            units++;
+        }
+        if (i >= a->bumped || bits == 0) {
+            mv.cur = NULL;
+            mover_drop(a);
+            units += 16;
+            continue;
+        }
+        i = (i & ~(size_t)63) + (unsigned)__builtin_ctzll(bits);
+        if (bl->nonempty == 0) {
+            /* no unslated arena with a free slot: a copy would need a new arena */
+            if (mv.plan)
+                unplan_tail();
+            else
+                pair_done();
+            units += 16;
+            continue;
+        }
+        void *block = a->slots + i * a->slot_size;
+        uint64_t moved = mv.run.blocks_moved;
+        mv.in_callback = true;
+        mv.cb_bytes = 0;
+        bool ok = fn(block, ctx);
+        mv.in_callback = false;
+        units += 64;
+        bytes += a->slot_size + mv.cb_bytes;
+        mv.cursor = i + 1;
+        if (!ok) {
+            COUNT(move_failures, 1);
+            pair_done();
+            return mv.running ? BATCH_STOP : BATCH_DONE;
+        }
+        if (mv.run.blocks_moved == moved && !(*bm_word(a, (uint32_t)(i >> 6)) & (1ull << (i & 63))))
+            COUNT(blocks_dropped, 1);
+    }
+    return mv.running ? BATCH_GO : BATCH_DONE;
+}
+
+bool alloc_compact_step(uint64_t budget_us, alloc_evacuate_fn fn, void *ctx)
+{
+    if (!mv.running)
+        return false;
+    uint64_t t0 = mover_now();
+    uint64_t deadline = budget_us > UINT64_MAX - t0 ? UINT64_MAX : t0 + budget_us;
+    uint64_t t = t0;
+    for (;;) {
+        enum batch r = mover_batch(fn, ctx);
+        t = mover_now();
+        if (r != BATCH_GO || t >= deadline)
+            break;
+    }
+    COUNT(steps, 1);
+    COUNT(time_us, t - t0);
+    if (mv.running)
+        mv.duration_us = t - mv.start_us;
+    return mv.running;
+}
+
+void alloc_compact_status(struct alloc_compact_status *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->running = mv.running;
+    st->cls = mv.filter;
+    st->runs = mv.runs;
+    st->runs_finished = mv.runs_finished;
+    st->arenas_planned = mv.planned_total;
+    st->arenas_done = mv.done;
+    st->cur_cls = mv.cls;
+    st->cur_band = mv.band;
+    st->classes_touched = mv.run.classes_touched;
+    st->arenas_evacuated = mv.run.arenas_evacuated;
+    st->arenas_released = mv.run.arenas_released;
+    st->arenas_abandoned = mv.run.arenas_abandoned;
+    st->blocks_moved = mv.run.blocks_moved;
+    st->bytes_moved = mv.run.bytes_moved;
+    st->blocks_dropped = mv.run.blocks_dropped;
+    st->move_failures = mv.run.move_failures;
+    st->steps = mv.run.steps;
+    st->time_us = mv.run.time_us;
+    st->duration_us = mv.running ? mover_now() - mv.start_us : mv.duration_us;
+    st->mapped_before = mv.mapped_before;
+    st->mapped_after = mv.running ? mapped_now() : mv.mapped_after;
+    st->total = mv.total;
+    st->last_duration_us = mv.last_duration_us;
+    st->last_mapped_before = mv.last_mapped_before;
+    st->last_mapped_after = mv.last_mapped_after;
+    st->reclaimable = alloc_compact_reclaimable(-1);
+}
+
+void alloc_compact_test_clock(uint64_t (*now_us)(void))
+{
+    mv.clock = now_us;
+}
+
+void *alloc_move(const void *from)
+{
+    struct alloc_arena *a = arena_of_ptr(from);
+    if (a->magic != ARENA_MAGIC) {
+        const struct large *l = (const void *)a;
+        if (l->magic != LARGE_MAGIC || (const char *)from != (const char *)l + LARGE_HDR)
+            alloc_panic("move of a pointer that is not a live block", from);
+        void *p = large_alloc(l->size);
+        if (p == NULL)
+            return NULL;
+        memcpy(p, from, l->size);
+        if (mv.in_callback) {
+            COUNT(blocks_moved, 1);
+            COUNT(bytes_moved, l->size);
+            mv.cb_bytes += l->size;
+        }
+        return p;
+    }
+    size_t off = (size_t)((const char *)from - a->slots);
+    uint32_t idx = slot_index(a, off);
+    if (off >= (size_t)a->bumped * a->slot_size || (size_t)idx * a->slot_size != off ||
+        !(*bm_word(a, idx >> 6) & (1ull << (idx & 63))))
+        alloc_panic("move of a pointer that is not a live block", from);
+    size_t size = a->slot_size - slack_get(a, idx);
+    struct size_class *c = &g.cls[a->cls];
+    struct band_lists *bl = &g.bl[a->cls][a->band];
+    /* keep the copy out of from's own arena: pin it for the allocation
+     * unless it already is (the mover's source is) */
+    bool pinned_here = !(a->flags & FLAG_BUSY);
+    if (pinned_here) {
+        bucket_remove(bl, a);
+        a->flags |= FLAG_BUSY;
+    }
+    struct alloc_arena *d = bl->nonempty ? bl->head[31 - __builtin_clz(bl->nonempty)]
+                                         : arena_new(a->cls, a->band);
+    void *p = d ? arena_take(c, bl, d, size) : NULL;
+    if (pinned_here) {
+        a->flags &= (uint8_t)~FLAG_BUSY;
+        bucket_push(bl, bucket_of(c, a->live), a);
+    }
+    if (p == NULL) {
+        g.failures++;
+        errno = ENOMEM;
+        return NULL;
+    }
+    memcpy(p, from, size);
+    if (mv.in_callback) {
+        COUNT(blocks_moved, 1);
+        COUNT(bytes_moved, size);
+        mv.cb_bytes += size;
+    }
+    return p;
 }
 
 /* ------------------------------------------------------------------ verify */
@@ -1141,13 +1814,53 @@ static bool verify_arena(unsigned ci, const struct alloc_arena *a, bool retained
     return true;
 }
 
+/* The mover's state: the slated arenas are exactly the plan list and the
+ * current arena, all of the pair under the cursor, pinned by the mover;
+ * nothing is slated between runs; progress adds up. */
+static bool verify_mover(size_t slated)
+{
+    CHECK(!mv.in_callback, "alloc_verify called from an evacuate callback");
+    CHECK(mv.done <= mv.planned_total, "mover done %zu > planned %zu", mv.done,
+          mv.planned_total);
+    if (!mv.running) {
+        CHECK(slated == 0 && mv.plan == NULL && mv.cur == NULL && mv.nplan == 0,
+              "no run, but %zu arenas slated", slated);
+        return true;
+    }
+    CHECK(mv.cls < mv.cls_end && mv.cls_end <= g.nclasses && mv.band < ALLOC_BANDS,
+          "mover cursor %u/%u of %u", mv.cls, mv.band, mv.cls_end);
+    CHECK(mv.planned || (mv.plan == NULL && mv.cur == NULL), "arenas slated before planning");
+    size_t n = 0;
+    const struct alloc_arena *prev = NULL;
+    for (const struct alloc_arena *a = mv.plan; a; a = a->bnext) {
+        CHECK(n < slated, "plan list longer than the slated arenas");
+        CHECK(a->bprev == prev, "plan list links");
+        CHECK(a->magic == ARENA_MAGIC && (a->flags & FLAG_MOVER) && a->cls == mv.cls &&
+                  a->band == mv.band,
+              "plan arena %p not slated in pair %u/%u", (const void *)a, mv.cls, mv.band);
+        n++;
+        prev = a;
+    }
+    CHECK(mv.plan_tail == prev && n == mv.nplan, "plan list tail/count");
+    if (mv.cur) {
+        CHECK((mv.cur->flags & FLAG_MOVER) && mv.cur->cls == mv.cls && mv.cur->band == mv.band,
+              "current arena %p not slated", (const void *)mv.cur);
+        CHECK(mv.cursor <= mv.cur->nslots, "cursor %zu", mv.cursor);
+        n++;
+    }
+    CHECK(n == slated, "%zu arenas slated, %zu in the plan", slated, n);
+    CHECK(mv.done + n <= mv.planned_total, "progress: done %zu + slated %zu > planned %zu",
+          mv.done, n, mv.planned_total);
+    return true;
+}
+
 bool alloc_verify(void)
 {
     if (!g.ready) {
         CHECK(g.narenas == 0 && g.nlarge == 0 && g.lru_head == NULL, "not set up");
         return true;
     }
-    size_t total_arenas = 0;
+    size_t total_arenas = 0, slated = 0;
     for (unsigned ci = 0; ci < g.nclasses; ci++) {
         const struct size_class *c = &g.cls[ci];
         CHECK(c->size == class_size(ci), "class %u", ci);
@@ -1155,6 +1868,7 @@ bool alloc_verify(void)
         CHECK(layout_end(c, c->nslots, NULL) <= g.arena_size, "class %u", ci);
         size_t narenas = 0, live = 0, req = 0;
         size_t per_band[ALLOC_BANDS] = {0}, pinned[ALLOC_BANDS] = {0};
+        size_t band_live[ALLOC_BANDS] = {0};
         const struct alloc_arena *prev = NULL;
         for (const struct alloc_arena *a = c->all; a; a = a->cnext) {
             CHECK(a->cprev == prev, "class %u list links", ci);
@@ -1164,7 +1878,12 @@ bool alloc_verify(void)
             narenas++;
             live += a->live;
             per_band[a->band]++;
+            band_live[a->band] += a->live;
             pinned[a->band] += (a->flags & FLAG_BUSY) != 0;
+            if (a->flags & FLAG_MOVER) {
+                CHECK(a->flags & FLAG_BUSY, "slated arena %p not pinned", (const void *)a);
+                slated++;
+            }
             prev = a;
         }
         CHECK(narenas == c->arenas, "class %u arenas %zu counted %zu", ci, c->arenas, narenas);
@@ -1188,6 +1907,8 @@ bool alloc_verify(void)
                 }
             }
             CHECK(bl->nonempty >> NB == 0, "class %u band %u mask", ci, b);
+            CHECK(bl->live == band_live[b], "class %u band %u live %zu counted %zu", ci, b,
+                  bl->live, band_live[b]);
             CHECK(listed + pinned[b] == per_band[b] && bl->narenas == per_band[b],
                   "class %u band %u: %zu listed, %zu pinned, %u counted, %zu in class list", ci,
                   b, listed, pinned[b], bl->narenas, per_band[b]);
@@ -1198,6 +1919,8 @@ bool alloc_verify(void)
         for (unsigned b = 0; b < ALLOC_BANDS; b++)
             CHECK(g.bl[ci][b].nonempty == 0 && g.bl[ci][b].narenas == 0, "class %u", ci);
     CHECK(total_arenas == g.narenas, "arenas %zu counted %zu", g.narenas, total_arenas);
+    if (!verify_mover(slated))
+        return false;
 
     size_t nret = 0;
     const struct alloc_arena *rp = NULL;

@@ -129,6 +129,8 @@ struct alloc_arena_info {
     size_t live;
     unsigned bucket;     /* occupancy bucket: 0 sparsest .. ALLOC_OCC_BUCKETS-1, ALLOC_OCC_BUCKETS = full */
     const void *base;    /* start of the arena mapping */
+    bool pinned;         /* off the allocation lists (a walk or the mover holds it) */
+    bool evacuating;     /* slated for evacuation by the running compaction */
 };
 
 #define ALLOC_OCC_BUCKETS 8
@@ -177,8 +179,156 @@ size_t alloc_arena_walk(struct alloc_arena *a, size_t *cursor, alloc_live_fn fn,
 bool alloc_arena_pin(struct alloc_arena *a);
 void alloc_arena_unpin(struct alloc_arena *a);
 
+/* An arena and what it holds, for ARENAS and PINNERS listings. */
+struct alloc_arena_ref {
+    struct alloc_arena *arena;   /* for alloc_arena_foreach_live; valid until the next alloc/free */
+    struct alloc_arena_info info;
+};
+
+/*
+ * Lists the arenas holding live blocks of class cls (all classes when cls
+ * < 0), by class, then band: fills at most cap entries of out and returns
+ * how many there are (more than cap when out was too short). O(arenas).
+ */
+size_t alloc_arena_list(int cls, struct alloc_arena_ref *out, size_t cap);
+
+/*
+ * The n sparsest arenas that are not full (lowest live / slots first, then
+ * fewest live; full arenas pin nothing), over all classes, sparsest first.
+ * Returns how many were stored (<= n). O(arenas * log n). PINNERS resolves
+ * the live blocks of these to keys.
+ */
+size_t alloc_arena_sparsest_n(size_t n, struct alloc_arena_ref *out);
+
 /* Drops every retained empty arena (munmap). For MEMORY PURGE and tests. */
 void alloc_release_retained(void);
+
+/* ---- online compaction (issue 4; notes/COMPACTION.md) ----
+ *
+ * The mover evacuates the sparsest arenas of every (class, band) whose free
+ * slots add up to at least one whole arena, so that the class ends with
+ * ceil(live / slots per arena) arenas and the emptied ones are unmapped.
+ * alloc decides what to move and when; the owner of the blocks (keyspace)
+ * decides what a block means, through the evacuate callback. A run is a
+ * resumable state machine: alloc_compact_step does a bounded slice of it.
+ */
+
+/*
+ * Copies live block `from` into a fresh slot of the same size class and band
+ * in an arena other than from's (the fullest one with room, so the class
+ * ends dense; never an arena the mover is evacuating). Returns the copy, or
+ * NULL (errno ENOMEM) when no memory could be had; `from` is untouched
+ * either way: the caller repoints its references and then alloc_free(from).
+ * The copy has the same requested size (alloc_stats live_bytes unchanged
+ * once from is freed). A large block is copied into a new large block.
+ * A pointer that is not a live block aborts, as alloc_free does.
+ */
+void *alloc_move(const void *from);
+
+/*
+ * Called by the mover for every live block of an arena under evacuation.
+ * The owner must either free the block (drop), or alloc_move() it, repoint
+ * every reference to the copy and free the original. It may allocate and
+ * free anything else meanwhile. Returning false means it could not (out of
+ * memory): the step ends at once and the mover gives that arena up (it goes
+ * back to the allocation lists, partly evacuated, which is safe) together
+ * with the rest of its (class, band); the run goes on with the next class
+ * at the next step. A block left live without a false return is skipped.
+ */
+typedef bool (*alloc_evacuate_fn)(void *block, void *ctx);
+
+struct alloc_compact_opts {
+    double frag_threshold;   /* compact-frag-threshold: alloc_compact_wanted needs
+                                mapped_bytes / live_bytes above this (default 1.2) */
+    size_t min_reclaim;      /* compact-min-reclaim: ... and at least this many bytes of
+                                whole arenas reclaimable (default 4 MiB) */
+    int cls;                 /* -1: every class; else only this class (COMPACT CLASS n) */
+};
+
+void alloc_compact_opts_default(struct alloc_compact_opts *o);
+
+/*
+ * Starts a compaction run over o->cls (all classes if -1; NULL means the
+ * defaults). No-op if a run is in progress. The thresholds are not applied
+ * here: a started run evacuates whatever is reclaimable (a manual COMPACT);
+ * the automatic trigger is alloc_compact_wanted.
+ */
+void alloc_compact_start(const struct alloc_compact_opts *o);
+
+/*
+ * Does at most about budget_us microseconds of the run, then returns true
+ * while the run is unfinished (false when it finished now or none runs).
+ * The clock is read after every batch of work: at most
+ * ALLOC_COMPACT_BATCH_BLOCKS blocks visited or ALLOC_COMPACT_BATCH_BYTES
+ * bytes copied (whichever comes first; one block of any size at least), or
+ * one (class, band) planned. A step always does one batch, so budget_us = 0
+ * still makes progress; run to completion with a huge budget. The time
+ * reported in alloc_compact_status is the wall time spent inside steps,
+ * callbacks included.
+ */
+#define ALLOC_COMPACT_BATCH_BLOCKS 16
+#define ALLOC_COMPACT_BATCH_BYTES ((size_t)64 << 10)
+bool alloc_compact_step(uint64_t budget_us, alloc_evacuate_fn fn, void *ctx);
+
+/* Ends the run now: every arena slated for evacuation goes back to the
+ * allocation lists (or is unmapped if it emptied). No-op if none runs. */
+void alloc_compact_abort(void);
+
+/*
+ * Automatic trigger: mapped_bytes / live_bytes > o->frag_threshold and the
+ * bytes reclaimable (alloc_compact_reclaimable(o->cls)) >= o->min_reclaim.
+ * Independent of whether a run is in progress. O(classes * bands) over
+ * running counters, no walk: cheap enough for every cron tick.
+ */
+bool alloc_compact_wanted(const struct alloc_compact_opts *o);
+
+/* Bytes a compaction of class cls (all classes if cls < 0) could return to
+ * the OS now: per (class, band), the whole arenas its free slots add up to.
+ * O(bands) per class, running counters. */
+size_t alloc_compact_reclaimable(int cls);
+
+struct alloc_compact_counts {
+    uint64_t classes_touched;   /* classes in which at least one arena was slated */
+    uint64_t arenas_evacuated;  /* slated arenas that emptied */
+    uint64_t arenas_released;   /* ... and were unmapped (all of them: see alloc.c) */
+    uint64_t arenas_abandoned;  /* slated arenas given back partly evacuated (no room
+                                   left in the class, owner failure, abort) */
+    uint64_t blocks_moved;      /* alloc_move calls from evacuate callbacks */
+    uint64_t bytes_moved;       /* requested bytes they copied */
+    uint64_t blocks_dropped;    /* visited blocks the owner freed without moving */
+    uint64_t move_failures;     /* callbacks that returned false */
+    uint64_t steps;             /* alloc_compact_step calls that did work */
+    uint64_t time_us;           /* wall time inside those steps */
+};
+
+struct alloc_compact_status {
+    bool running;
+    int cls;                    /* class filter of this (or the last) run, -1 all */
+    uint64_t runs;              /* runs started */
+    uint64_t runs_finished;     /* runs that ended (completed or aborted) */
+    /* progress of this run, or of the last one when none runs */
+    size_t arenas_planned;      /* arenas slated so far plus the estimate for the
+                                   (class, band) pairs not reached yet */
+    size_t arenas_done;         /* slated arenas finished (evacuated or abandoned) */
+    unsigned cur_cls, cur_band; /* where the run is */
+    /* this run (or the last one): same fields as the totals */
+    uint64_t classes_touched, arenas_evacuated, arenas_released, arenas_abandoned;
+    uint64_t blocks_moved, bytes_moved, blocks_dropped, move_failures, steps, time_us;
+    uint64_t duration_us;       /* wall time from start to end (so far, if running) */
+    size_t mapped_before;       /* alloc_stats mapped_bytes when the run started */
+    size_t mapped_after;        /* ... when it ended (now, if running) */
+    struct alloc_compact_counts total;  /* every run, this one included */
+    /* the last finished run, for the daemon's one line per run */
+    uint64_t last_duration_us;
+    size_t last_mapped_before, last_mapped_after;
+    size_t reclaimable;         /* alloc_compact_reclaimable(-1) now */
+};
+
+void alloc_compact_status(struct alloc_compact_status *st);
+
+/* FOR TESTS ONLY: replaces the mover's microsecond clock (NULL restores
+ * CLOCK_MONOTONIC), so that budgets can be tested in units of work. */
+void alloc_compact_test_clock(uint64_t (*now_us)(void));
 
 /*
  * Walks every internal structure and checks its invariants; returns true if
