@@ -809,6 +809,17 @@ static void info_errorstats(struct sbuf *b)
     reply_errorstats_foreach(info_errorstat_one, b);
 }
 
+static void sb_emit(void *ctx, const char *text)
+{
+    sb_printf(ctx, "%s", text);
+}
+
+static void info_latencystats(struct sbuf *b)
+{
+    sb_printf(b, "# Latencystats\r\n");
+    introspect_info_latencystats(sb_emit, b);
+}
+
 static void info_keyspace(struct sbuf *b)
 {
     struct ks_stats ks;
@@ -830,6 +841,7 @@ static const struct info_section info_sections[] = {
     {"stats", info_stats, true},             {"replication", info_replication, true},
     {"cpu", info_cpu, true},                 {"modules", info_modules, true},
     {"commandstats", info_commandstats, false}, {"errorstats", info_errorstats, true},
+    {"latencystats", info_latencystats, false},
     {"cluster", info_cluster, true},         {"keyspace", info_keyspace, true},
 };
 #define INFO_NSECTIONS (sizeof(info_sections) / sizeof(info_sections[0]))
@@ -965,6 +977,7 @@ static void cmd_config_resetstat(struct session *s, int argc, struct slice *argv
     ks_stats_reset();
     command_stats_reset();
     reply_errorstats_reset();
+    introspect_stats_reset();   /* latencystats */
     used_memory_peak = 0;
     reply_ok(&s->reply);
 }

@@ -390,6 +390,145 @@ static void cmd_latency_reset(struct session *s, int argc, struct slice *argv)
     reply_int(&s->reply, n);
 }
 
+/* ---- per-command latency histograms (INFO latencystats) ---- */
+
+/* Log-linear buckets over microseconds: 0..15 exactly, then 16 buckets per
+ * power of two (at most 1/16 relative error), up to 2^64. */
+#define HIST_SUB     16
+#define HIST_BUCKETS (HIST_SUB + 60 * HIST_SUB)
+
+struct cmd_hist {
+    const struct command *cmd;
+    uint64_t count;
+    uint32_t b[HIST_BUCKETS];
+};
+
+static struct cmd_hist **hist_slots;   /* open addressing on the row pointer */
+static size_t hist_cap, hist_n;
+
+static size_t hist_bucket(uint64_t v)
+{
+    if (v < HIST_SUB)
+        return (size_t)v;
+    unsigned e = 63u - (unsigned)__builtin_clzll(v);   /* >= 4 */
+    return HIST_SUB + (size_t)(e - 4) * HIST_SUB + (size_t)((v >> (e - 4)) & (HIST_SUB - 1));
+}
+
+/* The largest value that falls in bucket i (as HDR histograms report). */
+static uint64_t hist_bucket_high(size_t i)
+{
+    if (i < HIST_SUB)
+        return i;
+    unsigned e = (unsigned)((i - HIST_SUB) / HIST_SUB) + 4;
+    uint64_t sub = (i - HIST_SUB) % HIST_SUB;
+    uint64_t low = (HIST_SUB + sub) << (e - 4);
+    return low + ((uint64_t)1 << (e - 4)) - 1;
+}
+
+static size_t hist_slot(const struct command *c, size_t cap)
+{
+    uint64_t h = (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
+static struct cmd_hist *hist_find(const struct command *c, bool create)
+{
+    if (hist_cap > 0) {
+        for (size_t i = hist_slot(c, hist_cap);; i = (i + 1) & (hist_cap - 1)) {
+            if (hist_slots[i] == NULL)
+                break;
+            if (hist_slots[i]->cmd == c)
+                return hist_slots[i];
+        }
+    }
+    if (!create)
+        return NULL;
+    if ((hist_n + 1) * 2 > hist_cap) {   /* keep the load at most 1/2 */
+        size_t ncap = hist_cap ? hist_cap * 2 : 256;
+        struct cmd_hist **ns = calloc(ncap, sizeof(*ns));
+        if (ns == NULL)
+            return NULL;
+        for (size_t i = 0; i < hist_cap; i++) {
+            if (hist_slots[i] == NULL)
+                continue;
+            size_t j = hist_slot(hist_slots[i]->cmd, ncap);
+            while (ns[j] != NULL)
+                j = (j + 1) & (ncap - 1);
+            ns[j] = hist_slots[i];
+        }
+        free(hist_slots);
+        hist_slots = ns;
+        hist_cap = ncap;
+    }
+    struct cmd_hist *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    h->cmd = c;
+    size_t j = hist_slot(c, hist_cap);
+    while (hist_slots[j] != NULL)
+        j = (j + 1) & (hist_cap - 1);
+    hist_slots[j] = h;
+    hist_n++;
+    return h;
+}
+
+static void hist_record(const struct command *c, uint64_t usec)
+{
+    struct cmd_hist *h = hist_find(c, true);
+    if (h == NULL)
+        return;
+    h->count++;
+    h->b[hist_bucket(usec)]++;
+}
+
+static double hist_percentile(const struct cmd_hist *h, double p)
+{
+    uint64_t want = (uint64_t)((p / 100.0) * (double)h->count + 0.999999);
+    if (want == 0)
+        want = 1;
+    uint64_t seen = 0;
+    for (size_t i = 0; i < HIST_BUCKETS; i++) {
+        seen += h->b[i];
+        if (seen >= want)
+            return (double)hist_bucket_high(i);
+    }
+    return 0;
+}
+
+void introspect_stats_reset(void)
+{
+    for (size_t i = 0; i < hist_cap; i++) {
+        if (hist_slots[i] != NULL) {
+            hist_slots[i]->count = 0;
+            memset(hist_slots[i]->b, 0, sizeof(hist_slots[i]->b));
+        }
+    }
+}
+
+struct latstat_ctx {
+    void (*emit)(void *ctx, const char *text);
+    void *ctx;
+};
+
+static void latstat_one(const char *fullname, const struct command *c,
+                        const struct command_stats *st, void *arg)
+{
+    struct latstat_ctx *lc = arg;
+    const struct cmd_hist *h = hist_find(c, false);
+    if (h == NULL || h->count == 0)
+        return;
+    char line[256];
+    snprintf(line, sizeof(line), "latency_percentiles_usec_%s:p50=%.3f,p99=%.3f,p99.9=%.3f\r\n",
+             fullname, hist_percentile(h, 50), hist_percentile(h, 99), hist_percentile(h, 99.9));
+    lc->emit(lc->ctx, line);
+}
+
+void introspect_info_latencystats(void (*emit)(void *ctx, const char *text), void *ctx)
+{
+    struct latstat_ctx lc = {emit, ctx};
+    command_stats_foreach(latstat_one, &lc);
+}
+
 /* ---- MONITOR ---- */
 
 static size_t monitor_hint;
@@ -494,6 +633,7 @@ static void on_command(struct session *s, const struct command *cmd, int argc,
     struct conn *c = conn_of(s);
     if (strcmp(cmd->name, "quit") == 0)
         return;   /* Redis answers QUIT before running commands: never logged or shown */
+    hist_record(cmd, usec);
     latency_add_sample((cmd->flags & CMD_FAST) ? "fast-command" : "command", usec / 1000);
     /* EXEC is not logged itself: the commands it ran are */
     if (cfg.slowlog_log_slower_than >= 0 && usec >= (uint64_t)cfg.slowlog_log_slower_than &&
@@ -800,6 +940,11 @@ void introspect_teardown(void)
 {
     command_set_observer(NULL);
     slow_reset();
+    for (size_t i = 0; i < hist_cap; i++)
+        free(hist_slots[i]);
+    free(hist_slots);
+    hist_slots = NULL;
+    hist_cap = hist_n = 0;
     while (lat_nevents > 0)
         lat_remove(lat_nevents - 1);
     if (pause_ev != NULL) {

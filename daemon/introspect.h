@@ -64,3 +64,13 @@ void introspect_client_unblock(struct session *s, int argc, struct slice *argv);
  * to len). rdb_last_save_time is the start time, as for a fresh Redis.
  */
 void introspect_info_persistence(char *buf, size_t len);
+
+/*
+ * INFO latencystats's lines (without the header), one per command that
+ * ran since the last reset: "latency_percentiles_usec_<name>:p50=..,p99=..,
+ * p99.9=..", in microseconds from a log-linear histogram (at most 1/16
+ * above the true value), each passed to emit.
+ */
+void introspect_info_latencystats(void (*emit)(void *ctx, const char *text), void *ctx);
+/* CONFIG RESETSTAT: forgets the latency histograms. */
+void introspect_stats_reset(void);

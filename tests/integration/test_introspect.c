@@ -79,6 +79,8 @@ static void test_info_sections(void **state)
         }
         bool cmdstats = strstr(t, "# Commandstats") != NULL;
         assert_int_equal(cmdstats, v >= 2);   /* only all and everything */
+        bool latstats = strstr(t, "# Latencystats") != NULL;
+        assert_int_equal(latstats, v >= 2);
         free(t);
     }
 
@@ -178,6 +180,16 @@ static void test_commandstats_errorstats(void **state)
     assert_true(per >= 0 && per <= (double)usec + 0.01);
     free(t);
 
+    /* latencystats: percentiles of each command's call times */
+    t = info_text(c, "latencystats");
+    double p50, p99, p999;
+    assert_true(field_in(t, "latency_percentiles_usec_get", line, sizeof line));
+    assert_int_equal(sscanf(line, "p50=%lf,p99=%lf,p99.9=%lf", &p50, &p99, &p999), 3);
+    assert_true(p50 <= p99 && p99 <= p999 && p999 < 10e6);
+    assert_true(field_in(t, "latency_percentiles_usec_config|get", line, sizeof line));
+    assert_false(field_in(t, "latency_percentiles_usec_incrby", line, sizeof line));
+    free(t);
+
     t = info_text(c, "errorstats");
     char v[64];
     assert_true(field_in(t, "errorstat_ERR", v, sizeof v));
@@ -193,8 +205,11 @@ static void test_commandstats_errorstats(void **state)
     t = info_text(c, "errorstats");
     assert_false(field_in(t, "errorstat_ERR", v, sizeof v));
     free(t);
+    t = info_text(c, "latencystats");
+    assert_false(field_in(t, "latency_percentiles_usec_set", line, sizeof line));
+    free(t);
     assert_int_equal(info_int(c, "stats", "total_error_replies"), 0);
-    assert_true(info_int(c, "stats", "total_commands_processed") <= 4);
+    assert_true(info_int(c, "stats", "total_commands_processed") <= 6);   /* RESETSTAT and INFOs */
     redisFree(c);
 }
 
