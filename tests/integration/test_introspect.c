@@ -297,6 +297,15 @@ static void test_slowlog(void **state)
     assert_string_equal(a->element[1]->str, "(redacted)");
     freeReplyObject(r);
 
+    /* nor does a CONFIG SET requirepass value (set to "" so nothing changes) */
+    assert_reply_status(run(c, "CONFIG SET maxmemory 0 requirepass %s", ""), "OK");
+    r = run(c, "SLOWLOG GET 1");
+    a = r->element[0]->element[3];
+    assert_int_equal(a->elements, 6);
+    assert_string_equal(a->element[3]->str, "0");
+    assert_string_equal(a->element[5]->str, "(redacted)");
+    freeReplyObject(r);
+
     /* max-len bounds the log */
     assert_reply_status(run(c, "CONFIG SET slowlog-max-len 3"), "OK");
     for (int i = 0; i < 10; i++)
