@@ -229,7 +229,8 @@ void *alloc_move(const void *from);
  * Called by the mover for every live block of an arena under evacuation.
  * The owner must either free the block (drop), or alloc_move() it, repoint
  * every reference to the copy and free the original. It may allocate and
- * free anything else meanwhile. Returning false means it could not (out of
+ * free anything else meanwhile (and call alloc_compact_abort; not
+ * alloc_teardown). Returning false means it could not (out of
  * memory): the step ends at once and the mover gives that arena up (it goes
  * back to the allocation lists, partly evacuated, which is safe) together
  * with the rest of its (class, band); the run goes on with the next class

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -64,6 +65,8 @@ static struct {
     size_t n, cap;
     size_t live;
     size_t visits;      /* evacuate callbacks */
+    size_t step_bytes;  /* slot bytes read and written by them (reset by the test) */
+    size_t step_slot;   /* largest slot they saw (reset by the test) */
     size_t moves, drops;
     size_t fail_at;     /* callback number that fails (0: never) */
     bool fill_first;    /* fill the destinations before moving (OOM test) */
@@ -165,6 +168,10 @@ static bool evacuate(void *block, void *ctx)
         fail_msg("mover visited %p, which the owner does not know as block %llu", block,
                  (unsigned long long)id);
     own.visits++;
+    size_t slot = alloc_usable(block);
+    own.step_bytes += 2 * slot;
+    if (slot > own.step_slot)
+        own.step_slot = slot;
     const struct alloc_arena *src = alloc_arena_of(block);
     assert_non_null(src);
     struct alloc_arena_info in;
@@ -390,10 +397,635 @@ static void test_compact_sync(void **state)
     own_check_all();
 }
 
+
+/* Pointers and ids of every live block (cheap: one word each); the full
+ * pattern is checked by own_check_all. */
+static void own_check_ids(void)
+{
+    for (size_t id = 0; id < own.n; id++)
+        if (own.r[id].p) {
+            uint64_t got;
+            memcpy(&got, own.r[id].p, 8);
+            if (got != id)
+                fail_msg("id %zu: its block %p holds id %llu", id, own.r[id].p,
+                         (unsigned long long)got);
+        }
+}
+
+static bool evacuating(const void *p)
+{
+    const struct alloc_arena *a = alloc_arena_of(p);
+    if (!a)
+        return false;
+    struct alloc_arena_info in;
+    alloc_arena_info(a, &in);
+    return in.evacuating;
+}
+
+static size_t random_live_id(void)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        size_t id = (size_t)(rng() % own.n);
+        if (own.r[id].p)
+            return id;
+    }
+    for (size_t id = 0; id < own.n; id++)
+        if (own.r[id].p)
+            return id;
+    fail_msg("no live block");
+    return 0;
+}
+
+/* Tiny steps interleaved with random allocations and frees (frees of blocks
+ * in arenas being evacuated, allocations in the classes being compacted),
+ * some blocks dropped by the owner, everything checked after every step. */
+static void test_compact_incremental(void **state)
+{
+    (void)state;
+    setup_with(ALLOC_ARENA_MIN, 2);
+    rng_state = 7;
+    fragment(2, 2);
+    for (size_t id = 0; id < own.n; id++)
+        if (own.r[id].p && rng() % 10 == 0)
+            own.r[id].expired = true;
+    size_t frees_evac = 0, allocs = 0, frees = 0, steps = 0;
+    alloc_compact_start(NULL);
+    bool more = true;
+    while (more) {
+        /* budget 0 = one batch; now and then a few real microseconds */
+        more = alloc_compact_step(rng() % 8 == 0 ? rng() % 50 : 0, evacuate, NULL);
+        steps++;
+        assert_true(alloc_verify());
+        own_check_ids();
+        if (steps % 64 == 0)
+            own_check_all();
+        unsigned ops = (unsigned)(rng() % 4);
+        for (unsigned k = 0; k < ops; k++) {
+            if (rng() % 2) {
+                size_t id = random_live_id();
+                /* prefer a block the mover has yet to reach */
+                for (int t = 0; t < 16 && !evacuating(own.r[id].p); t++)
+                    id = random_live_id();
+                frees_evac += evacuating(own.r[id].p);
+                own_free(id);
+                frees++;
+            } else {
+                size_t id = own_alloc(sizes[rng() % NSIZES], (unsigned)(rng() % 2));
+                assert_false(evacuating(own.r[id].p));
+                allocs++;
+            }
+        }
+        assert_true(alloc_verify());
+    }
+    assert_true(steps > 100);
+    assert_true(frees_evac > 10);
+    own_check_all();
+    struct alloc_compact_status cs;
+    alloc_compact_status(&cs);
+    assert_false(cs.running);
+    assert_int_equal(cs.arenas_done, cs.arenas_planned);
+    assert_int_equal(cs.blocks_moved, own.moves);
+    assert_int_equal(cs.blocks_dropped, own.drops);
+    assert_int_equal(own.visits, own.moves + own.drops);
+    assert_int_equal(cs.move_failures, 0);
+    assert_true(own.drops > 0);
+    assert_int_equal(cs.steps, steps);
+    assert_true(cs.time_us <= cs.duration_us);
+    /* within about one arena per (class, band) of the ideal despite the
+     * traffic */
+    for (unsigned c = 0; c < alloc_class_count(); c++)
+        assert_true(class_arenas((int)c) <= ideal_arenas((int)c) + 2);
+    /* quiet now: a run reaches the ideal, and the one after moves nothing */
+    for (size_t id = 0; id < own.n; id++)
+        own.r[id].expired = false;
+    run_to_end();
+    assert_int_equal(class_arenas(-1), ideal_arenas(-1));
+    size_t moves = own.moves;
+    run_to_end();
+    assert_int_equal(own.moves, moves);
+    assert_true(alloc_verify());
+    own_check_all();
+}
+
+/* The test clock: every read advances one microsecond, so a budget of B
+ * allows exactly B batches. */
+static uint64_t fake_us;
+static uint64_t fake_clock(void)
+{
+    return ++fake_us;
+}
+
+/* One class, blocks of exactly the slot size (so a moved block counts its
+ * slot twice: read and written). */
+static void fragment_one(size_t size, size_t arenas, unsigned band)
+{
+    size_t per = slots_per_arena(size);
+    size_t first = own.n;
+    for (size_t i = 0; i < arenas * per; i++)
+        own_alloc(size, band);
+    for (size_t id = first; id < own.n; id += 2)
+        own_free(id);
+}
+
+static void test_compact_budget(void **state)
+{
+    (void)state;
+    setup_with(MIB, 0);
+    rng_state = 3;
+    static const size_t szs[] = {64, 4096, 65536, 131072};
+    for (size_t i = 0; i < 4; i++)
+        fragment_one(szs[i], 4, 0);
+    alloc_compact_test_clock(fake_clock);
+    alloc_compact_start(NULL);
+    size_t budget_steps = 0;
+    bool more = true;
+    uint64_t time_sum = 0;
+    while (more) {
+        size_t before = own.visits;
+        own.step_bytes = own.step_slot = 0;
+        uint64_t b = budget_steps % 3;   /* 0 and 1: one batch; 2: two */
+        uint64_t t0 = fake_us;
+        more = alloc_compact_step(b, evacuate, NULL);
+        size_t visits = own.visits - before;
+        size_t batches = b > 1 ? b : 1;
+        /* the clock is read once at the start and once per batch */
+        assert_int_equal(fake_us - t0, batches + 1);
+        time_sum += batches;
+        assert_true(visits <= batches * ALLOC_COMPACT_BATCH_BLOCKS);
+        /* a batch stops once it handled 64 KiB (a moved block counts its
+         * slot twice): so at most one block more than that */
+        assert_true(own.step_bytes <= batches * (ALLOC_COMPACT_BATCH_BYTES + 2 * own.step_slot));
+        if (own.step_slot == 131072)
+            assert_true(visits <= batches);
+        own.step_bytes = own.step_slot = 0;
+        budget_steps++;
+        assert_true(alloc_verify());
+    }
+    own_check_all();
+    struct alloc_compact_status cs;
+    alloc_compact_status(&cs);
+    assert_int_equal(cs.time_us, time_sum);
+    assert_int_equal(cs.steps, budget_steps);
+    assert_int_equal(class_arenas(-1), ideal_arenas(-1));
+    alloc_compact_test_clock(NULL);
+}
+
+/* With the real clock: a step returns close to its budget even with large
+ * slots (loose bound: the machine is shared and this may run under ASan). */
+static void test_compact_budget_wall(void **state)
+{
+    (void)state;
+    setup_with(MIB, 0);
+    fragment_one(131072, 24, 0);
+    fragment_one(16384, 12, 1);
+    alloc_compact_start(NULL);
+    uint64_t worst = 0;
+    struct timespec a, b;
+    bool more = true;
+    while (more) {
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        more = alloc_compact_step(1000, evacuate, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        uint64_t us = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000u +
+                      (uint64_t)(b.tv_nsec - a.tv_nsec) / 1000u;
+        if (us > worst)
+            worst = us;
+    }
+    assert_true(worst < 1000 + 50000);
+    struct alloc_compact_status cs;
+    alloc_compact_status(&cs);
+    assert_true(cs.steps >= 2);
+    assert_true(cs.bytes_moved >= 12 * 131072);
+    own_check_all();
+    assert_int_equal(class_arenas(-1), ideal_arenas(-1));
+}
+
+
+static void test_move_basic(void **state)
+{
+    (void)state;
+    setup_with(ALLOC_ARENA_MIN, 1);
+    /* two arenas of one class: a move of a block of the fuller one goes to
+     * the other, never into its own arena */
+    size_t per = slots_per_arena(200);
+    size_t first = own.n;
+    for (size_t i = 0; i < per + 10; i++)
+        own_alloc(200, 3);
+    struct alloc_stats st0, st1;
+    alloc_stats(&st0);
+    assert_int_equal(st0.arenas, 2);
+    for (size_t id = first; id < first + 20; id++) {
+        void *p = own.r[id].p;
+        void *q = alloc_move(p);
+        assert_non_null(q);
+        assert_ptr_not_equal(alloc_arena_of(q), alloc_arena_of(p));
+        struct alloc_arena_info in;
+        alloc_arena_info(alloc_arena_of(q), &in);
+        assert_int_equal(in.band, 3);
+        assert_int_equal(alloc_usable(q), alloc_usable(p));
+        block_pattern(q, 200, id, true);
+        own.r[id].p = q;
+        alloc_free(p);
+        assert_true(alloc_verify());
+    }
+    alloc_stats(&st1);
+    assert_int_equal(st1.live_bytes, st0.live_bytes);
+    assert_int_equal(st1.live_blocks, st0.live_blocks);
+    /* not counted as the mover's work outside a run */
+    struct alloc_compact_status cs;
+    alloc_compact_status(&cs);
+    assert_int_equal(cs.total.blocks_moved, 0);
+    /* a large block moves to a new large block */
+    size_t big = own_alloc(3 * ALLOC_ARENA_MIN, 0);
+    void *q = alloc_move(own.r[big].p);
+    assert_non_null(q);
+    block_pattern(q, own.r[big].size, big, true);
+    alloc_free(own.r[big].p);
+    own.r[big].p = q;
+    assert_true(alloc_verify());
+    own_check_all();
+}
+
+/* Out of memory during moves: alloc_move fails cleanly, and a run whose
+ * owner fails half-way leaves everything consistent and resumable. */
+static void test_compact_oom(void **state)
+{
+    (void)state;
+    setup_with(ALLOC_ARENA_MIN, 0);   /* no spares: a new arena needs an mmap */
+    /* (a) large block */
+    size_t big = own_alloc(5 * ALLOC_ARENA_MIN, 0);
+    size_t lone = own_alloc(300, 0);
+    alloc_fail_after(0);
+    errno = 0;
+    assert_null(alloc_move(own.r[big].p));
+    assert_int_equal(errno, ENOMEM);
+    /* (b) the only arena of its class: the copy may not go into it */
+    errno = 0;
+    assert_null(alloc_move(own.r[lone].p));
+    assert_int_equal(errno, ENOMEM);
+    alloc_fail_after(-1);
+    assert_true(alloc_verify());
+    own_check_all();
+    /* the arena is back on its lists: the next block of the class lands there */
+    void *p = alloc_block(300, 0);
+    assert_ptr_equal(alloc_arena_of(p), alloc_arena_of(own.r[lone].p));
+    alloc_free(p);
+
+    /* (c) a run in which the owner's copy fails: the callback fills the
+     * class's free slots first, so alloc_move needs an mmap, which fails */
+    fragment_one(512, 6, 2);
+    size_t arenas0 = class_arenas((int)alloc_size_class(512));
+    own.fill_first = true;
+    own.fill_size = 512;
+    own.fill_band = 2;
+    alloc_compact_start(NULL);
+    alloc_fail_after(0);
+    size_t guard = 0;
+    while (alloc_compact_step(0, evacuate, NULL)) {
+        assert_true(alloc_verify());
+        assert_true(++guard < 100000);
+    }
+    alloc_fail_after(-1);
+    assert_true(alloc_verify());
+    own_check_all();
+    struct alloc_compact_status cs;
+    alloc_compact_status(&cs);
+    assert_int_equal(cs.move_failures, 1);
+    assert_int_equal(cs.blocks_moved, 0);
+    assert_true(cs.arenas_abandoned >= 1);
+    assert_int_equal(cs.arenas_done, cs.arenas_planned);
+    assert_int_equal(class_arenas((int)alloc_size_class(512)), arenas0);
+    struct alloc_arena_ref refs[64];
+    size_t n = alloc_arena_list(-1, refs, 64);
+    for (size_t i = 0; i < n && i < 64; i++)
+        assert_false(refs[i].info.evacuating || refs[i].info.pinned);
+    /* memory back: release the fillers, and the next run reaches the ideal */
+    for (size_t i = 0; i < own.nfill; i++)
+        alloc_free(own.fill[i]);
+    own.nfill = 0;
+    own.fill_first = false;
+    run_to_end();
+    assert_true(alloc_verify());
+    own_check_all();
+    assert_int_equal(class_arenas(-1), ideal_arenas(-1));
+}
+
+/* An owner that fails (returns false) gives up that (class, band) for the
+ * run; the run still compacts the other classes, and the next run the rest. */
+static void test_compact_owner_failure(void **state)
+{
+    (void)state;
+    setup_with(ALLOC_ARENA_MIN, 4);
+    rng_state = 11;
+    fragment(3, 1);
+    size_t reclaim = alloc_compact_reclaimable(-1);
+    own.fail_at = 5;
+    alloc_compact_start(NULL);
+    size_t stops = 0;
+    while (alloc_compact_step(UINT64_MAX / 2, evacuate, NULL)) {
+        stops++;
+        assert_true(alloc_verify());
+    }
+    assert_int_equal(stops, 1);   /* the failure ended one step early */
+    assert_true(alloc_verify());
+    own_check_all();
+    struct alloc_compact_status cs;
+    alloc_compact_status(&cs);
+    assert_int_equal(cs.move_failures, 1);
+    assert_true(cs.arenas_abandoned >= 1);
+    assert_int_equal(cs.arenas_done, cs.arenas_planned);
+    size_t left = alloc_compact_reclaimable(-1);
+    assert_true(left > 0 && left < reclaim);
+    own.fail_at = 0;
+    run_to_end();
+    assert_int_equal(alloc_compact_reclaimable(-1), 0);
+    assert_int_equal(class_arenas(-1), ideal_arenas(-1));
+    own_check_all();
+}
+
+static void test_compact_class_filter(void **state)
+{
+    (void)state;
+    setup_with(ALLOC_ARENA_MIN, 4);
+    rng_state = 5;
+    fragment(3, 1);
+    int target = (int)alloc_size_class(700);
+    unsigned ncls = alloc_class_count();
+    size_t *before = calloc(ncls, sizeof(size_t));
+    assert_non_null(before);
+    for (unsigned c = 0; c < ncls; c++)
+        before[c] = class_arenas((int)c);
+    assert_true(alloc_compact_reclaimable(target) > 0);
+    struct alloc_compact_opts o;
+    alloc_compact_opts_default(&o);
+    o.cls = target;
+    alloc_compact_start(&o);
+    while (alloc_compact_step(UINT64_MAX / 2, evacuate, NULL))
+        ;
+    for (unsigned c = 0; c < ncls; c++) {
+        if ((int)c == target)
+            assert_int_equal(class_arenas((int)c), ideal_arenas((int)c));
+        else
+            assert_int_equal(class_arenas((int)c), before[c]);
+    }
+    struct alloc_compact_status cs;
+    alloc_compact_status(&cs);
+    assert_int_equal(cs.cls, target);
+    assert_int_equal(cs.classes_touched, 1);
+    assert_int_equal(alloc_compact_reclaimable(target), 0);
+    assert_true(alloc_compact_reclaimable(-1) > 0);
+    /* an out-of-range class is an empty run */
+    o.cls = (int)ncls + 5;
+    alloc_compact_start(&o);
+    assert_false(alloc_compact_step(0, evacuate, NULL));
+    free(before);
+    assert_true(alloc_verify());
+}
+
+static void test_compact_wanted(void **state)
+{
+    (void)state;
+    setup_with(ALLOC_ARENA_MIN, 4);
+    struct alloc_compact_opts o;
+    alloc_compact_opts_default(&o);
+    assert_int_equal(o.cls, -1);
+    assert_false(alloc_compact_wanted(&o));   /* empty */
+    /* dense: nothing reclaimable */
+    size_t per = slots_per_arena(1000);
+    for (size_t i = 0; i < 20 * per; i++)
+        own_alloc(1000, 0);
+    o.min_reclaim = 0;
+    o.frag_threshold = 1.0;
+    assert_int_equal(alloc_compact_reclaimable(-1), 0);
+    assert_false(alloc_compact_wanted(&o));
+    /* free 3 in 4: mapped/live about 4, 15 arenas reclaimable */
+    for (size_t id = 0; id < own.n; id++)
+        if (id % 4)
+            own_free(id);
+    size_t r = alloc_compact_reclaimable(-1);
+    assert_true(r >= 14 * ALLOC_ARENA_MIN && r <= 15 * ALLOC_ARENA_MIN);
+    assert_int_equal(alloc_compact_reclaimable((int)alloc_size_class(1000)), r);
+    assert_int_equal(alloc_compact_reclaimable((int)alloc_size_class(100)), 0);
+    alloc_compact_opts_default(&o);
+    o.min_reclaim = r;
+    assert_true(alloc_compact_wanted(&o));
+    o.min_reclaim = r + 1;
+    assert_false(alloc_compact_wanted(&o));
+    o.min_reclaim = 0;
+    o.frag_threshold = 5.0;
+    assert_false(alloc_compact_wanted(&o));
+    o.frag_threshold = 3.0;
+    assert_true(alloc_compact_wanted(&o));
+    o.cls = (int)alloc_size_class(100);
+    assert_false(alloc_compact_wanted(&o));
+    struct alloc_compact_status cs;
+    alloc_compact_status(&cs);
+    assert_int_equal(cs.reclaimable, r);
+    run_to_end();
+    alloc_compact_opts_default(&o);
+    o.min_reclaim = 0;
+    assert_false(alloc_compact_wanted(&o));
+}
+
+static void test_compact_abort(void **state)
+{
+    (void)state;
+    setup_with(ALLOC_ARENA_MIN, 4);
+    rng_state = 9;
+    fragment(3, 2);
+    alloc_compact_start(NULL);
+    for (int i = 0; i < 40; i++)
+        assert_true(alloc_compact_step(0, evacuate, NULL));
+    struct alloc_compact_status cs;
+    alloc_compact_status(&cs);
+    assert_true(cs.running);
+    assert_true(cs.arenas_planned > cs.arenas_done);
+    /* something is slated now */
+    struct alloc_arena_ref *refs = malloc(4096 * sizeof(*refs));
+    assert_non_null(refs);
+    size_t n = alloc_arena_list(-1, refs, 4096);
+    assert_true(n < 4096);
+    size_t slated = 0;
+    for (size_t i = 0; i < n; i++)
+        slated += refs[i].info.evacuating;
+    assert_true(slated >= 1);
+    /* start while running is a no-op */
+    alloc_compact_start(NULL);
+    alloc_compact_status(&cs);
+    assert_int_equal(cs.runs, 1);
+    alloc_compact_abort();
+    assert_true(alloc_verify());
+    own_check_all();
+    alloc_compact_status(&cs);
+    assert_false(cs.running);
+    assert_int_equal(cs.runs_finished, 1);
+    assert_false(alloc_compact_step(0, evacuate, NULL));
+    n = alloc_arena_list(-1, refs, 4096);
+    for (size_t i = 0; i < n; i++)
+        assert_false(refs[i].info.evacuating || refs[i].info.pinned);
+    /* freeing everything of a run's slated arenas mid-run: they are released */
+    alloc_compact_start(NULL);
+    for (int i = 0; i < 5; i++)
+        alloc_compact_step(0, evacuate, NULL);
+    n = alloc_arena_list(-1, refs, 4096);
+    for (size_t id = 0; id < own.n; id++)
+        if (own.r[id].p && evacuating(own.r[id].p))
+            own_free(id);
+    assert_true(alloc_verify());
+    alloc_compact_abort();
+    assert_true(alloc_verify());
+    own_check_all();
+    free(refs);
+}
+
+static void test_arena_listings(void **state)
+{
+    (void)state;
+    setup_with(ALLOC_ARENA_MIN, 4);
+    rng_state = 13;
+    fragment(3, 2);
+    /* make occupancies differ */
+    for (size_t id = 1; id < own.n; id += 2)
+        if (own.r[id].p && rng() % 3 == 0)
+            own_free(id);
+    struct alloc_stats st;
+    alloc_stats(&st);
+    struct alloc_arena_ref *all = malloc(st.arenas * sizeof(*all));
+    assert_non_null(all);
+    assert_int_equal(alloc_arena_list(-1, all, st.arenas), st.arenas);
+    assert_int_equal(alloc_arena_list(-1, all, 3), st.arenas);   /* short out */
+    assert_int_equal(alloc_arena_list(-1, all, st.arenas), st.arenas);
+    size_t total = 0;
+    for (unsigned c = 0; c < alloc_class_count(); c++) {
+        struct alloc_arena_ref r[64];
+        size_t n = alloc_arena_list((int)c, r, 64);
+        struct alloc_class_stats cs;
+        alloc_class_stats(c, &cs);
+        assert_int_equal(n, cs.arenas);
+        size_t live = 0;
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(r[i].info.cls, c);
+            assert_true(i == 0 || r[i].info.band >= r[i - 1].info.band);
+            assert_int_equal(r[i].info.slot_size, cs.slot_size);
+            live += r[i].info.live;
+        }
+        assert_int_equal(live, cs.live);
+        total += n;
+    }
+    assert_int_equal(total, st.arenas);
+    /* the n sparsest: compare with a brute-force ranking */
+    struct alloc_arena_ref sp[10];
+    size_t k = alloc_arena_sparsest_n(10, sp);
+    assert_int_equal(k, 10);
+    for (size_t i = 0; i < k; i++) {
+        assert_true(sp[i].info.live < sp[i].info.slots);
+        if (i > 0) {
+            uint64_t l = (uint64_t)sp[i - 1].info.live * sp[i].info.slots;
+            uint64_t r = (uint64_t)sp[i].info.live * sp[i - 1].info.slots;
+            assert_true(l <= r);
+        }
+        /* nothing outside the answer is sparser than its last entry */
+    }
+    size_t sparser_than_last = 0;
+    for (size_t i = 0; i < st.arenas; i++) {
+        const struct alloc_arena_info *in = &all[i].info;
+        if (in->live >= in->slots)
+            continue;
+        uint64_t l = (uint64_t)in->live * sp[k - 1].info.slots;
+        uint64_t r = (uint64_t)sp[k - 1].info.live * in->slots;
+        sparser_than_last += l < r;
+    }
+    assert_true(sparser_than_last < k);
+    /* every block of the sparsest arena is found by walking it */
+    size_t live_in = 0;
+    for (size_t id = 0; id < own.n; id++)
+        if (own.r[id].p && alloc_arena_of(own.r[id].p) == sp[0].arena)
+            live_in++;
+    assert_int_equal(live_in, sp[0].info.live);
+    assert_int_equal(alloc_arena_sparsest_n(0, sp), 0);
+    free(all);
+}
+
+
+/* Allocations during a run eat the room the plan counted on: the mover gives
+ * slated arenas back (densest first) instead of ever mapping an arena for
+ * its copies, and stops the pair. */
+static void test_compact_room_runs_out(void **state)
+{
+    (void)state;
+    setup_with(ALLOC_ARENA_MIN, 0);
+    const size_t sz = 256;
+    unsigned cls = alloc_size_class(sz);
+    fragment_one(sz, 8, 0);   /* 8 arenas about half full: 4 slated */
+    size_t arenas0 = class_arenas((int)cls);
+    alloc_compact_start(NULL);
+    struct alloc_stats st;
+    uint64_t maps;
+    size_t unplanned_seen = 0;
+    bool more = true;
+    int round = 0;
+    while (more) {
+        alloc_stats(&st);
+        maps = st.os_maps;
+        more = alloc_compact_step(0, evacuate, NULL);
+        alloc_stats(&st);
+        assert_int_equal(st.os_maps, maps);   /* the mover never maps */
+        assert_true(alloc_verify());
+        own_check_ids();
+        if (++round == 3) {
+            /* fill every free slot outside the slated arenas */
+            struct alloc_compact_status cs;
+            alloc_compact_status(&cs);
+            assert_true(cs.running);
+            for (;;) {
+                alloc_stats(&st);
+                maps = st.os_maps;
+                size_t id = own_alloc(sz, 0);
+                alloc_stats(&st);
+                if (st.os_maps != maps) {
+                    own_free(id);   /* that one needed a new arena */
+                    break;
+                }
+                assert_false(evacuating(own.r[id].p));
+            }
+            /* a fresh arena was mapped and freed: retain 0 unmaps it */
+        }
+        struct alloc_compact_status cs;
+        alloc_compact_status(&cs);
+        unplanned_seen = cs.arenas_abandoned;
+    }
+    /* the filling left free slots only in the 4 slated arenas, about two
+     * arenas' worth: two are given back as destinations, two still empty */
+    assert_true(unplanned_seen >= 1);
+    own_check_all();
+    struct alloc_compact_status cs;
+    alloc_compact_status(&cs);
+    assert_true(cs.arenas_evacuated >= 1);
+    assert_int_equal(cs.arenas_evacuated + cs.arenas_abandoned, 4);
+    assert_int_equal(class_arenas((int)cls), arenas0 - cs.arenas_evacuated);
+    assert_int_equal(cs.arenas_done, cs.arenas_planned);
+    assert_true(cs.blocks_moved > 0);
+    /* whatever is reclaimable now, a quiet run takes */
+    run_to_end();
+    assert_int_equal(class_arenas(-1), ideal_arenas(-1));
+    own_check_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_move_basic, reset),
         cmocka_unit_test_teardown(test_compact_sync, reset),
+        cmocka_unit_test_teardown(test_compact_wanted, reset),
+        cmocka_unit_test_teardown(test_compact_class_filter, reset),
+        cmocka_unit_test_teardown(test_compact_owner_failure, reset),
+        cmocka_unit_test_teardown(test_compact_oom, reset),
+        cmocka_unit_test_teardown(test_compact_abort, reset),
+        cmocka_unit_test_teardown(test_compact_room_runs_out, reset),
+        cmocka_unit_test_teardown(test_arena_listings, reset),
+        cmocka_unit_test_teardown(test_compact_incremental, reset),
+        cmocka_unit_test_teardown(test_compact_budget, reset),
+        cmocka_unit_test_teardown(test_compact_budget_wall, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
