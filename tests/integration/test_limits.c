@@ -113,6 +113,42 @@ static void test_maxclients(void **state)
     server_stop(&srv);
 }
 
+/* Lowered at run time by CONFIG SET: applies to new connections at once,
+ * and the clients already connected stay. */
+static void test_maxclients_config_set(void **state)
+{
+    (void)state;
+    start(NULL);
+    redisContext *k = keeper_open();
+    struct raw c[3];
+    for (int i = 0; i < 3; i++) {
+        raw_open(&c[i], srv.port);
+        raw_sendstr(&c[i], "PING\r\n");
+        raw_expect(&c[i], "+PONG\r\n");
+    }
+    assert_reply_status(run(k, "CONFIG SET maxclients 3"), "OK");
+    struct raw extra;
+    raw_open(&extra, srv.port);
+    raw_send(&extra, "PING\r\n", 6, true);
+    raw_expect(&extra, "-ERR max number of clients reached\r\n");
+    assert_true(raw_wait_close(&extra, HARNESS_IO_TIMEOUT_MS));
+    raw_close(&extra);
+    for (int i = 0; i < 3; i++) {   /* four clients over a limit of three: kept */
+        raw_sendstr(&c[i], "PING\r\n");
+        raw_expect(&c[i], "+PONG\r\n");
+    }
+    keeper_check(k);
+    assert_reply_status(run(k, "CONFIG SET maxclients 10"), "OK");
+    raw_open(&extra, srv.port);
+    raw_sendstr(&extra, "PING\r\n");
+    raw_expect(&extra, "+PONG\r\n");
+    raw_close(&extra);
+    for (int i = 0; i < 3; i++)
+        raw_close(&c[i]);
+    redisFree(k);
+    server_stop(&srv);
+}
+
 /* ---- timeout ---- */
 
 static void test_timeout(void **state)
@@ -396,6 +432,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_maxclients),
+        cmocka_unit_test(test_maxclients_config_set),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_proto_max_bulk_len),
         cmocka_unit_test(test_query_buffer_limit),
