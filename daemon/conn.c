@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/admin.h"
 #include "daemon/config.h"
 #include "daemon/introspect.h"
 #include "daemon/log.h"
@@ -27,6 +28,90 @@
 static struct conn *conn_head, *conn_tail;
 static size_t nconns;
 static uint64_t next_id = 1;
+
+/* client-output-buffer-limit (normal class), parsed once per change. */
+static struct cfg_obl obl;
+static bool obl_parsed;
+
+/* Unsent reply bytes above which parsing pauses (backpressure): the soft
+ * limit (or the hard one) when set, so that a client that does not read
+ * reaches it and is disconnected as Redis would, never less than
+ * CONN_OUT_HIGH. */
+static size_t pause_at = CONN_OUT_HIGH;
+
+void conn_obl_update(void)
+{
+    if (!config_parse_obl(cfg.client_output_buffer_limit, &obl))
+        memset(&obl, 0, sizeof(obl));
+    obl_parsed = true;
+    long long lim = obl.soft > 0 ? obl.soft : obl.hard;
+    pause_at = lim > (long long)CONN_OUT_HIGH ? (size_t)lim : CONN_OUT_HIGH;
+}
+
+/*
+ * Checks c's unsent output against client-output-buffer-limit; closes c
+ * (with a log line) and returns false when it is over. Admin connections
+ * are exempt (their replies are bounded).
+ */
+static bool obl_check(struct conn *c, int64_t now_ms)
+{
+    if (!obl_parsed)
+        conn_obl_update();
+    if (c->admin)
+        return true;
+    size_t pending = c->sess.reply.len - c->wpos;
+    const char *why = NULL;
+    if (obl.hard > 0 && pending > (size_t)obl.hard) {
+        why = "hard";
+    } else if (obl.soft > 0 && pending > (size_t)obl.soft) {
+        if (c->obl_soft_since_ms == 0)
+            c->obl_soft_since_ms = now_ms;
+        else if (now_ms - c->obl_soft_since_ms >= obl.soft_seconds * 1000)
+            why = "soft";
+    } else {
+        c->obl_soft_since_ms = 0;
+    }
+    if (why == NULL)
+        return true;
+    log_warn("Client id=%llu addr=%s closed for overcoming of output buffer limits "
+             "(%s limit, %zu bytes pending)",
+             (unsigned long long)c->sess.id, c->addr, why, pending);
+    srv.stats.obl_disconnects++;
+    conn_close(c);
+    return false;
+}
+
+/* True for 127.0.0.0/8, ::1 and IPv4-mapped loopback ("ip:port" forms). */
+static bool addr_is_loopback(const char *addr)
+{
+    return strncmp(addr, "127.", 4) == 0 || strncmp(addr, "[::1]:", 6) == 0 ||
+           strncmp(addr, "[::ffff:127.", 12) == 0;
+}
+
+/* Redis's refusal for protected mode, as clients know it. */
+static const char protected_msg[] =
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from "
+    "the loopback interface. If you want to connect from external computers, you may adopt "
+    "one of the following solutions: 1) Disable protected mode with 'CONFIG SET "
+    "protected-mode no' from the loopback interface, after making sure the server is not "
+    "reachable from the internet. 2) Set protected-mode no in the configuration file and "
+    "restart the server. 3) If you started the server manually for testing, restart it with "
+    "the '--protected-mode no' option. 4) Set up a password for the default user "
+    "(requirepass). NOTE: You only need to do one of the above things in order for the "
+    "server to start accepting connections from the outside.\r\n";
+
+/* Writes msg, drains what the client sent (closing with unread input makes
+ * the kernel send RST, which can destroy the message) and closes fd. */
+static void refuse(int fd, const char *msg, size_t n)
+{
+    ssize_t w = write(fd, msg, n);
+    (void)w;
+    char sink[4096];
+    for (int i = 0; i < 16 && read(fd, sink, sizeof(sink)) > 0; i++)
+        ;
+    close(fd);
+}
 
 static void conn_on_read(evutil_socket_t fd, short what, void *arg);
 static void conn_on_write(evutil_socket_t fd, short what, void *arg);
@@ -66,21 +151,22 @@ static void reading_off(struct conn *c)
     }
 }
 
-void conn_accept(int fd, bool is_unix, const char *addr, const char *laddr)
+void conn_accept(int fd, bool is_unix, bool admin, const char *addr, const char *laddr)
 {
     srv.stats.total_connections++;
-    if (nconns >= (size_t)cfg.maxclients) {
+    if (!admin && nconns >= (size_t)cfg.maxclients) {
         static const char msg[] = "-ERR max number of clients reached\r\n";
-        ssize_t w = write(fd, msg, sizeof(msg) - 1);
-        (void)w;
-        /* Discard what the client already sent: closing with unread input
-         * makes the kernel send RST, which can destroy the error reply. */
-        char sink[4096];
-        for (int i = 0; i < 16 && read(fd, sink, sizeof(sink)) > 0; i++)
-            ;
-        close(fd);
+        refuse(fd, msg, sizeof(msg) - 1);
         srv.stats.rejected_connections++;
         log_verbose("Rejected client %s: max number of clients reached", addr);
+        return;
+    }
+    if (!admin && !is_unix && cfg.protected_mode && cfg.requirepass[0] == '\0' &&
+        !addr_is_loopback(addr)) {
+        refuse(fd, protected_msg, sizeof(protected_msg) - 1);
+        srv.stats.rejected_connections++;
+        srv.stats.protected_denials++;
+        log_verbose("Refused client %s: protected mode, no password set", addr);
         return;
     }
     struct conn *c = calloc(1, sizeof(*c));
@@ -94,7 +180,8 @@ void conn_accept(int fd, bool is_unix, const char *addr, const char *laddr)
     reply_init(&c->sess.reply);
     c->sess.reply.resp = 2;
     c->sess.id = next_id++;
-    c->sess.need_auth = cfg.requirepass[0] != '\0';
+    c->admin = admin;
+    c->sess.need_auth = admin ? cfg.admin_password[0] != '\0' : cfg.requirepass[0] != '\0';
     c->sess.owner = c;
     request_init(&c->req);
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
@@ -164,7 +251,8 @@ void conn_close_all(void)
 void conn_auth_all(void)
 {
     for (struct conn *c = conn_head; c; c = c->next)
-        c->sess.need_auth = false;
+        if (!c->admin)
+            c->sess.need_auth = false;
 }
 
 /*
@@ -189,6 +277,8 @@ static bool conn_flush(struct conn *c)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!obl_check(c, server_clock_ms()))
+                return false;
             if (!c->writing) {
                 event_add(&c->wev, NULL);
                 c->writing = true;
@@ -219,7 +309,11 @@ static void conn_run(struct conn *c)
     bool skip = c->skip_next;
     c->skip_next = false;
 
-    ks_clock_update();
+    if (c->admin) {
+        admin_run(c);
+        goto out;
+    }
+    ks_clock_set(server_clock_ms());   /* pinned to the loop's clock: no clock read */
     if (cfg.maxmemory > 0 && !c->sess.need_auth && c->req.argc > 0 &&
         !server_enforce_maxmemory()) {
         /* Still over the limit after eviction: refuse what would add data,
@@ -234,7 +328,8 @@ static void conn_run(struct conn *c)
     }
     if (introspect_refuse(c))
         goto out;   /* a MONITOR client touching keys */
-    const struct command *cmd = command_dispatch(&c->sess, c->req.argc, c->req.argv);
+    const struct command *cmd =
+        command_dispatch_at(&c->sess, c->req.argc, c->req.argv, &srv.clock_us);
     if (cmd != NULL) {
         srv.stats.total_commands++;
         c->last_cmd = cmd;
@@ -277,8 +372,27 @@ static void conn_process(struct conn *c)
         bool unfin = false;
         c->paused = false;
         while (pos < c->qlen && !c->dead && !c->sess.close_after_reply) {
-            if (c->sess.reply.len - c->wpos > CONN_OUT_HIGH) {
+            if (c->sess.reply.len - c->wpos > pause_at) {
                 c->paused = true;
+                break;
+            }
+            if (c->admin && !c->spoke) {
+                /* The admin port speaks HTTP too: its first bytes tell. */
+                int h = admin_http_detect(c->qbuf + pos, c->qlen - pos);
+                if (h < 0) {
+                    unfin = true;   /* too few bytes to tell */
+                    break;
+                }
+                c->http = h > 0;
+                c->spoke = true;
+            }
+            if (c->http) {
+                size_t hu = admin_http(c, c->qbuf + pos, c->qlen - pos);
+                if (hu == 0) {
+                    unfin = true;   /* the headers are not complete yet */
+                    break;
+                }
+                pos = c->qlen;   /* one request per connection (Connection: close) */
                 break;
             }
             size_t used = 0;
@@ -374,7 +488,8 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
     }
     c->qlen += (size_t)n;
     srv.stats.net_input_bytes += (uint64_t)n;
-    c->last_ms = server_now_ms();
+    server_clock_read();   /* the batch's clock: commands chain from it */
+    c->last_ms = server_clock_ms();
     conn_process(c);
 }
 
@@ -390,7 +505,8 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
     }
     if (!alive)
         return;
-    c->last_ms = server_now_ms();
+    server_clock_read();
+    c->last_ms = server_clock_ms();
     if (!c->writing && c->paused) {
         /* Drained: resume the requests that backpressure held back. */
         conn_process(c);
@@ -412,6 +528,8 @@ void conn_cron(int64_t now_ms)
             conn_free(c);
             continue;
         }
+        if ((c->writing || c->paused) && !obl_check(c, now_ms))
+            continue;
         if (c->qlen == 0 && c->qbuf != NULL && idle > QBUF_IDLE_MS) {
             free(c->qbuf);
             c->qbuf = NULL;
@@ -443,6 +561,7 @@ void conn_resume_held(void)
         bool pin = next != NULL && !next->in_process;
         if (pin)
             next->in_process = true;
+        server_clock_read();
         conn_process(c);
         if (pin) {
             next->in_process = false;

@@ -59,10 +59,19 @@ struct conn {
     bool no_evict;
     bool monitor;              /* MONITOR: receives every command others run */
     bool held;                 /* CLIENT PAUSE holds its next request */
+    bool admin;                /* accepted on the admin port: admin commands only */
+    bool http;                 /* admin port: the input is an HTTP request */
+    bool spoke;                /* some input was parsed (HTTP is recognised only first) */
+    int64_t obl_soft_since_ms; /* pending output above the soft limit since (0: not) */
 };
 
-/* Takes ownership of an accepted, nonblocking socket. */
-void conn_accept(int fd, bool is_unix, const char *addr, const char *laddr);
+/* Takes ownership of an accepted, nonblocking socket. An admin connection
+ * (admin port) runs admin commands and HTTP, authenticates with
+ * admin-password, and is exempt from maxclients and protected-mode. */
+void conn_accept(int fd, bool is_unix, bool admin, const char *addr, const char *laddr);
+
+/* Applies client-output-buffer-limit after a change of the option. */
+void conn_obl_update(void);
 
 /* Closes the connection now (or, while it is being processed, as soon as the
  * current command returns). Its pending output is dropped. */

@@ -74,11 +74,7 @@ static void fatal(const char *fmt, ...)
         fprintf(stderr, "compactd: %s\n", msg);
 }
 
-struct override {
-    const char *name;
-    int argc;
-    char **argv;
-};
+#define override server_override   /* kept in srv for SIGHUP's reload */
 
 int main(int argc, char **argv)
 {
@@ -173,13 +169,15 @@ int main(int argc, char **argv)
             return test_only ? 1 : EX_USAGE;
         }
     }
-    free(ovr);
     if (test_only) {
+        free(ovr);
         printf("compactd: configuration %s is OK\n", conf_path);
         config_deinit();
         return 0;
     }
 
+    srv.overrides = ovr;
+    srv.noverrides = novr;
     char abspath[PATH_MAX];
     srv.config_file = "";
     if (conf_path != NULL && realpath(conf_path, abspath) != NULL)
@@ -191,7 +189,8 @@ int main(int argc, char **argv)
         config_deinit();
         return EX_CANTCREAT;
     }
-    log_notice("compactd %s starting, pid %d%s%s", COMPACTD_VERSION, (int)getpid(),
+    log_notice("compactd %s starting, pid %d, port %lld, admin port %lld%s%s", COMPACTD_VERSION,
+               (int)getpid(), cfg.port, cfg.admin_port,
                conf_path ? ", config " : ", no config file", conf_path ? srv.config_file : "");
 
     int exit_code = 0;
@@ -262,5 +261,6 @@ out_alloc:
 out_log:
     log_teardown();
     config_deinit();
+    free(ovr);
     return exit_code;
 }

@@ -34,30 +34,37 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/admin.h"
+#include "daemon/compactor.h"
 #include "daemon/config.h"
 #include "daemon/conn.h"
 #include "daemon/introspect.h"
 #include "daemon/log.h"
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
+#include "proto/internal.h"   /* proto_set_max_value_len */
 
 #define MAX_LISTENERS   16
 #define CRON_BUDGET_US  1000   /* index rehashing per tick */
 #define EXPIRE_FAST_MS  10
 #define ACCEPTS_PER_CALL 32
+#define STATUS_EVERY_MS 5000   /* STATUS= lines to systemd */
 
 struct server srv;
 
 struct listener {
     int fd;
     bool is_unix;
+    bool admin;
     char laddr[64];
     struct event *ev;
 };
 
 static struct listener listeners[MAX_LISTENERS];
 static int nlisteners;
-static struct event *cron_ev, *expire_ev, *sigterm_ev, *sigint_ev;
+static struct event *cron_ev, *expire_ev, *sigterm_ev, *sigint_ev, *sighup_ev;
+static int64_t last_status_ms, last_watchdog_ms;
+static int64_t watchdog_ms;   /* WATCHDOG=1 every this many ms (half of WATCHDOG_USEC), 0 off */
 static long long cron_hz;
 static uint64_t cron_ticks;
 
@@ -76,6 +83,25 @@ static uint64_t mono_us(void)
 }
 
 /* ---- systemd notification ---- */
+
+static void sd_notify_send(const char *msg);
+void server_sd_notify(const char *msg)
+{
+    sd_notify_send(msg);
+}
+
+size_t server_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    unsigned long size = 0, resident = 0;
+    int n = fscanf(f, "%lu %lu", &size, &resident);
+    fclose(f);
+    if (n != 2)
+        return 0;
+    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
 
 static void sd_notify_send(const char *msg)
 {
@@ -158,11 +184,12 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
                 setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
             }
         }
-        conn_accept(fd, l->is_unix, addr, l->laddr);
+        conn_accept(fd, l->is_unix, l->admin, addr, l->laddr);
     }
 }
 
-static int add_listener(int fd, bool is_unix, const char *laddr, char *err, size_t errlen)
+static int add_listener(int fd, bool is_unix, bool admin, const char *laddr, char *err,
+                        size_t errlen)
 {
     if (nlisteners == MAX_LISTENERS) {
         close(fd);
@@ -172,6 +199,7 @@ static int add_listener(int fd, bool is_unix, const char *laddr, char *err, size
     struct listener *l = &listeners[nlisteners];
     l->fd = fd;
     l->is_unix = is_unix;
+    l->admin = admin;
     snprintf(l->laddr, sizeof(l->laddr), "%s", laddr);
     l->ev = event_new(srv.base, fd, EV_READ | EV_PERSIST, on_accept, l);
     if (l->ev == NULL || event_add(l->ev, NULL) != 0) {
@@ -185,9 +213,9 @@ static int add_listener(int fd, bool is_unix, const char *laddr, char *err, size
     return 0;
 }
 
-/* Listens on one bind address. *skipped is set when an optional ('-')
- * address is unavailable. */
-static int listen_tcp(const char *spec, char *err, size_t errlen)
+/* Listens on one bind address; an optional ('-') address that is
+ * unavailable is skipped with a log line. */
+int server_listen_tcp(const char *spec, int portno, bool admin, char *err, size_t errlen)
 {
     bool optional = spec[0] == '-';
     const char *host = optional ? spec + 1 : spec;
@@ -202,7 +230,7 @@ static int listen_tcp(const char *spec, char *err, size_t errlen)
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
     char port[16];
-    snprintf(port, sizeof(port), "%lld", cfg.port);
+    snprintf(port, sizeof(port), "%d", portno);
     int gai = getaddrinfo(host, port, &hints, &res);
     if (gai != 0) {
         if (optional) {
@@ -241,8 +269,10 @@ static int listen_tcp(const char *spec, char *err, size_t errlen)
         snprintf(err, errlen, "could not listen on %s: %s: %s", laddr, what, strerror(e));
         return e == EADDRINUSE || e == EACCES ? EX_UNAVAILABLE : EX_OSERR;
     }
-    log_notice("Listening on %s", laddr);
-    return add_listener(fd, false, laddr, err, errlen);
+    log_notice("Listening on %s%s", laddr, admin ? " (admin port: admin commands, HTTP /metrics)" : "");
+    if (admin)
+        srv.admin_port = portno;
+    return add_listener(fd, false, admin, laddr, err, errlen);
 }
 
 static int listen_unix(char *err, size_t errlen)
@@ -273,7 +303,7 @@ static int listen_unix(char *err, size_t errlen)
     char laddr[64];
     snprintf(laddr, sizeof(laddr), "%.60s:0", path);
     log_notice("Listening on unix socket %s", path);
-    return add_listener(fd, true, laddr, err, errlen);
+    return add_listener(fd, true, false, laddr, err, errlen);
 }
 
 /* ---- cron ---- */
@@ -301,9 +331,20 @@ static bool expire_step(void)
     return n > 0 && took >= budget - budget / 8;
 }
 
+/* Re-reads both clocks: the wall clock for the keyspace and the offset that
+ * maps the loop's monotonic clock (srv.clock_us) to it. */
+static int64_t clock_sync(void)
+{
+    int64_t now = server_now_ms();
+    server_clock_read();
+    srv.clock_offset_ms = now - (int64_t)(srv.clock_us / 1000u);
+    ks_clock_set(now);
+    return now;
+}
+
 static void on_expire_fast(evutil_socket_t fd, short what, void *arg)
 {
-    ks_clock_update();
+    clock_sync();
     if (expire_step()) {
         struct timeval tv = {0, EXPIRE_FAST_MS * 1000};
         evtimer_add(expire_ev, &tv);
@@ -368,8 +409,7 @@ void server_stats_reset(void)
 
 static void on_cron(evutil_socket_t fd, short what, void *arg)
 {
-    int64_t now = server_now_ms();
-    ks_clock_update();
+    int64_t now = clock_sync();
     ks_cron(CRON_BUDGET_US);
     if (expire_step() && !evtimer_pending(expire_ev, NULL)) {
         struct timeval tv = {0, EXPIRE_FAST_MS * 1000};
@@ -377,8 +417,23 @@ static void on_cron(evutil_socket_t fd, short what, void *arg)
     }
     ops_sample(now);
     cron_ticks++;
-    if (cron_ticks % (uint64_t)cron_hz == 0)
+    if (cron_ticks % (uint64_t)cron_hz == 0) {
         conn_cron(now);
+        compactor_cron();
+    }
+    if (watchdog_ms > 0 && now - last_watchdog_ms >= watchdog_ms) {
+        last_watchdog_ms = now;
+        sd_notify_send("WATCHDOG=1");
+    }
+    if (now - last_status_ms >= STATUS_EVERY_MS) {
+        last_status_ms = now;
+        struct ks_stats ks;
+        ks_stats(&ks);
+        char msg[192];
+        snprintf(msg, sizeof(msg), "STATUS=%zu keys, used memory %zu bytes, RSS %zu bytes, %zu clients",
+                 ks.keys, server_used_memory(), server_rss_bytes(), conn_count());
+        sd_notify_send(msg);
+    }
     cron_schedule();
 }
 
@@ -398,6 +453,92 @@ void server_request_shutdown(const char *why)
         sd_notify_send("STOPPING=1");
     }
     event_base_loopbreak(srv.base);
+}
+
+/* ---- reload (SIGHUP) ---- */
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+    server_reload();
+}
+
+/* Sets option o back to the formatted value v (as config_format wrote it). */
+static void restore_value(const struct cfg_option *o, const char *v)
+{
+    char err[256];
+    char **argv = NULL;
+    int argc;
+    if (o->type == CFG_LIST) {
+        argc = config_split_line(v, &argv);
+        if (argc == 0) {
+            config_free_args(argc, argv);
+            char *one[1] = {(char *)""};
+            config_apply(o->name, 1, one, err, sizeof(err));
+            return;
+        }
+        if (argc > 0)
+            config_apply(o->name, argc, argv, err, sizeof(err));
+        config_free_args(argc, argv);
+        return;
+    }
+    char *one[1] = {(char *)v};
+    if (config_apply(o->name, 1, one, err, sizeof(err)) != CONFIG_OK)
+        log_warn("Reload: cannot restore %s: %s", o->name, err);
+}
+
+void server_reload(void)
+{
+    if (srv.config_file == NULL || srv.config_file[0] == '\0') {
+        log_notice("Received SIGHUP: no configuration file to reload");
+        return;
+    }
+    log_notice("Received SIGHUP: reloading %s", srv.config_file);
+    char *old[CFG_OPT_COUNT];
+    for (size_t i = 0; i < CFG_OPT_COUNT; i++)
+        old[i] = config_format(&config_options[i]);
+
+    /* The file, then the command line on top, as at start-up. Options the
+     * file no longer mentions keep their current values. */
+    char err[512];
+    config_rstatus_e st = config_load_file(srv.config_file, err, sizeof(err));
+    for (int k = 0; st == CONFIG_OK && k < srv.noverrides; k++) {
+        const struct server_override *ov = &srv.overrides[k];
+        st = config_apply(ov->name, ov->argc, ov->argv, err, sizeof(err));
+    }
+    bool changed[CFG_OPT_COUNT] = {false};
+    size_t nchanged = 0, nrefused = 0;
+    for (size_t i = 0; i < CFG_OPT_COUNT; i++) {
+        const struct cfg_option *o = &config_options[i];
+        char *now = config_format(o);
+        if (old[i] == NULL || now == NULL || strcmp(old[i], now) == 0) {
+            free(now);
+            continue;
+        }
+        if (st != CONFIG_OK) {
+            restore_value(o, old[i]);   /* all or nothing */
+        } else if (!(o->flags & CFG_MUTABLE)) {
+            log_warn("Reload: %s cannot change at run time; keeping '%s' (restart to apply '%s')",
+                     o->name, old[i], now);
+            restore_value(o, old[i]);
+            nrefused++;
+        } else {
+            bool secret = strcmp(o->name, "requirepass") == 0 || strcmp(o->name, "admin-password") == 0;
+            log_notice("Reload: %s changed from '%s' to '%s'", o->name, secret ? "(hidden)" : old[i],
+                       secret ? "(hidden)" : now);
+            changed[i] = true;
+            nchanged++;
+        }
+        free(now);
+    }
+    for (size_t i = 0; i < CFG_OPT_COUNT; i++)
+        free(old[i]);
+    if (st != CONFIG_OK) {
+        log_warn("Reload failed, nothing changed: %s", err);
+        return;
+    }
+    server_config_changed(changed);
+    log_notice("Reload done: %zu option(s) changed, %zu immutable change(s) refused", nchanged,
+               nrefused);
 }
 
 /* ---- lifecycle ---- */
@@ -440,7 +581,7 @@ int server_setup(char *err, size_t errlen)
         }
         char *save = NULL;
         for (char *tok = strtok_r(argv_copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-            rc = listen_tcp(tok, err, errlen);
+            rc = server_listen_tcp(tok, (int)cfg.port, false, err, errlen);
             if (rc != 0) {
                 free(argv_copy);
                 return rc;
@@ -458,13 +599,33 @@ int server_setup(char *err, size_t errlen)
         snprintf(err, errlen, "nothing to listen on: set port and bind, or unixsocket");
         return EX_CONFIG;
     }
+    rc = admin_setup(err, errlen);
+    if (rc != 0)
+        return rc;
+    if (compactor_setup(srv.base) != 0) {
+        snprintf(err, errlen, "cannot create the compaction timer");
+        return EX_OSERR;
+    }
+    conn_obl_update();
+    clock_sync();
+    const char *wd = getenv("WATCHDOG_USEC");
+    const char *wdpid = getenv("WATCHDOG_PID");
+    if (wd != NULL && (wdpid == NULL || atol(wdpid) == (long)getpid())) {
+        long long us = atoll(wd);
+        if (us > 0) {
+            watchdog_ms = us / 2000 > 0 ? us / 2000 : 1;
+            log_notice("systemd watchdog: WATCHDOG=1 every %lld ms", (long long)watchdog_ms);
+        }
+    }
 
     cron_ev = evtimer_new(srv.base, on_cron, NULL);
     expire_ev = evtimer_new(srv.base, on_expire_fast, NULL);
     sigterm_ev = evsignal_new(srv.base, SIGTERM, on_signal, NULL);
     sigint_ev = evsignal_new(srv.base, SIGINT, on_signal, NULL);
-    if (!cron_ev || !expire_ev || !sigterm_ev || !sigint_ev || evsignal_add(sigterm_ev, NULL) ||
-        evsignal_add(sigint_ev, NULL)) {
+    sighup_ev = evsignal_new(srv.base, SIGHUP, on_sighup, NULL);
+    if (!cron_ev || !expire_ev || !sigterm_ev || !sigint_ev || !sighup_ev ||
+        evsignal_add(sigterm_ev, NULL) || evsignal_add(sigint_ev, NULL) ||
+        evsignal_add(sighup_ev, NULL)) {
         snprintf(err, errlen, "cannot register timers or signal handlers");
         return EX_OSERR;
     }
@@ -486,6 +647,11 @@ void server_teardown(void)
 {
     conn_close_all();
     introspect_teardown();
+    compactor_teardown();
+    admin_teardown();
+    if (sighup_ev)
+        event_free(sighup_ev);
+    sighup_ev = NULL;
     for (int i = 0; i < nlisteners; i++) {
         event_free(listeners[i].ev);
         close(listeners[i].fd);
@@ -530,4 +696,12 @@ void server_config_changed(const bool *changed)
         ks_set_evict_samples((unsigned)cfg.maxmemory_samples);
     if (changed[CFG_OPT_lifetime_segregation])
         ks_set_lifetime_segregation(cfg.lifetime_segregation != 0);
+    if (changed[CFG_OPT_client_output_buffer_limit])
+        conn_obl_update();
+    if (changed[CFG_OPT_proto_max_bulk_len])
+        proto_set_max_value_len((uint64_t)cfg.proto_max_bulk_len);
+    if (changed[CFG_OPT_compact_auto] || changed[CFG_OPT_compact_frag_threshold] ||
+        changed[CFG_OPT_compact_min_reclaim] || changed[CFG_OPT_compact_interval] ||
+        changed[CFG_OPT_compact_slice_us] || changed[CFG_OPT_compact_cpu_pct])
+        compactor_config_changed();
 }

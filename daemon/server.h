@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct event_base;
 
@@ -19,12 +20,24 @@ struct server_stats {
     uint64_t total_connections;     /* accepted, including rejected ones */
     uint64_t rejected_connections;  /* refused for maxclients */
     uint64_t total_commands;
+    uint64_t admin_commands;        /* run on the admin port (not in total_commands) */
+    uint64_t obl_disconnects;       /* clients closed by client-output-buffer-limit */
+    uint64_t protected_denials;     /* clients refused by protected-mode */
     uint64_t net_input_bytes;
     uint64_t net_output_bytes;
 };
 
+/* A --name value... command-line override (main.c), re-applied on reload. */
+struct server_override {
+    const char *name;
+    int argc;
+    char **argv;
+};
+
 struct server {
     struct event_base *base;
+    const struct server_override *overrides;
+    int noverrides;
     struct server_stats stats;
     int64_t start_ms;               /* wall clock at start-up */
     const char *config_file;        /* absolute path or "" */
@@ -37,6 +50,14 @@ struct server {
     unsigned ops_idx;
     uint64_t ops_last_count;
     int64_t ops_last_ms;
+
+    /* The loop's clock: one CLOCK_MONOTONIC read per batch of input and one
+     * per command (command_dispatch_at stores the handler's end time here),
+     * shared by the keyspace clock and command timing. clock_offset_ms maps
+     * it to the wall clock; the cron refreshes the offset. */
+    uint64_t clock_us;
+    int64_t clock_offset_ms;
+    int admin_port;                 /* the admin port actually listened on, 0 if none */
 };
 
 extern struct server srv;
@@ -46,6 +67,9 @@ extern struct server srv;
  * or a sysexits code after writing a message to err.
  */
 int server_setup(char *err, size_t errlen);
+/* Listens on TCP spec:port (an admin listener if admin). Returns 0 or a
+ * sysexits code after writing a message to err. */
+int server_listen_tcp(const char *spec, int port, bool admin, char *err, size_t errlen);
 /* Runs the loop until a shutdown signal or SHUTDOWN; tells systemd READY=1 first. */
 void server_run(void);
 /* Closes clients and listeners and frees the loop. */
@@ -69,6 +93,29 @@ void server_stats_reset(void);
 
 /* Monotonic-ish wall clock in milliseconds (for ages and idle times). */
 int64_t server_now_ms(void);
+
+/* Reads the monotonic clock into srv.clock_us (once per batch of input). */
+static inline uint64_t server_clock_read(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    srv.clock_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return srv.clock_us;
+}
+/* srv.clock_us as wall-clock milliseconds (no clock read). */
+static inline int64_t server_clock_ms(void)
+{
+    return (int64_t)(srv.clock_us / 1000u) + srv.clock_offset_ms;
+}
+
+/* Resident set size of the process, from /proc/self/statm (0 if unknown). */
+size_t server_rss_bytes(void);
+
+/* systemd notification (no-op without $NOTIFY_SOCKET). */
+void server_sd_notify(const char *msg);
+
+/* SIGHUP: re-reads the configuration file and applies what may change. */
+void server_reload(void);
 
 /* Registers the daemon's own commands (cmd_server.c). Returns 0 or an errno. */
 int cmd_server_setup(void);

@@ -131,6 +131,17 @@ const char *command_fullname(const struct command *c);
 const struct command *command_dispatch(struct session *s, int argc, struct slice *argv);
 
 /*
+ * command_dispatch with a caller-supplied clock, so that one clock read per
+ * command serves both the caller (its keyspace clock) and the handler
+ * timing: *now_us is a CLOCK_MONOTONIC reading in microseconds taken just
+ * before the call; the handler's time is measured from it, and the reading
+ * taken when the handler returns is stored back (unchanged if no handler
+ * ran), ready to be the next command's start.
+ */
+const struct command *command_dispatch_at(struct session *s, int argc, struct slice *argv,
+                                          uint64_t *now_us);
+
+/*
  * For checks the daemon makes before dispatch (e.g. maxmemory): replies
  * err, counts a rejected call of c (if not NULL) and, inside MULTI, makes
  * the transaction fail with EXECABORT, as Redis does for every command it

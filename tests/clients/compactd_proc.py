@@ -79,6 +79,8 @@ class Daemon:
         args = [self.bin, "--port", str(self.port), "--bind", "127.0.0.1"]
         if is_redis():
             args += ["--save", "", "--appendonly", "no"]
+        elif "--admin-port" not in extra:
+            args += ["--admin-port", "0"]   # the default 6380 would be shared by parallel tests
         args += list(extra)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,

@@ -168,6 +168,15 @@ void server_spawn(struct server *s, int port, const char *conf_path,
         argv[argc++] = "--daemonize";
         argv[argc++] = "no";
     }
+    /* compactd's admin port defaults to 6380, which parallel tests would
+     * share: off unless the test asks for one. */
+    bool admin_given = false;
+    for (int i = 0; extra && extra[i]; i++)
+        admin_given = admin_given || strcmp(extra[i], "--admin-port") == 0;
+    if (!harness_is_redis() && !admin_given) {
+        argv[argc++] = "--admin-port";
+        argv[argc++] = "0";
+    }
     for (int i = 0; extra && extra[i] && argc < 63; i++)
         argv[argc++] = extra[i];
     argv[argc] = NULL;

@@ -89,7 +89,7 @@ def run_case(tmp, abstract):
     log = os.path.join(tmp, "compactd-%s.log" % name)
     env = dict(os.environ, NOTIFY_SOCKET=env_value)
     with open(log, "wb") as lf:
-        proc = subprocess.Popen([BIN, "--port", str(port), "--bind", "127.0.0.1"],
+        proc = subprocess.Popen([BIN, "--port", str(port), "--bind", "127.0.0.1", "--admin-port", "0"],
                                 env=env, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
     try:
         msgs = []          # (key, value) in arrival order

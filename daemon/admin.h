@@ -1,0 +1,58 @@
+/*
+ * admin: the admin port, a second listener for operators (issue 4 §4).
+ *
+ * It speaks RESP, through the same connection machinery and parser as the
+ * data port, but runs only its own small command table (AUTH, PING,
+ * COMPACT, ARENAS, PINNERS, STATS, CONFIG, PURGE, SHUTDOWN, HELP): data
+ * commands are unknown there, and admin commands are unknown on the data
+ * port. A connection whose first bytes are an HTTP method ("GET ", "POST",
+ * "HEAD") is served as one HTTP/1.x request and closed; GET /metrics is
+ * the Prometheus text exposition of the server's figures.
+ *
+ * With admin-password set, everything but AUTH (and QUIT) answers NOAUTH
+ * until AUTH succeeds, and HTTP needs "Authorization: Bearer <password>"
+ * or Basic credentials whose password matches (any user name); both
+ * compare in constant time. admin-bind must be a loopback address unless
+ * admin-password is set (admin_setup refuses to start otherwise).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct conn;
+
+/* Opens the admin listener (admin-port 0: nothing). Returns 0 or a sysexits
+ * code after writing a message to err. */
+int admin_setup(char *err, size_t errlen);
+void admin_teardown(void);
+
+/* Runs the parsed request c->req of an admin connection (RESP). */
+void admin_run(struct conn *c);
+
+/* 1 if buf starts an HTTP request, 0 if not, -1 if too few bytes to tell. */
+int admin_http_detect(const char *buf, size_t len);
+
+/*
+ * Serves one HTTP request from buf: returns 0 while its head (request line
+ * and headers) is incomplete, else the bytes consumed, after putting the
+ * whole response in c's reply and marking c to close once it is sent.
+ */
+size_t admin_http(struct conn *c, const char *buf, size_t len);
+
+/*
+ * HTTP routes: a handler fills the response body and its content type and
+ * returns the status code (200, 404, ...). Routes match the path exactly
+ * (without the query string) for GET and HEAD. /metrics is built in; a
+ * dashboard at "/" can be added with admin_http_route("/", fn) before the
+ * loop runs. Returns false if the table is full or the path is taken.
+ */
+struct admin_http_body {
+    char *p;                 /* malloc'd, or NULL when empty */
+    size_t len, cap;
+    const char *content_type;
+};
+void admin_body_printf(struct admin_http_body *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+typedef int (*admin_http_fn)(const char *path, const char *query, struct admin_http_body *out);
+bool admin_http_route(const char *path, admin_http_fn fn);

@@ -1,0 +1,250 @@
+/*
+ * compactor: the event-loop side of online compaction (see compactor.h).
+ *
+ * alloc/ owns the mover's state machine and its counters, keyspace/ the
+ * evacuate callback (ks_compact_*); this file only decides when to step and
+ * how far apart, and reports. Invariant: step_ev is pending exactly while a
+ * run started here is unfinished, so the loop never spins and a finished
+ * run is logged once (finish() runs on the step that ends it).
+ */
+#include "daemon/compactor.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc/alloc.h"
+#include "daemon/config.h"
+#include "daemon/introspect.h"
+#include "daemon/log.h"
+#include "daemon/server.h"
+#include "keyspace/keyspace.h"
+
+#define AUTO_BACKOFF_MS 60000   /* after an automatic run that released nothing */
+
+/*
+ * Interim: keyspace's ks_compact_* (notes/COMPACTION.md) is being written.
+ * Until it lands these weak stand-ins drive alloc's mover with a callback
+ * that only moves (no dropping of expired entries); keyspace's strong
+ * definitions replace them at link time without any change here.
+ */
+void ks_compact_start(const struct alloc_compact_opts *o);
+bool ks_compact_step(uint64_t budget_us);
+
+static bool interim_evacuate(void *block, void *ctx)
+{
+    struct entry *e = ks_entry_of_block(block);
+    void *copy = alloc_move(block);
+    if (copy == NULL)
+        return false;
+    if (!ks_repoint(e, ks_entry_of_block(copy))) {
+        alloc_free(copy);   /* not an indexed entry: leave it */
+        return true;
+    }
+    alloc_free(block);
+    return true;
+}
+
+__attribute__((weak)) void ks_compact_start(const struct alloc_compact_opts *o)
+{
+    alloc_compact_start(o);
+}
+
+__attribute__((weak)) bool ks_compact_step(uint64_t budget_us)
+{
+    return alloc_compact_step(budget_us, interim_evacuate, NULL);
+}
+
+static struct event *step_ev;
+static bool active;             /* a run started here is unfinished */
+static const char *run_why = "";
+static size_t rss_before;
+static int64_t last_start_ms;   /* wall clock of the last run's start (schedule) */
+static int64_t auto_quiet_until_ms;
+static struct compactor_stats cst;
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void opts_from_cfg(struct alloc_compact_opts *o, int cls)
+{
+    alloc_compact_opts_default(o);
+    o->frag_threshold = (double)cfg.compact_frag_threshold / 1000.0;
+    o->min_reclaim = (size_t)cfg.compact_min_reclaim;
+    o->cls = cls;
+}
+
+static void human(char *buf, size_t len, double n)
+{
+    const char *u = "B";
+    if (n >= 1024.0 * 1024 * 1024) {
+        n /= 1024.0 * 1024 * 1024;
+        u = "G";
+    } else if (n >= 1024.0 * 1024) {
+        n /= 1024.0 * 1024;
+        u = "M";
+    } else if (n >= 1024.0) {
+        n /= 1024.0;
+        u = "K";
+    }
+    snprintf(buf, len, "%.2f%s", n, u);
+}
+
+/* The run ended (this step finished it): one log line. */
+static void finish(void)
+{
+    active = false;
+    struct alloc_compact_status st;
+    alloc_compact_status(&st);
+    size_t rss_after = server_rss_bytes();
+    cst.last_rss_before = rss_before;
+    cst.last_rss_after = rss_after;
+    char moved[32], rb[32], ra[32], mb[32], ma[32];
+    human(moved, sizeof(moved), (double)st.bytes_moved);
+    human(rb, sizeof(rb), (double)rss_before);
+    human(ra, sizeof(ra), (double)rss_after);
+    human(mb, sizeof(mb), (double)st.mapped_before);
+    human(ma, sizeof(ma), (double)st.mapped_after);
+    log_notice("Compaction run (%s%s): %llu classes touched, %llu entries moved (%s), "
+               "%llu dropped, %llu arenas released, %llu abandoned; mapped %s -> %s, "
+               "RSS %s -> %s; %.3f ms (%.3f ms in %llu steps)",
+               run_why, st.cls >= 0 ? ", one class" : "",
+               (unsigned long long)st.classes_touched, (unsigned long long)st.blocks_moved, moved,
+               (unsigned long long)st.blocks_dropped, (unsigned long long)st.arenas_released,
+               (unsigned long long)st.arenas_abandoned, mb, ma, rb, ra,
+               (double)st.duration_us / 1000.0, (double)st.time_us / 1000.0,
+               (unsigned long long)st.steps);
+    if (strcmp(run_why, "auto") == 0 && st.arenas_released == 0)
+        auto_quiet_until_ms = server_now_ms() + AUTO_BACKOFF_MS;
+}
+
+/* One step; true while the run goes on. */
+static bool step(uint64_t budget_us)
+{
+    ks_clock_set(server_now_ms());   /* expired entries are dropped by the clock */
+    uint64_t t0 = mono_us();
+    bool more = ks_compact_step(budget_us);
+    uint64_t took = mono_us() - t0;
+    if (took > cst.max_step_us)
+        cst.max_step_us = took;
+    latency_add_sample("compaction", took / 1000);
+    if (!more)
+        finish();
+    return more;
+}
+
+static void schedule_step(uint64_t delay_us)
+{
+    struct timeval tv = {(time_t)(delay_us / 1000000u), (suseconds_t)(delay_us % 1000000u)};
+    evtimer_add(step_ev, &tv);
+}
+
+static void on_step(evutil_socket_t fd, short what, void *arg)
+{
+    uint64_t slice = (uint64_t)cfg.compact_slice_us;
+    uint64_t t0 = mono_us();
+    if (!step(slice))
+        return;
+    /* Idle (100 - pct) / pct of the time worked, so the run's share of a
+     * core stays at compact-cpu-pct. */
+    uint64_t took = mono_us() - t0;
+    uint64_t pct = (uint64_t)cfg.compact_cpu_pct;
+    schedule_step(pct >= 100 ? 0 : took * (100 - pct) / pct);
+}
+
+static void start_run(int cls, const char *why)
+{
+    struct alloc_compact_opts o;
+    opts_from_cfg(&o, cls);
+    rss_before = server_rss_bytes();
+    run_why = why;
+    last_start_ms = server_now_ms();
+    ks_compact_start(&o);
+    active = true;
+    if (strcmp(why, "auto") == 0)
+        cst.runs_auto++;
+    else if (strcmp(why, "scheduled") == 0)
+        cst.runs_scheduled++;
+    else
+        cst.runs_manual++;
+    log_verbose("Compaction run started (%s, class %d)", why, cls);
+}
+
+int compactor_setup(struct event_base *base)
+{
+    step_ev = evtimer_new(base, on_step, NULL);
+    last_start_ms = server_now_ms();
+    return step_ev != NULL ? 0 : -1;
+}
+
+void compactor_teardown(void)
+{
+    if (step_ev != NULL)
+        event_free(step_ev);
+    step_ev = NULL;
+    active = false;
+}
+
+bool compactor_start(int cls, const char *why)
+{
+    struct alloc_compact_status st;
+    alloc_compact_status(&st);
+    if (active || st.running)
+        return false;
+    start_run(cls, why);
+    schedule_step(0);
+    return true;
+}
+
+void compactor_run_sync(int cls)
+{
+    struct alloc_compact_status st;
+    alloc_compact_status(&st);
+    if (!active && !st.running)
+        start_run(cls, "manual sync");
+    if (step_ev != NULL)
+        evtimer_del(step_ev);
+    while (step(UINT64_MAX / 4))
+        ;
+}
+
+void compactor_cron(void)
+{
+    if (active)
+        return;
+    struct alloc_compact_status st;
+    alloc_compact_status(&st);
+    if (st.running)
+        return;
+    int64_t now = server_now_ms();
+    if (cfg.compact_interval > 0 && now - last_start_ms >= cfg.compact_interval * 1000) {
+        compactor_start(-1, "scheduled");
+        return;
+    }
+    if (cfg.compact_auto && now >= auto_quiet_until_ms) {
+        struct alloc_compact_opts o;
+        opts_from_cfg(&o, -1);
+        if (alloc_compact_wanted(&o))
+            compactor_start(-1, "auto");
+    }
+}
+
+void compactor_config_changed(void)
+{
+    /* A new threshold or switch deserves a fresh look at once. */
+    auto_quiet_until_ms = 0;
+    if (active && step_ev != NULL && evtimer_pending(step_ev, NULL)) {
+        evtimer_del(step_ev);
+        schedule_step(0);
+    }
+}
+
+void compactor_stats(struct compactor_stats *st)
+{
+    *st = cst;
+}

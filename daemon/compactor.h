@@ -1,0 +1,40 @@
+/*
+ * compactor: drives the keyspace's online compaction from the event loop.
+ *
+ * A run is started by the admin port (COMPACT), by the automatic trigger
+ * (compact-auto: the allocator says fragmentation passed
+ * compact-frag-threshold with at least compact-min-reclaim bytes to gain)
+ * or by the schedule (compact-interval). While it runs, a libevent timer
+ * does one step of compact-slice-us and then waits slice * (100 - pct) /
+ * pct, so the run uses at most compact-cpu-pct of a core. Each finished run
+ * logs one line and feeds LATENCY's "compaction" event with its longest
+ * step.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct event_base;
+
+int compactor_setup(struct event_base *base);
+void compactor_teardown(void);
+
+/* Starts an asynchronous run over class cls (-1: all). False if one is
+ * already running. why goes into the log line. */
+bool compactor_start(int cls, const char *why);
+/* Runs a whole compaction now, blocking the loop (COMPACT SYNC); if a run
+ * is in progress, finishes it. */
+void compactor_run_sync(int cls);
+/* Once a second from the cron: the trigger and the schedule. */
+void compactor_cron(void);
+/* The compaction options changed (CONFIG SET, SIGHUP). */
+void compactor_config_changed(void);
+
+/* Daemon-side figures for STATS and /metrics. */
+struct compactor_stats {
+    uint64_t runs_auto, runs_scheduled, runs_manual;
+    uint64_t last_rss_before, last_rss_after;
+    uint64_t max_step_us;            /* longest single step, every run */
+};
+void compactor_stats(struct compactor_stats *st);
