@@ -487,8 +487,10 @@ def compact_status(srv):
 
 
 def pick(d, *words):
-    """The first numeric field whose name contains all the words (compaction totals)."""
-    for k, v in d.items():
+    """The first numeric field whose name contains all the words, preferring running
+    totals ('total_...') over the last run's figures ('run_...')."""
+    for k, v in sorted(d.items(), key=lambda kv: ("total" not in kv[0].lower(),
+                                                  "run_" in kv[0].lower())):
         kl = k.lower()
         if all(w in kl for w in words):
             try:
