@@ -12,6 +12,11 @@ i = 1..99), then for each round and each of SET and GET:
   3. waits (at most 60 s) for the compaction to finish and writes the deleted
      keys back, so the next round starts from the same state (the deleted half
      alternates between rounds).
+When the binary has compaction, compact-auto is set to no for the benchmark
+(so only the COMPACT ASYNC before a "during" run compacts) and a calibration
+cycle first times one compaction of the fragmented set; each run then has as
+many requests as the server answers in 0.9 x that time, so that "during" runs
+overlap compaction instead of mostly following it (REQUESTS overrides).
 redis-benchmark runs 50 clients, random keys over KEYSPACE keys, 64-byte
 values, and its --csv output gives p50/p95/p99 per run. Idle and during runs
 alternate so a slow phase of the shared machine hurts both; the summary is the
@@ -110,8 +115,8 @@ def main():
     if not os.access(binary, os.X_OK):
         sys.exit("latency.py: no compactd at %s (build it first)" % binary)
     q = B.quick()
-    rounds = int(os.environ.get("ROUNDS", "1" if q else "3"))
-    n = int(os.environ.get("REQUESTS", "50000" if q else "200000"))
+    rounds = int(os.environ.get("ROUNDS", "2" if q else "5"))
+    n = int(os.environ.get("REQUESTS", "50000" if q else "200000"))   # without compaction
     frag_mb = float(os.environ.get("FRAG_MB", "64" if q else "512"))
     keyspace = int(os.environ.get("KEYSPACE", "100000"))
     clients = int(os.environ.get("CLIENTS", "50"))
@@ -127,10 +132,31 @@ def main():
         compaction, line = B.describe_compaction(B.compaction_support(srv))
         log("compactd: %s" % line)
         c = srv.connect()
+        if compaction:
+            # Only the COMPACT ASYNC sent right before a "during" run compacts, so idle
+            # runs are idle and the deletes themselves do not start a run early.
+            try:
+                c.call("CONFIG", "SET", "compact-auto", "no")
+                log("compactd: compact-auto set to no for this benchmark (manual COMPACT ASYNC)")
+            except B.RespError as e:
+                log("compactd: could not set compact-auto no (%s); automatic runs may overlap" % e)
         allkeys = [(key(i, j), 16 * i) for i in SIZES for j in range(count)]
         write(c, allkeys)
         # warm the benchmark's own keyspace so GET finds values and SET overwrites
-        bench(srv.port, "set", keyspace, clients, keyspace)
+        warm = bench(srv.port, "set", keyspace, clients, keyspace)
+        if compaction and "REQUESTS" not in os.environ:
+            # Size the runs to how long one compaction of the set takes, so that
+            # "during" runs overlap compaction rather than mostly follow it.
+            delete(c, [k for k, sz in allkeys if int(k[-7:]) % 2 == 1])
+            t = time.time()
+            B.admin_call(srv, "COMPACT", "ASYNC")
+            time.sleep(0.01)
+            wait_idle(srv, 120)
+            dur = time.time() - t
+            write(c, [(k, sz) for k, sz in allkeys if int(k[-7:]) % 2 == 1])
+            n = max(2000, int(warm["rps"] * dur * 0.9))
+            log("calibration: one compaction of the fragmented set took %.2f s; %d requests per "
+                "run (%.0f rps x 0.9 x that)" % (dur, n, warm["rps"]))
         for r in range(rounds):
             for test in ("set", "get"):
                 waited = wait_idle(srv, 60)
