@@ -335,6 +335,7 @@ static struct {
     } pool[EVICT_POOL];
     unsigned evict_samples;
     uint64_t evicted;
+    struct ks_compact_stats kc;
     uint64_t seed[3];
     uint64_t rng;
     uint64_t hits, misses, expired;
@@ -1686,23 +1687,80 @@ struct ks_evict_result ks_evict(size_t bytes_to_free, enum ks_evict_policy p)
     return res;
 }
 
-/* ---- pinners (see keyspace.h) ---- */
-
-struct pin_arena {
-    struct alloc_arena *a;
-    struct alloc_arena_info in;
-};
-
-static int pin_cmp(const void *x, const void *y)
+/*
+ * ---- compaction glue (notes/COMPACTION.md) ----
+ *
+ * alloc/ decides which arenas to evacuate and walks their live blocks;
+ * evacuate() decides what each block means. An expired entry is deleted
+ * (counted as expired, and the modify hook fires as for any expiry);
+ * anything else is copied by alloc_move into another arena of its class
+ * and band, the index slot that holds it is pointed at the copy (found by
+ * pointer from the key's hash, as ks_repoint does) and the original freed.
+ * A move changes nothing a client can see: no modify hook, the access
+ * field is copied with the bytes. The copy may land in an arena behind the
+ * arena sweep's cursor, so its expiry is noted. Steps run from the daemon's
+ * timer, never between ks_alloc and ks_insert (a pending entry is not in
+ * the index and would be counted as a stray and left in place).
+ */
+static bool evacuate(void *block, void *ctx)
 {
-    const struct alloc_arena_info *a = &((const struct pin_arena *)x)->in;
-    const struct alloc_arena_info *b = &((const struct pin_arena *)y)->in;
-    /* occupancy a.live/a.slots against b.live/b.slots, then fewer live first */
-    uint64_t l = (uint64_t)a->live * b->slots, r = (uint64_t)b->live * a->slots;
-    if (l != r)
-        return l < r ? -1 : 1;
-    return a->live < b->live ? -1 : a->live > b->live;
+    (void)ctx;
+    struct entry *e = block;
+    uint64_t h = entry_hash(e);
+    struct table *t;
+    size_t i = find_entry(e, h, &t);
+    if (i == NOPOS) {
+        ks.kc.strays++;  /* not an indexed entry: leave it */
+        return true;
+    }
+    if (ent_expired(e)) {
+        remove_at(t, i, false);
+        finish_old_if_empty();
+        ks.expired++;
+        ks.kc.dropped++;
+        return true;
+    }
+    struct entry *n = alloc_move(block);
+    if (!n) {
+        ks.kc.move_failures++;
+        return false;  /* out of memory: the arena stays partly evacuated */
+    }
+    if ((uintptr_t)n & ~(uintptr_t)SLOT_PTR)
+        abort();
+    t->slots[i] = (t->slots[i] & ~SLOT_PTR) | (uint64_t)(uintptr_t)n;
+    if (n->flags & EF_TTL)
+        note_expiry(n, ent_expire(n));
+    ks.kc.moved++;
+    ks.kc.bytes_moved += alloc_usable(n);
+    alloc_free(block);
+    return true;
 }
+
+void ks_compact_start(const struct alloc_compact_opts *o)
+{
+    alloc_compact_start(o);
+}
+
+bool ks_compact_step(uint64_t budget_us)
+{
+    if (!ks.ready)
+        return false;
+    bool more = alloc_compact_step(budget_us, evacuate, NULL);
+    maybe_shrink();
+    return more;
+}
+
+void ks_compact_status(struct alloc_compact_status *st)
+{
+    alloc_compact_status(st);
+}
+
+void ks_compact_stats(struct ks_compact_stats *st)
+{
+    *st = ks.kc;
+}
+
+/* ---- pinners (see keyspace.h) ---- */
 
 struct pin_walk {
     ks_pinner_fn fn;
@@ -1726,24 +1784,15 @@ size_t ks_pinners(size_t n, ks_pinner_fn fn, void *ctx)
 {
     if (!ks.ready || n == 0)
         return 0;
-    struct alloc_stats st;
-    alloc_stats(&st);
-    size_t cap = st.arenas, cnt = 0;
-    struct pin_arena *v = cap ? malloc(cap * sizeof *v) : NULL;
+    /* every arena listed holds at least one live block: n arenas suffice */
+    size_t want = n < 1024 ? n : 1024;
+    struct alloc_arena_ref *v = malloc(want * sizeof *v);
     if (!v)
         return 0;
-    for (unsigned c = 0; c < alloc_class_count(); c++) {
-        for (struct alloc_arena *a = alloc_arena_first(c); a && cnt < cap; a = alloc_arena_next(a)) {
-            alloc_arena_info(a, &v[cnt].in);
-            v[cnt].a = a;
-            if (v[cnt].in.live < v[cnt].in.slots)  /* a full arena pins nothing */
-                cnt++;
-        }
-    }
-    qsort(v, cnt, sizeof *v, pin_cmp);
+    size_t cnt = alloc_arena_sparsest_n(want, v);
     struct pin_walk w = {.fn = fn, .ctx = ctx, .left = n};
     for (size_t i = 0; i < cnt && w.left > 0; i++) {
-        const struct alloc_arena_info *in = &v[i].in;
+        const struct alloc_arena_info *in = &v[i].info;
         w.p = (struct ks_pinner){
             .cls = in->cls,
             .band = in->band,
@@ -1752,7 +1801,7 @@ size_t ks_pinners(size_t n, ks_pinner_fn fn, void *ctx)
             .arena_slots = in->slots,
             .arena = in->base,
         };
-        alloc_arena_foreach_live(v[i].a, pin_visit, &w);
+        alloc_arena_foreach_live(v[i].arena, pin_visit, &w);
     }
     free(v);
     return n - w.left;

@@ -295,12 +295,40 @@ bool ks_repoint(struct entry *old, struct entry *moved);
 /* ---- compaction (issue 4 §3; see notes/COMPACTION.md) ---- */
 
 /*
+ * Wrappers of alloc's compactor for the daemon (daemon -> keyspace ->
+ * alloc), with the keyspace's evacuation callback: an expired entry is
+ * deleted (counts as expired, fires the modify hook like any expiry), any
+ * other is moved (alloc_move), its index slot repointed and the original
+ * freed; a move fires no hook and leaves the access clock alone. The opts
+ * and status structs are alloc's (alloc/alloc.h). ks_compact_start starts a
+ * run (no-op while one runs); ks_compact_step does about budget_us of work
+ * and returns true while the run is unfinished. Never call a step between
+ * ks_alloc and ks_insert/ks_discard.
+ */
+struct alloc_compact_opts;
+struct alloc_compact_status;
+void ks_compact_start(const struct alloc_compact_opts *o);
+bool ks_compact_step(uint64_t budget_us);
+void ks_compact_status(struct alloc_compact_status *st);
+
+/* The keyspace's side of it, cumulative since setup. */
+struct ks_compact_stats {
+    uint64_t moved;          /* entries moved */
+    uint64_t bytes_moved;    /* their block bytes */
+    uint64_t dropped;        /* expired entries deleted instead (also in expired_keys) */
+    uint64_t move_failures;  /* alloc_move returned NULL (a step stopped early) */
+    uint64_t strays;         /* blocks not in the index (should stay 0) */
+};
+void ks_compact_stats(struct ks_compact_stats *st);
+
+/*
  * The live keys that keep arenas from being released: those in the
  * sparsest arenas (lowest occupancy first, full arenas never), up to n of
- * them, for the admin port's PINNERS command. fn gets each with its arena's
- * figures; it must not change the keyspace. Expired keys are skipped.
- * Returns the number reported. Cost: one pass over the arena headers and
- * a walk of the reported arenas.
+ * them (from the 1024 sparsest arenas at most), for the admin port's
+ * PINNERS command. fn gets each with its arena's figures; it must not
+ * change the keyspace. Expired keys are skipped. Returns the number
+ * reported. Cost: alloc_arena_sparsest_n (a pass over the arena headers)
+ * and a walk of the reported arenas.
  */
 struct ks_pinner {
     struct entry *e;
