@@ -106,29 +106,23 @@
  *   call, and freeing everything leaves at most arena_retain arenas mapped
  *   and DIRTY_MAX of them resident (see arena_retire()).
  *
- * Online compaction (the next step; not implemented here)
- *   A mover picks a (class, band) whose arenas are sparse in total
- *   (alloc_class_stats: free_bytes large against live_bytes), takes the
- *   sparsest arena with alloc_arena_sparsest() (lowest non-empty bucket,
- *   O(1)), and walks its live slots with alloc_arena_foreach_live() (one
- *   count-trailing-zeros per live slot, no per-slot header reads). For each
- *   live block it asks the owner (the keyspace, through a relocation
- *   callback that knows which index slot points at the block) to copy it
- *   into a fresh alloc_block() of the same class and band and to swap the
- *   pointer; then frees the old block. Because allocation always prefers the
- *   fullest bucket, the copies land in dense arenas, and never in the arena
- *   being evacuated: the walk pins it (takes it off the bucket lists, so it
- *   receives no blocks, and keeps it mapped even when its last block
- *   leaves). A mover should only evacuate when the pair's other arenas have
- *   at least as many free slots as the source has live ones; else the
- *   copies would need a fresh arena and nothing would be gained. Spread
- *   over cron ticks, the mover pins the source (alloc_arena_pin) for the
- *   whole evacuation and calls alloc_arena_walk() with a slot cursor and a
- *   time budget per tick (its callback returning false ends the tick);
- *   unpinning the emptied source retires it.
- *   When the arena's live count reaches zero it is released like any other.
- *   An arena knows its class and band (header fields), so the mover needs no
- *   other bookkeeping.
+ * Online compaction (alloc_compact_*, alloc_move; details above the mover)
+ *   A run visits every (class, band) and, where the free slots add up to k
+ *   whole arenas, slates the k sparsest (exact order: fewest live per slot),
+ *   which pins them: off the bucket lists, so neither the copies nor other
+ *   allocations land there. It walks them with a slot cursor, sparsest
+ *   first, handing each live block to the owner's evacuate callback, which
+ *   drops it or alloc_move()s it; the copies go where alloc_block would put
+ *   them, the fullest unslated arena of the pair, so the pair ends with
+ *   ceil(live / slots) arenas. It never maps an arena to make room: when
+ *   concurrent allocations eat the destinations it gives slated arenas back
+ *   (densest first) and stops the pair. Emptied arenas are returned to the
+ *   OS at once (not retained), purged a slice per batch and then unmapped,
+ *   so that a step's work stays bounded whatever the arena size. Work is
+ *   cut in batches (16 blocks or 64 KiB of slots, or one pair planned)
+ *   with a clock read after each; a step runs batches until its budget is
+ *   spent. Per (class, band) live counts (size_class.blive) make the
+ *   trigger and "reclaimable" O(classes * bands) without walking arenas.
  *
  * Not thread-safe: one event-loop thread calls everything.
  */
@@ -164,6 +158,7 @@
 #define FLAG_MOVER 2u                 /* pinned by the compaction mover (with FLAG_BUSY) */
 
 static void mover_reset(void);
+static size_t release_all(void);
 
 __attribute__((noreturn, cold)) static void alloc_panic(const char *what, const void *p)
 {
@@ -223,14 +218,17 @@ struct size_class {
     uint32_t thr[NB + 1];      /* live >= thr[b+1]: leave bucket b upwards; live < thr[b]: downwards */
     uint64_t recip;            /* ceil(2^64 / size): offset -> index by multiplication */
     size_t group_bytes, slots_off;
-    size_t arenas, live, live_bytes;
+    size_t arenas, live_bytes;
+    size_t blive[ALLOC_BANDS];  /* live blocks per band (the class's live count is
+                                   their sum): free and alloc update the one of
+                                   their arena's band, so the mover has per-pair
+                                   counts at no extra cost on those paths */
     struct alloc_arena *all;
 };
 
 struct band_lists {
     uint32_t nonempty;         /* bit b: head[b] != NULL, for b < NB */
     uint32_t narenas;
-    size_t live;               /* live blocks of the pair: the mover's running sum */
     struct alloc_arena *head[NB + 1];
     struct alloc_arena *spare;  /* retained empty arenas of this pair */
 };
@@ -251,6 +249,11 @@ static struct {
     struct band_lists bl[MAX_CLASSES][ALLOC_BANDS];
     struct alloc_arena *lru_head, *lru_tail;
     size_t nretained;
+    /* arenas the mover emptied, being returned to the OS a slice at a time
+     * (purge, then munmap), linked through enext; rel_off is how far the
+     * head has been purged */
+    struct alloc_arena *rel_head, *rel_tail;
+    size_t nreleasing, rel_off;
     size_t narenas;
     struct large *large;
     size_t nlarge, large_mapped, large_req, large_usable;
@@ -461,6 +464,7 @@ void alloc_teardown(void)
         }
     }
     alloc_release_retained();
+    release_all();
     struct large *l = g.large;
     while (l) {
         struct large *next = l->next;
@@ -661,10 +665,18 @@ static void arena_unlink_empty(struct size_class *c, struct alloc_arena *a, bool
         a->cnext->cprev = a->cprev;
     c->arenas--;
     g.narenas--;
-    if (release)
-        os_unmap((void *)base_of(a), g.arena_size);
-    else
+    if (release) {
+        a->flags = 0;
+        a->enext = NULL;
+        if (g.rel_tail)
+            g.rel_tail->enext = a;
+        else
+            g.rel_head = a;
+        g.rel_tail = a;
+        g.nreleasing++;
+    } else {
         arena_retire(a);
+    }
 }
 
 static void arena_empty(struct size_class *c, struct alloc_arena *a)
@@ -738,8 +750,7 @@ static void rebucket(struct size_class *c, struct alloc_arena *a)
     bucket_push(bl, bucket_of(c, a->live), a);
 }
 
-static inline void *arena_take(struct size_class *c, struct band_lists *bl, struct alloc_arena *a,
-                               size_t size)
+static inline void *arena_take(struct size_class *c, struct alloc_arena *a, size_t size)
 {
     char *p;
     uint32_t idx;
@@ -756,8 +767,7 @@ static inline void *arena_take(struct size_class *c, struct band_lists *bl, stru
     *bw |= 1ull << (idx & 63);
     slack_set(a, idx, a->slot_size - (uint32_t)size);
     a->live++;
-    c->live++;
-    bl->live++;
+    c->blive[a->band]++;
     c->live_bytes += size;
     if (unlikely(a->live >= c->thr[a->bucket + 1]))
         rebucket(c, a);
@@ -839,7 +849,7 @@ static void *alloc_slow(size_t size, unsigned band)
         errno = ENOMEM;
         return NULL;
     }
-    return arena_take(&g.cls[ci], bl, a, size == 0 ? 1 : size);
+    return arena_take(&g.cls[ci], a, size == 0 ? 1 : size);
 }
 
 void *alloc_block(size_t size, unsigned band)
@@ -860,7 +870,7 @@ void *alloc_block(size_t size, unsigned band)
     if (unlikely(bl->nonempty == 0))
         return alloc_slow(size, band);
     struct alloc_arena *a = bl->head[31 - __builtin_clz(bl->nonempty)];
-    return arena_take(&g.cls[ci], bl, a, size);
+    return arena_take(&g.cls[ci], a, size);
 }
 
 void alloc_free(void *p)
@@ -883,8 +893,7 @@ void alloc_free(void *p)
         alloc_panic("free of a block that is not live (double free?)", p);
     *w &= ~bit;
     struct size_class *c = &g.cls[a->cls];
-    c->live--;
-    g.bl[a->cls][a->band].live--;
+    c->blive[a->band]--;
     c->live_bytes -= a->slot_size - slack_get(a, idx);
     *(void **)p = a->free_head;
     a->free_head = p;
@@ -904,19 +913,28 @@ size_t alloc_usable(const void *p)
 
 /* ------------------------------------------------------------------ stats */
 
+static size_t class_live(const struct size_class *c)
+{
+    size_t n = 0;
+    for (unsigned b = 0; b < ALLOC_BANDS; b++)
+        n += c->blive[b];
+    return n;
+}
+
 void alloc_stats(struct alloc_stats *st)
 {
     memset(st, 0, sizeof(*st));
     for (unsigned i = 0; i < g.nclasses; i++) {
         const struct size_class *c = &g.cls[i];
-        st->live_blocks += c->live;
+        size_t live = class_live(c);
+        st->live_blocks += live;
         st->live_bytes += c->live_bytes;
-        st->slot_bytes += c->live * c->size;
+        st->slot_bytes += live * c->size;
     }
     st->live_blocks += g.nlarge;
     st->live_bytes += g.large_req;
     st->slot_bytes += g.large_usable;
-    st->mapped_bytes = (g.narenas + g.nretained) * g.arena_size + g.large_mapped;
+    st->mapped_bytes = (g.narenas + g.nretained + g.nreleasing) * g.arena_size + g.large_mapped;
     st->alloc_failures = g.failures;
     st->arena_size = g.arena_size;
     st->arenas = g.narenas;
@@ -927,6 +945,7 @@ void alloc_stats(struct alloc_stats *st)
     st->os_maps = g.maps;
     st->os_unmaps = g.unmaps;
     st->os_purges = g.purges;
+    st->releasing_arenas = g.nreleasing;
 }
 
 static void ensure_ready(void)
@@ -963,10 +982,10 @@ bool alloc_class_stats(unsigned cls, struct alloc_class_stats *st)
     st->slot_size = c->size;
     st->arenas = c->arenas;
     st->slots = c->arenas * c->nslots;
-    st->live = c->live;
+    st->live = class_live(c);
     st->live_bytes = c->live_bytes;
-    st->rounding = c->live * c->size - c->live_bytes;
-    st->free_bytes = (st->slots - c->live) * c->size;
+    st->rounding = st->live * c->size - c->live_bytes;
+    st->free_bytes = (st->slots - st->live) * c->size;
     st->overhead = c->arenas * (g.arena_size - (size_t)c->nslots * c->size);
     st->waste = c->arenas * g.arena_size - c->live_bytes;
     return true;
@@ -1203,10 +1222,14 @@ size_t alloc_arena_sparsest_n(size_t n, struct alloc_arena_ref *out)
  * and a run started right after a finished one finds k = 0 everywhere
  * (unless blocks were freed meanwhile).
  *
- * Release: an evacuated arena is unmapped at once, never retained as a
- * spare (arena_retain is for churn around an arena boundary; an arena the
- * mover empties is surplus by construction, and retaining it would keep
- * mapped_bytes where it was). The retained pool is left as it is.
+ * Release: an evacuated arena is returned to the OS, never retained as a
+ * spare, whatever arena_retain says (the retained pool is for churn around
+ * an arena boundary; an arena the mover empties is surplus by construction,
+ * and retaining it would keep mapped_bytes where it was). The retained pool
+ * is left as it is. The arena leaves every list at once and goes on a
+ * release queue; the batches purge its pages 256 KiB at a time and then
+ * unmap it (mapped_bytes counts it until then), and a run ends only when
+ * the queue is empty, so arenas_released == arenas_evacuated at the end.
  *
  * Slated arenas are linked through bprev/bnext, which a pinned arena does
  * not use for buckets, so the plan needs no memory of its own (only the
@@ -1256,7 +1279,48 @@ static uint64_t mover_now(void)
 
 static size_t mapped_now(void)
 {
-    return (g.narenas + g.nretained) * g.arena_size + g.large_mapped;
+    return (g.narenas + g.nretained + g.nreleasing) * g.arena_size + g.large_mapped;
+}
+
+/* Returns up to `budget` bytes of the oldest releasing arena's pages to the
+ * OS, and unmaps it once they are all gone (then cheap: no resident pages
+ * left but the header's). Returns the bytes of work done. Purging first
+ * bounds the step: munmap of a resident arena costs about 0.1 ms per MiB,
+ * and arenas may be up to 1 GiB. */
+static size_t release_some(size_t budget)
+{
+    struct alloc_arena *a = g.rel_head;
+    uintptr_t from = round_up((uintptr_t)a->slots, g.page) + g.rel_off;
+    uintptr_t end = round_up((uintptr_t)a->slots + (size_t)a->bumped * a->slot_size, g.page);
+    if (from < end) {
+        size_t n = end - from < budget ? end - from : budget;
+        os_purge((void *)from, n);
+        g.rel_off += n;
+        return n;
+    }
+    g.rel_head = a->enext;
+    if (g.rel_head == NULL)
+        g.rel_tail = NULL;
+    g.nreleasing--;
+    g.rel_off = 0;
+    os_unmap((void *)base_of(a), g.arena_size);
+    return g.page;
+}
+
+/* Unmaps every releasing arena at once (abort, teardown). */
+static size_t release_all(void)
+{
+    size_t n = 0;
+    while (g.rel_head) {
+        struct alloc_arena *a = g.rel_head;
+        g.rel_head = a->enext;
+        os_unmap((void *)base_of(a), g.arena_size);
+        n++;
+    }
+    g.rel_tail = NULL;
+    g.nreleasing = 0;
+    g.rel_off = 0;
+    return n;
 }
 
 /* Whole arenas the free slots of (ci, b) add up to. */
@@ -1266,7 +1330,7 @@ static size_t pair_reclaimable(unsigned ci, unsigned b)
     if (bl->narenas < 2)
         return 0;
     size_t slots = (size_t)bl->narenas * g.cls[ci].nslots;
-    return (slots - bl->live) / g.cls[ci].nslots;
+    return (slots - g.cls[ci].blive[b]) / g.cls[ci].nslots;
 }
 
 size_t alloc_compact_reclaimable(int cls)
@@ -1325,9 +1389,8 @@ static void mover_drop(struct alloc_arena *a)
     struct size_class *c = &g.cls[a->cls];
     a->flags &= (uint8_t)~FLAG_MOVER;
     if (a->live == 0) {
-        arena_unlink_empty(c, a, true);
+        arena_unlink_empty(c, a, true);   /* queued: release_some unmaps it */
         COUNT(arenas_evacuated, 1);
-        COUNT(arenas_released, 1);
     } else {
         a->flags &= (uint8_t)~FLAG_BUSY;
         bucket_push(&g.bl[a->cls][a->band], bucket_of(c, a->live), a);
@@ -1440,7 +1503,7 @@ static size_t free_unslated(void)
 {
     const struct band_lists *bl = &g.bl[mv.cls][mv.band];
     size_t per = g.cls[mv.cls].nslots;
-    size_t fr = (size_t)bl->narenas * per - bl->live;
+    size_t fr = (size_t)bl->narenas * per - g.cls[mv.cls].blive[mv.band];
     for (const struct alloc_arena *a = mv.plan; a; a = a->bnext)
         fr -= per - a->live;
     if (mv.cur)
@@ -1496,8 +1559,7 @@ static void pair_done(void)
         mv.band = 0;
         mv.cls++;
     }
-    if (mv.cls >= mv.cls_end)
-        finish_run();
+    /* past the last pair: the run ends once the releases are done */
 }
 
 void alloc_compact_start(const struct alloc_compact_opts *o)
@@ -1549,6 +1611,7 @@ void alloc_compact_abort(void)
     while (mv.plan)
         unplan_tail();
     mv.planned = false;
+    COUNT(arenas_released, release_all());
     finish_run();
 }
 
@@ -1566,6 +1629,17 @@ static enum batch mover_batch(alloc_evacuate_fn fn, void *ctx)
     while (units < max_units && bytes < ALLOC_COMPACT_BATCH_BYTES) {
         if (!mv.running)
             return BATCH_DONE;
+        if (g.rel_head) {
+            size_t nrel = g.nreleasing;
+            bytes += release_some(4 * ALLOC_COMPACT_BATCH_BYTES) / 4;
+            if (g.nreleasing < nrel)
+                COUNT(arenas_released, 1);
+            continue;
+        }
+        if (mv.cls >= mv.cls_end) {
+            finish_run();
+            return BATCH_DONE;
+        }
         if (!mv.planned) {
             size_t looked = plan_pair();
             units += 1 + looked * 4;
@@ -1724,7 +1798,7 @@ void *alloc_move(const void *from)
     }
     struct alloc_arena *d = bl->nonempty ? bl->head[31 - __builtin_clz(bl->nonempty)]
                                          : arena_new(a->cls, a->band);
-    void *p = d ? arena_take(c, bl, d, size) : NULL;
+    void *p = d ? arena_take(c, d, size) : NULL;
     if (pinned_here) {
         a->flags &= (uint8_t)~FLAG_BUSY;
         bucket_push(bl, bucket_of(c, a->live), a);
@@ -1888,7 +1962,7 @@ bool alloc_verify(void)
             prev = a;
         }
         CHECK(narenas == c->arenas, "class %u arenas %zu counted %zu", ci, c->arenas, narenas);
-        CHECK(live == c->live, "class %u live %zu counted %zu", ci, c->live, live);
+        CHECK(live == class_live(c), "class %u live %zu counted %zu", ci, class_live(c), live);
         CHECK(req == c->live_bytes, "class %u live_bytes %zu counted %zu", ci, c->live_bytes,
               req);
         for (unsigned b = 0; b < ALLOC_BANDS; b++) {
@@ -1908,8 +1982,8 @@ bool alloc_verify(void)
                 }
             }
             CHECK(bl->nonempty >> NB == 0, "class %u band %u mask", ci, b);
-            CHECK(bl->live == band_live[b], "class %u band %u live %zu counted %zu", ci, b,
-                  bl->live, band_live[b]);
+            CHECK(c->blive[b] == band_live[b], "class %u band %u live %zu counted %zu", ci, b,
+                  c->blive[b], band_live[b]);
             CHECK(listed + pinned[b] == per_band[b] && bl->narenas == per_band[b],
                   "class %u band %u: %zu listed, %zu pinned, %u counted, %zu in class list", ci,
                   b, listed, pinned[b], bl->narenas, per_band[b]);
@@ -1954,6 +2028,17 @@ bool alloc_verify(void)
             }
         }
     CHECK(nspare == nret, "spares %zu, retained %zu", nspare, nret);
+    size_t nrel = 0;
+    for (const struct alloc_arena *a = g.rel_head; a; a = a->enext) {
+        CHECK(nrel < g.nreleasing, "releasing list too long");
+        CHECK(a->magic == ARENA_MAGIC && a->live == 0 && a->flags == 0,
+              "releasing arena %p", (const void *)a);
+        CHECK(a->enext != NULL || g.rel_tail == a, "releasing tail");
+        nrel++;
+    }
+    CHECK(nrel == g.nreleasing && (nrel > 0 || (g.rel_tail == NULL && g.rel_off == 0)),
+          "releasing %zu counted %zu", g.nreleasing, nrel);
+    CHECK(mv.running || nrel == 0, "arenas still releasing after the run");
 
     size_t nl = 0, lmap = 0, lreq = 0, luse = 0;
     const struct large *lp = NULL;

@@ -69,7 +69,7 @@ struct alloc_stats {
     size_t live_bytes;     /* sum of requested sizes of live blocks */
     size_t slot_bytes;     /* sum of usable sizes of live blocks */
     size_t mapped_bytes;   /* bytes the allocator holds from the OS (arenas in use,
-                              retained arenas and large blocks) */
+                              retained and releasing arenas, large blocks) */
     uint64_t alloc_failures;
     /* appended with the arena allocator */
     size_t arena_size;
@@ -81,6 +81,7 @@ struct alloc_stats {
     uint64_t os_maps;        /* successful mmap calls */
     uint64_t os_unmaps;      /* munmap calls (of whole arenas / large blocks) */
     uint64_t os_purges;      /* madvise(MADV_DONTNEED) calls */
+    size_t releasing_arenas; /* emptied by the mover, being returned to the OS (in mapped_bytes) */
 };
 
 /* O(number of classes): cheap enough for every INFO. */

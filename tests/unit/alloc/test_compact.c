@@ -537,7 +537,7 @@ static void test_compact_budget(void **state)
         fragment_one(szs[i], 4, 0);
     alloc_compact_test_clock(fake_clock);
     alloc_compact_start(NULL);
-    size_t budget_steps = 0;
+    size_t budget_steps = 0, max_releasing = 0;
     bool more = true;
     uint64_t time_sum = 0;
     while (more) {
@@ -560,10 +560,26 @@ static void test_compact_budget(void **state)
         own.step_bytes = own.step_slot = 0;
         budget_steps++;
         assert_true(alloc_verify());
+        /* emptied arenas go back to the OS a slice at a time, counted as
+         * mapped until then */
+        struct alloc_stats st;
+        alloc_stats(&st);
+        if (st.releasing_arenas > max_releasing)
+            max_releasing = st.releasing_arenas;
+        assert_int_equal(st.mapped_bytes,
+                         (st.arenas + st.retained_arenas + st.releasing_arenas) * MIB +
+                             st.large_bytes);
     }
     own_check_all();
+    assert_true(max_releasing >= 1);
+    struct alloc_stats st;
+    alloc_stats(&st);
+    assert_int_equal(st.releasing_arenas, 0);
     struct alloc_compact_status cs;
     alloc_compact_status(&cs);
+    assert_int_equal(cs.arenas_released, cs.arenas_evacuated);
+    assert_int_equal(cs.mapped_after, st.mapped_bytes);
+    assert_int_equal(cs.mapped_before - cs.mapped_after, cs.arenas_released * MIB);
     assert_int_equal(cs.time_us, time_sum);
     assert_int_equal(cs.steps, budget_steps);
     assert_int_equal(class_arenas(-1), ideal_arenas(-1));
