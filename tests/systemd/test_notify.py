@@ -9,7 +9,10 @@ relies on:
     PING on it must be answered;
   - MAINPID=, if sent, is the daemon's pid; STATUS= lines, if sent, carry
     text;
-  - SIGTERM makes it send STOPPING=1 (after READY, once) and exit 0.
+  - SIGTERM makes it send STOPPING=1 (after READY, once) and exit 0;
+  - with WATCHDOG_USEC set (and WATCHDOG_PID unset or its pid), WATCHDOG=1
+    pings come at least every WATCHDOG_USEC, and while it runs the periodic
+    STATUS= line arrives; with WATCHDOG_PID naming another process, no pings.
 
 Needs COMPACTD_BIN (ctest sets it). Exit status 0 on success; failures are
 reported with the daemon's log.
@@ -74,13 +77,16 @@ def ping(port):
         c.close()
 
 
-def run_case(tmp, abstract):
-    name = "abstract" if abstract else "path"
+def run_case(tmp, abstract, name=None, extra_env=None, hold=0.3):
+    """Runs one daemon; returns the notifications as (time, key, value)
+    after checking the READY/STOPPING protocol. hold: seconds to keep it
+    running after READY=1."""
+    name = name or ("abstract" if abstract else "path")
     if abstract:
         addr = "\0compactd-notify-test-%d-%d" % (os.getpid(), time.monotonic_ns())
         env_value = "@" + addr[1:]
     else:
-        addr = os.path.join(tmp, "notify.sock")
+        addr = os.path.join(tmp, "notify-%s.sock" % name)
         env_value = addr
     ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     ns.bind(addr)
@@ -88,11 +94,15 @@ def run_case(tmp, abstract):
     port = free_port()
     log = os.path.join(tmp, "compactd-%s.log" % name)
     env = dict(os.environ, NOTIFY_SOCKET=env_value)
+    for k in ("WATCHDOG_USEC", "WATCHDOG_PID"):
+        env.pop(k, None)
+    env.update(extra_env or {})
     with open(log, "wb") as lf:
         proc = subprocess.Popen([BIN, "--port", str(port), "--bind", "127.0.0.1", "--admin-port", "0"],
                                 env=env, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
     try:
         msgs = []          # (key, value) in arrival order
+        times = []         # arrival time of each of msgs
         ready_at = None
         deadline = time.monotonic() + TIMEOUT
         while ready_at is None:
@@ -106,6 +116,7 @@ def run_case(tmp, abstract):
                 continue
             got = parse(ns.recv(4096))
             msgs.extend(got)
+            times.extend([time.monotonic()] * len(got))
             if ("READY", "1") in got:
                 # Right now, before anything else: the port must accept.
                 try:
@@ -117,10 +128,16 @@ def run_case(tmp, abstract):
                     fail("%s: PING right after READY=1 got %r" % (name, reply), log)
                 ready_at = len(msgs)
 
-        # Let the daemon run a moment: READY must not be repeated.
-        time.sleep(0.3)
-        while select.select([ns], [], [], 0)[0]:
-            msgs.extend(parse(ns.recv(4096)))
+        # Let the daemon run a while: READY must not be repeated.
+        until = time.monotonic() + hold
+        while True:
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            if select.select([ns], [], [], left)[0]:
+                got = parse(ns.recv(4096))
+                msgs.extend(got)
+                times.extend([time.monotonic()] * len(got))
 
         proc.send_signal(signal.SIGTERM)
         stopping = False
@@ -130,12 +147,14 @@ def run_case(tmp, abstract):
             if r:
                 got = parse(ns.recv(4096))
                 msgs.extend(got)
+                times.extend([time.monotonic()] * len(got))
                 stopping = ("STOPPING", "1") in got
             elif proc.poll() is not None:
                 # exited: drain what it sent before exiting
                 while select.select([ns], [], [], 0.1)[0]:
                     got = parse(ns.recv(4096))
                     msgs.extend(got)
+                    times.extend([time.monotonic()] * len(got))
                     stopping = stopping or ("STOPPING", "1") in got
                 break
         try:
@@ -161,6 +180,7 @@ def run_case(tmp, abstract):
         statuses = [v for k, v in msgs if k == "STATUS"]
         print("%s: ok: %d notifications, READY=1 once, STOPPING=1 on SIGTERM, STATUS lines: %r"
               % (name, len(msgs), statuses))
+        return [(t, k, v) for t, (k, v) in zip(times, msgs)], log
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -174,6 +194,35 @@ def main():
     with tempfile.TemporaryDirectory(prefix="compactd-notify-") as tmp:
         run_case(tmp, abstract=False)
         run_case(tmp, abstract=True)
+
+        # Watchdog: pings at least every WATCHDOG_USEC (systemd's deadline;
+        # the daemon aims at half of it). Held 6 s so that the periodic
+        # STATUS= line (every 5 s) shows up too.
+        usec = 1000000
+        notes, log = run_case(tmp, abstract=False, name="watchdog", hold=6.0,
+                              extra_env={"WATCHDOG_USEC": str(usec)})
+        ready = next(t for t, k, v in notes if (k, v) == ("READY", "1"))
+        stop = next(t for t, k, v in notes if (k, v) == ("STOPPING", "1"))
+        pings = [t for t, k, v in notes if (k, v) == ("WATCHDOG", "1") and ready <= t <= stop]
+        if len(pings) < 5:
+            fail("watchdog: %d WATCHDOG=1 pings in %.1f s with WATCHDOG_USEC=%d"
+                 % (len(pings), stop - ready, usec), log)
+        gaps = [b - a for a, b in zip([ready] + pings, pings + [stop])]
+        if max(gaps) > usec / 1e6:
+            fail("watchdog: %.2f s without a WATCHDOG=1 ping (deadline %.2f s)"
+                 % (max(gaps), usec / 1e6), log)
+        periodic = [v for t, k, v in notes if k == "STATUS" and v != "Ready to accept connections"]
+        if not periodic:
+            fail("watchdog: no periodic STATUS= line in 6 s", log)
+        print("watchdog: ok: %d pings, longest gap %.2f s; periodic STATUS: %r"
+              % (len(pings), max(gaps), periodic[0]))
+
+        # A watchdog meant for another process (WATCHDOG_PID) is not ours.
+        notes, log = run_case(tmp, abstract=False, name="watchdog-other-pid", hold=1.5,
+                              extra_env={"WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"})
+        if any(k == "WATCHDOG" for t, k, v in notes):
+            fail("watchdog-other-pid: WATCHDOG=1 sent although WATCHDOG_PID is another process", log)
+        print("watchdog-other-pid: ok: no pings")
 
 
 if __name__ == "__main__":
