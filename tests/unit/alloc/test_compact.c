@@ -4,13 +4,29 @@
  * A fake owner stands in for the keyspace: every block starts with its id
  * and is filled with a pattern derived from the id, and a reference table
  * maps id -> current pointer. Its evacuate callback reads the id from the
- * block, checks that the table points at this very block, and either drops
- * the block (ids marked as expired) or alloc_move()s it, checks the copy,
- * repoints the table and frees the original. After runs (and, in the
- * incremental tests, after every step) every live block's contents and
- * pointer are checked and alloc_verify() is called.
+ * block, checks that the table points at this very block and that the
+ * block's arena is slated, and either drops the block (ids marked as
+ * expired) or alloc_move()s it, checks the copy (same class and band, an
+ * unslated arena, same bytes), repoints the table and frees the original.
  *
- * Linked only against alloc (and cmocka). Deterministic: fixed seeds.
+ * Covered: alloc_move itself (never into the source's arena, large blocks,
+ * accounting unchanged); a synchronous run over many classes and two bands
+ * reaching exactly ceil(live / slots) arenas per (class, band), mapped
+ * bytes falling by exactly what "reclaimable" promised, and a second run
+ * moving nothing; runs in one-batch steps interleaved with random
+ * allocations and frees (frees of blocks in slated arenas, allocations in
+ * the classes being compacted) and owner drops, with pointers, contents and
+ * alloc_verify checked after every step; the step's bound in units of work
+ * (a test clock: blocks and bytes per batch, batches per budget, time
+ * accounting) and in wall time with large slots; release of emptied arenas
+ * in slices; out of memory in alloc_move and in the middle of a run
+ * (alloc_fail_after), an owner that fails, destinations eaten by concurrent
+ * allocations (slated arenas given back, never an mmap by the mover); the
+ * class filter; the trigger and "reclaimable"; abort; the ARENAS and
+ * PINNERS listings against brute force.
+ *
+ * Linked only against alloc (and cmocka). Deterministic: fixed seeds, and
+ * the test clock wherever a step count is asserted.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -436,6 +452,14 @@ static size_t random_live_id(void)
     return 0;
 }
 
+/* The test clock: every read advances one microsecond, so a budget of B
+ * allows exactly B batches. */
+static uint64_t fake_us;
+static uint64_t fake_clock(void)
+{
+    return ++fake_us;
+}
+
 /* Tiny steps interleaved with random allocations and frees (frees of blocks
  * in arenas being evacuated, allocations in the classes being compacted),
  * some blocks dropped by the owner, everything checked after every step. */
@@ -449,11 +473,13 @@ static void test_compact_incremental(void **state)
         if (own.r[id].p && rng() % 10 == 0)
             own.r[id].expired = true;
     size_t frees_evac = 0, allocs = 0, frees = 0, steps = 0;
+    alloc_compact_test_clock(fake_clock);
     alloc_compact_start(NULL);
     bool more = true;
     while (more) {
-        /* budget 0 = one batch; now and then a few real microseconds */
-        more = alloc_compact_step(rng() % 8 == 0 ? rng() % 50 : 0, evacuate, NULL);
+        /* one batch mostly, now and then a few (the test clock makes the
+         * number of batches deterministic) */
+        more = alloc_compact_step(rng() % 8 == 0 ? rng() % 4 : 0, evacuate, NULL);
         steps++;
         assert_true(alloc_verify());
         own_check_ids();
@@ -479,6 +505,7 @@ static void test_compact_incremental(void **state)
     }
     assert_true(steps > 100);
     assert_true(frees_evac > 10);
+    assert_true(allocs > 100 && frees > 100);
     own_check_all();
     struct alloc_compact_status cs;
     alloc_compact_status(&cs);
@@ -505,14 +532,6 @@ static void test_compact_incremental(void **state)
     assert_int_equal(own.moves, moves);
     assert_true(alloc_verify());
     own_check_all();
-}
-
-/* The test clock: every read advances one microsecond, so a budget of B
- * allows exactly B batches. */
-static uint64_t fake_us;
-static uint64_t fake_clock(void)
-{
-    return ++fake_us;
 }
 
 /* One class, blocks of exactly the slot size (so a moved block counts its
