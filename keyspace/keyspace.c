@@ -1755,6 +1755,16 @@ void ks_compact_status(struct alloc_compact_status *st)
     alloc_compact_status(st);
 }
 
+bool ks_compact_wanted(const struct alloc_compact_opts *o)
+{
+    return alloc_compact_wanted(o);
+}
+
+void ks_compact_abort(void)
+{
+    alloc_compact_abort();
+}
+
 void ks_compact_stats(struct ks_compact_stats *st)
 {
     *st = ks.kc;

@@ -304,6 +304,8 @@ static void test_release(void **state)
     alloc_stats(&before);
     struct alloc_compact_opts o;
     compact_opts(&o);
+    o.min_reclaim = 64 << 10;
+    assert_true(ks_compact_wanted(&o));  /* half the mapped bytes are slack */
     ks_compact_start(&o);
     int steps = 0;
     while (ks_compact_step(500) && steps < 100000)
@@ -316,6 +318,11 @@ static void test_release(void **state)
            steps);
     assert_true(after.mapped_bytes * 10 < before.mapped_bytes * 7);  /* at least 30 % less */
     assert_int_equal(after.live_bytes, before.live_bytes);
+    struct alloc_compact_status cst;
+    ks_compact_status(&cst);
+    assert_false(cst.running);
+    assert_true(cst.arenas_evacuated > 0);
+    assert_false(ks_compact_wanted(&o));  /* nothing left worth a run */
     for (unsigned i = 1; i < n; i += 2) {
         size_t kl = (size_t)snprintf(k, sizeof k, "r:%u", i);
         struct entry *e = ks_peek(k, kl);
@@ -326,6 +333,46 @@ static void test_release(void **state)
         assert_memory_equal(val, v, vl);
         assert_int_equal(entry_expire(e), (i % 4 == 1) ? now + 3600000 : KS_NO_EXPIRE);
     }
+    assert_true(ks_verify());
+    assert_true(alloc_verify());
+}
+
+/* A run aborted after its first step leaves every key intact and the
+ * arenas consistent; a new run then finishes the job. */
+static void test_abort(void **state)
+{
+    (void)state;
+    now = T0;
+    ks_clock_set(now);
+    char k[32], v[200];
+    memset(v, 'a', sizeof v);
+    for (unsigned i = 0; i < 20000; i++)
+        assert_int_equal(ks_set(k, (size_t)snprintf(k, sizeof k, "a:%u", i), v, 150, KS_NO_EXPIRE), KS_OK);
+    for (unsigned i = 0; i < 20000; i += 2)
+        assert_true(ks_del(k, (size_t)snprintf(k, sizeof k, "a:%u", i)));
+    struct alloc_compact_opts o;
+    compact_opts(&o);
+    ks_compact_start(&o);
+    assert_true(ks_compact_step(0));
+    ks_compact_abort();
+    struct alloc_compact_status st;
+    ks_compact_status(&st);
+    assert_false(st.running);
+    assert_false(ks_compact_step(1000));  /* nothing runs */
+    assert_true(ks_verify());
+    assert_true(alloc_verify());
+    ks_compact_start(&o);
+    while (ks_compact_step(100000))
+        ;
+    for (unsigned i = 1; i < 20000; i += 2) {
+        struct entry *e = ks_peek(k, (size_t)snprintf(k, sizeof k, "a:%u", i));
+        assert_non_null(e);
+        size_t vl;
+        const char *val = entry_val(e, &vl);
+        assert_int_equal(vl, 150);
+        assert_memory_equal(val, v, vl);
+    }
+    assert_int_equal(ks_count(), 10000);
     assert_true(ks_verify());
     assert_true(alloc_verify());
 }
@@ -398,6 +445,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drops_expired, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
