@@ -988,6 +988,7 @@ bool alloc_class_stats(unsigned cls, struct alloc_class_stats *st)
     st->free_bytes = (st->slots - st->live) * c->size;
     st->overhead = c->arenas * (g.arena_size - (size_t)c->nslots * c->size);
     st->waste = c->arenas * g.arena_size - c->live_bytes;
+    st->reclaimable = alloc_compact_reclaimable((int)cls);
     return true;
 }
 

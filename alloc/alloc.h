@@ -101,6 +101,9 @@ struct alloc_class_stats {
     size_t free_bytes;     /* (slots - live) * slot_size */
     size_t overhead;       /* arena bytes that are not slots (header, bitmap, tail) */
     size_t waste;          /* arenas * arena_size - live_bytes (sum of the three above) */
+    size_t reclaimable;    /* bytes a compaction could return to the OS now: per band,
+                              the whole arenas the free slots add up to
+                              (alloc_compact_reclaimable(cls)) */
 };
 
 /* Number of small size classes for the current arena size (sets up with the

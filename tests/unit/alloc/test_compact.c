@@ -371,9 +371,15 @@ static void test_compact_sync(void **state)
     size_t mapped0 = st.mapped_bytes;
     size_t reclaim = alloc_compact_reclaimable(-1);
     assert_int_equal(reclaim, (class_arenas(-1) - ideal_arenas(-1)) * AS);
-    size_t classes = 0;
-    for (unsigned c = 0; c < alloc_class_count(); c++)
-        classes += alloc_compact_reclaimable((int)c) > 0;
+    size_t classes = 0, sum = 0;
+    for (unsigned c = 0; c < alloc_class_count(); c++) {
+        struct alloc_class_stats cst;
+        alloc_class_stats(c, &cst);
+        assert_int_equal(cst.reclaimable, alloc_compact_reclaimable((int)c));
+        classes += cst.reclaimable > 0;
+        sum += cst.reclaimable;
+    }
+    assert_int_equal(sum, reclaim);
     assert_true(classes >= 15);
 
     run_to_end();
