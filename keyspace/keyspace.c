@@ -2088,7 +2088,10 @@ size_t ks_expire_cycle(uint64_t budget_us)
         return 0;
     if (budget_us == KS_EXPIRE_BUDGET_AUTO)
         budget_us = ks.cycle_us;
-    /* effort 1..10 scales the budget 1x..4x */
+    /* effort 1..10 scales the budget 1x..4x (huge budgets: "no limit",
+     * clamped so that the deadline cannot wrap) */
+    if (budget_us > ((uint64_t)1 << 40))
+        budget_us = (uint64_t)1 << 40;
     budget_us = budget_us * (ks.effort + 2) / 3;
     bool index_due = ks.now_ms >= ks.exp_floor;
     bool arena_due = ks.sweep == KS_SWEEP_ARENAS && ks.now_ms >= ks.aw_floor;
