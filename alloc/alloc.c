@@ -83,7 +83,11 @@
  *   it pinned); bucket == floor(live * 8 / slots) or full, and the arena is
  *   on that bucket's list unless pinned; retained arenas are empty, and
  *   only the DIRTY_MAX most recent have touched pages; the
- *   per-class counters equal the sums over the arenas and the slack arrays.
+ *   per-class (and per-band) counters equal the sums over the arenas and
+ *   the slack arrays. Mover: an arena is slated (FLAG_MOVER, always with
+ *   FLAG_BUSY) iff it is on the plan list or is the one being evacuated, all
+ *   of the (class, band) under the run's cursor; nothing is slated and no
+ *   arena is waiting to be released between runs; arenas done <= planned.
  *
  * Placement policy
  *   alloc takes a slot from an arena of the fullest non-empty bucket of its
@@ -1521,8 +1525,12 @@ static bool next_arena(void)
         need += a->live;
     while (mv.plan && need > fr) {
         struct alloc_arena *t = mv.plan_tail;
-        need -= t->live;
-        fr += per - t->live;
+        /* given back, it becomes a destination, unless it is empty: then
+         * it is released and gives no room */
+        if (t->live > 0) {
+            need -= t->live;
+            fr += per - t->live;
+        }
         unplan_tail();
     }
     if (!mv.plan)
