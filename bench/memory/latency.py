@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """bench/memory/latency.py: GET/SET latency with compaction running vs idle (issue 4 section 6).
 
-Loads a fragmentation set into compactd (FRAG_MB of values of 16*i bytes,
+Writes a fragmentation set into compactd (FRAG_MB of values of 16*i bytes,
 i = 1..99), then for each round and each of SET and GET:
   1. idle: waits until no compaction runs, then runs redis-benchmark;
   2. during: deletes every other key of the set (half of every size class's
@@ -9,9 +9,10 @@ i = 1..99), then for each round and each of SET and GET:
      one (automatic compaction may also start by itself), and runs the same
      redis-benchmark while a thread polls COMPACT STATUS every 50 ms to record
      for what fraction of the run compaction was actually running;
-  3. waits (at most 60 s) for the compaction to finish and writes the deleted
-     keys back, so the next round starts from the same state (the deleted half
-     alternates between rounds).
+  3. waits (at most 60 s) for the compaction to finish; the next cycle
+     deletes and rewrites the whole set, so that it starts from the same
+     interleaved layout (a refill of the deleted half would land in other
+     arenas, and the next compaction would have little to move).
 When the binary has compaction, compact-auto is set to no for the benchmark
 (so only the COMPACT ASYNC before a "during" run compacts) and a calibration
 cycle first times one compaction of the fragmented set; each run then has as
@@ -144,28 +145,36 @@ def main():
         write(c, allkeys)
         # warm the benchmark's own keyspace so GET finds values and SET overwrites
         warm = bench(srv.port, "set", keyspace, clients, keyspace)
+        odd = [k for k, sz in allkeys if int(k[-7:]) % 2 == 1]
+
+        def fresh_set():
+            # Rewrite the whole set, so that every cycle starts with odd and even
+            # keys interleaved in every arena (after a compaction and a refill of
+            # the deleted half they would not be, and the next compaction would
+            # have almost nothing to move).
+            delete(c, [k for k, _ in allkeys])
+            write(c, allkeys)
+
         if compaction and "REQUESTS" not in os.environ:
             # Size the runs to how long one compaction of the set takes, so that
             # "during" runs overlap compaction rather than mostly follow it.
-            delete(c, [k for k, sz in allkeys if int(k[-7:]) % 2 == 1])
+            delete(c, odd)
             t = time.time()
             B.admin_call(srv, "COMPACT", "ASYNC")
             time.sleep(0.01)
             wait_idle(srv, 120)
             dur = time.time() - t
-            write(c, [(k, sz) for k, sz in allkeys if int(k[-7:]) % 2 == 1])
             n = max(2000, int(warm["rps"] * dur * 0.9))
             log("calibration: one compaction of the fragmented set took %.2f s; %d requests per "
                 "run (%.0f rps x 0.9 x that)" % (dur, n, warm["rps"]))
         for r in range(rounds):
             for test in ("set", "get"):
+                fresh_set()
                 waited = wait_idle(srv, 60)
                 idle = bench(srv.port, test, n, clients, keyspace)
                 raw.append(dict(round=r, test=test, phase="idle", compact_running_frac=0.0,
                                 waited_s=round(waited, 2), rss=srv.rss(), **idle))
-                parity = (r * 2 + (test == "get")) % 2
-                gone = [k for k, sz in allkeys if int(k[-7:]) % 2 == parity]
-                delete(c, gone)
+                delete(c, odd)
                 rss_before = srv.rss()
                 if compaction:
                     try:
@@ -187,7 +196,6 @@ def main():
                     "of the run; RSS %.0f -> %.0f MiB)" % (
                         r, test.upper(), idle["p99_latency_ms"], during["p99_latency_ms"], 100 * frac,
                         B.mib(rss_before), B.mib(rss_after)))
-                write(c, [(k, sz) for k, sz in allkeys if int(k[-7:]) % 2 == parity])
         st = B.compact_status(srv)
         c.close()
     with open(os.path.join(B.OUT, tag + ".csv"), "w", newline="") as f:
