@@ -152,6 +152,7 @@ def start_compactd(servers, binary, tag, extra=()):
         admin = free_port()
         argv += ["--admin-port", str(admin)]
     argv += list(extra)
+    argv += os.environ.get("COMPACTD_ARGS", "").split()   # e.g. "--compact-slice-us 250"
     s = Server("compactd", "compactd", argv, port, os.path.join(OUT, "%s-compactd.log" % tag), admin)
     return servers.add(s).start()
 

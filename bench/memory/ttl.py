@@ -161,7 +161,7 @@ def run_server(srv, name, n_p, n_t, window):
     t0 = time.time()
     # Deadlines count from when the writes are expected to end (1.5 x the time the
     # persistent keys took, scaled), so that no key expires before the last is written.
-    est = 1.5 * n_t / p_rate
+    est = 3.0 * n_t / p_rate
     deadlines = write_ttl(srv, n_t, t0 + est)
     write_s = time.time() - t0
     sizes = [KEYLEN + SIZES[j % len(SIZES)] for j in range(n_t)]
@@ -179,7 +179,7 @@ def run_server(srv, name, n_p, n_t, window):
     k = int((time.time() - t0) / 0.5) + 1   # the grid point after the writes
     while True:
         t = t0 + 0.5 * k
-        if t > t0 + window:
+        if t > t0 + max(window, est + 7.5):
             break
         time.sleep(max(0.0, t - time.time()))
         now = time.time()
