@@ -33,10 +33,14 @@ static uint64_t next_id = 1;
 static struct cfg_obl obl;
 static bool obl_parsed;
 
-/* Unsent reply bytes above which parsing pauses (backpressure): the soft
- * limit (or the hard one) when set, so that a client that does not read
- * reaches it and is disconnected as Redis would, never less than
- * CONN_OUT_HIGH. */
+/*
+ * Unsent reply bytes above which parsing pauses (backpressure), so that a
+ * client pipelining faster than it reads holds a bounded buffer: twice the
+ * soft limit, or 8 MiB without one, but never above the hard limit, so
+ * that a client that does not read at all passes one of the limits (hard
+ * at once, soft after its seconds) and is disconnected as Redis would.
+ * Never below CONN_OUT_HIGH.
+ */
 static size_t pause_at = CONN_OUT_HIGH;
 
 void conn_obl_update(void)
@@ -44,7 +48,9 @@ void conn_obl_update(void)
     if (!config_parse_obl(cfg.client_output_buffer_limit, &obl))
         memset(&obl, 0, sizeof(obl));
     obl_parsed = true;
-    long long lim = obl.soft > 0 ? obl.soft : obl.hard;
+    long long lim = obl.soft > 0 ? 2 * obl.soft : 8LL * CONN_OUT_HIGH;
+    if (obl.hard > 0 && obl.hard < lim)
+        lim = obl.hard;
     pause_at = lim > (long long)CONN_OUT_HIGH ? (size_t)lim : CONN_OUT_HIGH;
 }
 
@@ -453,8 +459,8 @@ static void conn_process(struct conn *c)
 
         if (!conn_flush(c))
             break;
-        if (c->paused && !c->writing && c->qlen > 0)
-            continue;   /* drained at once: keep going */
+        if (c->paused && c->sess.reply.len - c->wpos <= pause_at && c->qlen > 0)
+            continue;   /* the socket took enough: keep going */
         break;
     }
 
