@@ -132,8 +132,11 @@ typedef char *cfg_LIST_t;
       CFG_MUTABLE | CFG_OBL, NULL,                                                             \
       "<class> <hard> <soft> <soft-seconds>: a normal client whose unsent replies exceed "     \
       "hard, or stay above soft for soft-seconds, is disconnected; 0 disables a limit. "       \
-      "Only the normal class applies (replica and pubsub are accepted and ignored). The "      \
-      "default caps a client that stops reading at 256mb of pending output")                   \
+      "Only the normal class applies (replica and pubsub are accepted and ignored). A "        \
+      "client pipelining faster than it reads stops being served at twice soft (8mb "        \
+      "without soft, never above hard) until it reads, so with a soft or small hard limit a " \
+      "client that never reads is disconnected. The default bounds one client's pending "      \
+      "output at 256mb (a huge reply) and pauses a slow reader at 8mb")                        \
     X(admin_bind, "admin-bind", STRING, "127.0.0.1", 0, 0, 0, NULL,                            \
       "Address of the admin port (RESP admin commands and HTTP /metrics)")                      \
     X(admin_port, "admin-port", INT, "6380", 0, 65535, 0, NULL,                                 \

@@ -324,6 +324,58 @@ static void test_sample_matches_conf(void **state)
     free(buf);
 }
 
+/* Decimal (CFG_MILLI) values, the output-buffer-limit syntax, aliases. */
+static void test_milli_obl_alias(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_get("compact-frag-threshold", "1.2");
+    assert_int_equal(cfg.compact_frag_threshold, 1200);
+    assert_int_equal(apply1("compact-frag-threshold", "1.25", err, sizeof err), CONFIG_OK);
+    assert_int_equal(cfg.compact_frag_threshold, 1250);
+    assert_get("compact-frag-threshold", "1.25");
+    assert_int_equal(apply1("compact-frag-threshold", "3", err, sizeof err), CONFIG_OK);
+    assert_get("compact-frag-threshold", "3");
+    assert_int_equal(apply1("compact-frag-threshold", "0.9", err, sizeof err), CONFIG_EVALUE);
+    assert_non_null(strstr(err, "between 1 and 1000"));
+    assert_int_equal(apply1("compact-frag-threshold", "1.2345", err, sizeof err), CONFIG_EVALUE);
+    assert_int_equal(apply1("compact-frag-threshold", "1.", err, sizeof err), CONFIG_EVALUE);
+    assert_int_equal(apply1("compact-frag-threshold", "x", err, sizeof err), CONFIG_EVALUE);
+    assert_int_equal(cfg.compact_frag_threshold, 3000);
+
+    /* expire-cycle-ms is stored in microseconds */
+    assert_int_equal(cfg.active_expire_cycle_us, 1000);
+    assert_int_equal(apply1("expire-cycle-ms", "0.5", err, sizeof err), CONFIG_OK);
+    assert_int_equal(cfg.active_expire_cycle_us, 500);
+    assert_get("expire-cycle-ms", "0.5");
+    assert_int_equal(apply1("expire-cycle-ms", "0.05", err, sizeof err), CONFIG_EVALUE);
+
+    /* the Redis name of expire-effort */
+    assert_ptr_equal(config_find("active-expire-effort"), config_find("expire-effort"));
+    assert_int_equal(apply1("active-expire-effort", "4", err, sizeof err), CONFIG_OK);
+    assert_int_equal(cfg.active_expire_effort, 4);
+
+    struct cfg_obl obl;
+    assert_true(config_parse_obl(cfg.client_output_buffer_limit, &obl));
+    assert_int_equal(obl.hard, 256LL << 20);
+    assert_int_equal(obl.soft, 0);
+    assert_true(config_parse_obl("replica 1 2 3 normal 1mb 512kb 10 pubsub 0 0 0", &obl));
+    assert_int_equal(obl.hard, 1 << 20);
+    assert_int_equal(obl.soft, 512 << 10);
+    assert_int_equal(obl.soft_seconds, 10);
+    assert_false(config_parse_obl("normal 1mb 512kb", &obl));
+    assert_false(config_parse_obl("fancy 1 2 3", &obl));
+    assert_false(config_parse_obl("normal 1mb x 3", &obl));
+    assert_false(config_parse_obl("normal 1 2 -3", &obl));
+    char *list[] = {"normal", "8mb", "4mb", "2"};
+    assert_int_equal(config_apply("client-output-buffer-limit", 4, list, err, sizeof err), CONFIG_OK);
+    assert_get("client-output-buffer-limit", "normal 8mb 4mb 2");
+    char *bad[] = {"normal", "8mb", "4mb"};
+    assert_int_equal(config_apply("client-output-buffer-limit", 3, bad, err, sizeof err),
+                     CONFIG_EVALUE);
+    assert_get("client-output-buffer-limit", "normal 8mb 4mb 2");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +387,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_set_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_glob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sample_matches_conf, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_milli_obl_alias, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
