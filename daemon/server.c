@@ -379,6 +379,24 @@ size_t server_used_memory(void)
     return as.live_bytes + ks.index_bytes;
 }
 
+#define EVICT_LOG_MS 10000
+static uint64_t evict_burst_keys, evict_burst_bytes;
+static int64_t evict_log_ms;
+
+/* Logs the evictions not reported yet, at most once every EVICT_LOG_MS
+ * (the first of a burst at once; the cron reports the rest). */
+static void evict_report(int64_t now)
+{
+    if (evict_burst_keys == 0 || now - evict_log_ms < EVICT_LOG_MS)
+        return;
+    log_notice("Evicted %llu keys (%llu bytes) since %s to stay under maxmemory %lld (%s)",
+               (unsigned long long)evict_burst_keys, (unsigned long long)evict_burst_bytes,
+               evict_log_ms ? "the last report" : "start", cfg.maxmemory,
+               ks_evict_policy_name((enum ks_evict_policy)cfg.maxmemory_policy));
+    evict_log_ms = now;
+    evict_burst_keys = evict_burst_bytes = 0;
+}
+
 bool server_enforce_maxmemory(void)
 {
     size_t limit = (size_t)cfg.maxmemory;
@@ -394,8 +412,11 @@ bool server_enforce_maxmemory(void)
         struct ks_evict_result r = ks_evict(used - limit, pol);
         if (r.keys == 0 && r.bytes == 0)
             break;   /* nothing eligible left */
+        evict_burst_keys += r.keys;
+        evict_burst_bytes += r.bytes;
         used = server_used_memory();
     }
+    evict_report(server_clock_ms());
     return used <= limit;
 }
 
@@ -420,6 +441,7 @@ static void on_cron(evutil_socket_t fd, short what, void *arg)
     if (cron_ticks % (uint64_t)cron_hz == 0) {
         conn_cron(now);
         compactor_cron();
+        evict_report(now);
     }
     if (watchdog_ms > 0 && now - last_watchdog_ms >= watchdog_ms) {
         last_watchdog_ms = now;
