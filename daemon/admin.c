@@ -180,7 +180,7 @@ static void compact_status_text(struct text *t)
 {
     struct alloc_compact_status st;
     struct compactor_stats cs;
-    alloc_compact_status(&st);
+    ks_compact_status(&st);
     compactor_stats(&cs);
     double pct = st.arenas_planned ? 100.0 * (double)st.arenas_done / (double)st.arenas_planned
                                    : (st.running ? 0.0 : 100.0);
@@ -259,6 +259,13 @@ static bool parse_class(struct conn *c, int argc, struct slice *argv, int i, int
 
 static void a_compact(struct conn *c, int argc, struct slice *argv)
 {
+    if (argc == 2 && slice_eq(&argv[1], "abort")) {
+        if (compactor_abort())
+            reply_ok(&c->sess.reply);
+        else
+            reply_error(&c->sess.reply, "ERR no compaction is running");
+        return;
+    }
     if (argc == 2 && slice_eq(&argv[1], "status")) {
         struct text t = {0};
         compact_status_text(&t);
@@ -278,14 +285,14 @@ static void a_compact(struct conn *c, int argc, struct slice *argv)
             i++;
         } else {
             reply_error(&c->sess.reply,
-                        "ERR syntax error: COMPACT [SYNC|ASYNC] [CLASS n] | COMPACT STATUS");
+                        "ERR syntax error: COMPACT [SYNC|ASYNC] [CLASS n] | COMPACT STATUS | COMPACT ABORT");
             return;
         }
     }
     if (sync) {
         compactor_run_sync(cls);
         struct alloc_compact_status st;
-        alloc_compact_status(&st);
+        ks_compact_status(&st);
         struct text t = {0};
         text_printf(&t,
                     "classes_touched:%llu\r\nblocks_moved:%llu\r\nbytes_moved:%llu\r\n"
@@ -416,7 +423,7 @@ static void stats_text(struct text *t)
     struct alloc_compact_status cst;
     alloc_stats(&as);
     ks_stats(&ks);
-    alloc_compact_status(&cst);
+    ks_compact_status(&cst);
     size_t used = server_used_memory();
     size_t rss = server_rss_bytes();
     text_printf(t,
@@ -598,8 +605,8 @@ static void a_help(struct conn *c, int argc, struct slice *argv);
 static const struct admin_cmd admin_cmds[] = {
     {"auth", 2, 3, a_auth, "AUTH [user] <password>", "Authenticate with admin-password."},
     {"ping", 1, 2, a_ping, "PING [message]", "Answer PONG (or the message)."},
-    {"compact", 1, 5, a_compact, "COMPACT [SYNC|ASYNC] [CLASS n] | COMPACT STATUS",
-     "Run a compaction (ASYNC: in the background, the default) or show its state."},
+    {"compact", 1, 5, a_compact, "COMPACT [SYNC|ASYNC] [CLASS n] | COMPACT STATUS | COMPACT ABORT",
+     "Run a compaction (ASYNC: in the background, the default), show its state, or end it."},
     {"arenas", 1, 3, a_arenas, "ARENAS [CLASS n]",
      "Every arena: class, slot size, lifetime band, slots, live slots, occupancy."},
     {"pinners", 1, 2, a_pinners, "PINNERS [count]",
@@ -727,7 +734,7 @@ static int route_metrics(const char *path, const char *query, struct admin_http_
     struct alloc_compact_status cst;
     alloc_stats(&as);
     ks_stats(&ks);
-    alloc_compact_status(&cst);
+    ks_compact_status(&cst);
     size_t clients = 0;
     for (struct conn *c = conn_first(); c; c = c->next)
         if (!c->admin && !c->dead)

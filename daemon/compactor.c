@@ -23,39 +23,6 @@
 
 #define AUTO_BACKOFF_MS 60000   /* after an automatic run that released nothing */
 
-/*
- * Interim: keyspace's ks_compact_* (notes/COMPACTION.md) is being written.
- * Until it lands these weak stand-ins drive alloc's mover with a callback
- * that only moves (no dropping of expired entries); keyspace's strong
- * definitions replace them at link time without any change here.
- */
-void ks_compact_start(const struct alloc_compact_opts *o);
-bool ks_compact_step(uint64_t budget_us);
-
-static bool interim_evacuate(void *block, void *ctx)
-{
-    struct entry *e = ks_entry_of_block(block);
-    void *copy = alloc_move(block);
-    if (copy == NULL)
-        return false;
-    if (!ks_repoint(e, ks_entry_of_block(copy))) {
-        alloc_free(copy);   /* not an indexed entry: leave it */
-        return true;
-    }
-    alloc_free(block);
-    return true;
-}
-
-__attribute__((weak)) void ks_compact_start(const struct alloc_compact_opts *o)
-{
-    alloc_compact_start(o);
-}
-
-__attribute__((weak)) bool ks_compact_step(uint64_t budget_us)
-{
-    return alloc_compact_step(budget_us, interim_evacuate, NULL);
-}
-
 static struct event *step_ev;
 static bool active;             /* a run started here is unfinished */
 static const char *run_why = "";
@@ -100,7 +67,7 @@ static void finish(void)
 {
     active = false;
     struct alloc_compact_status st;
-    alloc_compact_status(&st);
+    ks_compact_status(&st);
     size_t rss_after = server_rss_bytes();
     cst.last_rss_before = rss_before;
     cst.last_rss_after = rss_after;
@@ -193,7 +160,7 @@ void compactor_teardown(void)
 bool compactor_start(int cls, const char *why)
 {
     struct alloc_compact_status st;
-    alloc_compact_status(&st);
+    ks_compact_status(&st);
     if (active || st.running)
         return false;
     start_run(cls, why);
@@ -204,7 +171,7 @@ bool compactor_start(int cls, const char *why)
 void compactor_run_sync(int cls)
 {
     struct alloc_compact_status st;
-    alloc_compact_status(&st);
+    ks_compact_status(&st);
     if (!active && !st.running)
         start_run(cls, "manual sync");
     if (step_ev != NULL)
@@ -218,7 +185,7 @@ void compactor_cron(void)
     if (active)
         return;
     struct alloc_compact_status st;
-    alloc_compact_status(&st);
+    ks_compact_status(&st);
     if (st.running)
         return;
     int64_t now = server_now_ms();
@@ -229,7 +196,7 @@ void compactor_cron(void)
     if (cfg.compact_auto && now >= auto_quiet_until_ms) {
         struct alloc_compact_opts o;
         opts_from_cfg(&o, -1);
-        if (alloc_compact_wanted(&o))
+        if (ks_compact_wanted(&o))
             compactor_start(-1, "auto");
     }
 }
@@ -247,4 +214,18 @@ void compactor_config_changed(void)
 void compactor_stats(struct compactor_stats *st)
 {
     *st = cst;
+}
+
+bool compactor_abort(void)
+{
+    struct alloc_compact_status st;
+    ks_compact_status(&st);
+    if (!active && !st.running)
+        return false;
+    if (step_ev != NULL)
+        evtimer_del(step_ev);
+    ks_compact_abort();
+    run_why = "aborted";
+    finish();
+    return true;
 }

@@ -26,6 +26,8 @@ bool compactor_start(int cls, const char *why);
 /* Runs a whole compaction now, blocking the loop (COMPACT SYNC); if a run
  * is in progress, finishes it. */
 void compactor_run_sync(int cls);
+/* Ends the running compaction now (COMPACT ABORT); false if none runs. */
+bool compactor_abort(void);
 /* Once a second from the cron: the trigger and the schedule. */
 void compactor_cron(void);
 /* The compaction options changed (CONFIG SET, SIGHUP). */

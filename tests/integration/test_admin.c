@@ -119,6 +119,7 @@ static void test_errors_and_ping(void **state)
     assert_reply_error(run(a, "AUTH x"), "ERR AUTH called without any admin-password");
     assert_reply_error(run(a, "COMPACT SIDEWAYS"), "ERR syntax error");
     assert_reply_error(run(a, "COMPACT CLASS"), "ERR CLASS needs");
+    assert_reply_error(run(a, "COMPACT ABORT"), "ERR no compaction is running");
     assert_reply_error(run(a, "COMPACT CLASS 100000"), "ERR no such size class");
     assert_reply_error(run(a, "ARENAS CLASS -1"), "ERR no such size class");
     assert_reply_error(run(a, "PINNERS many"), "ERR PINNERS takes a count");
