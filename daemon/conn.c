@@ -404,7 +404,7 @@ static void conn_process(struct conn *c)
             size_t used = 0;
             parse_rstatus_e st = resp_parse(&c->req, c->qbuf + pos, c->qlen - pos, &lim, &used);
             if (st == PARSE_OK) {
-                if (introspect_hold(c)) {
+                if (!c->admin && introspect_hold(c)) {
                     c->held = true;   /* CLIENT PAUSE: parsed again once it ends */
                     break;
                 }
