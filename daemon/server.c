@@ -3,7 +3,7 @@
  *
  * The cron timer runs `hz` times a second and drives the keyspace's bounded
  * background work: index rehashing (ks_cron, ~1 ms) and active expiry
- * (ks_expire_cycle, active-expire-cycle-us scaled by active-expire-effort,
+ * (ks_expire_cycle, expire-cycle-ms scaled by expire-effort,
  * ~1 ms by default). When an expiry cycle uses its whole budget there
  * is a backlog of expired keys, so a fast one-shot timer repeats the cycle
  * every 10 ms (the effort of a 100 Hz cron) until a cycle finishes early;

@@ -607,6 +607,51 @@ static void test_nonloopback_needs_password(void **state)
     assert_true(server_log_contains(&s3, "not a loopback address"));
 }
 
+/* compact-auto: fragmentation past the threshold starts a run by itself;
+ * compact-interval: scheduled runs. */
+static void test_auto_and_scheduled(void **state)
+{
+    (void)state;
+    NEED_COMPACTD();
+    struct server s4;
+    int ap = harness_free_port();
+    char aps[16];
+    snprintf(aps, sizeof aps, "%d", ap);
+    const char *args[] = {"--admin-port", aps, "--compact-min-reclaim", "1mb", NULL};
+    server_start(&s4, args);
+    struct server saved = srv;
+    srv = s4;
+    redisContext *c = server_connect(&s4);
+    redisContext *a = admin_connect(ap);
+    fill_and_fragment(c);
+    int64_t t0 = harness_now_ms();
+    long long runs = 0;
+    while (runs == 0 && harness_now_ms() - t0 < 10000) {
+        harness_sleep_ms(100);
+        char *cs = text_cmd(a, "COMPACT STATUS");
+        runs = text_field(cs, "runs_auto") > 0 && text_field(cs, "running") == 0;
+        free(cs);
+    }
+    assert_true(runs > 0);
+    check_survivors(c);
+    assert_true(server_log_contains(&s4, "Compaction run (auto)"));
+
+    assert_reply_status(run(a, "CONFIG SET compact-auto no compact-interval 1"), "OK");
+    t0 = harness_now_ms();
+    long long sched = 0;
+    while (sched == 0 && harness_now_ms() - t0 < 10000) {
+        harness_sleep_ms(100);
+        char *cs = text_cmd(a, "COMPACT STATUS");
+        sched = text_field(cs, "runs_scheduled");
+        free(cs);
+    }
+    assert_true(sched > 0);
+    redisFree(a);
+    redisFree(c);
+    srv = saved;
+    server_stop(&s4);
+}
+
 static void test_shutdown(void **state)
 {
     (void)state;
@@ -635,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_password),
         cmocka_unit_test(test_nonloopback_needs_password),
+        cmocka_unit_test(test_auto_and_scheduled),
         cmocka_unit_test(test_shutdown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
