@@ -77,7 +77,10 @@ static void finish(void)
     human(ra, sizeof(ra), (double)rss_after);
     human(mb, sizeof(mb), (double)st.mapped_before);
     human(ma, sizeof(ma), (double)st.mapped_after);
-    log_notice("Compaction run (%s%s): %llu classes touched, %llu entries moved (%s), "
+    /* Runs that found nothing to do (scheduled, automatic) are verbose only. */
+    bool idle = st.blocks_moved == 0 && st.blocks_dropped == 0 && st.arenas_released == 0 &&
+                strncmp(run_why, "manual", 6) != 0;
+    log_at(idle ? LOG_LVL_VERBOSE : LOG_LVL_NOTICE, "Compaction run (%s%s): %llu classes touched, %llu entries moved (%s), "
                "%llu dropped, %llu arenas released, %llu abandoned; mapped %s -> %s, "
                "RSS %s -> %s; %.3f ms (%.3f ms in %llu steps)",
                run_why, st.cls >= 0 ? ", one class" : "",
