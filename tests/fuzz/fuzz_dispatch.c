@@ -12,9 +12,11 @@
  *
  * Every input starts from nothing (allocator, keyspace and clock set up
  * afresh), so a crash reproduces from its input alone. The clock is pinned;
- * the pseudo-command "_clock <ms>" (handled here, never dispatched) moves it
- * forward and runs active expiry and index maintenance, so expiry paths are
- * reachable. Limits are small (64 KiB values and bulks, 64 KiB arenas, a
+ * pseudo-commands (handled here, never dispatched) drive time: "_clock <ms>"
+ * moves it forward, "_cron" runs active expiry and index maintenance. "_compact" starts an online compaction run (all classes);
+ * while one runs, every later command is followed by one compaction batch,
+ * so commands see entries moved under them, and the run is finished at the
+ * end of the input. Limits are small (64 KiB values and bulks, 64 KiB arenas, a
  * 4-slot initial index) so that limits, arena turnover and index resizes
  * happen within a few commands.
  *
@@ -24,6 +26,7 @@
  *    well-formed RESP values (unless the reply buffer is marked oom);
  *  - ks_verify() and alloc_verify() hold every VERIFY_EVERY commands and at
  *    the end of the input;
+ *  - compaction never meets a block the index does not know (strays == 0);
  *  - after the keyspace is flushed, the allocator holds no live block.
  */
 #include <stdint.h>
@@ -154,6 +157,20 @@ static void verify_all(void)
     CHECK(alloc_verify());
 }
 
+static void compact_finish(void)
+{
+    while (ks_compact_step(UINT64_MAX))
+        ;
+    struct ks_compact_stats cs;
+    ks_compact_stats(&cs);
+    CHECK(cs.strays == 0);
+#ifdef FUZZ_DEBUG   /* to see what a seed exercises: -DFUZZ_DEBUG */
+    fprintf(stderr, "compaction: moved %llu, dropped %llu, move failures %llu\n",
+            (unsigned long long)cs.moved, (unsigned long long)cs.dropped,
+            (unsigned long long)cs.move_failures);
+#endif
+}
+
 static bool parse_ms(const struct slice *s, long long *ms)
 {
     return slice_to_ll(s, ms) && *ms >= 0 && *ms <= 10LL * 365 * 24 * 3600 * 1000;
@@ -197,6 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *in = (const char *)data + 1;
     size_t n = size - 1, off = 0;
     unsigned commands = 0;
+    bool compacting = false;
     while (off < n && commands < MAX_COMMANDS) {
         size_t consumed = 0;
         parse_rstatus_e st = resp_parse(&req, in + off, n - off, &lim, &consumed);
@@ -216,8 +234,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (req.argc == 2 && slice_eq(&req.argv[0], "_clock") && parse_ms(&req.argv[1], &ms)) {
                 now += ms;
                 ks_clock_set(now);
+            } else if (req.argc == 1 && slice_eq(&req.argv[0], "_cron")) {
                 (void)ks_expire_cycle(1000);
                 ks_cron(1000);
+            } else if (req.argc == 1 && slice_eq(&req.argv[0], "_compact")) {
+                struct alloc_compact_opts co;
+                alloc_compact_opts_default(&co);
+                co.cls = -1;
+                ks_compact_start(&co);
+                compacting = true;
             } else {
                 (void)command_dispatch(&s, req.argc, req.argv);
                 check_reply(&s.reply);
@@ -229,6 +254,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     s.close_after_reply = false;
                 }
             }
+            if (compacting)
+                compacting = ks_compact_step(0);   /* one batch */
             commands++;
             if (commands % VERIFY_EVERY == 0)
                 verify_all();
@@ -236,6 +263,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += consumed;
         request_reset(&req);
     }
+    verify_all();
+    compact_finish();
     verify_all();
 
     ks_flush();

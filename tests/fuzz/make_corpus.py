@@ -4,7 +4,8 @@ changing the seeds; the files are committed, so the suite does not need it).
 
 fuzz_resp inputs are: split seed byte, bulk-limit byte, client bytes.
 fuzz_dispatch inputs are: flags byte (bit 0 RESP3), client bytes; the
-pseudo-command "_clock <ms>" advances the pinned clock.
+pseudo-commands "_clock <ms>" (advance the pinned clock), "_cron" (active
+expiry, index maintenance) and "_compact" (start a compaction run).
 """
 import os
 import shutil
@@ -28,7 +29,7 @@ COMMANDS = {
     + mb("SET", "k", "z", "XX", "KEEPTTL") + mb("SET", "k", "q", "PXAT", "1700000005000")
     + mb("SET", "k", "q", "EXAT", "abc") + mb("TTL", "k"),
     "setnx_setex": mb("SETNX", "a", "1") + mb("SETEX", "b", "5", "x") + mb("PSETEX", "c", "500", "y")
-    + mb("_clock", "1000") + mb("GET", "c") + mb("PTTL", "b"),
+    + mb("_clock", "1000") + mb("_cron") + mb("GET", "c") + mb("PTTL", "b"),
     "getset_getdel": mb("SET", "a", "1") + mb("GETSET", "a", "2") + mb("GETDEL", "a") + mb("GETDEL", "a"),
     "getex": mb("SET", "a", "1") + mb("GETEX", "a", "PX", "100") + mb("GETEX", "a", "PERSIST")
     + mb("GETEX", "a", "EXAT", "1800000000"),
@@ -56,7 +57,8 @@ COMMANDS = {
     + mb("EXPIRETIME", "e") + mb("PEXPIRETIME", "e") + mb("PERSIST", "e") + mb("TTL", "e")
     + mb("EXPIRE", "e", "-1") + mb("EXISTS", "e"),
     "expire_clock": b"".join(mb("SET", "t%d" % i, "v", "PX", str(10 * i + 1)) for i in range(30))
-    + mb("_clock", "50") + mb("DBSIZE") + mb("_clock", "1000") + mb("DBSIZE") + mb("SCAN", "0"),
+    + mb("_clock", "50") + mb("DBSIZE") + mb("_cron") + mb("_clock", "1000") + mb("DBSIZE")
+    + mb("_cron") + mb("SCAN", "0"),
     "select_flush": mb("SELECT", "0") + mb("SELECT", "1") + mb("SET", "a", "b") + mb("DBSIZE")
     + mb("FLUSHDB") + mb("FLUSHALL", "ASYNC") + mb("DBSIZE") + mb("TIME"),
     "command": mb("COMMAND", "COUNT") + mb("COMMAND", "INFO", "get", "set", "nope")
@@ -92,7 +94,7 @@ COMMANDS = {
     "binary_keys": mb(b"SET", b"\x00\xff\r\n", b"\x00") + mb(b"GET", b"\x00\xff\r\n") + mb(b"KEYS", b"*")
     + mb(b"STRLEN", b"\x00\xff\r\n"),
     "empty_args": mb("SET", "", "") + mb("GET", "") + mb("APPEND", "", "") + mb("EXISTS", ""),
-    "many_keys": b"".join(mb("SET", "k%d" % i, "x" * (i % 300)) for i in range(200))
+    "many_keys": b"".join(mb("SET", "k%d" % i, "x" * (i % 50)) for i in range(200))
     + b"".join(mb("DEL", "k%d" % i) for i in range(0, 200, 2)) + mb("DBSIZE"),
     "inline": b"PING\r\nSET a \"hello world\"\r\nGET a\r\nSET b 'x y'\r\nECHO \"\\x41\\n\"\r\n\r\nDBSIZE\n",
     "inline_bad": b"SET a \"unterminated\r\nPING\r\nGET 'a'b\r\nPING\r\n",
@@ -131,6 +133,21 @@ def dispatch_seeds():
     seeds["resp3_mix"] = b"\x01" + mb("SET", "a", "1") + mb("GET", "nope") + mb("MGET", "a", "b") \
         + mb("INCRBYFLOAT", "f", "1.5") + mb("COMMAND", "INFO", "get") + mb("SCAN", "0") + mb("TTL", "a")
     seeds["resp3_commands"] = b"\x01" + mb("COMMAND", "DOCS", "set") + mb("COMMAND", "INFO")
+    # Fragmentation from few input bytes (inputs are capped at 16 KiB):
+    # SETRANGE makes 300-byte values of one size class, inline, and one DEL
+    # removes two keys in three, leaving sparse arenas to compact.
+    frag = b"".join(b"SETRANGE c%d 300 x\r\n" % i for i in range(500)) \
+        + b"DEL " + b" ".join(b"c%d" % i for i in range(500) if i % 3) + b"\r\n"
+    seeds["compact"] = b"\x00" + frag + mb("_compact") \
+        + b"".join(b"GET c%d\r\nAPPEND c%d x\r\n" % (i, i + 3) for i in range(0, 90, 3)) \
+        + b"SET c3 new\r\nDEL c6\r\nRENAME c9 c10\r\nKEYS c1*\r\nSETRANGE c12 2000 y\r\n"
+    # Sparse arenas of short-lived entries, expired but not yet reaped when
+    # the run starts: compaction drops them instead of moving them.
+    seeds["compact_expiry"] = b"\x00" \
+        + b"".join(b"SETRANGE e%d 200 w\r\nPEXPIRE e%d %d\r\n" % (i, i, 10 + i % 50) for i in range(360)) \
+        + b"DEL " + b" ".join(b"e%d" % i for i in range(360) if i % 3) + b"\r\n" \
+        + mb("_clock", "30") + mb("_compact") + b"".join(b"GET e%d\r\n" % i for i in range(0, 360, 9)) \
+        + mb("_clock", "100") + mb("_cron") + mb("SCAN", "0", "COUNT", "1000") + mb("DBSIZE")
     seeds["noauth"] = b"\xc0" + mb("GET", "a") + mb("SET", "a", "b") + mb("NOPE") + mb("GET")
     return seeds
 
