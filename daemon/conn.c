@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "daemon/admin.h"
@@ -83,6 +84,10 @@ static bool obl_check(struct conn *c, int64_t now_ms)
              "(%s limit, %zu bytes pending)",
              (unsigned long long)c->sess.id, c->addr, why, pending);
     srv.stats.obl_disconnects++;
+    /* Abortive close: the kernel drops what it still queues for the client
+     * too, instead of trickling it to a reader that does not read. */
+    struct linger lg = {1, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     conn_close(c);
     return false;
 }
