@@ -1015,19 +1015,25 @@ static bool host_is_loopback(const char *h)
     return strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 || strcmp(h, "localhost") == 0;
 }
 
+bool admin_config_check(char *err, size_t errlen)
+{
+    if (cfg.admin_port == 0 || host_is_loopback(cfg.admin_bind) || cfg.admin_password[0] != '\0')
+        return true;
+    snprintf(err, errlen,
+             "admin-bind %s is not a loopback address: set admin-password (or bind the "
+             "admin port to 127.0.0.1, or disable it with admin-port 0)",
+             cfg.admin_bind);
+    return false;
+}
+
 int admin_setup(char *err, size_t errlen)
 {
     nroutes = 0;
     admin_http_route("/metrics", route_metrics);
     if (cfg.admin_port == 0)
         return 0;
-    if (!host_is_loopback(cfg.admin_bind) && cfg.admin_password[0] == '\0') {
-        snprintf(err, errlen,
-                 "admin-bind %s is not a loopback address: set admin-password (or bind the "
-                 "admin port to 127.0.0.1, or disable it with admin-port 0)",
-                 cfg.admin_bind);
+    if (!admin_config_check(err, errlen))
         return EX_CONFIG;
-    }
     return server_listen_tcp(cfg.admin_bind, (int)cfg.admin_port, true, err, errlen);
 }
 

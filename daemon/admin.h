@@ -22,6 +22,10 @@
 
 struct conn;
 
+/* Checks the admin options together (a non-loopback admin-bind needs
+ * admin-password); false with a message in err if they do not fit. */
+bool admin_config_check(char *err, size_t errlen);
+
 /* Opens the admin listener (admin-port 0: nothing). Returns 0 or a sysexits
  * code after writing a message to err. */
 int admin_setup(char *err, size_t errlen);

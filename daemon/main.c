@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "alloc/alloc.h"
+#include "daemon/admin.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
@@ -168,6 +169,12 @@ int main(int argc, char **argv)
             config_deinit();
             return test_only ? 1 : EX_USAGE;
         }
+    }
+    if (!admin_config_check(err, sizeof(err))) {
+        fprintf(stderr, "compactd: configuration error: %s\n", err);
+        free(ovr);
+        config_deinit();
+        return test_only ? 1 : EX_CONFIG;
     }
     if (test_only) {
         free(ovr);
