@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "tests/support/escape.h"
 
 #define REDIS_BIN "/usr/bin/redis-server"
 #define REPLY_TIMEOUT_MS 5000
@@ -170,23 +171,6 @@ static void build_request(const char *line, struct req *out)
     }
 }
 
-static void escape(char *dst, size_t cap, const char *p, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 5 < cap; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '\r')
-            o += (size_t)snprintf(dst + o, cap - o, "\\r");
-        else if (c == '\n')
-            o += (size_t)snprintf(dst + o, cap - o, "\\n");
-        else if (c < 32 || c > 126)
-            o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", c);
-        else
-            dst[o++] = (char)c;
-    }
-    dst[o] = '\0';
-}
-
 /* Sends req on r and returns the reply (malloc'd); fails on timeout. */
 static char *roundtrip(struct raw *r, const struct req *req, size_t *n, const char *who,
                        const char *line)
@@ -294,8 +278,8 @@ static int run_script(const char *name, const char *const *script)
         char *rb = roundtrip(b, &req, &nb, "redis", line);
         if (shape ? !same_shape(ra, na, rb, nb) : (na != nb || memcmp(ra, rb, na) != 0)) {
             char ea[1024], eb[1024];
-            escape(ea, sizeof ea, ra, na);
-            escape(eb, sizeof eb, rb, nb);
+            test_escape(ea, sizeof ea, ra, na);
+            test_escape(eb, sizeof eb, rb, nb);
             print_error("%s[%zu] %s\n  compactd: %s\n  redis:    %s\n", name, i, line, ea, eb);
             bad++;
         }

@@ -20,99 +20,7 @@
 #include "keyspace/keyspace.h"
 #include "proto/command.h"
 #include "proto/internal.h"
-
-#define T0 1700000000000LL   /* the pinned "now", in Unix ms */
-
-static struct session S, S2;   /* two clients, for WATCH */
-
-static int setup(void **state)
-{
-    (void)state;
-    assert_int_equal(alloc_setup(NULL), 0);
-    struct ks_options o;
-    ks_options_default(&o);
-    assert_int_equal(ks_setup(&o), 0);
-    proto_setup();
-    ks_clock_set(T0);
-    memset(&S, 0, sizeof S);
-    memset(&S2, 0, sizeof S2);
-    reply_init(&S.reply);
-    reply_init(&S2.reply);
-    S.reply.resp = S2.reply.resp = 2;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    session_deinit(&S);
-    session_deinit(&S2);
-    reply_deinit(&S.reply);
-    reply_deinit(&S2.reply);
-    proto_teardown();
-    ks_test_fault_hooks(NULL, NULL);
-    ks_teardown();
-    alloc_teardown();
-    return 0;
-}
-
-/* Prints bytes with escapes, for failure messages. */
-static void escape(char *dst, size_t cap, const char *p, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 5 < cap; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '\r')
-            o += (size_t)snprintf(dst + o, cap - o, "\\r");
-        else if (c == '\n')
-            o += (size_t)snprintf(dst + o, cap - o, "\\n");
-        else if (c < 32 || c > 126)
-            o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", c);
-        else
-            dst[o++] = (char)c;
-    }
-    dst[o] = '\0';
-}
-
-static void expect_reply(struct session *s, const char *file, int line, const char *exp,
-                         size_t elen)
-{
-    if (s->reply.len != elen || memcmp(s->reply.buf, exp, elen) != 0) {
-        char a[2048], b[2048];
-        escape(a, sizeof a, exp, elen);
-        escape(b, sizeof b, s->reply.buf, s->reply.len);
-        fail_msg("%s:%d: expected \"%s\"\n got \"%s\"", file, line, a, b);
-    }
-    reply_clear(&s->reply);
-}
-
-static void run_strs(struct session *s, int argc, const char **args)
-{
-    struct slice argv[64];
-    assert_true(argc <= 64);
-    for (int i = 0; i < argc; i++) {
-        argv[i].p = args[i];
-        argv[i].len = strlen(args[i]);
-    }
-    command_dispatch(s, argc, argv);
-}
-
-/* CMD(expected reply literal, arguments...) on client S; CMD2 on S2 */
-#define CMD_ON(sess, exp, ...)                                            \
-    do {                                                                  \
-        const char *a_[] = { __VA_ARGS__ };                               \
-        run_strs(&(sess), (int)(sizeof a_ / sizeof a_[0]), a_);           \
-        expect_reply(&(sess), __FILE__, __LINE__, exp, sizeof(exp) - 1);  \
-    } while (0)
-#define CMD(exp, ...) CMD_ON(S, exp, __VA_ARGS__)
-#define CMD2(exp, ...) CMD_ON(S2, exp, __VA_ARGS__)
-
-static bool fail_blocks;
-
-static void *failing_block_alloc(size_t size, unsigned band)
-{
-    return fail_blocks ? NULL : alloc_block(size, band);
-}
+#include "tests/unit/proto/support.h"
 
 /* Normal and error cases of every bit command, as Redis 7.0.15 answers. */
 static void test_bits_reference(void **state)
@@ -348,8 +256,8 @@ static void test_bit_nomem(void **state)
     (void)state;
     CMD("+OK\r\n", "flushall");
     CMD("+OK\r\n", "set", "k", "a");
-    ks_test_fault_hooks(failing_block_alloc, NULL);
-    fail_blocks = true;
+    ks_test_fault_hooks(ptest_failing_block_alloc, NULL);
+    ptest_fail_blocks = true;
     const char oom[] = "-OOM cannot allocate memory for this value\r\n";
     CMD(oom, "setbit", "k", "8", "1");
     CMD(oom, "setbit", "new", "0", "1");
@@ -361,7 +269,7 @@ static void test_bit_nomem(void **state)
     CMD(":1\r\n", "getbit", "k", "1");
     CMD("*2\r\n:96\r\n:98\r\n", "bitfield", "k", "set", "u8", "0", "98", "get", "u8", "0");
     CMD("$1\r\nb\r\n", "get", "k");
-    fail_blocks = false;
+    ptest_fail_blocks = false;
     ks_test_fault_hooks(NULL, NULL);
 }
 
@@ -416,5 +324,5 @@ int main(void)
         cmocka_unit_test(test_bit_ttl),
         cmocka_unit_test(test_bit_watch),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, ptest_fixture_setup, ptest_fixture_teardown);
 }

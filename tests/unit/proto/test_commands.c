@@ -19,97 +19,30 @@
 #include "keyspace/keyspace.h"
 #include "proto/command.h"
 #include "proto/internal.h"
-
-#define T0 1700000000000LL   /* the pinned "now", in Unix ms */
-
-static struct session S;
+#include "tests/unit/proto/support.h"
 
 static int setup(void **state)
 {
     (void)state;
-    assert_int_equal(alloc_setup(NULL), 0);
     struct ks_options o;
     ks_options_default(&o);
     o.initial_power = 4;    /* small, so the SCAN tests cross resizes */
-    assert_int_equal(ks_setup(&o), 0);
-    proto_setup();
-    ks_clock_set(T0);
-    memset(&S, 0, sizeof S);
-    reply_init(&S.reply);
-    S.reply.resp = 2;
+    ptest_setup(NULL, &o);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    (void)state;
-    reply_deinit(&S.reply);
-    proto_teardown();
-    ks_test_fault_hooks(NULL, NULL);
-    ks_teardown();
-    alloc_teardown();
-    return 0;
+    return ptest_fixture_teardown(state);
 }
 
-/* Prints bytes with escapes, for failure messages. */
-static void escape(char *dst, size_t cap, const char *p, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 5 < cap; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '\r')
-            o += (size_t)snprintf(dst + o, cap - o, "\\r");
-        else if (c == '\n')
-            o += (size_t)snprintf(dst + o, cap - o, "\\n");
-        else if (c < 32 || c > 126)
-            o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", c);
-        else
-            dst[o++] = (char)c;
-    }
-    dst[o] = '\0';
-}
-
-static void expect_reply(const char *file, int line, const char *exp, size_t elen)
-{
-    if (S.reply.len != elen || memcmp(S.reply.buf, exp, elen) != 0) {
-        char a[2048], b[2048];
-        escape(a, sizeof a, exp, elen);
-        escape(b, sizeof b, S.reply.buf, S.reply.len);
-        fail_msg("%s:%d: expected \"%s\"\n got \"%s\"", file, line, a, b);
-    }
-    reply_clear(&S.reply);
-}
-
-static void run(int argc, struct slice *argv)
-{
-    command_dispatch(&S, argc, argv);
-}
-
-static void run_strs(int argc, const char **args)
-{
-    struct slice argv[64];
-    assert_true(argc <= 64);
-    for (int i = 0; i < argc; i++) {
-        argv[i].p = args[i];
-        argv[i].len = strlen(args[i]);
-    }
-    run(argc, argv);
-}
-
-/* CMD(expected reply literal, arguments...) */
-#define CMD(exp, ...)                                                     \
-    do {                                                                  \
-        const char *a_[] = { __VA_ARGS__ };                               \
-        run_strs((int)(sizeof a_ / sizeof a_[0]), a_);                    \
-        expect_reply(__FILE__, __LINE__, exp, sizeof(exp) - 1);           \
-    } while (0)
-
-/* Same, with the expectation built at run time (NUL-terminated). */
+/* CMD(expected reply literal, arguments...), from support.h; CMDS is the
+ * same with the expectation built at run time (NUL-terminated). */
 #define CMDS(exp, ...)                                                    \
     do {                                                                  \
         const char *a_[] = { __VA_ARGS__ };                               \
-        run_strs((int)(sizeof a_ / sizeof a_[0]), a_);                    \
-        expect_reply(__FILE__, __LINE__, exp, strlen(exp));               \
+        ptest_run_strs(&S, (int)(sizeof a_ / sizeof a_[0]), a_);          \
+        ptest_expect_reply(&S, __FILE__, __LINE__, exp, strlen(exp));     \
     } while (0)
 
 #define SL(lit) { lit, sizeof(lit) - 1 }
@@ -149,7 +82,7 @@ static void test_misc(void **state)
 
     /* TIME: two bulk strings, seconds near the wall clock, usec < 1e6 */
     const char *t[] = { "time" };
-    run_strs(1, t);
+    ptest_run_strs(&S, 1, t);
     long long sec = 0, usec = -1;
     int sl = 0, ul = 0;
     assert_int_equal(sscanf(S.reply.buf, "*2\r\n$%d\r\n%lld\r\n$%d\r\n%lld\r\n", &sl, &sec, &ul,
@@ -754,7 +687,7 @@ static void expect_keys(const char *file, int line, const char *pat, const char 
     const char *a[] = { "keys", pat };
     char got[1024];
     size_t n;
-    run_strs(2, a);
+    ptest_run_strs(&S, 2, a);
     const char *end = parse_keys(S.reply.buf, S.reply.buf + S.reply.len, got, sizeof got, &n);
     if (end != S.reply.buf + S.reply.len || strcmp(got, exp) != 0)
         fail_msg("%s:%d: KEYS %s: expected {%s} got {%s}", file, line, pat, exp, got);
@@ -832,7 +765,7 @@ static uint64_t scan_once(uint64_t cursor, const char *count, const char *match,
     char cur[32];
     snprintf(cur, sizeof cur, "%llu", (unsigned long long)cursor);
     const char *a[6] = { "scan", cur, "count", count, "match", match };
-    run_strs(match != NULL ? 6 : 4, a);
+    ptest_run_strs(&S, match != NULL ? 6 : 4, a);
 
     const char *p = S.reply.buf, *end = S.reply.buf + S.reply.len;
     assert_memory_equal(p, "*2\r\n$", 5);
@@ -925,7 +858,7 @@ static void test_randomkey(void **state)
     bool saw_only = false, saw_two = false;
     for (int i = 0; i < 200; i++) {
         const char *a[] = { "randomkey" };
-        run_strs(1, a);
+        ptest_run_strs(&S, 1, a);
         if (S.reply.len == 10 && memcmp(S.reply.buf, "$4\r\nonly\r\n", 10) == 0)
             saw_only = true;
         else if (S.reply.len == 9 && memcmp(S.reply.buf, "$3\r\ntwo\r\n", 9) == 0)
@@ -947,46 +880,46 @@ static void test_randomkey(void **state)
 static void test_binary_keys(void **state)
 {
     struct slice set1[] = { SL("set"), SL("a\0b"), SL("v\0\r\n1") };
-    run(3, set1);
-    expect_reply(__FILE__, __LINE__, "+OK\r\n", 5);
+    command_dispatch(&S, 3, set1);
+    ptest_expect_reply(&S, __FILE__, __LINE__, "+OK\r\n", 5);
     struct slice set2[] = { SL("set"), SL("a\0c"), SL("two") };
-    run(3, set2);
-    expect_reply(__FILE__, __LINE__, "+OK\r\n", 5);
+    command_dispatch(&S, 3, set2);
+    ptest_expect_reply(&S, __FILE__, __LINE__, "+OK\r\n", 5);
     struct slice set3[] = { SL("set"), SL("a"), SL("plain") };
-    run(3, set3);
-    expect_reply(__FILE__, __LINE__, "+OK\r\n", 5);
+    command_dispatch(&S, 3, set3);
+    ptest_expect_reply(&S, __FILE__, __LINE__, "+OK\r\n", 5);
 
     struct slice get1[] = { SL("get"), SL("a\0b") };
-    run(2, get1);
-    expect_reply(__FILE__, __LINE__, "$5\r\nv\0\r\n1\r\n", 11);
+    command_dispatch(&S, 2, get1);
+    ptest_expect_reply(&S, __FILE__, __LINE__, "$5\r\nv\0\r\n1\r\n", 11);
     struct slice get2[] = { SL("get"), SL("a\0c") };
-    run(2, get2);
-    expect_reply(__FILE__, __LINE__, "$3\r\ntwo\r\n", 9);
+    command_dispatch(&S, 2, get2);
+    ptest_expect_reply(&S, __FILE__, __LINE__, "$3\r\ntwo\r\n", 9);
     CMD("$5\r\nplain\r\n", "get", "a");
     CMD(":3\r\n", "dbsize");
 
     struct slice ex[] = { SL("exists"), SL("a\0b"), SL("a\0"), SL("a\0c") };
-    run(4, ex);
-    expect_reply(__FILE__, __LINE__, ":2\r\n", 4);
+    command_dispatch(&S, 4, ex);
+    ptest_expect_reply(&S, __FILE__, __LINE__, ":2\r\n", 4);
 
     struct slice kp[] = { SL("keys"), SL("a\0[bc]") };
-    run(2, kp);
+    command_dispatch(&S, 2, kp);
     assert_true(S.reply.len == 22);   /* *2 then two 3-byte bulks, any order */
     assert_memory_equal(S.reply.buf, "*2\r\n$3\r\na\0", 10);
     reply_clear(&S.reply);
 
     struct slice ren[] = { SL("rename"), SL("a\0b"), SL("b\0") };
-    run(3, ren);
-    expect_reply(__FILE__, __LINE__, "+OK\r\n", 5);
+    command_dispatch(&S, 3, ren);
+    ptest_expect_reply(&S, __FILE__, __LINE__, "+OK\r\n", 5);
     struct slice get3[] = { SL("getrange"), SL("b\0"), SL("1"), SL("2") };
-    run(4, get3);
-    expect_reply(__FILE__, __LINE__, "$2\r\n\0\r\r\n", 8);
+    command_dispatch(&S, 4, get3);
+    ptest_expect_reply(&S, __FILE__, __LINE__, "$2\r\n\0\r\r\n", 8);
     struct slice app[] = { SL("append"), SL("b\0"), SL("\0") };
-    run(3, app);
-    expect_reply(__FILE__, __LINE__, ":6\r\n", 4);
+    command_dispatch(&S, 3, app);
+    ptest_expect_reply(&S, __FILE__, __LINE__, ":6\r\n", 4);
     struct slice del[] = { SL("del"), SL("b\0"), SL("a\0c"), SL("a\0b") };
-    run(4, del);
-    expect_reply(__FILE__, __LINE__, ":2\r\n", 4);
+    command_dispatch(&S, 4, del);
+    ptest_expect_reply(&S, __FILE__, __LINE__, ":2\r\n", 4);
     CMD(":1\r\n", "dbsize");
 }
 
@@ -1016,20 +949,13 @@ static void test_resp3(void **state)
 
 /* ------------------------------------------------------------- out of memory */
 
-static bool fail_blocks;
-
-static void *failing_block_alloc(size_t size, unsigned band)
-{
-    return fail_blocks ? NULL : alloc_block(size, band);
-}
-
 static void test_nomem(void **state)
 {
     CMD("+OK\r\n", "set", "a", "old");
     CMD("+OK\r\n", "set", "n", "9", "ex", "100");
     CMD("+OK\r\n", "set", "t", "v");
-    ks_test_fault_hooks(failing_block_alloc, NULL);
-    fail_blocks = true;
+    ks_test_fault_hooks(ptest_failing_block_alloc, NULL);
+    ptest_fail_blocks = true;
 
     const char oom[] = "-OOM cannot allocate memory for this value\r\n";
     CMD(oom, "set", "a", "new");
@@ -1062,7 +988,7 @@ static void test_nomem(void **state)
     CMD("$3\r\nOld\r\n", "get", "a");
     CMD(":1\r\n", "del", "t");
 
-    fail_blocks = false;
+    ptest_fail_blocks = false;
     ks_test_fault_hooks(NULL, NULL);
     CMD("+OK\r\n", "set", "a", "new");
     CMD("$3\r\nnew\r\n", "get", "a");

@@ -20,10 +20,7 @@
 #include "keyspace/keyspace.h"
 #include "proto/command.h"
 #include "proto/internal.h"
-
-#define T0 1700000000000LL
-
-static struct session S;
+#include "tests/unit/proto/support.h"
 
 static int setup(void **state)
 {
@@ -32,44 +29,22 @@ static int setup(void **state)
     alloc_options_default(&ao);
     ao.arena_size = (size_t)1 << 16;   /* small arenas: many of them, quickly */
     ao.arena_retain = 4;
-    assert_int_equal(alloc_setup(&ao), 0);
-    struct ks_options o;
-    ks_options_default(&o);
-    assert_int_equal(ks_setup(&o), 0);
-    proto_setup();
-    ks_clock_set(T0);
-    memset(&S, 0, sizeof S);
-    reply_init(&S.reply);
-    S.reply.resp = 2;
+    ptest_setup(&ao, NULL);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    (void)state;
-    reply_deinit(&S.reply);
-    proto_teardown();
-    ks_teardown();
-    alloc_teardown();
-    return 0;
+    return ptest_fixture_teardown(state);
 }
 
-static void run_strs(int argc, const char **args)
-{
-    struct slice argv[16];
-    assert_true(argc <= 16);
-    for (int i = 0; i < argc; i++) {
-        argv[i].p = args[i];
-        argv[i].len = strlen(args[i]);
-    }
-    reply_clear(&S.reply);
-    command_dispatch(&S, argc, argv);
-}
-
+/* Runs a request on S with the reply buffer emptied first, so out() is
+ * this request's reply alone. */
 #define RUN(...)                                                          \
     do {                                                                  \
         const char *a_[] = { __VA_ARGS__ };                               \
-        run_strs((int)(sizeof a_ / sizeof a_[0]), a_);                    \
+        reply_clear(&S.reply);                                            \
+        ptest_run_strs(&S, (int)(sizeof a_ / sizeof a_[0]), a_);          \
     } while (0)
 
 /* The reply as a NUL-terminated string (replies here contain no NULs). */

@@ -20,92 +20,7 @@
 #include "keyspace/keyspace.h"
 #include "proto/command.h"
 #include "proto/internal.h"
-
-#define T0 1700000000000LL   /* the pinned "now", in Unix ms */
-
-static struct session S, S2;   /* two clients, for WATCH */
-
-static int setup(void **state)
-{
-    (void)state;
-    assert_int_equal(alloc_setup(NULL), 0);
-    struct ks_options o;
-    ks_options_default(&o);
-    assert_int_equal(ks_setup(&o), 0);
-    proto_setup();
-    ks_clock_set(T0);
-    memset(&S, 0, sizeof S);
-    memset(&S2, 0, sizeof S2);
-    reply_init(&S.reply);
-    reply_init(&S2.reply);
-    S.reply.resp = S2.reply.resp = 2;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    session_deinit(&S);
-    session_deinit(&S2);
-    reply_deinit(&S.reply);
-    reply_deinit(&S2.reply);
-    proto_teardown();
-    ks_test_fault_hooks(NULL, NULL);
-    ks_teardown();
-    alloc_teardown();
-    return 0;
-}
-
-/* Prints bytes with escapes, for failure messages. */
-static void escape(char *dst, size_t cap, const char *p, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 5 < cap; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '\r')
-            o += (size_t)snprintf(dst + o, cap - o, "\\r");
-        else if (c == '\n')
-            o += (size_t)snprintf(dst + o, cap - o, "\\n");
-        else if (c < 32 || c > 126)
-            o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", c);
-        else
-            dst[o++] = (char)c;
-    }
-    dst[o] = '\0';
-}
-
-static void expect_reply(struct session *s, const char *file, int line, const char *exp,
-                         size_t elen)
-{
-    if (s->reply.len != elen || memcmp(s->reply.buf, exp, elen) != 0) {
-        char a[2048], b[2048];
-        escape(a, sizeof a, exp, elen);
-        escape(b, sizeof b, s->reply.buf, s->reply.len);
-        fail_msg("%s:%d: expected \"%s\"\n got \"%s\"", file, line, a, b);
-    }
-    reply_clear(&s->reply);
-}
-
-static void run_strs(struct session *s, int argc, const char **args)
-{
-    struct slice argv[64];
-    assert_true(argc <= 64);
-    for (int i = 0; i < argc; i++) {
-        argv[i].p = args[i];
-        argv[i].len = strlen(args[i]);
-    }
-    command_dispatch(s, argc, argv);
-}
-
-/* CMD(expected reply literal, arguments...) on client S; CMD2 on S2 */
-#define CMD_ON(sess, exp, ...)                                            \
-    do {                                                                  \
-        const char *a_[] = { __VA_ARGS__ };                               \
-        run_strs(&(sess), (int)(sizeof a_ / sizeof a_[0]), a_);           \
-        expect_reply(&(sess), __FILE__, __LINE__, exp, sizeof(exp) - 1);  \
-    } while (0)
-#define CMD(exp, ...) CMD_ON(S, exp, __VA_ARGS__)
-#define CMD2(exp, ...) CMD_ON(S2, exp, __VA_ARGS__)
+#include "tests/unit/proto/support.h"
 
 static void test_tx_reference(void **state)
 {
@@ -447,7 +362,7 @@ static void test_queue_copies(void **state)
     char buf[] = "setkeyvalue";
     struct slice argv[] = { { buf, 3 }, { buf + 3, 3 }, { buf + 6, 5 } };
     command_dispatch(&S, 3, argv);
-    expect_reply(&S, __FILE__, __LINE__, "+QUEUED\r\n", 9);
+    ptest_expect_reply(&S, __FILE__, __LINE__, "+QUEUED\r\n", 9);
     memset(buf, 'x', sizeof buf - 1);
     CMD("+QUEUED\r\n", "get", "key");
     CMD("*2\r\n+OK\r\n$5\r\nvalue\r\n", "exec");
@@ -456,7 +371,7 @@ static void test_queue_copies(void **state)
     CMD("+OK\r\n", "multi");
     for (int i = 0; i < 100; i++)
         CMD("+QUEUED\r\n", "incr", "n");
-    run_strs(&S, 1, (const char *[]){ "exec" });
+    ptest_run_strs(&S, 1, (const char *[]){ "exec" });
     assert_int_equal(memcmp(S.reply.buf, "*100\r\n:1\r\n:2\r\n", 14), 0);
     assert_non_null(strstr(S.reply.buf, ":100\r\n"));
     reply_clear(&S.reply);
@@ -581,7 +496,7 @@ static void test_commandstats(void **state)
     command_reject(&S, exec, "OOM command not allowed when used memory > 'maxmemory'.");
     const char abort_oom[] = "-EXECABORT Transaction discarded because of: OOM command not "
                              "allowed when used memory > 'maxmemory'.\r\n";
-    expect_reply(&S, __FILE__, __LINE__, abort_oom, sizeof abort_oom - 1);
+    ptest_expect_reply(&S, __FILE__, __LINE__, abort_oom, sizeof abort_oom - 1);
     assert_int_equal(session_tx_flags(&S), 0);
     CMD("-ERR EXEC without MULTI\r\n", "exec");
     assert_int_equal(st_exec->rejected_calls, 1);
@@ -589,7 +504,7 @@ static void test_commandstats(void **state)
     /* the daemon's pre-dispatch refusals (maxmemory) abort a transaction */
     CMD("+OK\r\n", "multi");
     command_reject(&S, set, "OOM command not allowed when used memory > 'maxmemory'.");
-    expect_reply(&S, __FILE__, __LINE__,
+    ptest_expect_reply(&S, __FILE__, __LINE__,
                  "-OOM command not allowed when used memory > 'maxmemory'.\r\n", 58);
     assert_int_equal(st_set->rejected_calls, 2);
     CMD("-EXECABORT Transaction discarded because of previous errors.\r\n", "exec");
@@ -652,5 +567,5 @@ int main(void)
         cmocka_unit_test(test_commandstats),
         cmocka_unit_test(test_errorstats),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, ptest_fixture_setup, ptest_fixture_teardown);
 }
