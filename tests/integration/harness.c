@@ -340,6 +340,22 @@ void server_stop(struct server *s)
     }
 }
 
+struct server harness_srv;
+
+int harness_group_setup(void **state)
+{
+    (void)state;
+    server_start(&harness_srv, NULL);
+    return 0;
+}
+
+int harness_group_teardown(void **state)
+{
+    (void)state;
+    server_stop(&harness_srv);
+    return 0;
+}
+
 void server_dump_log(const struct server *s)
 {
     FILE *f = fopen(s->log_path, "r");

@@ -86,6 +86,13 @@ void server_start_conf(struct server *s, const char *conf_path,
                        const char *const *extra);
 /* SIGTERM, wait (bounded), SIGKILL if needed; asserts exit status 0. */
 void server_stop(struct server *s);
+/* The daemon of a test file whose tests all share one server with the
+ * default configuration: harness_group_setup starts it (server_start with
+ * no extra arguments) and harness_group_teardown stops it, as cmocka group
+ * fixtures. Files that need options or more servers keep their own. */
+extern struct server harness_srv;
+int harness_group_setup(void **state);
+int harness_group_teardown(void **state);
 /* Prints the daemon's log to stderr (for failure diagnosis). */
 void server_dump_log(const struct server *s);
 /* True if the log contains needle (case-insensitive). */

@@ -10,26 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct server srv;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    server_start(&srv, NULL);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    server_stop(&srv);
-    return 0;
-}
-
 static void test_ping_and_errors(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     assert_reply_status(run(c, "PING"), "PONG");
     assert_reply_str(run(c, "PING %s", "hello"), "hello");
     assert_reply_bulk(run(c, "ECHO %b", "a\0b", (size_t)3), "a\0b", 3);
@@ -42,7 +26,7 @@ static void test_ping_and_errors(void **state)
 static void test_binary_keys_and_values(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     static const char key[] = "bin\0key\r\nwith\rall\n";
     static const char val[] = "\0\r\n\r\n$3\r\nfoo\r\n*1\r\n\0\xff";
     assert_reply_status(run(c, "SET %b %b", key, sizeof key - 1, val, sizeof val - 1), "OK");
@@ -78,7 +62,7 @@ static void test_binary_keys_and_values(void **state)
 static void test_set_options(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     assert_reply_status(run(c, "SET opt v1 NX"), "OK");
     assert_reply_nil(run(c, "SET opt v2 NX"));
     assert_reply_str(run(c, "GET opt"), "v1");
@@ -120,7 +104,7 @@ static void test_set_options(void **state)
 static void test_incr_family(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     assert_reply_int(run(c, "INCR ctr"), 1);
     assert_reply_int(run(c, "INCR ctr"), 2);
     assert_reply_int(run(c, "INCRBY ctr 40"), 42);
@@ -153,7 +137,7 @@ static void test_incr_family(void **state)
 static void test_append_getrange_setrange(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     assert_reply_int(run(c, "APPEND ap Hello"), 5);
     assert_reply_int(run(c, "APPEND ap %s", " World"), 11);
     assert_reply_str(run(c, "GET ap"), "Hello World");
@@ -183,7 +167,7 @@ static void test_append_getrange_setrange(void **state)
 static void test_mget_mset(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     assert_reply_status(run(c, "MSET m1 one m2 %b m3 three", "t\0o", (size_t)3), "OK");
     redisReply *r = run(c, "MGET m1 m2 m_missing m3");
     assert_reply_array(r, 4);
@@ -205,7 +189,7 @@ static void test_mget_mset(void **state)
 static void test_del_exists_type_rename(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     assert_reply_status(run(c, "MSET d1 a d2 b d3 c"), "OK");
     assert_reply_int(run(c, "EXISTS d1 d1 d2 d_missing"), 3);
     assert_reply_int(run(c, "DEL d1 d_missing"), 1);
@@ -244,7 +228,7 @@ static int scan_index(const char *s, size_t len)
 static void test_keys_and_scan(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     for (int i = 0; i < NSCAN; i++)
         redisAppendCommand(c, "SET scan:%05d %d", i, i);
     for (int i = 0; i < NSCAN; i++)
@@ -308,7 +292,7 @@ static void test_hello3_reply_types(void **state)
 {
     (void)state;
     struct raw r;
-    raw_open(&r, srv.port);
+    raw_open(&r, harness_srv.port);
     /* RESP2 by default. */
     raw_sendstr(&r, "GET hello_missing\r\n");
     raw_expect(&r, "$-1\r\n");
@@ -328,7 +312,7 @@ static void test_hello3_reply_types(void **state)
     raw_sendstr(&r, "CONFIG GET port\r\n");
     char expect[128];
     snprintf(expect, sizeof expect, "%%1\r\n$4\r\nport\r\n$%d\r\n%d\r\n",
-             snprintf(NULL, 0, "%d", srv.port), srv.port);
+             snprintf(NULL, 0, "%d", harness_srv.port), harness_srv.port);
     raw_expect(&r, expect);
     raw_sendstr(&r, "SET hello_k v\r\n");
     raw_expect(&r, "+OK\r\n");
@@ -346,7 +330,7 @@ static void test_hello3_reply_types(void **state)
     raw_expect(&r, "$-1\r\n");
     raw_sendstr(&r, "CONFIG GET port\r\n");
     snprintf(expect, sizeof expect, "*2\r\n$4\r\nport\r\n$%d\r\n%d\r\n",
-             snprintf(NULL, 0, "%d", srv.port), srv.port);
+             snprintf(NULL, 0, "%d", harness_srv.port), harness_srv.port);
     raw_expect(&r, expect);
 
     raw_sendstr(&r, "HELLO 4\r\n");
@@ -360,7 +344,7 @@ static void test_hello3_reply_types(void **state)
 static void test_client_name(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     assert_reply_nil(run(c, "CLIENT GETNAME"));
     assert_reply_status(run(c, "CLIENT SETNAME tester-1"), "OK");
     assert_reply_str(run(c, "CLIENT GETNAME"), "tester-1");
@@ -371,7 +355,7 @@ static void test_client_name(void **state)
     assert_true(r->integer > 0);
     freeReplyObject(r);
     /* Another connection has its own name. */
-    redisContext *c2 = server_connect(&srv);
+    redisContext *c2 = server_connect(&harness_srv);
     assert_reply_nil(run(c2, "CLIENT GETNAME"));
     redisFree(c2);
     redisFree(c);
@@ -380,7 +364,7 @@ static void test_client_name(void **state)
 static void test_info_sections(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     redisReply *r = run(c, "INFO");
     assert_int_equal(r->type, REDIS_REPLY_STRING);
     const char *sections[] = { "# Server", "# Clients", "# Memory", "# Stats", "# Keyspace" };
@@ -405,7 +389,7 @@ static void test_info_sections(void **state)
     assert_true(fields > 10);
     freeReplyObject(r);
 
-    assert_int_equal(info_int(c, "server", "tcp_port"), srv.port);
+    assert_int_equal(info_int(c, "server", "tcp_port"), harness_srv.port);
     char *v = info_field(c, "server", "redis_version");
     assert_non_null(v);
     free(v);
@@ -432,12 +416,12 @@ static void test_info_sections(void **state)
 static void test_config_get_port(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     redisReply *r = run(c, "CONFIG GET port");
     assert_reply_array(r, 2);
     assert_string_equal(r->element[0]->str, "port");
     char buf[16];
-    snprintf(buf, sizeof buf, "%d", srv.port);
+    snprintf(buf, sizeof buf, "%d", harness_srv.port);
     assert_string_equal(r->element[1]->str, buf);
     freeReplyObject(r);
     r = run(c, "CONFIG GET no-such-option-xyz");
@@ -462,5 +446,5 @@ int main(void)
         cmocka_unit_test(test_info_sections),
         cmocka_unit_test(test_config_get_port),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -19,22 +19,6 @@
 #define BIG (64u * 1024 * 1024)
 #define SLOW_MS 120000
 
-static struct server srv;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    server_start(&srv, NULL);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    server_stop(&srv);
-    return 0;
-}
-
 static char *make_value(void)
 {
     char *v = malloc(BIG);
@@ -71,9 +55,9 @@ static void test_64mib_value(void **state)
 {
     (void)state;
     char *val = make_value();
-    redisContext *other = server_connect(&srv);
+    redisContext *other = server_connect(&harness_srv);
     struct raw a;
-    raw_open(&a, srv.port);
+    raw_open(&a, harness_srv.port);
 
     char head[128];
     int hl = snprintf(head, sizeof head, "*3\r\n$3\r\nSET\r\n$6\r\nbig:v1\r\n$%u\r\n", BIG);
@@ -112,7 +96,7 @@ static void test_64mib_value(void **state)
     raw_close(&a);
 
     /* The same through hiredis, plus ranges from inside the value. */
-    redisContext *c = server_connect_timeout(&srv, SLOW_MS);
+    redisContext *c = server_connect_timeout(&harness_srv, SLOW_MS);
     assert_reply_bulk(run(c, "GET big:v1"), val, BIG);
     assert_reply_bulk(run(c, "GETRANGE big:v1 33554430 33554529"), val + 33554430, 100);
     assert_reply_bulk(run(c, "GETRANGE big:v1 -10 -1"), val + BIG - 10, 10);
@@ -137,5 +121,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_64mib_value),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -17,22 +17,6 @@
 #define NCLIENTS 200
 #define NROUNDS  25
 
-static struct server srv;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    server_start(&srv, NULL);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    server_stop(&srv);
-    return 0;
-}
-
 static unsigned rng_state = 12345;
 
 static unsigned rng(void)
@@ -81,10 +65,10 @@ static void test_200_interleaved_clients(void **state)
     static redisContext *cl[NCLIENTS];
     int order[NCLIENTS];
     for (int i = 0; i < NCLIENTS; i++) {
-        cl[i] = server_connect(&srv);
+        cl[i] = server_connect(&harness_srv);
         order[i] = i;
     }
-    redisContext *admin = server_connect(&srv);
+    redisContext *admin = server_connect(&harness_srv);
     long long base = harness_external() ? 0 : 1;   /* admin itself */
     if (!harness_external())
         assert_int_equal(wait_clients(admin, NCLIENTS + base), NCLIENTS + base);
@@ -160,5 +144,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_200_interleaved_clients),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -12,22 +12,6 @@
 #include <string.h>
 #include <sys/time.h>
 
-static struct server srv;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    server_start(&srv, NULL);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    server_stop(&srv);
-    return 0;
-}
-
 static long long unix_ms(void)
 {
     struct timeval tv;
@@ -51,7 +35,7 @@ static void reply_range(const char *file, int line, redisReply *r, long long lo,
 static void test_ttl_forms(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     assert_reply_status(run(c, "SET ex:ex v EX 100"), "OK");
     assert_reply_range(run(c, "TTL ex:ex"), 98, 100);
     assert_reply_range(run(c, "PTTL ex:ex"), 98000, 100000);
@@ -104,7 +88,7 @@ static void test_ttl_forms(void **state)
 static void test_lazy_expiry(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     assert_reply_status(run(c, "SET lazy:a v PX 150"), "OK");
     assert_reply_status(run(c, "SET lazy:b v PX 150"), "OK");
     assert_reply_str(run(c, "GET lazy:a"), "v");
@@ -126,7 +110,7 @@ static void test_lazy_expiry(void **state)
 static void test_active_expiry(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     long long base = dbsize(c);
     long long expired0 = info_int(c, "stats", "expired_keys");
     for (int i = 0; i < NVOLATILE; i++)
@@ -179,5 +163,5 @@ int main(void)
         cmocka_unit_test(test_lazy_expiry),
         cmocka_unit_test(test_active_expiry),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -14,22 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct server srv;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    server_start(&srv, NULL);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    server_stop(&srv);
-    return 0;
-}
-
 /* The whole reply of `INFO <args>` (a malloc'd string). */
 static char *info_text(redisContext *c, const char *args)
 {
@@ -62,7 +46,7 @@ static bool field_in(const char *text, const char *field, char *out, size_t cap)
 static void test_info_sections(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     static const char *const dflt[] = {"# Server", "# Clients", "# Memory", "# Persistence",
                                        "# Stats", "# Replication", "# CPU", "# Modules",
                                        "# Errorstats", "# Cluster", "# Keyspace"};
@@ -151,7 +135,7 @@ static long long cmdstat(const char *text, const char *name, const char *what)
 static void test_commandstats_errorstats(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     assert_reply_status(run(c, "CONFIG RESETSTAT"), "OK");
     for (int i = 0; i < 3; i++)
         assert_reply_status(run(c, "SET cs%d v", i), "OK");
@@ -225,7 +209,7 @@ static void slowlog_defaults(redisContext *c)
 static void test_slowlog(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     redisReply *r = run(c, "CONFIG GET slowlog-*");
     assert_reply_array(r, 4);
     freeReplyObject(r);
@@ -377,7 +361,7 @@ static int latest_index(redisReply *r, const char *event)
 static void test_latency(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     redisReply *r = run(c, "CONFIG GET latency-monitor-threshold");
     assert_reply_array(r, 2);
     assert_string_equal(r->element[1]->str, "0");
@@ -427,7 +411,7 @@ static void test_latency(void **state)
 static void test_latency_expire_cycle(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     redisReply *r = run(c, "LATENCY RESET");
     freeReplyObject(r);
     r = run(c, "CONFIG SET expire-cycle-ms 5");
@@ -460,7 +444,7 @@ static void test_latency_expire_cycle(void **state)
 static void test_latency_reset(void **state)
 {
     (void)state;
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     assert_reply_status(run(c, "CONFIG SET latency-monitor-threshold 1"), "OK");
     slow_mset(c);
     assert_reply_int(run(c, "LATENCY RESET command nosuchevent"), 1);
@@ -517,7 +501,7 @@ static void client_field(const char *line, const char *key, char *out, size_t ca
 static void test_client_list(void **state)
 {
     (void)state;
-    redisContext *a = server_connect(&srv), *b = server_connect(&srv);
+    redisContext *a = server_connect(&harness_srv), *b = server_connect(&harness_srv);
     redisReply *r;
     assert_reply_status(run(a, "CLIENT SETNAME alpha"), "OK");
     char *line = client_info(a);
@@ -611,8 +595,8 @@ static void test_client_list(void **state)
 static void test_client_kill(void **state)
 {
     (void)state;
-    redisContext *a = server_connect(&srv), *b = server_connect(&srv),
-                 *d = server_connect(&srv);
+    redisContext *a = server_connect(&harness_srv), *b = server_connect(&harness_srv),
+                 *d = server_connect(&harness_srv);
     redisReply *r = run(b, "CLIENT ID");
     long long bid = r->integer;
     freeReplyObject(r);
@@ -634,7 +618,7 @@ static void test_client_kill(void **state)
     redisFree(d);
 
     /* old form */
-    d = server_connect(&srv);
+    d = server_connect(&harness_srv);
     line = client_info(d);
     client_field(line, "addr", addr, sizeof addr);
     free(line);
@@ -658,9 +642,9 @@ static void test_client_kill(void **state)
 static void test_client_pause(void **state)
 {
     (void)state;
-    redisContext *a = server_connect(&srv);
+    redisContext *a = server_connect(&harness_srv);
     struct raw b;
-    raw_open(&b, srv.port);
+    raw_open(&b, harness_srv.port);
     assert_reply_status(run(a, "SET pk v"), "OK");
 
     /* ALL: a GET from another client waits for the pause to end */
@@ -702,7 +686,7 @@ static void test_client_reply(void **state)
 {
     (void)state;
     struct raw b;
-    raw_open(&b, srv.port);
+    raw_open(&b, harness_srv.port);
     /* OFF: nothing until ON, whose +OK is the first reply */
     raw_sendstr(&b, "CLIENT REPLY OFF\r\nSET ro 1\r\nGET ro\r\nCLIENT REPLY ON\r\nGET ro\r\n");
     raw_expect(&b, "+OK\r\n");
@@ -736,11 +720,11 @@ static void test_monitor(void **state)
 {
     (void)state;
     struct raw m;
-    raw_open(&m, srv.port);
+    raw_open(&m, harness_srv.port);
     raw_sendstr(&m, "*1\r\n$7\r\nMONITOR\r\n");
     raw_expect(&m, "+OK\r\n");
 
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     char *line = client_info(c);
     char addr[64];
     client_field(line, "addr", addr, sizeof addr);
@@ -802,7 +786,7 @@ static void test_inline(void **state)
 {
     (void)state;
     struct raw b;
-    raw_open(&b, srv.port);
+    raw_open(&b, harness_srv.port);
     raw_sendstr(&b, "SET ik v\r\n");
     raw_expect(&b, "+OK\r\n");
     raw_sendstr(&b, "GET ik\r\n");
@@ -854,5 +838,5 @@ int main(void)
         cmocka_unit_test(test_monitor),
         cmocka_unit_test(test_inline),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -16,22 +16,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static struct server srv;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    server_start(&srv, NULL);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    server_stop(&srv);
-    return 0;
-}
-
 struct buf {
     char *p;
     size_t len, cap;
@@ -175,7 +159,7 @@ static void test_10000_pipelined(void **state)
         }
     }
     struct raw r;
-    raw_open(&r, srv.port);
+    raw_open(&r, harness_srv.port);
     exchange(r.fd, &out, &in, exp.len);
     /* Nothing extra may follow. */
     struct pollfd pfd = { .fd = r.fd, .events = POLLIN };
@@ -184,7 +168,7 @@ static void test_10000_pipelined(void **state)
     raw_close(&r);
 
     /* The same through hiredis: append everything, then read. */
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     for (int i = 0; i < NCMD; i++)
         redisAppendCommand(c, "INCR pipe:ctr2");
     for (int i = 0; i < NCMD; i++)
@@ -214,7 +198,7 @@ static void test_bytewise_requests(void **state)
 {
     (void)state;
     struct raw r;
-    raw_open(&r, srv.port);
+    raw_open(&r, harness_srv.port);
     static const char set[] = "*3\r\n$3\r\nSET\r\n$7\r\nsplit:k\r\n$13\r\nab\r\n\r\n$3\r\n\0xy\r\n";
     send_bytewise(&r, set, sizeof set - 1);
     raw_expect(&r, "+OK\r\n");
@@ -251,5 +235,5 @@ int main(void)
         cmocka_unit_test(test_10000_pipelined),
         cmocka_unit_test(test_bytewise_requests),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -15,22 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct server srv;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    server_start(&srv, NULL);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    server_stop(&srv);
-    return 0;
-}
-
 static bool have_tool(const char *name)
 {
     const char *path = getenv("PATH");
@@ -85,7 +69,7 @@ static int shell(const char *cmdline, char **out)
 static void cli_expect_at(const char *file, int line, const char *args, const char *want)
 {
     char cmd[2048], *out;
-    snprintf(cmd, sizeof cmd, "redis-cli -h 127.0.0.1 -p %d %s", srv.port, args);
+    snprintf(cmd, sizeof cmd, "redis-cli -h 127.0.0.1 -p %d %s", harness_srv.port, args);
     int st = shell(cmd, &out);
     if (st != 0 || strcmp(out, want) != 0) {
         print_error("%s:%d: `%s` exited %d with output \"%s\", expected \"%s\"\n", file, line,
@@ -109,7 +93,7 @@ static void test_redis_cli(void **state)
     cli_expect("SET 'tools key' 'va lue'", "OK\n");
     cli_expect("GET 'tools key'", "va lue\n");
     char cmd[512], *out;
-    snprintf(cmd, sizeof cmd, "redis-cli -h 127.0.0.1 -p %d NOSUCHCMD", srv.port);
+    snprintf(cmd, sizeof cmd, "redis-cli -h 127.0.0.1 -p %d NOSUCHCMD", harness_srv.port);
     assert_int_equal(shell(cmd, &out), 0);
     if (strncmp(out, "ERR unknown command 'NOSUCHCMD'", 31) != 0)
         fail_msg("unexpected output for an unknown command: \"%s\"", out);
@@ -117,12 +101,12 @@ static void test_redis_cli(void **state)
     /* Piped commands (redis-cli reads stdin when it is not a terminal). */
     snprintf(cmd, sizeof cmd,
              "sh -c \"printf 'SET p1 v1\\nGET p1\\nDEL p1\\n' | redis-cli -h 127.0.0.1 -p %d\"",
-             srv.port);
+             harness_srv.port);
     assert_int_equal(shell(cmd, &out), 0);
     assert_string_equal(out, "OK\nv1\n1\n");
     free(out);
     /* The value written by redis-cli is visible to other clients. */
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     assert_reply_str(run(c, "GET a"), "b");
     redisFree(c);
 }
@@ -133,7 +117,7 @@ static void test_redis_cli_scan(void **state)
 {
     (void)state;
     need_tool("redis-cli");
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     for (int i = 0; i < NSCANKEYS; i++)
         redisAppendCommand(c, "SET cliscan:%d x", i);
     for (int i = 0; i < NSCANKEYS; i++)
@@ -142,7 +126,7 @@ static void test_redis_cli_scan(void **state)
 
     char cmd[512], *out;
     snprintf(cmd, sizeof cmd, "redis-cli -h 127.0.0.1 -p %d --scan --pattern 'cliscan:*'",
-             srv.port);
+             harness_srv.port);
     assert_int_equal(shell(cmd, &out), 0);
     static unsigned char seen[NSCANKEYS];
     int lines = 0;
@@ -161,7 +145,7 @@ static void test_redis_cli_scan(void **state)
     }
     /* Without a pattern every key shows up, these included. */
     snprintf(cmd, sizeof cmd, "redis-cli -h 127.0.0.1 -p %d --scan | grep -c '^cliscan:'",
-             srv.port);
+             harness_srv.port);
     assert_int_equal(shell(cmd, &out), 0);
     assert_true(atoi(out) >= NSCANKEYS);
     free(out);
@@ -191,7 +175,7 @@ static void test_redis_benchmark(void **state)
     need_tool("redis-benchmark");
     char cmd[512], *out;
     snprintf(cmd, sizeof cmd, "redis-benchmark -h 127.0.0.1 -p %d -t set,get -n 2000 -q",
-             srv.port);
+             harness_srv.port);
     int st = shell(cmd, &out);
     if (st != 0)
         fail_msg("redis-benchmark exited %d:\n%s", st, out);
@@ -202,14 +186,14 @@ static void test_redis_benchmark(void **state)
         fail_msg("redis-benchmark reported errors:\n%s", out);
     free(out);
     /* Its SETs landed: the fixed key holds a default 3-byte payload. */
-    redisContext *c = server_connect(&srv);
+    redisContext *c = server_connect(&harness_srv);
     assert_reply_int(run(c, "STRLEN key:__rand_int__"), 3);
     redisFree(c);
 
     /* Pipelined, with a random keyspace and bigger values. */
     snprintf(cmd, sizeof cmd,
              "redis-benchmark -h 127.0.0.1 -p %d -t set,get -n 5000 -P 16 -r 1000 -d 100 --csv",
-             srv.port);
+             harness_srv.port);
     st = shell(cmd, &out);
     if (st != 0)
         fail_msg("redis-benchmark -P 16 exited %d:\n%s", st, out);
@@ -225,5 +209,5 @@ int main(void)
         cmocka_unit_test(test_redis_cli_scan),
         cmocka_unit_test(test_redis_benchmark),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }
