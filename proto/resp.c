@@ -160,27 +160,47 @@ static size_t find_cr(struct request *req, const char *buf, size_t len)
     return (size_t)(cr - buf);
 }
 
+/*
+ * Reads the decimal on the length line at req->pos ("*N" or "$N", after
+ * the type byte). PARSE_OK: *n holds it and *next is the offset past the
+ * line's CRLF. PARSE_UNFIN: the line has not fully arrived. Otherwise the
+ * request has failed: too_big for a line over RESP_MAX_INLINE (so a peer
+ * cannot make us buffer an endless line), bad for a malformed number.
+ */
+static parse_rstatus_e read_len_line(struct request *req, const char *buf, size_t len,
+                                     const char *too_big, const char *bad, long long *n,
+                                     size_t *next)
+{
+    size_t cr = find_cr(req, buf, len);
+    if (cr == 0) {
+        if (len - req->pos > RESP_MAX_INLINE)
+            return fail(req, PARSE_EOVERSIZE, too_big);
+        return PARSE_UNFIN;
+    }
+    if (cr - req->pos > RESP_MAX_INLINE)
+        return fail(req, PARSE_EOVERSIZE, too_big);
+    if (cr + 1 >= len)
+        return PARSE_UNFIN;
+    if (buf[cr + 1] != '\n' || !dec_to_ll(buf + req->pos + 1, cr - req->pos - 1, n))
+        return fail(req, PARSE_EINVALID, bad);
+    *next = cr + 2;
+    return PARSE_OK;
+}
+
 static parse_rstatus_e parse_multibulk(struct request *req, const char *buf, size_t len,
                                        const struct resp_limits *lim, size_t *consumed)
 {
     if (req->state == ST_FRESH) {
-        size_t cr = find_cr(req, buf, len);
-        if (cr == 0) {
-            if (len - req->pos > RESP_MAX_INLINE)
-                return fail(req, PARSE_EOVERSIZE, ERR_MBULK_BIG);
-            return PARSE_UNFIN;
-        }
-        if (cr - req->pos > RESP_MAX_INLINE)
-            return fail(req, PARSE_EOVERSIZE, ERR_MBULK_BIG);
-        if (cr + 1 >= len)
-            return PARSE_UNFIN;
         long long n;
-        if (buf[cr + 1] != '\n' || !dec_to_ll(buf + req->pos + 1, cr - req->pos - 1, &n))
-            return fail(req, PARSE_EINVALID, ERR_MBULK_LEN);
+        size_t next;
+        parse_rstatus_e st = read_len_line(req, buf, len, ERR_MBULK_BIG, ERR_MBULK_LEN, &n,
+                                           &next);
+        if (st != PARSE_OK)
+            return st;
         if (n > RESP_MAX_MULTIBULK)
             return fail(req, PARSE_EOVERSIZE, ERR_MBULK_LEN);
         if (n <= 0) {
-            *consumed = cr + 2;
+            *consumed = next;
             request_reset(req);
             return PARSE_EMPTY;
         }
@@ -191,7 +211,7 @@ static parse_rstatus_e parse_multibulk(struct request *req, const char *buf, siz
         req->state = ST_MBULK;
         req->nexpect = (int)n;
         req->argc = 0;
-        req->pos = cr + 2;
+        req->pos = next;
         req->scanned = 0;
         req->bulklen = -1;
     }
@@ -206,24 +226,18 @@ static parse_rstatus_e parse_multibulk(struct request *req, const char *buf, siz
                          "ERR Protocol error: expected '$', got '%c'", buf[req->pos]);
                 return fail(req, PARSE_EINVALID, req->errbuf);
             }
-            size_t cr = find_cr(req, buf, len);
-            if (cr == 0) {
-                if (len - req->pos > RESP_MAX_INLINE)
-                    return fail(req, PARSE_EOVERSIZE, ERR_BULK_BIG);
-                return PARSE_UNFIN;
-            }
-            if (cr - req->pos > RESP_MAX_INLINE)
-                return fail(req, PARSE_EOVERSIZE, ERR_BULK_BIG);
-            if (cr + 1 >= len)
-                return PARSE_UNFIN;
             long long bl;
-            if (buf[cr + 1] != '\n' || !dec_to_ll(buf + req->pos + 1, cr - req->pos - 1, &bl)
-                || bl < 0)
+            size_t next;
+            parse_rstatus_e st = read_len_line(req, buf, len, ERR_BULK_BIG, ERR_BULK_LEN, &bl,
+                                               &next);
+            if (st != PARSE_OK)
+                return st;
+            if (bl < 0)
                 return fail(req, PARSE_EINVALID, ERR_BULK_LEN);
             if ((uint64_t)bl > max_bulk)
                 return fail(req, PARSE_EOVERSIZE, ERR_BULK_LEN);
             req->bulklen = bl;
-            req->pos = cr + 2;
+            req->pos = next;
             req->scanned = 0;
         }
         size_t bl = (size_t)req->bulklen;
