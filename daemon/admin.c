@@ -409,7 +409,7 @@ static void a_pinners(struct conn *c, int argc, struct slice *argv)
         reply_errorf(&c->sess.reply, "ERR PINNERS takes a count from 0 to %d", PINNERS_MAX);
         return;
     }
-    ks_clock_set(server_now_ms());
+    ks_clock_update_to(server_now_ms());
     struct pin_ctx pc = {c, 0};
     size_t h = reply_defer(&c->sess.reply);
     ks_pinners((size_t)n, pinner_one, &pc);
@@ -453,7 +453,12 @@ static void stats_text(struct text *t)
                 "compaction_bytes_moved:%llu\r\n"
                 "compaction_arenas_released:%llu\r\n"
                 "compaction_time_us:%llu\r\n"
-                "compaction_reclaimable_bytes:%zu\r\n",
+                "compaction_reclaimable_bytes:%zu\r\n"
+                "# Clients\r\n"
+                "connected_clients:%zu\r\n"
+                "admin_connections:%zu\r\n"
+                "admin_commands:%llu\r\n"
+                "admin_error_replies:%llu\r\n",
                 used, rss, as.live_bytes, as.slot_bytes, ks.index_bytes, as.mapped_bytes,
                 as.arena_size, as.arenas, as.retained_arenas, as.large_blocks, as.large_bytes,
                 as.live_bytes ? (double)as.mapped_bytes / (double)as.live_bytes : 0.0,
@@ -462,7 +467,9 @@ static void stats_text(struct text *t)
                 (unsigned long long)cst.runs, (unsigned long long)cst.total.blocks_moved,
                 (unsigned long long)cst.total.bytes_moved,
                 (unsigned long long)cst.total.arenas_released,
-                (unsigned long long)cst.total.time_us, cst.reclaimable);
+                (unsigned long long)cst.total.time_us, cst.reclaimable, conn_count(),
+                conn_admin_count(), (unsigned long long)srv.stats.admin_commands,
+                (unsigned long long)srv.stats.admin_error_replies);
 }
 
 static void a_stats(struct conn *c, int argc, struct slice *argv)
@@ -735,10 +742,6 @@ static int route_metrics(const char *path, const char *query, struct admin_http_
     alloc_stats(&as);
     ks_stats(&ks);
     ks_compact_status(&cst);
-    size_t clients = 0;
-    for (struct conn *c = conn_first(); c; c = c->next)
-        if (!c->admin && !c->dead)
-            clients++;
     b->content_type = "text/plain; version=0.0.4; charset=utf-8";
 
     metric(b, "compactd_used_memory_bytes", "gauge",
@@ -757,7 +760,9 @@ static int route_metrics(const char *path, const char *query, struct admin_http_
     metric(b, "compactd_keys", "gauge", "Keys in the keyspace.", (double)ks.keys);
     metric(b, "compactd_expires", "gauge", "Keys with a time to live.", (double)ks.expires);
     metric(b, "compactd_connected_clients", "gauge", "Client connections on the data port.",
-           (double)clients);
+           (double)conn_count());
+    metric(b, "compactd_admin_connections", "gauge", "Connections on the admin port.",
+           (double)conn_admin_count());
     metric(b, "compactd_uptime_seconds", "gauge", "Seconds since the server started.",
            (double)(server_now_ms() - srv.start_ms) / 1000.0);
     metric(b, "compactd_compaction_running", "gauge", "1 while a compaction run is active.",
@@ -806,6 +811,11 @@ static int route_metrics(const char *path, const char *query, struct admin_http_
            (double)srv.stats.net_output_bytes);
     metric(b, "compactd_output_buffer_disconnects_total", "counter",
            "Clients closed by client-output-buffer-limit.", (double)srv.stats.obl_disconnects);
+    metric(b, "compactd_admin_commands_total", "counter", "Commands run on the admin port.",
+           (double)srv.stats.admin_commands);
+    metric(b, "compactd_admin_error_replies_total", "counter",
+           "Error replies on the admin port (not in INFO errorstats).",
+           (double)srv.stats.admin_error_replies);
     return 200;
 }
 

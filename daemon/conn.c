@@ -27,7 +27,8 @@
 #define QBUF_IDLE_MS  2000               /* empty buffers of idle clients are freed */
 
 static struct conn *conn_head, *conn_tail;
-static size_t nconns;
+static size_t nconns;      /* data-port connections */
+static size_t nadmin;      /* admin-port connections */
 static uint64_t next_id = 1;
 
 /* client-output-buffer-limit (normal class), parsed once per change. */
@@ -133,6 +134,11 @@ size_t conn_count(void)
     return nconns;
 }
 
+size_t conn_admin_count(void)
+{
+    return nadmin;
+}
+
 struct conn *conn_first(void)
 {
     return conn_head;
@@ -193,6 +199,7 @@ void conn_accept(int fd, bool is_unix, bool admin, const char *addr, const char 
     c->sess.id = next_id++;
     c->admin = admin;
     c->sess.need_auth = admin ? cfg.admin_password[0] != '\0' : cfg.requirepass[0] != '\0';
+    c->sess.reply.no_errorstats = admin;   /* INFO errorstats is the data port's */
     c->sess.owner = c;
     request_init(&c->req);
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
@@ -208,7 +215,10 @@ void conn_accept(int fd, bool is_unix, bool admin, const char *addr, const char 
     else
         conn_head = c;
     conn_tail = c;
-    nconns++;
+    if (admin)
+        nadmin++;
+    else
+        nconns++;
     log_verbose("Accepted %s (id %llu)", addr, (unsigned long long)c->sess.id);
 }
 
@@ -228,7 +238,10 @@ static void conn_free(struct conn *c)
         c->next->prev = c->prev;
     else
         conn_tail = c->prev;
-    nconns--;
+    if (c->admin)
+        nadmin--;
+    else
+        nconns--;
     request_deinit(&c->req);
     session_deinit(&c->sess);
     reply_deinit(&c->sess.reply);
@@ -324,7 +337,7 @@ static void conn_run(struct conn *c)
         admin_run(c);
         goto out;
     }
-    ks_clock_set(server_clock_ms());   /* pinned to the loop's clock: no clock read */
+    ks_clock_update_to(server_clock_ms());   /* the loop's clock: no clock read */
     if (cfg.maxmemory > 0 && !c->sess.need_auth && c->req.argc > 0 &&
         !server_enforce_maxmemory()) {
         /* Still over the limit after eviction: refuse what would add data,
@@ -376,6 +389,7 @@ static bool qbuf_reserve(struct conn *c, size_t want)
 static void conn_process(struct conn *c)
 {
     struct resp_limits lim = {.max_bulk = (uint64_t)cfg.proto_max_bulk_len};
+    uint64_t errors_before = c->sess.reply.nerrors;
     c->in_process = true;
 
     for (;;) {
@@ -470,6 +484,8 @@ static void conn_process(struct conn *c)
     }
 
     c->in_process = false;
+    if (c->admin)
+        srv.stats.admin_error_replies += c->sess.reply.nerrors - errors_before;
     if (c->dead) {
         conn_free(c);
         return;

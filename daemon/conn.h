@@ -78,7 +78,10 @@ void conn_obl_update(void);
 void conn_close(struct conn *c);
 void conn_close_all(void);
 
+/* Open connections on the data ports (INFO connected_clients, maxclients),
+ * and on the admin port (counted apart: STATS and /metrics). */
 size_t conn_count(void);
+size_t conn_admin_count(void);
 struct conn *conn_first(void);   /* iterate with c->next */
 struct conn *conn_find_id(uint64_t id);
 

@@ -338,7 +338,7 @@ static int64_t clock_sync(void)
     int64_t now = server_now_ms();
     server_clock_read();
     srv.clock_offset_ms = now - (int64_t)(srv.clock_us / 1000u);
-    ks_clock_set(now);
+    ks_clock_update_to(now);
     return now;
 }
 

@@ -21,6 +21,7 @@ struct server_stats {
     uint64_t rejected_connections;  /* refused for maxclients */
     uint64_t total_commands;
     uint64_t admin_commands;        /* run on the admin port (not in total_commands) */
+    uint64_t admin_error_replies;   /* errors sent on the admin port (not in INFO errorstats) */
     uint64_t obl_disconnects;       /* clients closed by client-output-buffer-limit */
     uint64_t protected_denials;     /* clients refused by protected-mode */
     uint64_t net_input_bytes;

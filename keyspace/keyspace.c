@@ -437,6 +437,12 @@ void ks_clock_update(void)
     set_now((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+void ks_clock_update_to(int64_t now_ms)
+{
+    if (!ks.clock_pinned)
+        set_now(now_ms);
+}
+
 void ks_clock_set(int64_t now_ms)
 {
     if (now_ms < 0) {

@@ -70,6 +70,10 @@ void ks_teardown(void);
 
 /* ---- clock ---- */
 void ks_clock_update(void);        /* reads the wall clock */
+/* Like ks_clock_update with the caller's own reading of the wall clock
+ * (ms), for a caller that already has one (the daemon's loop): it does not
+ * pin the clock, and a clock a test pinned with ks_clock_set stays put. */
+void ks_clock_update_to(int64_t now_ms);
 /* For tests: pins the clock at now_ms (ks_clock_update then leaves it
  * alone); a negative now_ms unpins it and reads the wall clock again. */
 void ks_clock_set(int64_t now_ms);

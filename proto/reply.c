@@ -37,6 +37,7 @@ void reply_init(struct reply *r)
     r->resp = 2;
     r->oom = false;
     r->nerrors = 0;
+    r->no_errorstats = false;
 }
 
 void reply_deinit(struct reply *r)
@@ -273,7 +274,8 @@ void reply_errorstats_reset(void)
 void reply_error(struct reply *r, const char *text)
 {
     r->nerrors++;
-    errstat_count(text);
+    if (!r->no_errorstats)
+        errstat_count(text);
     reply_line(r, '-', text);
 }
 
@@ -295,7 +297,8 @@ void reply_errorf(struct reply *r, const char *fmt, ...)
     char *big = malloc((size_t)n + 1);
     if (big == NULL) {
         r->nerrors++;
-        errstat_count(fmt);   /* the code is literal text in every format */
+        if (!r->no_errorstats)
+            errstat_count(fmt);   /* the code is literal text in every format */
         r->oom = true;
         return;
     }

@@ -27,6 +27,9 @@ struct reply {
     uint64_t nerrors;   /* error replies written so far (never reset by
                          * reply_clear), so callers can tell whether a
                          * command replied with an error */
+    bool no_errorstats; /* errors count in nerrors only, not in the
+                         * process-wide error statistics (set by the owner,
+                         * e.g. for a connection that is not a data client) */
 };
 
 void reply_init(struct reply *r);
@@ -46,7 +49,7 @@ void reply_errorf(struct reply *r, const char *fmt, ...)
 
 /*
  * Error statistics for INFO errorstats, process-wide: every reply_error /
- * reply_errorf counts under its code (the first word of the text, e.g. ERR,
+ * reply_errorf (on a reply without no_errorstats) counts under its code (the first word of the text, e.g. ERR,
  * WRONGTYPE, NOAUTH, EXECABORT; "ERR" if there is no space within 32 bytes).
  * The total (total_error_replies) counts every error; per-code counts are
  * kept for up to 128 distinct codes (far more than compactd's texts use).

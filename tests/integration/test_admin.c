@@ -109,7 +109,13 @@ static void test_errors_and_ping(void **state)
 {
     (void)state;
     NEED_COMPACTD();
+    redisContext *c = server_connect(&srv);
+    long long errs0 = info_int(c, "stats", "total_error_replies");
+    char *errstats0 = text_cmd(c, "INFO errorstats");
     redisContext *a = admin_connect(aport);
+    char *st = text_cmd(a, "STATS");
+    long long aerrs0 = text_field(st, "admin_error_replies");
+    free(st);
     assert_reply_status(run(a, "PING"), "PONG");
     assert_reply_str(run(a, "PING hello"), "hello");
     assert_reply_error(run(a, "GET foo"), "ERR unknown admin command 'GET'");
@@ -128,10 +134,23 @@ static void test_errors_and_ping(void **state)
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     assert_true(r->elements > 10);
     freeReplyObject(r);
+
+    /* Those 12 errors are the admin port's: the data port's INFO counts
+     * neither them nor the admin connection. */
+    st = text_cmd(a, "STATS");
+    assert_int_equal(text_field(st, "admin_error_replies"), aerrs0 + 12);
+    assert_int_equal(text_field(st, "admin_connections"), 1);
+    assert_int_equal(text_field(st, "connected_clients"), 1);
+    free(st);
+    assert_int_equal(info_int(c, "stats", "total_error_replies"), errs0);
+    char *errstats = text_cmd(c, "INFO errorstats");
+    assert_string_equal(errstats, errstats0);
+    free(errstats);
+    free(errstats0);
+    assert_int_equal(info_int(c, "clients", "connected_clients"), 1);
     redisFree(a);
 
     /* The data port does not know admin commands. */
-    redisContext *c = server_connect(&srv);
     assert_reply_error(run(c, "COMPACT SYNC"), "ERR unknown command");
     assert_reply_error(run(c, "ARENAS"), "ERR unknown command");
     redisFree(c);
@@ -488,6 +507,8 @@ static void test_metrics(void **state)
         "compactd_compaction_blocks_moved_total", "compactd_compaction_bytes_moved_total",
         "compactd_compaction_arenas_released_total", "compactd_expired_keys_total",
         "compactd_evicted_keys_total", "compactd_commands_processed_total",
+        "compactd_admin_connections", "compactd_admin_commands_total",
+        "compactd_admin_error_replies_total",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char help[128];
@@ -507,6 +528,9 @@ static void test_metrics(void **state)
     assert_int_equal((long long)metric_value(body, "compactd_evicted_keys_total"), evicted);
     assert_int_equal((long long)metric_value(body, "compactd_used_memory_bytes"), used);
     assert_int_equal((long long)metric_value(body, "compactd_connected_clients"), 1);
+    /* this scrape is the one admin connection; test_errors_and_ping's errors count */
+    assert_int_equal((long long)metric_value(body, "compactd_admin_connections"), 1);
+    assert_true(metric_value(body, "compactd_admin_error_replies_total") >= 14);
     assert_true(metric_value(body, "compactd_compaction_runs_total") >= 2);
     assert_true(metric_value(body, "compactd_mapped_bytes") >= metric_value(body, "compactd_live_bytes"));
     free(resp);

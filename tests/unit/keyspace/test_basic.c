@@ -117,6 +117,25 @@ static void test_key_shapes(void **state)
 
 #define T0 1000000
 
+/* ks_clock_update_to follows the caller's reading without pinning: a later
+ * ks_clock_update reads the wall clock again. A pinned clock ignores it. */
+static void test_clock_update_to(void **state)
+{
+    (void)state;
+    ks_clock_update_to(T0 + 5);   /* pinned by setup: ignored */
+    assert_int_equal(ks_now_ms(), T0);
+    ks_clock_set(-1);             /* unpinned, wall clock */
+    assert_true(ks_now_ms() > 1600000000000LL);
+    ks_clock_update_to(T0 + 99);
+    assert_int_equal(ks_now_ms(), T0 + 99);
+    assert_int_equal(ks_set("t", 1, "v", 1, T0 + 100), KS_OK);
+    assert_non_null(ks_peek("t", 1));
+    ks_clock_update_to(T0 + 100);
+    assert_null(ks_peek("t", 1));   /* expired by the caller's clock */
+    ks_clock_update();              /* not pinned: back to the wall clock */
+    assert_true(ks_now_ms() > 1600000000000LL);
+}
+
 static void test_lazy_expiry(void **state)
 {
     (void)state;
@@ -587,6 +606,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_set_get_del, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_shapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clock_update_to, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lazy_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_active_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_floor, setup, teardown),
