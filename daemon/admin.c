@@ -25,6 +25,7 @@
 #include "daemon/compactor.h"
 #include "daemon/config.h"
 #include "daemon/conn.h"
+#include "daemon/dashboard.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "keyspace/keyspace.h"
@@ -681,20 +682,32 @@ void admin_run(struct conn *c)
 
 struct http_route {
     const char *path;
-    admin_http_fn fn;
+    admin_http_fn fn;        /* either this (GET/HEAD, flags 0) */
+    admin_http_req_fn fn_ex; /* or this, with flags */
+    unsigned flags;
 };
 static struct http_route routes[HTTP_ROUTES_MAX];
 static size_t nroutes;
 
-bool admin_http_route(const char *path, admin_http_fn fn)
+static bool route_add(struct http_route r)
 {
     if (nroutes == HTTP_ROUTES_MAX)
         return false;
     for (size_t i = 0; i < nroutes; i++)
-        if (strcmp(routes[i].path, path) == 0)
+        if (strcmp(routes[i].path, r.path) == 0)
             return false;
-    routes[nroutes++] = (struct http_route){path, fn};
+    routes[nroutes++] = r;
     return true;
+}
+
+bool admin_http_route(const char *path, admin_http_fn fn)
+{
+    return route_add((struct http_route){path, fn, NULL, 0});
+}
+
+bool admin_http_route_ex(const char *path, unsigned flags, admin_http_req_fn fn)
+{
+    return route_add((struct http_route){path, NULL, fn, flags});
 }
 
 int admin_http_detect(const char *buf, size_t len)
@@ -823,34 +836,55 @@ static const char *reason(int code)
 {
     switch (code) {
     case 200: return "OK";
+    case 202: return "Accepted";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
     case 431: return "Request Header Fields Too Large";
     case 505: return "HTTP Version Not Supported";
     default: return "Internal Server Error";
     }
 }
 
-static void http_respond(struct conn *c, int code, bool head_only, struct admin_http_body *b)
+/* flags: the route's (ADMIN_HTTP_JSON: the port's own errors as JSON, and a
+ * 401 that challenges only for Bearer, so a browser's fetch() gets the
+ * error instead of a login dialog). */
+static void http_respond(struct conn *c, int code, bool head_only, unsigned flags,
+                         struct admin_http_body *b)
 {
     struct text t = {0};
-    if (b->len == 0 && code != 200)
-        admin_body_printf(b, "%d %s\n", code, reason(code));
+    if (b->len == 0 && code != 200) {
+        if (flags & ADMIN_HTTP_JSON) {
+            b->content_type = "application/json";
+            admin_body_printf(b, "{\"error\":\"%s\",\"status\":%d}\n",
+                              code == 401 ? "unauthorized: wrong or missing admin password"
+                                          : reason(code), code);
+        } else {
+            admin_body_printf(b, "%d %s\n", code, reason(code));
+        }
+    }
     text_printf(&t,
                 "HTTP/1.1 %d %s\r\n"
                 "Server: compactd/%s\r\n"
                 "Content-Type: %s\r\n"
                 "Content-Length: %zu\r\n"
                 "Connection: close\r\n"
-                "%s"
+                "%s%s"
                 "\r\n",
                 code, reason(code), COMPACTD_VERSION,
                 b->content_type ? b->content_type : "text/plain; charset=utf-8", b->len,
-                code == 401 ? "WWW-Authenticate: Basic realm=\"compactd admin\", "
-                              "Bearer realm=\"compactd admin\"\r\n"
-                            : code == 405 ? "Allow: GET, HEAD\r\n" : "");
+                code == 401 ? (flags & ADMIN_HTTP_JSON
+                                   ? "WWW-Authenticate: Bearer realm=\"compactd admin\"\r\n"
+                                   : "WWW-Authenticate: Basic realm=\"compactd admin\", "
+                                     "Bearer realm=\"compactd admin\"\r\n")
+                : code == 405 ? (flags & ADMIN_HTTP_POST ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n")
+                              : "",
+                b->headers ? b->headers : "");
     if (!head_only && b->len > 0)
         text_printf(&t, "%.*s", (int)b->len, b->p);
     if (t.oom)
@@ -926,6 +960,34 @@ static bool http_authorized(const char *v, size_t n)
     return false;
 }
 
+/* The value of header line h (length hl) if its name is name, else NULL. */
+static const char *header_value(const char *h, size_t hl, const char *name, size_t *vlen)
+{
+    size_t nl = strlen(name);
+    if (hl <= nl || strncasecmp(h, name, nl) != 0 || h[nl] != ':')
+        return NULL;
+    const char *v = h + nl + 1;
+    size_t n = hl - nl - 1;
+    while (n > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    *vlen = n;
+    return v;
+}
+
+/* Whether Origin (a browser's "scheme://host[:port]") names Host. */
+static bool origin_is_host(const char *o, size_t ol, const char *host, size_t hl)
+{
+    const char *sep = ol > 3 ? memmem(o, ol, "://", 3) : NULL;
+    if (sep == NULL || hl == 0)
+        return false;
+    size_t off = (size_t)(sep + 3 - o);
+    return ol - off == hl && strncasecmp(sep + 3, host, hl) == 0;
+}
+
 size_t admin_http(struct conn *c, const char *buf, size_t len)
 {
     /* the head ends at the first empty line */
@@ -946,13 +1008,15 @@ size_t admin_http(struct conn *c, const char *buf, size_t len)
     struct admin_http_body b = {0};
     if (end == NULL) {
         if (len > HTTP_HEAD_MAX) {
-            http_respond(c, 431, false, &b);
+            http_respond(c, 431, false, 0, &b);
             return len;
         }
         return 0;
     }
-    (void)hlen;
-    srv.stats.admin_commands++;
+    if (hlen > HTTP_HEAD_MAX) {
+        http_respond(c, 431, false, 0, &b);
+        return len;
+    }
 
     /* request line: METHOD SP target SP HTTP/1.x */
     const char *eol = memchr(buf, '\n', (size_t)(end - buf) + 1);
@@ -963,7 +1027,7 @@ size_t admin_http(struct conn *c, const char *buf, size_t len)
         llen--;
     char line[2048];
     if (llen >= sizeof(line)) {
-        http_respond(c, 431, false, &b);
+        http_respond(c, 431, false, 0, &b);
         return len;
     }
     memcpy(line, buf, llen);
@@ -971,7 +1035,7 @@ size_t admin_http(struct conn *c, const char *buf, size_t len)
     char *sp1 = strchr(line, ' ');
     char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
     if (sp1 == NULL || sp2 == NULL || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
-        http_respond(c, sp2 && strncmp(sp2 + 1, "HTTP/", 5) == 0 ? 505 : 400, false, &b);
+        http_respond(c, sp2 && strncmp(sp2 + 1, "HTTP/", 5) == 0 ? 505 : 400, false, 0, &b);
         return len;
     }
     *sp1 = '\0';
@@ -979,42 +1043,103 @@ size_t admin_http(struct conn *c, const char *buf, size_t len)
     const char *method = line;
     char *target = sp1 + 1;
     bool head = strcmp(method, "HEAD") == 0;
+    bool post = strcmp(method, "POST") == 0;
+    char *query = strchr(target, '?');
+    if (query != NULL)
+        *query++ = '\0';
+    const struct http_route *route = NULL;
+    for (size_t i = 0; i < nroutes; i++)
+        if (strcmp(routes[i].path, target) == 0)
+            route = &routes[i];
+    unsigned flags = route ? route->flags : 0;
 
-    /* headers: only Authorization matters */
+    /* headers: Authorization, and for a POST its length and origin */
     bool authorized = cfg.admin_password[0] == '\0';
+    bool has_clen = false, bad_clen = false, chunked = false;   /* Content-Length seen, bad */
+    size_t clen = 0;
+    const char *origin = NULL, *host = NULL;
+    size_t origin_len = 0, host_len = 0;
     const char *h = eol + 1;
-    while (!authorized && h < end) {
+    while (h < end) {
         const char *hn = memchr(h, '\n', (size_t)(end - h) + 1);
         if (hn == NULL)
             hn = end;
         size_t hl = (size_t)(hn - h);
         if (hl > 0 && h[hl - 1] == '\r')
             hl--;
-        if (hl > 14 && strncasecmp(h, "Authorization:", 14) == 0)
-            authorized = http_authorized(h + 14, hl - 14);
+        const char *v;
+        size_t vl;
+        if ((v = header_value(h, hl, "Authorization", &vl)) != NULL) {
+            if (!authorized)
+                authorized = http_authorized(v, vl);
+        } else if ((v = header_value(h, hl, "Content-Length", &vl)) != NULL) {
+            size_t n = 0;
+            bool ok = vl > 0 && vl <= 9;
+            for (size_t i = 0; ok && i < vl; i++) {
+                ok = v[i] >= '0' && v[i] <= '9';
+                n = n * 10 + (size_t)(v[i] - '0');
+            }
+            if (!ok || (has_clen && n != clen))
+                bad_clen = true;
+            has_clen = true;
+            clen = n;
+        } else if (header_value(h, hl, "Transfer-Encoding", &vl) != NULL) {
+            chunked = true;
+        } else if ((v = header_value(h, hl, "Origin", &vl)) != NULL) {
+            origin = v;
+            origin_len = vl;
+        } else if ((v = header_value(h, hl, "Host", &vl)) != NULL) {
+            host = v;
+            host_len = vl;
+        }
         h = hn + 1;
     }
-    if (!authorized) {
+
+    /* a POST's body: bounded, and only by Content-Length (none: empty);
+     * a chunked one is refused rather than parsed */
+    const char *body = NULL;
+    if (post) {
+        int code = 0;
+        if (bad_clen)
+            code = 400;
+        else if (chunked)
+            code = 411;
+        else if (clen > ADMIN_HTTP_BODY_MAX)
+            code = 413;
+        if (code != 0) {
+            srv.stats.admin_commands++;
+            http_respond(c, code, false, flags, &b);
+            return len;
+        }
+        if (len - hlen < clen)
+            return 0;   /* the body is not all here yet */
+        body = buf + hlen;
+    }
+    srv.stats.admin_commands++;
+
+    if (!authorized && !(flags & ADMIN_HTTP_PUBLIC)) {
         log_verbose("Admin port: unauthorized HTTP request from %s", c->addr);
-        http_respond(c, 401, head, &b);
+        http_respond(c, 401, head, flags, &b);
         return len;
     }
 
-    char *query = strchr(target, '?');
-    if (query != NULL)
-        *query++ = '\0';
-    admin_http_fn fn = NULL;
-    for (size_t i = 0; i < nroutes; i++)
-        if (strcmp(routes[i].path, target) == 0)
-            fn = routes[i].fn;
     int code;
-    if (fn == NULL)
+    if (route == NULL) {
         code = 404;
-    else if (!head && strcmp(method, "GET") != 0)
+    } else if ((flags & ADMIN_HTTP_POST) ? !post : (!head && strcmp(method, "GET") != 0)) {
         code = 405;
-    else
-        code = fn(target, query ? query : "", &b);
-    http_respond(c, code, head, &b);
+    } else if (post && origin != NULL && !origin_is_host(origin, origin_len, host, host_len)) {
+        log_warn("Admin port: refused a POST %s from %s with Origin %.*s", target, c->addr,
+                 (int)(origin_len > 128 ? 128 : origin_len), origin);
+        code = 403;
+    } else if (route->fn_ex != NULL) {
+        struct admin_http_req req = {method, target, query ? query : "", body, post ? clen : 0,
+                                     c->addr};
+        code = route->fn_ex(&req, &b);
+    } else {
+        code = route->fn(target, query ? query : "", &b);
+    }
+    http_respond(c, code, head, flags, &b);
     return len;
 }
 
@@ -1040,6 +1165,7 @@ int admin_setup(char *err, size_t errlen)
 {
     nroutes = 0;
     admin_http_route("/metrics", route_metrics);
+    dashboard_setup();   /* GET /, /api/... */
     if (cfg.admin_port == 0)
         return 0;
     if (!admin_config_check(err, errlen))

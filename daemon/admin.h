@@ -7,7 +7,8 @@
  * commands are unknown there, and admin commands are unknown on the data
  * port. A connection whose first bytes are an HTTP method ("GET ", "POST",
  * "HEAD") is served as one HTTP/1.x request and closed; GET /metrics is
- * the Prometheus text exposition of the server's figures.
+ * the Prometheus text exposition of the server's figures, GET / the live
+ * dashboard (daemon/dashboard.h).
  *
  * With admin-password set, everything but AUTH (and QUIT) answers NOAUTH
  * until AUTH succeeds, and HTTP needs "Authorization: Bearer <password>"
@@ -55,8 +56,32 @@ struct admin_http_body {
     char *p;                 /* malloc'd, or NULL when empty */
     size_t len, cap;
     const char *content_type;
+    const char *headers;     /* extra header lines, each ending in "\r\n", or NULL */
 };
 void admin_body_printf(struct admin_http_body *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 typedef int (*admin_http_fn)(const char *path, const char *query, struct admin_http_body *out);
 bool admin_http_route(const char *path, admin_http_fn fn);
+
+/*
+ * Routes with flags (the dashboard's, daemon/dashboard.c). The handler gets
+ * the whole request; the admin port still checks the password first unless
+ * the route is ADMIN_HTTP_PUBLIC. A POST route takes POST only, reads its
+ * body by Content-Length (none: empty; at most ADMIN_HTTP_BODY_MAX bytes,
+ * else 413; chunked bodies get 411) and refuses a browser Origin other
+ * than its own Host (403), so that another web site cannot post to it from
+ * an operator's browser.
+ */
+#define ADMIN_HTTP_PUBLIC   0x1u   /* no password needed: static content only */
+#define ADMIN_HTTP_POST     0x2u   /* POST instead of GET/HEAD */
+#define ADMIN_HTTP_JSON     0x4u   /* the port's own errors (401, 405, ...) are {"error": "..."} */
+#define ADMIN_HTTP_BODY_MAX 8192
+struct admin_http_req {
+    const char *method;      /* "GET", "HEAD" or "POST" */
+    const char *path, *query;
+    const char *body;        /* the request body (POST), not NUL-terminated */
+    size_t body_len;
+    const char *addr;        /* the peer, for log lines */
+};
+typedef int (*admin_http_req_fn)(const struct admin_http_req *req, struct admin_http_body *out);
+bool admin_http_route_ex(const char *path, unsigned flags, admin_http_req_fn fn);

@@ -1,10 +1,6 @@
 /*
  * test_outbuf: client-output-buffer-limit for normal clients.
  *
- * PENDING: not built by default (tests/integration/pending/); configure with
- * -DCOMPACTD_PENDING_TESTS=ON to build and run it. It moves to
- * tests/integration/ once compactd has the option and passes it.
- *
  * A reader pipelines GETs of a 1 MB value (2000 of them: 2 GB of replies)
  * and never reads. With `client-output-buffer-limit "normal 8mb 4mb 2"` the
  * server must disconnect it once its pending output passes the hard limit,
