@@ -577,19 +577,6 @@ static void human_bytes(char *buf, size_t len, double n)
         snprintf(buf, len, "%.2fT", n / (1024.0 * 1024 * 1024 * 1024));
 }
 
-static size_t rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL)
-        return 0;
-    unsigned long size = 0, resident = 0;
-    int n = fscanf(f, "%lu %lu", &size, &resident);
-    fclose(f);
-    if (n != 2)
-        return 0;
-    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 static size_t used_memory_peak;
 
 static long long server_now_us(void)
@@ -668,7 +655,7 @@ static void info_memory(struct sbuf *b)
     human_bytes(h_max, sizeof(h_max), (double)cfg.maxmemory);
     if (used > used_memory_peak)
         used_memory_peak = used;
-    size_t rss = rss_bytes();
+    size_t rss = server_rss_bytes();
     char h_used[32], h_rss[32], h_peak[32], h_mapped[32];
     human_bytes(h_used, sizeof(h_used), (double)used);
     human_bytes(h_rss, sizeof(h_rss), (double)rss);
