@@ -1552,9 +1552,9 @@ static void finish_run(void)
     mv.runs_finished++;
 }
 
-/* Gives back everything slated in the pair and moves the cursor on;
- * finishes the run after the last pair. */
-static void pair_done(void)
+/* Gives back the arena being evacuated and every arena still planned in
+ * the current pair (a pair that ends and an aborted run both do this). */
+static void pair_drop_work(void)
 {
     if (mv.cur) {
         struct alloc_arena *a = mv.cur;
@@ -1564,6 +1564,13 @@ static void pair_done(void)
     while (mv.plan)
         unplan_tail();
     mv.planned = false;
+}
+
+/* Gives back everything slated in the pair and moves the cursor on;
+ * finishes the run after the last pair. */
+static void pair_done(void)
+{
+    pair_drop_work();
     if (++mv.band == ALLOC_BANDS) {
         mv.band = 0;
         mv.cls++;
@@ -1612,14 +1619,7 @@ void alloc_compact_abort(void)
 {
     if (!mv.running)
         return;
-    if (mv.cur) {
-        struct alloc_arena *a = mv.cur;
-        mv.cur = NULL;
-        mover_drop(a);
-    }
-    while (mv.plan)
-        unplan_tail();
-    mv.planned = false;
+    pair_drop_work();
     COUNT(arenas_released, release_all());
     finish_run();
 }
