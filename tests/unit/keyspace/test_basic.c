@@ -17,18 +17,16 @@
 
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
+#include "tests/unit/keyspace/support.h"
 
 static int setup(void **state)
 {
     (void)state;
-    struct alloc_options ao;
-    alloc_options_default(&ao);
-    assert_int_equal(alloc_setup(&ao), 0);
     struct ks_options o;
     ks_options_default(&o);
     o.initial_power = 2;
     o.rehash_steps = 1;
-    assert_int_equal(ks_setup(&o), 0);
+    kstest_setup(NULL, &o);
     ks_clock_set(1000000);
     return 0;
 }
@@ -38,11 +36,7 @@ static int teardown(void **state)
     (void)state;
     ks_test_fault_hooks(NULL, NULL);
     assert_true(ks_verify());
-    ks_teardown();
-    struct alloc_stats st;
-    alloc_stats(&st);
-    assert_int_equal(st.live_blocks, 0);  /* every entry freed */
-    alloc_teardown();
+    kstest_teardown();
     return 0;
 }
 

@@ -28,6 +28,7 @@
 
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
+#include "tests/unit/keyspace/support.h"
 
 #define T0 1700000000000LL
 #define K 24000
@@ -419,12 +420,11 @@ static int setup(void **state)
     struct alloc_options ao;
     alloc_options_default(&ao);
     ao.arena_size = ALLOC_ARENA_MIN;  /* 64 KiB: many arenas from few keys */
-    assert_int_equal(alloc_setup(&ao), 0);
     struct ks_options o;
     ks_options_default(&o);
     o.initial_power = 4;
     o.rehash_steps = 2;
-    assert_int_equal(ks_setup(&o), 0);
+    kstest_setup(&ao, &o);
     return 0;
 }
 
@@ -432,11 +432,7 @@ static int teardown(void **state)
 {
     (void)state;
     ks_set_modify_hook(NULL, NULL);
-    ks_teardown();
-    struct alloc_stats st;
-    alloc_stats(&st);
-    assert_int_equal(st.live_blocks, 0);
-    alloc_teardown();
+    kstest_teardown();
     return 0;
 }
 

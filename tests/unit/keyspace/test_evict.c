@@ -22,6 +22,7 @@
 
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
+#include "tests/unit/keyspace/support.h"
 
 #define T0 1700000000000LL
 #define N 4000
@@ -29,12 +30,7 @@
 static int setup(void **state)
 {
     (void)state;
-    struct alloc_options ao;
-    alloc_options_default(&ao);
-    assert_int_equal(alloc_setup(&ao), 0);
-    struct ks_options o;
-    ks_options_default(&o);
-    assert_int_equal(ks_setup(&o), 0);
+    kstest_setup(NULL, NULL);
     ks_clock_set(T0);
     return 0;
 }
@@ -45,11 +41,7 @@ static int teardown(void **state)
     ks_set_modify_hook(NULL, NULL);
     assert_true(ks_verify());
     assert_true(alloc_verify());
-    ks_teardown();
-    struct alloc_stats st;
-    alloc_stats(&st);
-    assert_int_equal(st.live_blocks, 0);
-    alloc_teardown();
+    kstest_teardown();
     return 0;
 }
 

@@ -19,6 +19,7 @@
 
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
+#include "tests/unit/keyspace/support.h"
 
 #define K 20000
 #define T0 1700000000000LL
@@ -283,16 +284,13 @@ static int setup(void **state)
     (void)state;
     memset(m, 0, sizeof m);
     rng = 0x1234567;
-    struct alloc_options ao;
-    alloc_options_default(&ao);
-    assert_int_equal(alloc_setup(&ao), 0);
     struct ks_options o;
     ks_options_default(&o);
     o.initial_power = 3;
     o.rehash_steps = 1;
     o.expire_sweep = sweep_opt;
     o.ttl_bands = bands_opt;
-    assert_int_equal(ks_setup(&o), 0);
+    kstest_setup(NULL, &o);
     return 0;
 }
 
@@ -321,11 +319,7 @@ static int setup_unbanded(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    ks_teardown();
-    struct alloc_stats st;
-    alloc_stats(&st);
-    assert_int_equal(st.live_blocks, 0);
-    alloc_teardown();
+    kstest_teardown();
     return 0;
 }
 

@@ -26,6 +26,7 @@
 
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
+#include "tests/unit/keyspace/support.h"
 
 #define T0 1700000000000LL
 #define KEYS 240000
@@ -85,13 +86,10 @@ static void measure(struct figures *f, size_t arenas_at_fill)
 
 static void run(bool bands, struct figures out[3], size_t *fill_arenas)
 {
-    struct alloc_options ao;
-    alloc_options_default(&ao);
-    assert_int_equal(alloc_setup(&ao), 0);
     struct ks_options o;
     ks_options_default(&o);
     o.ttl_bands = bands;
-    assert_int_equal(ks_setup(&o), 0);
+    kstest_setup(NULL, &o);
     ks_clock_set(T0);
 
     static const size_t sizes[] = {24, 100, 400};
@@ -173,12 +171,7 @@ static void on_pinner(const struct ks_pinner *p, void *ctx)
 static void test_pinners(void **state)
 {
     (void)state;
-    struct alloc_options ao;
-    alloc_options_default(&ao);
-    assert_int_equal(alloc_setup(&ao), 0);
-    struct ks_options o;
-    ks_options_default(&o);
-    assert_int_equal(ks_setup(&o), 0);
+    kstest_setup(NULL, NULL);
     ks_clock_set(T0);
     char k[32], v[100];
     memset(v, 'p', sizeof v);

@@ -1,0 +1,19 @@
+/*
+ * Shared fixture for the keyspace unit tests: bringing up the allocator and
+ * the keyspace with a test's options, and taking them down with the check
+ * every test ends on (no block outlives the keyspace). Linked only with
+ * keyspace (and alloc below it), like the tests themselves.
+ */
+#pragma once
+
+#include "alloc/alloc.h"
+#include "keyspace/keyspace.h"
+
+/* alloc_setup(ao) then ks_setup(o), each NULL meaning that module's
+ * defaults (alloc_options_default / ks_options_default); fails the test if
+ * either does not come up. The keyspace clock is left to the test. */
+void kstest_setup(const struct alloc_options *ao, const struct ks_options *o);
+
+/* ks_teardown, then fails the test unless every allocator block was freed
+ * with it (live_blocks == 0), then alloc_teardown. */
+void kstest_teardown(void);
