@@ -31,17 +31,24 @@ static char g_exe_dir[PATH_MAX / 2];  /* leaves room for suffixes below */
 static char g_log_dir[PATH_MAX];
 static char g_bin[PATH_MAX];
 
+/* This test binary's path into path (cap bytes); false if it cannot be read. */
+static bool self_exe(char *path, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", path, cap - 1);
+    if (n <= 0)
+        return false;
+    path[n] = '\0';
+    return true;
+}
+
 static const char *exe_dir(void)
 {
     if (g_exe_dir[0] == '\0') {
         char path[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-        if (n <= 0) {
-            snprintf(g_exe_dir, sizeof g_exe_dir, ".");
-        } else {
-            path[n] = '\0';
+        if (self_exe(path, sizeof path))
             snprintf(g_exe_dir, sizeof g_exe_dir, "%s", dirname(path));
-        }
+        else
+            snprintf(g_exe_dir, sizeof g_exe_dir, ".");
     }
     return g_exe_dir;
 }
@@ -128,13 +135,10 @@ static const char *test_name(void)
     static char name[128];
     if (name[0] == '\0') {
         char path[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-        if (n <= 0) {
-            snprintf(name, sizeof name, "test");
-        } else {
-            path[n] = '\0';
+        if (self_exe(path, sizeof path))
             snprintf(name, sizeof name, "%s", basename(path));
-        }
+        else
+            snprintf(name, sizeof name, "test");
     }
     return name;
 }
