@@ -425,6 +425,15 @@ static void reject_known(struct session *s, struct cmd_entry *e, const char *err
     reply_error(&s->reply, err);
 }
 
+/* reject_known for a request that fails its checks: inside MULTI it also
+ * dooms the transaction, so the EXEC that follows answers EXECABORT. */
+static void reject_checked(struct session *s, struct cmd_entry *e, const char *err)
+{
+    if (s->tx.active)
+        s->tx.aborted = true;
+    reject_known(s, e, err);
+}
+
 void command_reject(struct session *s, const struct command *c, const char *err)
 {
     struct cmd_entry *e = c != NULL ? entry_of(c) : NULL;
@@ -457,23 +466,17 @@ const struct command *command_dispatch(struct session *s, int argc, struct slice
     if ((c->arity > 0 && argc != c->arity) || (c->arity < 0 && argc < -c->arity)) {
         char msg[ERR_QUOTE_MAX * 2];
         snprintf(msg, sizeof msg, "ERR wrong number of arguments for '%s' command", e->fullname);
-        if (s->tx.active)
-            s->tx.aborted = true;
-        reject_known(s, e, msg);
+        reject_checked(s, e, msg);
         return NULL;
     }
     if (s->need_auth && !(c->flags & CMD_NOAUTH)) {
-        if (s->tx.active)
-            s->tx.aborted = true;
-        reject_known(s, e, ERR_NOAUTH);
+        reject_checked(s, e, ERR_NOAUTH);
         return NULL;
     }
     if (c->proc == NULL && (e->parent == NULL || e->parent->cmd->proc == NULL)) {
         char msg[ERR_QUOTE_MAX * 2];
         snprintf(msg, sizeof msg, "ERR command '%s' is not implemented", e->fullname);
-        if (s->tx.active)
-            s->tx.aborted = true;
-        reject_known(s, e, msg);
+        reject_checked(s, e, msg);
         return NULL;
     }
     if (s->tx.active && !runs_in_multi(e)) {
