@@ -47,9 +47,12 @@ static void assert_clean_exit(struct server *s, const char *how)
     print_message("%s: exited 0 after %lld ms\n", how, (long long)(harness_now_ms() - t0));
 }
 
-/* Leaves the daemon with an idle client, a busy one and a half request. */
-static void make_busy(struct server *s, redisContext **idle, struct raw *partial)
+/* Starts a daemon and leaves it with an idle client, a busy one and a half
+ * request. */
+static void start_busy(struct server *s, redisContext **idle, struct raw *partial)
 {
+    need_spawn();
+    server_start(s, NULL);
     *idle = server_connect(s);
     assert_reply_status(run(*idle, "SET life k"), "OK");
     raw_open(partial, s->port);
@@ -58,12 +61,10 @@ static void make_busy(struct server *s, redisContext **idle, struct raw *partial
 
 static void signal_exits_cleanly(int sig, const char *how)
 {
-    need_spawn();
     struct server s;
-    server_start(&s, NULL);
     redisContext *idle;
     struct raw partial;
-    make_busy(&s, &idle, &partial);
+    start_busy(&s, &idle, &partial);
     assert_int_equal(kill(s.pid, sig), 0);
     assert_clean_exit(&s, how);
     /* The clients see their connections closed. */
@@ -88,12 +89,10 @@ static void test_sigint(void **state)
 
 static void shutdown_command(const char *cmd)
 {
-    need_spawn();
     struct server s;
-    server_start(&s, NULL);
     redisContext *idle;
     struct raw partial;
-    make_busy(&s, &idle, &partial);
+    start_busy(&s, &idle, &partial);
     redisContext *c = server_connect(&s);
     /* Success has no reply: the connection just closes. */
     redisReply *r = redisCommand(c, cmd);
