@@ -309,6 +309,20 @@ static void test_access_clock(void **state)
     assert_int_equal(entry_access_clock(e), ks_access_clock());
 }
 
+/* Draws a key with ks_random; the keys here are decimal numbers. */
+static int random_key_number(void)
+{
+    struct entry *e = ks_random();
+    assert_non_null(e);
+    size_t kl;
+    const char *key = entry_key(e, &kl);
+    char k[16];
+    assert_true(kl < sizeof k);
+    memcpy(k, key, kl);
+    k[kl] = 0;
+    return atoi(k);
+}
+
 static void test_random(void **state)
 {
     (void)state;
@@ -319,27 +333,13 @@ static void test_random(void **state)
         int n = snprintf(k, sizeof k, "%d", i);
         assert_int_equal(ks_set(k, (size_t)n, "", 0, i < 60 ? T0 + 1 : KS_NO_EXPIRE), KS_OK);
     }
-    for (int i = 0; i < 2000; i++) {
-        struct entry *e = ks_random();
-        assert_non_null(e);
-        size_t kl;
-        const char *key = entry_key(e, &kl);
-        memcpy(k, key, kl);
-        k[kl] = 0;
-        seen[atoi(k)]++;
-    }
+    for (int i = 0; i < 2000; i++)
+        seen[random_key_number()]++;
     for (int i = 0; i < 64; i++)
         assert_true(seen[i] > 0);  /* 2000 draws over 64 keys */
     ks_clock_set(T0 + 1);  /* only 60..63 stay live */
-    for (int i = 0; i < 200; i++) {
-        struct entry *e = ks_random();
-        assert_non_null(e);
-        size_t kl;
-        const char *key = entry_key(e, &kl);
-        memcpy(k, key, kl);
-        k[kl] = 0;
-        assert_true(atoi(k) >= 60);
-    }
+    for (int i = 0; i < 200; i++)
+        assert_true(random_key_number() >= 60);
     for (int i = 60; i < 64; i++) {
         int n = snprintf(k, sizeof k, "%d", i);
         assert_true(ks_del(k, (size_t)n));
