@@ -1373,10 +1373,29 @@ bool alloc_compact_wanted(const struct alloc_compact_opts *o)
     size_t live = g.large_req;
     for (unsigned i = 0; i < g.nclasses; i++)
         live += g.cls[i].live_bytes;
-    if ((double)mapped_now() <= o->frag_threshold * (double)live)
-        return false;
-    size_t r = alloc_compact_reclaimable(o->cls);
-    return r > 0 && r >= o->min_reclaim;
+    if ((double)mapped_now() > o->frag_threshold * (double)live) {
+        size_t r = alloc_compact_reclaimable(o->cls);
+        if (r > 0 && r >= o->min_reclaim)
+            return true;
+    }
+    /* Per class as well: the overall ratio includes every class's slot
+     * rounding and densely packed classes, which can hide a few classes
+     * full of holes (values written and half deleted size by size leave
+     * holes only in each class's last sizes). Only the whole arenas of the
+     * classes over the threshold count towards min_reclaim, so a run still
+     * has at least that much to give back. */
+    unsigned from = o->cls < 0 ? 0 : (unsigned)o->cls;
+    unsigned to = o->cls < 0 ? g.nclasses : from + 1;
+    size_t arenas = 0;
+    for (unsigned ci = from; ci < to && ci < g.nclasses; ci++) {
+        const struct size_class *c = &g.cls[ci];
+        if (c->arenas < 2 ||
+            (double)c->arenas * (double)g.arena_size <= o->frag_threshold * (double)c->live_bytes)
+            continue;
+        for (unsigned b = 0; b < ALLOC_BANDS; b++)
+            arenas += pair_reclaimable(ci, b);
+    }
+    return arenas > 0 && arenas * g.arena_size >= o->min_reclaim;
 }
 
 static void count(uint64_t *run_field, uint64_t *total_field, uint64_t n)

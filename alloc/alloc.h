@@ -281,10 +281,13 @@ bool alloc_compact_step(uint64_t budget_us, alloc_evacuate_fn fn, void *ctx);
 void alloc_compact_abort(void);
 
 /*
- * Automatic trigger: mapped_bytes / live_bytes > o->frag_threshold and the
- * bytes reclaimable (alloc_compact_reclaimable(o->cls)) >= o->min_reclaim.
- * Independent of whether a run is in progress. O(classes * bands) over
- * running counters, no walk: cheap enough for every cron tick.
+ * Automatic trigger: either mapped_bytes / live_bytes > o->frag_threshold
+ * and the bytes reclaimable (alloc_compact_reclaimable(o->cls)) >=
+ * o->min_reclaim; or, class by class, the classes whose own mapped / live
+ * exceeds o->frag_threshold have together >= o->min_reclaim reclaimable
+ * (a few classes full of holes among dense ones). Independent of whether a
+ * run is in progress. O(classes * bands) over running counters, no walk:
+ * cheap enough for every cron tick.
  */
 bool alloc_compact_wanted(const struct alloc_compact_opts *o);
 

@@ -866,6 +866,48 @@ static void test_compact_wanted(void **state)
     assert_false(alloc_compact_wanted(&o));
 }
 
+/* A class full of holes among dense ones: the overall ratio stays under
+ * the threshold, the class's own is far above it, and its whole free
+ * arenas make the trigger fire. */
+static void test_compact_wanted_per_class(void **state)
+{
+    (void)state;
+    setup_with(ALLOC_ARENA_MIN, 4);
+    size_t dense = slots_per_arena(100);
+    for (size_t i = 0; i < 60 * dense; i++)
+        own_alloc(100, 0);
+    size_t first = own.n;
+    size_t per = slots_per_arena(1000);
+    for (size_t i = 0; i < 8 * per; i++)
+        own_alloc(1000, 0);
+    for (size_t id = first; id < own.n; id += 2)
+        own_free(id);
+    struct alloc_stats st;
+    alloc_stats(&st);
+    assert_true((double)st.mapped_bytes < 1.2 * (double)st.live_bytes);
+    size_t r = alloc_compact_reclaimable((int)alloc_size_class(1000));
+    assert_true(r >= 3 * ALLOC_ARENA_MIN);
+    assert_int_equal(alloc_compact_reclaimable(-1), r);
+    struct alloc_compact_opts o;
+    alloc_compact_opts_default(&o);
+    o.min_reclaim = r;
+    assert_true(alloc_compact_wanted(&o));
+    o.cls = (int)alloc_size_class(1000);
+    assert_true(alloc_compact_wanted(&o));
+    o.cls = (int)alloc_size_class(100);
+    assert_false(alloc_compact_wanted(&o));   /* dense, nothing to give back */
+    o.cls = -1;
+    o.min_reclaim = r + 1;
+    assert_false(alloc_compact_wanted(&o));
+    o.min_reclaim = r;
+    o.frag_threshold = 2.5;                   /* the class is at about 2 */
+    assert_false(alloc_compact_wanted(&o));
+    run_to_end();
+    alloc_compact_opts_default(&o);
+    o.min_reclaim = 0;
+    assert_false(alloc_compact_wanted(&o));
+}
+
 static void test_compact_abort(void **state)
 {
     (void)state;
@@ -1056,6 +1098,7 @@ int main(void)
         cmocka_unit_test_teardown(test_move_basic, reset),
         cmocka_unit_test_teardown(test_compact_sync, reset),
         cmocka_unit_test_teardown(test_compact_wanted, reset),
+        cmocka_unit_test_teardown(test_compact_wanted_per_class, reset),
         cmocka_unit_test_teardown(test_compact_class_filter, reset),
         cmocka_unit_test_teardown(test_compact_owner_failure, reset),
         cmocka_unit_test_teardown(test_compact_oom, reset),
