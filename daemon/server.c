@@ -335,9 +335,12 @@ static bool expire_step(void)
  * maps the loop's monotonic clock (srv.clock_us) to it. */
 static int64_t clock_sync(void)
 {
-    int64_t now = server_now_ms();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t wall_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     server_clock_read();
-    srv.clock_offset_ms = now - (int64_t)(srv.clock_us / 1000u);
+    srv.clock_offset_us = wall_us - (int64_t)srv.clock_us;
+    int64_t now = wall_us / 1000;
     ks_clock_update_to(now);
     return now;
 }

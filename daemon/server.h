@@ -54,10 +54,13 @@ struct server {
 
     /* The loop's clock: one CLOCK_MONOTONIC read per batch of input and one
      * per command (command_dispatch_at stores the handler's end time here),
-     * shared by the keyspace clock and command timing. clock_offset_ms maps
-     * it to the wall clock; the cron refreshes the offset. */
+     * shared by the keyspace clock and command timing. clock_offset_us maps
+     * it to the wall clock; the cron refreshes the offset. It is kept in
+     * microseconds because an offset between two clocks each truncated to
+     * milliseconds lags the wall clock by up to 1 ms (a PXAT then reads back
+     * one millisecond too long a PTTL). */
     uint64_t clock_us;
-    int64_t clock_offset_ms;
+    int64_t clock_offset_us;
     int admin_port;                 /* the admin port actually listened on, 0 if none */
 };
 
@@ -106,7 +109,7 @@ static inline uint64_t server_clock_read(void)
 /* srv.clock_us as wall-clock milliseconds (no clock read). */
 static inline int64_t server_clock_ms(void)
 {
-    return (int64_t)(srv.clock_us / 1000u) + srv.clock_offset_ms;
+    return ((int64_t)srv.clock_us + srv.clock_offset_us) / 1000;
 }
 
 /* Resident set size of the process, from /proc/self/statm (0 if unknown). */
