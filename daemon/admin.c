@@ -28,6 +28,7 @@
 #include "daemon/dashboard.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
+#include "daemon/text.h"
 #include "keyspace/keyspace.h"
 #include "proto/command.h"
 #include "proto/reply.h"
@@ -52,60 +53,6 @@ static bool secret_eq(const char *want, const char *got, size_t glen)
         diff |= (unsigned char)(a ^ b);
     }
     return diff == 0;
-}
-
-struct text {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void text_vprintf(struct text *t, const char *fmt, va_list ap0)
-{
-    if (t->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_copy(ap, ap0);
-        int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->oom = true;
-            return;
-        }
-        if (t->p && (size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap ? t->cap * 2 : 1024;
-        while (cap < t->len + (size_t)n + 1)
-            cap *= 2;
-        char *np = realloc(t->p, cap);
-        if (np == NULL) {
-            t->oom = true;
-            return;
-        }
-        t->p = np;
-        t->cap = cap;
-    }
-}
-
-static void text_printf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void text_printf(struct text *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    text_vprintf(t, fmt, ap);
-    va_end(ap);
-}
-
-static void text_reply(struct conn *c, struct text *t)
-{
-    if (t->oom)
-        reply_error(&c->sess.reply, "ERR out of memory");
-    else
-        reply_verbatim(&c->sess.reply, t->p ? t->p : "", t->len, "txt");
-    free(t->p);
 }
 
 void admin_body_printf(struct admin_http_body *b, const char *fmt, ...)
@@ -270,7 +217,7 @@ static void a_compact(struct conn *c, int argc, struct slice *argv)
     if (argc == 2 && slice_eq(&argv[1], "status")) {
         struct text t = {0};
         compact_status_text(&t);
-        text_reply(c, &t);
+        text_reply(&c->sess.reply, &t);
         return;
     }
     bool sync = false;
@@ -303,7 +250,7 @@ static void a_compact(struct conn *c, int argc, struct slice *argv)
                     (unsigned long long)st.bytes_moved, (unsigned long long)st.blocks_dropped,
                     (unsigned long long)st.arenas_released, (unsigned long long)st.duration_us,
                     st.mapped_before, st.mapped_after);
-        text_reply(c, &t);
+        text_reply(&c->sess.reply, &t);
         return;
     }
     if (!compactor_start(cls, "manual"))
@@ -312,27 +259,42 @@ static void a_compact(struct conn *c, int argc, struct slice *argv)
         reply_status(&c->sess.reply, "Compaction started");
 }
 
+/* Map fields of ARENAS and PINNERS rows. */
+static void field_int(struct reply *r, const char *name, long long v)
+{
+    reply_cstr(r, name);
+    reply_int(r, v);
+}
+
+/* occupancy_pct: a decimal string with one digit, as operators read it. */
+static void field_occupancy(struct reply *r, size_t live, size_t slots)
+{
+    char occ[32];
+    snprintf(occ, sizeof(occ), "%.1f", slots ? 100.0 * (double)live / (double)slots : 0.0);
+    reply_cstr(r, "occupancy_pct");
+    reply_cstr(r, occ);
+}
+
+/* arena: the arena's address, to match rows of ARENAS and PINNERS. */
+static void field_arena(struct reply *r, const void *base)
+{
+    char addr[32];
+    snprintf(addr, sizeof(addr), "%p", base);
+    reply_cstr(r, "arena");
+    reply_cstr(r, addr);
+}
+
 static void arena_map(struct conn *c, const struct alloc_arena_info *ai)
 {
     struct reply *r = &c->sess.reply;
-    char occ[32], base[32];
-    snprintf(occ, sizeof(occ), "%.1f", ai->slots ? 100.0 * (double)ai->live / (double)ai->slots : 0.0);
-    snprintf(base, sizeof(base), "%p", ai->base);
     reply_map(r, 7);
-    reply_cstr(r, "class");
-    reply_int(r, ai->cls);
-    reply_cstr(r, "slot_size");
-    reply_int(r, (long long)ai->slot_size);
-    reply_cstr(r, "band");
-    reply_int(r, ai->band);
-    reply_cstr(r, "slots");
-    reply_int(r, (long long)ai->slots);
-    reply_cstr(r, "live");
-    reply_int(r, (long long)ai->live);
-    reply_cstr(r, "occupancy_pct");
-    reply_cstr(r, occ);
-    reply_cstr(r, "arena");
-    reply_cstr(r, base);
+    field_int(r, "class", ai->cls);
+    field_int(r, "slot_size", (long long)ai->slot_size);
+    field_int(r, "band", ai->band);
+    field_int(r, "slots", (long long)ai->slots);
+    field_int(r, "live", (long long)ai->live);
+    field_occupancy(r, ai->live, ai->slots);
+    field_arena(r, ai->base);
 }
 
 static void a_arenas(struct conn *c, int argc, struct slice *argv)
@@ -376,30 +338,18 @@ static void pinner_one(const struct ks_pinner *p, void *ctx)
     struct reply *r = &pc->c->sess.reply;
     size_t klen = 0;
     const char *key = entry_key(p->e, &klen);
-    char occ[32], base[32];
-    snprintf(occ, sizeof(occ), "%.1f",
-             p->arena_slots ? 100.0 * (double)p->arena_live / (double)p->arena_slots : 0.0);
-    snprintf(base, sizeof(base), "%p", p->arena);
     int64_t exp = entry_expire(p->e);
     reply_map(r, 9);
     reply_cstr(r, "key");
     reply_bulk(r, key, klen);
-    reply_cstr(r, "class");
-    reply_int(r, p->cls);
-    reply_cstr(r, "band");
-    reply_int(r, p->band);
-    reply_cstr(r, "slot_size");
-    reply_int(r, (long long)p->slot_size);
-    reply_cstr(r, "arena_live");
-    reply_int(r, (long long)p->arena_live);
-    reply_cstr(r, "arena_slots");
-    reply_int(r, (long long)p->arena_slots);
-    reply_cstr(r, "occupancy_pct");
-    reply_cstr(r, occ);
-    reply_cstr(r, "ttl_ms");
-    reply_int(r, exp > 0 ? (long long)(exp - ks_now_ms()) : -1);
-    reply_cstr(r, "arena");
-    reply_cstr(r, base);
+    field_int(r, "class", p->cls);
+    field_int(r, "band", p->band);
+    field_int(r, "slot_size", (long long)p->slot_size);
+    field_int(r, "arena_live", (long long)p->arena_live);
+    field_int(r, "arena_slots", (long long)p->arena_slots);
+    field_occupancy(r, p->arena_live, p->arena_slots);
+    field_int(r, "ttl_ms", exp > 0 ? (long long)(exp - ks_now_ms()) : -1);
+    field_arena(r, p->arena);
     pc->n++;
 }
 
@@ -477,7 +427,7 @@ static void a_stats(struct conn *c, int argc, struct slice *argv)
 {
     struct text t = {0};
     stats_text(&t);
-    text_reply(c, &t);
+    text_reply(&c->sess.reply, &t);
 }
 
 /* The options the admin port may read and change: memory, expiry and

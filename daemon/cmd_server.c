@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <event2/event.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "daemon/introspect.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
+#include "daemon/text.h"
 #include "keyspace/keyspace.h"
 #include "proto/command.h"
 #include "proto/internal.h"   /* proto_set_max_value_len */
@@ -32,53 +32,6 @@
 #define REDIS_COMPAT_VERSION "7.0.0"
 
 /* ---- a small growable text buffer for INFO and CLIENT LIST ---- */
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = true;
-            return;
-        }
-        if (b->p && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-}
-
-/* Sends b as INFO-like text: bulk in RESP2, verbatim "txt" in RESP3. */
-static void sb_reply_text(struct session *s, struct sbuf *b)
-{
-    if (b->oom)
-        reply_error(&s->reply, "ERR out of memory");
-    else
-        reply_verbatim(&s->reply, b->p ? b->p : "", b->len, "txt");
-    free(b->p);
-}
 
 static bool arg_is(const struct slice *a, const char *w)
 {
@@ -255,16 +208,6 @@ static void cmd_reset(struct session *s, int argc, struct slice *argv)
 static const struct command client_subs[CLIENT_NSUBS];
 enum { CLIENT_SUB_LIST = 4, CLIENT_SUB_INFO = 5 };
 
-static void reply_help(struct session *s, const char *const *lines)
-{
-    size_t n = 0;
-    while (lines[n])
-        n++;
-    reply_array(&s->reply, n);
-    for (size_t i = 0; i < n; i++)
-        reply_status(&s->reply, lines[i]);
-}
-
 static void cmd_client_help(struct session *s, int argc, struct slice *argv)
 {
     static const char *const lines[] = {
@@ -317,7 +260,7 @@ static void cmd_client_help(struct session *s, int argc, struct slice *argv)
         "    Prints this help.",
         NULL,
     };
-    reply_help(s, lines);
+    text_reply_help(&s->reply, lines);
 }
 
 static void cmd_client_id(struct session *s, int argc, struct slice *argv)
@@ -377,7 +320,7 @@ static void cmd_client_list(struct session *s, int argc, struct slice *argv)
         reply_error(&s->reply, ERR_SYNTAX);
         return;
     }
-    struct sbuf b = {0};
+    struct text b = {0};
     char line[1024];
     conn_of(s)->last_cmd = &client_subs[CLIENT_SUB_LIST];   /* Redis shows the running command */
     for (struct conn *c = conn_first(); c && !none; c = c->next) {
@@ -395,9 +338,9 @@ static void cmd_client_list(struct session *s, int argc, struct slice *argv)
                 continue;
         }
         conn_describe(c, line, sizeof(line));
-        sb_printf(&b, "%s", line);
+        text_printf(&b, "%s", line);
     }
-    sb_reply_text(s, &b);
+    text_reply(&s->reply, &b);
 }
 
 static void cmd_client_info(struct session *s, int argc, struct slice *argv)
@@ -586,14 +529,14 @@ static long long server_now_us(void)
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void info_server(struct sbuf *b)
+static void info_server(struct text *b)
 {
     struct utsname un;
     if (uname(&un) != 0)
         memset(&un, 0, sizeof(un));
     int64_t now = server_now_ms();
     long long up = (long long)((now - srv.start_ms) / 1000);
-    sb_printf(b,
+    text_printf(b,
               "# Server\r\n"
               "redis_version:%s\r\n"
               "compactd_version:%s\r\n"
@@ -627,11 +570,11 @@ static void info_server(struct sbuf *b)
               srv.config_file ? srv.config_file : "");
 }
 
-static void info_clients(struct sbuf *b)
+static void info_clients(struct text *b)
 {
     size_t qmax, omax;
     conn_buffer_peaks(&qmax, &omax);
-    sb_printf(b,
+    text_printf(b,
               "# Clients\r\n"
               "connected_clients:%zu\r\n"
               "cluster_connections:0\r\n"
@@ -644,7 +587,7 @@ static void info_clients(struct sbuf *b)
               conn_count(), cfg.maxclients, qmax, omax);
 }
 
-static void info_memory(struct sbuf *b)
+static void info_memory(struct text *b)
 {
     struct alloc_stats as;
     struct ks_stats ks;
@@ -661,7 +604,7 @@ static void info_memory(struct sbuf *b)
     human_bytes(h_rss, sizeof(h_rss), (double)rss);
     human_bytes(h_peak, sizeof(h_peak), (double)used_memory_peak);
     human_bytes(h_mapped, sizeof(h_mapped), (double)as.mapped_bytes);
-    sb_printf(b,
+    text_printf(b,
               "# Memory\r\n"
               "used_memory:%zu\r\n"
               "used_memory_human:%s\r\n"
@@ -694,28 +637,28 @@ static void info_memory(struct sbuf *b)
               config_enum_name(&config_options[CFG_OPT_maxmemory_policy], cfg.maxmemory_policy));
 }
 
-static void info_persistence(struct sbuf *b)
+static void info_persistence(struct text *b)
 {
     char body[2048];
     introspect_info_persistence(body, sizeof(body));
-    sb_printf(b, "# Persistence\r\n%s", body);
+    text_printf(b, "# Persistence\r\n%s", body);
 }
 
-static void info_modules(struct sbuf *b)
+static void info_modules(struct text *b)
 {
-    sb_printf(b, "# Modules\r\n");
+    text_printf(b, "# Modules\r\n");
 }
 
-static void info_cluster(struct sbuf *b)
+static void info_cluster(struct text *b)
 {
-    sb_printf(b, "# Cluster\r\ncluster_enabled:0\r\n");
+    text_printf(b, "# Cluster\r\ncluster_enabled:0\r\n");
 }
 
-static void info_stats(struct sbuf *b)
+static void info_stats(struct text *b)
 {
     struct ks_stats ks;
     ks_stats(&ks);
-    sb_printf(b,
+    text_printf(b,
               "# Stats\r\n"
               "total_connections_received:%llu\r\n"
               "total_commands_processed:%llu\r\n"
@@ -742,12 +685,12 @@ static void info_stats(struct sbuf *b)
               ks.index_slots, ks.rehashing ? 1 : 0);
 }
 
-static void info_cpu(struct sbuf *b)
+static void info_cpu(struct text *b)
 {
     struct rusage self, kids;
     getrusage(RUSAGE_SELF, &self);
     getrusage(RUSAGE_CHILDREN, &kids);
-    sb_printf(b,
+    text_printf(b,
               "# CPU\r\n"
               "used_cpu_sys:%ld.%06ld\r\n"
               "used_cpu_user:%ld.%06ld\r\n"
@@ -759,9 +702,9 @@ static void info_cpu(struct sbuf *b)
               (long)kids.ru_utime.tv_sec, (long)kids.ru_utime.tv_usec);
 }
 
-static void info_replication(struct sbuf *b)
+static void info_replication(struct text *b)
 {
-    sb_printf(b,
+    text_printf(b,
               "# Replication\r\n"
               "role:master\r\n"
               "connected_slaves:0\r\n");
@@ -772,53 +715,53 @@ static void info_cmdstat_one(const char *fullname, const struct command *c,
 {
     if (st->calls == 0 && st->rejected_calls == 0 && st->failed_calls == 0)
         return;
-    sb_printf(ctx, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
+    text_printf(ctx, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
                    "failed_calls=%llu\r\n",
               fullname, (unsigned long long)st->calls, (unsigned long long)st->usec,
               st->calls ? (double)st->usec / (double)st->calls : 0.0,
               (unsigned long long)st->rejected_calls, (unsigned long long)st->failed_calls);
 }
 
-static void info_commandstats(struct sbuf *b)
+static void info_commandstats(struct text *b)
 {
-    sb_printf(b, "# Commandstats\r\n");
+    text_printf(b, "# Commandstats\r\n");
     command_stats_foreach(info_cmdstat_one, b);
 }
 
 static void info_errorstat_one(const char *code, uint64_t count, void *ctx)
 {
-    sb_printf(ctx, "errorstat_%s:count=%llu\r\n", code, (unsigned long long)count);
+    text_printf(ctx, "errorstat_%s:count=%llu\r\n", code, (unsigned long long)count);
 }
 
-static void info_errorstats(struct sbuf *b)
+static void info_errorstats(struct text *b)
 {
-    sb_printf(b, "# Errorstats\r\n");
+    text_printf(b, "# Errorstats\r\n");
     reply_errorstats_foreach(info_errorstat_one, b);
 }
 
-static void sb_emit(void *ctx, const char *text)
+static void info_emit(void *ctx, const char *text)
 {
-    sb_printf(ctx, "%s", text);
+    text_printf(ctx, "%s", text);
 }
 
-static void info_latencystats(struct sbuf *b)
+static void info_latencystats(struct text *b)
 {
-    sb_printf(b, "# Latencystats\r\n");
-    introspect_info_latencystats(sb_emit, b);
+    text_printf(b, "# Latencystats\r\n");
+    introspect_info_latencystats(info_emit, b);
 }
 
-static void info_keyspace(struct sbuf *b)
+static void info_keyspace(struct text *b)
 {
     struct ks_stats ks;
     ks_stats(&ks);
-    sb_printf(b, "# Keyspace\r\n");
+    text_printf(b, "# Keyspace\r\n");
     if (ks.keys > 0)
-        sb_printf(b, "db0:keys=%zu,expires=%zu,avg_ttl=0\r\n", ks.keys, ks.expires);
+        text_printf(b, "db0:keys=%zu,expires=%zu,avg_ttl=0\r\n", ks.keys, ks.expires);
 }
 
 struct info_section {
     const char *name;
-    void (*fn)(struct sbuf *b);
+    void (*fn)(struct text *b);
     bool in_default;
 };
 
@@ -847,17 +790,17 @@ static void cmd_info(struct session *s, int argc, struct slice *argv)
             if (all || (def && info_sections[i].in_default) || arg_is(&argv[a], info_sections[i].name))
                 want[i] = true;
     }
-    struct sbuf b = {0};
+    struct text b = {0};
     bool first = true;
     for (size_t i = 0; i < INFO_NSECTIONS; i++) {
         if (!want[i])
             continue;
         if (!first)
-            sb_printf(&b, "\r\n");
+            text_printf(&b, "\r\n");
         first = false;
         info_sections[i].fn(&b);
     }
-    sb_reply_text(s, &b);
+    text_reply(&s->reply, &b);
 }
 
 /* ---- SHUTDOWN ---- */
@@ -991,7 +934,7 @@ static void cmd_config_help(struct session *s, int argc, struct slice *argv)
         "    Prints this help.",
         NULL,
     };
-    reply_help(s, lines);
+    text_reply_help(&s->reply, lines);
 }
 
 /* ---- the table ---- */

@@ -32,6 +32,7 @@
 #include "daemon/conn.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
+#include "daemon/text.h"
 
 #define SLOWLOG_MAX_ARGC   32
 #define SLOWLOG_MAX_STRING 128
@@ -182,16 +183,6 @@ static void slow_push(struct conn *c, const struct command *cmd, int argc,
         slow_unlink_tail();
 }
 
-static void reply_help(struct session *s, const char *const *lines)
-{
-    size_t n = 0;
-    while (lines[n])
-        n++;
-    reply_array(&s->reply, n);
-    for (size_t i = 0; i < n; i++)
-        reply_status(&s->reply, lines[i]);
-}
-
 static void cmd_slowlog_help(struct session *s, int argc, struct slice *argv)
 {
     static const char *const lines[] = {
@@ -209,7 +200,7 @@ static void cmd_slowlog_help(struct session *s, int argc, struct slice *argv)
         "    Prints this help.",
         NULL,
     };
-    reply_help(s, lines);
+    text_reply_help(&s->reply, lines);
 }
 
 static void cmd_slowlog_get(struct session *s, int argc, struct slice *argv)
@@ -329,7 +320,7 @@ static void cmd_latency_help(struct session *s, int argc, struct slice *argv)
         "    Prints this help.",
         NULL,
     };
-    reply_help(s, lines);
+    text_reply_help(&s->reply, lines);
 }
 
 static void cmd_latency_latest(struct session *s, int argc, struct slice *argv)
