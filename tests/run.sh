@@ -45,6 +45,11 @@ PKGS+=(python3-redis nutcracker)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     PKGS+=(nodejs npm)
 fi
+# Headless Chromium for the dashboard test (tests/clients/dashboard_test.js,
+# driven by playwright-core from npm); Debian's, only when there is none.
+if [ ! -x /usr/bin/chromium ]; then
+    PKGS+=(chromium)
+fi
 # systemd-analyze (unit checks) works without a running systemd; the package
 # is only pulled in when the tool is missing.
 if ! command -v systemd-analyze >/dev/null; then
@@ -75,7 +80,7 @@ if ((${#missing[@]})); then
     fi
 fi
 
-# ioredis and its dependencies, exactly as pinned in package-lock.json;
+# ioredis, playwright-core and their dependencies, exactly as pinned in package-lock.json;
 # skipped when node_modules is already up to date with the lock file.
 clients="$ROOT/tests/clients"
 if [ ! -f "$clients/node_modules/.package-lock.json" ] ||
