@@ -154,8 +154,9 @@ typedef char *cfg_LIST_t;
       NULL, "Automatic compaction needs at least this many bytes of whole arenas to reclaim")  \
     X(compact_interval, "compact-interval", INT, "0", 0, 2147483647, CFG_MUTABLE, NULL,        \
       "Seconds between scheduled compaction runs (regardless of the trigger); 0 means none")   \
-    X(compact_slice_us, "compact-slice-us", INT, "1000", 50, 1000000, CFG_MUTABLE, NULL,        \
-      "Microseconds of work per compaction step")                                              \
+    X(compact_slice_us, "compact-slice-us", INT, "250", 50, 1000000, CFG_MUTABLE, NULL,         \
+      "Microseconds of work per compaction step; a request that arrives during a step waits "  \
+      "for it, so keep this well below the tail latency clients expect")                       \
     X(compact_cpu_pct, "compact-cpu-pct", INT, "25", 1, 100, CFG_MUTABLE, NULL,                 \
       "Steps are spaced so that a running compaction uses at most this share of one core")
 
