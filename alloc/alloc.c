@@ -86,8 +86,10 @@
  *   per-class (and per-band) counters equal the sums over the arenas and
  *   the slack arrays. Mover: an arena is slated (FLAG_MOVER, always with
  *   FLAG_BUSY) iff it is on the plan list or is the one being evacuated, all
- *   of the (class, band) under the run's cursor; nothing is slated and no
- *   arena is waiting to be released between runs; arenas done <= planned.
+ *   of the (class, band) under the run's cursor; a running mover's cursor
+ *   is past its last pair only while its emptied arenas are still being
+ *   released (nothing slated then); nothing is slated and no arena is
+ *   waiting to be released between runs; arenas done <= planned.
  *
  * Placement policy
  *   alloc takes a slot from an arena of the fullest non-empty bucket of its
@@ -1594,7 +1596,11 @@ static void pair_done(void)
         mv.band = 0;
         mv.cls++;
     }
-    /* past the last pair: the run ends once the releases are done */
+    /* past the last pair the run ends once the releases are done: now if
+     * none are queued, so a running mover's cursor is past the end only
+     * while arenas are still being released (verify_mover relies on it) */
+    if (mv.cls >= mv.cls_end && g.rel_head == NULL)
+        finish_run();
 }
 
 void alloc_compact_start(const struct alloc_compact_opts *o)
@@ -1662,6 +1668,8 @@ static enum batch mover_batch(alloc_evacuate_fn fn, void *ctx)
             bytes += release_some(4 * ALLOC_COMPACT_BATCH_BYTES) / 4;
             if (g.nreleasing < nrel)
                 COUNT(arenas_released, 1);
+            if (g.rel_head == NULL && mv.cls >= mv.cls_end)
+                finish_run();   /* that was the last release of the run */
             continue;
         }
         if (mv.cls >= mv.cls_end) {
@@ -1930,7 +1938,12 @@ static bool verify_mover(size_t slated)
               "no run, but %zu arenas slated", slated);
         return true;
     }
-    CHECK(mv.cls < mv.cls_end && mv.cls_end <= g.nclasses && mv.band < ALLOC_BANDS,
+    /* past the last pair, the run only waits for its releases: nothing
+     * slated, nothing planned, and at least one arena still releasing */
+    bool past_end = mv.cls == mv.cls_end && mv.band == 0 && g.rel_head != NULL &&
+                    !mv.planned && slated == 0;
+    CHECK((mv.cls < mv.cls_end || past_end) && mv.cls_end <= g.nclasses &&
+              mv.band < ALLOC_BANDS,
           "mover cursor %u/%u of %u", mv.cls, mv.band, mv.cls_end);
     CHECK(mv.planned || (mv.plan == NULL && mv.cur == NULL), "arenas slated before planning");
     size_t n = 0;

@@ -19,7 +19,8 @@
  * alloc_verify checked after every step; the step's bound in units of work
  * (a test clock: blocks and bytes per batch, batches per budget, time
  * accounting) and in wall time with large slots; release of emptied arenas
- * in slices; out of memory in alloc_move and in the middle of a run
+ * in slices, also after the cursor passed the last pair (alloc_verify
+ * there); out of memory in alloc_move and in the middle of a run
  * (alloc_fail_after), an owner that fails, destinations eaten by concurrent
  * allocations (slated arenas given back, never an mmap by the mover); the
  * class filter; the trigger and "reclaimable"; abort; the ARENAS and
@@ -42,29 +43,11 @@
 
 #include "alloc/alloc.h"
 
+#include "rng.h"   /* rng_state, rng(), mix() */
+
 #define MIB ((size_t)1 << 20)
 
 /* ---------------------------------------------------------------- helpers */
-
-static uint64_t rng_state;
-
-static uint64_t rng(void)
-{
-    /* splitmix64 */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
 
 /* One block of the fake owner: [id (8 bytes)][pattern of mix(id, word)].
  * Whole words up to size rounded down; the ragged tail bytes from the last
@@ -85,6 +68,7 @@ static struct {
     size_t step_slot;   /* largest slot they saw (reset by the test) */
     size_t moves, drops;
     size_t fail_at;     /* callback number that fails (0: never) */
+    const struct alloc_arena *last_src;   /* arena of the last block visited */
     bool fill_first;    /* fill the destinations before moving (OOM test) */
     void **fill;
     size_t nfill, capfill;
@@ -194,6 +178,7 @@ static bool evacuate(void *block, void *ctx)
     alloc_arena_info(src, &in);
     assert_true(in.evacuating);
     assert_true(in.pinned);
+    own.last_src = src;
     if (own.fail_at && own.visits == own.fail_at)
         return false;
     if (own.r[id].expired) {
@@ -606,6 +591,95 @@ static void test_compact_budget(void **state)
     assert_int_equal(cs.time_us, time_sum);
     assert_int_equal(cs.steps, budget_steps);
     assert_int_equal(class_arenas(-1), ideal_arenas(-1));
+    alloc_compact_test_clock(NULL);
+}
+
+/* The cursor passes the last (class, band) pair while arenas of that pair
+ * are still being returned to the OS in slices: the owner empties the
+ * planned arenas (frees between steps) and then fails a callback, so the
+ * pair ends at once and gives them up, queued for release. The run goes on,
+ * and must verify, until the last slice is gone; and a run whose last pair
+ * ends with nothing to release is over in that very step. */
+static void test_compact_last_pair_releasing(void **state)
+{
+    (void)state;
+    setup_with(MIB, 0);
+    int target = (int)alloc_size_class(4096);
+    /* 8 half-full arenas in the class's last band: 4 slated, each with
+     * 1 MiB of touched pages, released 256 KiB per batch */
+    fragment_one(4096, 8, ALLOC_BANDS - 1);
+    alloc_compact_test_clock(fake_clock);
+    struct alloc_compact_opts o;
+    alloc_compact_opts_default(&o);
+    o.cls = target;
+    alloc_compact_start(&o);
+    while (own.visits == 0)
+        assert_true(alloc_compact_step(0, evacuate, NULL));   /* one batch */
+    /* empty every slated arena but the one under evacuation */
+    size_t emptied = 0;
+    for (size_t id = 0; id < own.n; id++) {
+        if (!own.r[id].p)
+            continue;
+        const struct alloc_arena *a = alloc_arena_of(own.r[id].p);
+        struct alloc_arena_info in;
+        alloc_arena_info(a, &in);
+        if (in.evacuating && a != own.last_src) {
+            own_free(id);
+            emptied++;
+        }
+    }
+    assert_true(emptied > 0);
+    assert_true(alloc_verify());
+    own.fail_at = own.visits + 1;
+    assert_true(alloc_compact_step(0, evacuate, NULL));
+    assert_int_equal(own.visits, own.fail_at);
+    own.fail_at = 0;
+    struct alloc_compact_status cs;
+    struct alloc_stats st;
+    size_t past_end = 0;
+    bool more = true;
+    while (more) {
+        alloc_compact_status(&cs);
+        alloc_stats(&st);
+        assert_true(cs.running);
+        /* past the last pair: only the releases keep the run going */
+        assert_int_equal(cs.cur_cls, (unsigned)target + 1);
+        assert_int_equal(cs.cur_band, 0);
+        assert_true(st.releasing_arenas >= 1);
+        assert_true(alloc_verify());
+        past_end++;
+        size_t visits = own.visits;
+        more = alloc_compact_step(0, evacuate, NULL);
+        assert_int_equal(own.visits, visits);
+    }
+    /* 3 arenas of 4 slices each, then their unmaps */
+    assert_true(past_end >= 12);
+    alloc_compact_status(&cs);
+    alloc_stats(&st);
+    assert_false(cs.running);
+    assert_int_equal(cs.move_failures, 1);
+    assert_int_equal(cs.arenas_evacuated, 3);
+    assert_int_equal(cs.arenas_released, 3);
+    assert_int_equal(cs.arenas_abandoned, 1);
+    assert_int_equal(st.releasing_arenas, 0);
+    assert_true(alloc_verify());
+    own_check_all();
+
+    /* the same failure with nothing to release ends the run in its step */
+    fragment_one(4096, 8, ALLOC_BANDS - 1);
+    alloc_compact_start(&o);
+    own.fail_at = own.visits + 1;
+    while (alloc_compact_step(0, evacuate, NULL)) {
+        assert_true(own.visits < own.fail_at);
+        assert_true(alloc_verify());
+    }
+    assert_int_equal(own.visits, own.fail_at);
+    own.fail_at = 0;
+    alloc_compact_status(&cs);
+    assert_false(cs.running);
+    assert_int_equal(cs.move_failures, 1);
+    assert_true(alloc_verify());
+    own_check_all();
     alloc_compact_test_clock(NULL);
 }
 
@@ -1107,6 +1181,7 @@ int main(void)
         cmocka_unit_test_teardown(test_arena_listings, reset),
         cmocka_unit_test_teardown(test_compact_incremental, reset),
         cmocka_unit_test_teardown(test_compact_budget, reset),
+        cmocka_unit_test_teardown(test_compact_last_pair_releasing, reset),
         cmocka_unit_test_teardown(test_compact_budget_wall, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
