@@ -32,29 +32,11 @@
 
 #include "alloc/alloc.h"
 
+#include "rng.h"   /* rng_state, rng(), mix() */
+
 #define MIB ((size_t)1 << 20)
 
 /* ---------------------------------------------------------------- helpers */
-
-static uint64_t rng_state;
-
-static uint64_t rng(void)
-{
-    /* splitmix64 */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
 
 /* Pattern byte j of block id is byte j % 8 of mix(id, j / 8): whole words
  * are written and compared at once, bytes only at the ragged ends. */
