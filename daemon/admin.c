@@ -583,7 +583,8 @@ static void a_help(struct conn *c, int argc, struct slice *argv)
 {
     struct reply *r = &c->sess.reply;
     reply_array(r, 1 + 2 * NADMIN + 1);
-    reply_status(r, "compactd admin port commands (HTTP: GET /metrics):");
+    reply_status(r, "compactd admin port commands (HTTP: dashboard at GET /, metrics at "
+                    "GET /metrics):");
     for (size_t i = 0; i < NADMIN; i++) {
         reply_status(r, admin_cmds[i].usage);
         char line[256];
@@ -938,6 +939,81 @@ static bool origin_is_host(const char *o, size_t ol, const char *host, size_t hl
     return ol - off == hl && strncasecmp(sep + 3, host, hl) == 0;
 }
 
+/* Whether s (length n) is a dotted-quad in 127.0.0.0/8: digits only, so a
+ * DNS name such as "127.example.com" does not pass. */
+static bool ipv4_loopback(const char *s, size_t n)
+{
+    if (n < 7 || n > 15 || memcmp(s, "127.", 4) != 0)
+        return false;
+    int dots = 0, digits = 0;
+    for (size_t i = 4; i < n; i++) {
+        if (s[i] == '.') {
+            if (digits == 0)
+                return false;
+            dots++;
+            digits = 0;
+        } else if (s[i] >= '0' && s[i] <= '9' && digits < 3) {
+            digits++;
+        } else {
+            return false;
+        }
+    }
+    return dots == 2 && digits > 0;
+}
+
+/*
+ * Whether a Host header value names this server in a way a DNS-rebinding
+ * page cannot produce: a loopback name or address, or the admin-bind
+ * address itself (each with or without :port). A rebinding page's
+ * requests carry the attacker's host name, so they fail this.
+ */
+static bool http_host_ok(const char *h, size_t n)
+{
+    /* split off ":port" (digits only); IPv6 literals come in brackets */
+    const char *name = h;
+    size_t nl = n;
+    const char *colon = NULL;
+    if (n > 0 && h[0] == '[') {
+        const char *rb = memchr(h, ']', n);
+        if (rb == NULL)
+            return false;
+        if ((size_t)(rb + 1 - h) < n) {
+            if (rb[1] != ':')
+                return false;
+            colon = rb + 1;
+        }
+    } else {
+        colon = memchr(h, ':', n);
+    }
+    if (colon != NULL) {
+        for (const char *p = colon + 1; p < h + n; p++)
+            if (*p < '0' || *p > '9')
+                return false;
+        nl = (size_t)(colon - h);
+    }
+    if (nl == 0)
+        return false;
+    if ((nl == 9 && strncasecmp(name, "localhost", 9) == 0) ||
+        (nl == 5 && memcmp(name, "[::1]", 5) == 0) || ipv4_loopback(name, nl))
+        return true;
+    /* the admin-bind address: "::1"-style binds appear bracketed in Host */
+    size_t bl = strlen(cfg.admin_bind);
+    if (bl == 0)
+        return false;
+    if (name[0] == '[')
+        return nl == bl + 2 && memchr(cfg.admin_bind, ':', bl) != NULL &&
+               strncasecmp(name + 1, cfg.admin_bind, bl) == 0;
+    return nl == bl && strncasecmp(name, cfg.admin_bind, bl) == 0;
+}
+
+/* Whether admin-bind is a loopback address (an HTTP/1.0 request without
+ * Host can only come from this machine then). */
+static bool bind_is_loopback(void)
+{
+    const char *b = cfg.admin_bind;
+    return ipv4_loopback(b, strlen(b)) || strcmp(b, "::1") == 0 || strcmp(b, "localhost") == 0;
+}
+
 size_t admin_http(struct conn *c, const char *buf, size_t len)
 {
     /* the head ends at the first empty line */
@@ -1066,6 +1142,31 @@ size_t admin_http(struct conn *c, const char *buf, size_t len)
         body = buf + hlen;
     }
     srv.stats.admin_commands++;
+
+    /* DNS rebinding: a web page whose host name now resolves to this
+     * machine could otherwise read /api and /metrics from an operator's
+     * browser. Browsers always send the page's host name as Host. */
+    bool http10 = sp2[8] == '0';
+    bool host_ok = host != NULL ? http_host_ok(host, host_len) : http10 && bind_is_loopback();
+    if (!host_ok && !(cfg.admin_password[0] != '\0' && authorized)) {
+        log_warn("Admin port: refused an HTTP request from %s with Host %.*s", c->addr,
+                 host ? (int)(host_len > 128 ? 128 : host_len) : 6, host ? host : "(none)");
+        if (flags & ADMIN_HTTP_JSON) {
+            b.content_type = "application/json";
+            admin_body_printf(&b, "{\"error\":\"forbidden: %s (DNS rebinding guard)\","
+                                  "\"status\":403}\n",
+                              host ? "Host is not a loopback name or the admin-bind address"
+                                   : "no Host header");
+        } else {
+            admin_body_printf(&b, "403 Forbidden: %s (DNS rebinding guard). Use "
+                                  "http://127.0.0.1:<admin-port>/, or set admin-password and "
+                                  "send it.\n",
+                              host ? "Host is not a loopback name or the admin-bind address"
+                                   : "no Host header");
+        }
+        http_respond(c, 403, head, flags, &b);
+        return len;
+    }
 
     if (!authorized && !(flags & ADMIN_HTTP_PUBLIC)) {
         log_verbose("Admin port: unauthorized HTTP request from %s", c->addr);

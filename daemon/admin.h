@@ -15,6 +15,12 @@
  * or Basic credentials whose password matches (any user name); both
  * compare in constant time. admin-bind must be a loopback address unless
  * admin-password is set (admin_setup refuses to start otherwise).
+ *
+ * Against DNS rebinding, an HTTP request is served only when its Host is a
+ * loopback name or address (localhost, 127.0.0.0/8, [::1]) or the
+ * admin-bind address, each with or without a port, or when it carries the
+ * admin password; otherwise 403. An HTTP/1.0 request without Host passes
+ * only on a loopback admin-bind.
  */
 #pragma once
 

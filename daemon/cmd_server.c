@@ -324,7 +324,7 @@ static void cmd_client_list(struct session *s, int argc, struct slice *argv)
     char line[1024];
     conn_of(s)->last_cmd = &client_subs[CLIENT_SUB_LIST];   /* Redis shows the running command */
     for (struct conn *c = conn_first(); c && !none; c = c->next) {
-        if (c->dead)
+        if (c->dead || c->admin)   /* data clients see only data clients */
             continue;
         if (ids_at) {
             bool want = false;
@@ -362,7 +362,7 @@ static void cmd_client_kill(struct session *s, int argc, struct slice *argv)
     if (argc == 3) {
         /* Old form: CLIENT KILL addr -> +OK or an error. */
         for (struct conn *c = conn_first(); c; c = c->next) {
-            if (c->dead || !addr_eq(c->addr, &argv[2]))
+            if (c->dead || c->admin || !addr_eq(c->addr, &argv[2]))
                 continue;
             reply_ok(&s->reply);
             if (c == self)
@@ -426,8 +426,9 @@ static void cmd_client_kill(struct session *s, int argc, struct slice *argv)
     struct conn *next;
     for (struct conn *c = conn_first(); c; c = next) {
         next = c->next;
-        if (c->dead || (id && c->sess.id != (uint64_t)id) || (addr && !addr_eq(c->addr, addr)) ||
-            (laddr && !addr_eq(c->laddr, laddr)) || (skipme && c == self))
+        if (c->dead || c->admin || (id && c->sess.id != (uint64_t)id) ||
+            (addr && !addr_eq(c->addr, addr)) || (laddr && !addr_eq(c->laddr, laddr)) ||
+            (skipme && c == self))
             continue;
         killed++;
         if (c == self)

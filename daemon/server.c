@@ -269,7 +269,8 @@ int server_listen_tcp(const char *spec, int portno, bool admin, char *err, size_
         snprintf(err, errlen, "could not listen on %s: %s: %s", laddr, what, strerror(e));
         return e == EADDRINUSE || e == EACCES ? EX_UNAVAILABLE : EX_OSERR;
     }
-    log_notice("Listening on %s%s", laddr, admin ? " (admin port: admin commands, HTTP /metrics)" : "");
+    log_notice("Listening on %s%s", laddr,
+               admin ? " (admin port: admin commands; HTTP: dashboard at GET /, GET /metrics)" : "");
     if (admin)
         srv.admin_port = portno;
     return add_listener(fd, false, admin, laddr, err, errlen);
@@ -425,7 +426,13 @@ bool server_enforce_maxmemory(void)
 
 void server_stats_reset(void)
 {
+    /* the admin port's counters are its own: a data client's CONFIG
+     * RESETSTAT must not clear what an operator's scraper sees */
+    uint64_t admin_commands = srv.stats.admin_commands;
+    uint64_t admin_errors = srv.stats.admin_error_replies;
     memset(&srv.stats, 0, sizeof(srv.stats));
+    srv.stats.admin_commands = admin_commands;
+    srv.stats.admin_error_replies = admin_errors;
     memset(srv.ops_samples, 0, sizeof(srv.ops_samples));
     srv.ops_last_count = 0;
     srv.ops_last_ms = server_now_ms();

@@ -12,7 +12,11 @@
  * input. The HTTP side: /metrics parsed line by line (every sample is
  * `name{labels} value` with a number, expected names present, values equal
  * to INFO's), 404, 405, HEAD. A second daemon with admin-password checks
- * NOAUTH, WRONGPASS, 401 and both Bearer and Basic credentials; a third
+ * NOAUTH, WRONGPASS, 401 and both Bearer and Basic credentials. The
+ * DNS-rebinding guard: Host must be a loopback name/address or admin-bind
+ * (else 403) unless the request carries the password. The data port's
+ * CLIENT LIST/KILL skip admin connections and CONFIG RESETSTAT keeps the
+ * admin counters. A third
  * must refuse to start on a non-loopback admin-bind without a password.
  * Finally SHUTDOWN on the admin port stops the daemon cleanly.
  * compactd only (redis-server has no admin port).
@@ -25,6 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #define NKEYS 60000
@@ -489,7 +496,7 @@ static void test_metrics(void **state)
     long long used = info_int(c, "memory", "used_memory");
 
     size_t len;
-    char *resp = http(aport, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &len);
+    char *resp = http(aport, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &len);
     assert_int_equal(http_status(resp), 200);
     assert_non_null(strstr(resp, "Content-Type: text/plain; version=0.0.4"));
     char *body = strstr(resp, "\r\n\r\n");
@@ -538,16 +545,17 @@ static void test_metrics(void **state)
     resp = http(aport, "GET /nope HTTP/1.0\r\n\r\n", NULL);
     assert_int_equal(http_status(resp), 404);
     free(resp);
-    resp = http(aport, "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n", NULL);
+    resp = http(aport, "POST /metrics HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
+                NULL);
     assert_int_equal(http_status(resp), 405);
     free(resp);
-    resp = http(aport, "HEAD /metrics HTTP/1.1\r\n\r\n", &len);
+    resp = http(aport, "HEAD /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n", &len);
     assert_int_equal(http_status(resp), 200);
     body = strstr(resp, "\r\n\r\n");
     assert_non_null(body);
     assert_string_equal(body + 4, "");
     free(resp);
-    resp = http(aport, "GET /metrics?x=1 HTTP/1.1\r\n\r\n", NULL);
+    resp = http(aport, "GET /metrics?x=1 HTTP/1.1\r\nHost: localhost\r\n\r\n", NULL);
     assert_int_equal(http_status(resp), 200);
     free(resp);
     resp = http(aport, "GET nonsense\r\n\r\n", NULL);
@@ -584,14 +592,16 @@ static void test_password(void **state)
     assert_reply_status(run(c, "PING"), "PONG");
     redisFree(c);
 
-    char *resp = http(ap, "GET /metrics HTTP/1.1\r\n\r\n", NULL);
+    char *resp = http(ap, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n", NULL);
     assert_int_equal(http_status(resp), 401);
     assert_non_null(strstr(resp, "WWW-Authenticate:"));
     free(resp);
-    resp = http(ap, "GET /metrics HTTP/1.1\r\nAuthorization: Bearer nope\r\n\r\n", NULL);
+    resp = http(ap, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n"
+                    "Authorization: Bearer nope\r\n\r\n",
+                NULL);
     assert_int_equal(http_status(resp), 401);
     free(resp);
-    resp = http(ap, "GET /nope HTTP/1.1\r\n\r\n", NULL);
+    resp = http(ap, "GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n", NULL);
     assert_int_equal(http_status(resp), 401);   /* no path probing without credentials */
     free(resp);
     resp = http(ap, "GET /metrics HTTP/1.1\r\nAuthorization: Bearer s3cret\r\n\r\n", NULL);
@@ -602,10 +612,164 @@ static void test_password(void **state)
     assert_int_equal(http_status(resp), 200);
     free(resp);
     /* Basic "prom:wrong" */
-    resp = http(ap, "GET /metrics HTTP/1.1\r\nAuthorization: Basic cHJvbTp3cm9uZw==\r\n\r\n", NULL);
+    resp = http(ap, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n"
+                    "Authorization: Basic cHJvbTp3cm9uZw==\r\n\r\n", NULL);
     assert_int_equal(http_status(resp), 401);
     free(resp);
+    /* a foreign Host: refused without the password (403, no login dialog
+     * a rebinding page could phish with), served with it */
+    resp = http(ap, "GET / HTTP/1.1\r\nHost: rebind.example:80\r\n\r\n", NULL);
+    assert_int_equal(http_status(resp), 403);
+    assert_null(strstr(resp, "WWW-Authenticate:"));
+    free(resp);
+    resp = http(ap, "GET /metrics HTTP/1.1\r\nHost: rebind.example\r\n"
+                    "Authorization: Bearer s3cret\r\n\r\n", NULL);
+    assert_int_equal(http_status(resp), 200);
+    free(resp);
     server_stop(&s2);
+}
+
+static int http_host_status(int port, const char *version, const char *host)
+{
+    char req[512];
+    snprintf(req, sizeof req, "GET /metrics HTTP/%s\r\n%s%s%s\r\n", version,
+             host ? "Host: " : "", host ? host : "", host ? "\r\n" : "");
+    char *resp = http(port, req, NULL);
+    int code = http_status(resp);
+    if (code == 403)
+        assert_non_null(strstr(resp, "DNS rebinding"));
+    free(resp);
+    return code;
+}
+
+/* DNS rebinding: without admin-password, HTTP is served only to requests
+ * whose Host is a loopback name/address or the admin-bind address. */
+static void test_http_host(void **state)
+{
+    (void)state;
+    NEED_COMPACTD();
+    char h[64];
+    static const char *const ok[] = {"localhost", "LocalHost:1", "127.0.0.1", "127.9.8.7:80",
+                                     "[::1]", "[::1]:6380"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (http_host_status(aport, "1.1", ok[i]) != 200)
+            fail_msg("Host: %s refused", ok[i]);
+    snprintf(h, sizeof h, "127.0.0.1:%d", aport);
+    assert_int_equal(http_host_status(aport, "1.1", h), 200);
+    snprintf(h, sizeof h, "localhost:%d", aport);
+    assert_int_equal(http_host_status(aport, "1.1", h), 200);
+    static const char *const bad[] = {"rebind.example", "rebind.example:8080", "127.evil.com",
+                                      "127.0.0.1.evil.com", "localhost.evil.com", "127.0.0.1:80x",
+                                      "[::1]x", "::1", "127.0.0.1:80:80", "", "x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (http_host_status(aport, "1.1", bad[i]) != 403)
+            fail_msg("Host: '%s' served", bad[i]);
+    snprintf(h, sizeof h, "evil.example:%d", aport);
+    assert_int_equal(http_host_status(aport, "1.1", h), 403);
+    /* no Host: HTTP/1.0 on a loopback bind only */
+    assert_int_equal(http_host_status(aport, "1.1", NULL), 403);
+    assert_int_equal(http_host_status(aport, "1.0", NULL), 200);
+    assert_int_equal(http_host_status(aport, "1.0", "evil.example"), 403);
+
+    /* the dashboard's routes too: page and JSON API (403 as JSON) */
+    char *resp = http(aport, "GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n", NULL);
+    assert_int_equal(http_status(resp), 403);
+    free(resp);
+    resp = http(aport, "GET /api/stats HTTP/1.1\r\nHost: evil.example\r\n\r\n", NULL);
+    assert_int_equal(http_status(resp), 403);
+    assert_non_null(strstr(resp, "Content-Type: application/json"));
+    assert_non_null(strstr(resp, "\"status\":403"));
+    free(resp);
+    resp = http(aport, "GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", NULL);
+    assert_int_equal(http_status(resp), 200);
+    free(resp);
+    assert_true(server_log_contains(&srv, "refused an HTTP request"));
+    /* the start-up line and HELP point at the dashboard */
+    assert_true(server_log_contains(&srv, "dashboard at GET /"));
+    redisContext *ac = admin_connect(aport);
+    redisReply *r = run(ac, "HELP");
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_non_null(strstr(r->element[0]->str, "dashboard at GET /"));
+    freeReplyObject(r);
+    redisFree(ac);
+
+    /* a non-loopback admin-bind (which needs a password): its own address
+     * passes the Host check (then 401 without credentials), others get
+     * 403; HTTP/1.0 without Host is refused there */
+    struct server s5;
+    int ap = harness_free_port();
+    char aps[16];
+    snprintf(aps, sizeof aps, "%d", ap);
+    const char *args[] = {"--admin-bind", "0.0.0.0", "--admin-port", aps, "--admin-password",
+                          "pw", NULL};
+    server_start(&s5, args);
+    snprintf(h, sizeof h, "0.0.0.0:%d", ap);
+    assert_int_equal(http_host_status(ap, "1.1", h), 401);
+    assert_int_equal(http_host_status(ap, "1.1", "0.0.0.0"), 401);
+    assert_int_equal(http_host_status(ap, "1.1", "127.0.0.1"), 401);
+    assert_int_equal(http_host_status(ap, "1.1", "10.1.2.3"), 403);
+    assert_int_equal(http_host_status(ap, "1.0", NULL), 403);
+    resp = http(ap, "GET /metrics HTTP/1.0\r\nAuthorization: Bearer pw\r\n\r\n", NULL);
+    assert_int_equal(http_status(resp), 200);
+    free(resp);
+    server_stop(&s5);
+}
+
+/* The data port's CLIENT LIST / KILL see only data clients, and its
+ * CONFIG RESETSTAT leaves the admin port's counters alone. */
+static void test_data_port_ignores_admin(void **state)
+{
+    (void)state;
+    NEED_COMPACTD();
+    redisContext *c = server_connect(&srv);
+    redisContext *a = admin_connect(aport);
+    assert_reply_status(run(a, "PING"), "PONG");
+    assert_reply_error(run(a, "NOSUCH"), "ERR");
+    struct sockaddr_in sin;
+    socklen_t sl = sizeof sin;
+    assert_int_equal(getsockname(a->fd, (struct sockaddr *)&sin, &sl), 0);
+    char aaddr[64], aladdr[64];
+    snprintf(aaddr, sizeof aaddr, "127.0.0.1:%d", ntohs(sin.sin_port));
+    snprintf(aladdr, sizeof aladdr, "127.0.0.1:%d", aport);
+
+    redisReply *r = run(c, "CLIENT LIST");
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_null(strstr(r->str, aladdr));
+    assert_null(strstr(r->str, aaddr));
+    int lines = 0;
+    for (const char *p = r->str; (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    assert_int_equal(lines, 1);   /* only this data client */
+    freeReplyObject(r);
+
+    assert_reply_error(run(c, "CLIENT KILL %s", aaddr), "ERR No such client");
+    assert_reply_int(run(c, "CLIENT KILL LADDR %s", aladdr), 0);
+    assert_reply_int(run(c, "CLIENT KILL ADDR %s SKIPME no", aaddr), 0);
+    assert_reply_status(run(a, "PING"), "PONG");   /* still connected */
+
+    char *st = text_cmd(a, "STATS");
+    free(st);
+    size_t len;
+    char *resp = http(aport, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n", &len);
+    char *body = strstr(resp, "\r\n\r\n");
+    assert_non_null(body);
+    double cmds = metric_value(body, "compactd_admin_commands_total");
+    double errs = metric_value(body, "compactd_admin_error_replies_total");
+    free(resp);
+    assert_true(cmds >= 4 && errs >= 1);
+    assert_reply_status(run(c, "CONFIG RESETSTAT"), "OK");
+    resp = http(aport, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n", &len);
+    body = strstr(resp, "\r\n\r\n");
+    assert_non_null(body);
+    /* this scrape counts one more admin command */
+    assert_int_equal((long long)metric_value(body, "compactd_admin_commands_total"),
+                     (long long)cmds + 1);
+    assert_int_equal((long long)metric_value(body, "compactd_admin_error_replies_total"),
+                     (long long)errs);
+    assert_true(metric_value(body, "compactd_commands_processed_total") <= 1);
+    free(resp);
+    redisFree(a);
+    redisFree(c);
 }
 
 static void test_nonloopback_needs_password(void **state)
@@ -703,6 +867,8 @@ int main(void)
         cmocka_unit_test(test_config_and_purge),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_password),
+        cmocka_unit_test(test_http_host),
+        cmocka_unit_test(test_data_port_ignores_admin),
         cmocka_unit_test(test_nonloopback_needs_password),
         cmocka_unit_test(test_auto_and_scheduled),
         cmocka_unit_test(test_shutdown),

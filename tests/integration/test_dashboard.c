@@ -179,7 +179,7 @@ static void test_page(void **state)
     (void)state;
     NEED_COMPACTD();
     size_t len;
-    const char *parts[] = {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", NULL};
+    const char *parts[] = {"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", NULL};
     char *r = http_parts(aport, parts, &len);
     assert_int_equal(http_status(r), 200);
     char *ct = http_header(r, "Content-Type");
@@ -202,7 +202,7 @@ static void test_page(void **state)
     assert_non_null(strstr(r, "\r\nConnection: close\r\n"));
 
     /* HEAD: the same head, no body */
-    char *h = http(aport, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *h = http(aport, "HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_int_equal(http_status(h), 200);
     char *hcl = http_header(h, "Content-Length");
     assert_string_equal(hcl, cl);
@@ -382,11 +382,11 @@ static void test_password(void **state)
                           "--compact-auto", "no", NULL};
     server_start(&s2, args);
 
-    char *r = http(port2, "GET / HTTP/1.1\r\n\r\n");
+    char *r = http(port2, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert_int_equal(http_status(r), 200);   /* the page holds no data */
     free(r);
 
-    r = http(port2, "GET /api/stats HTTP/1.1\r\n\r\n");
+    r = http(port2, "GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert_int_equal(http_status(r), 401);
     char *www = http_header(r, "WWW-Authenticate");
     assert_string_equal(www, "Bearer realm=\"compactd admin\"");
@@ -397,12 +397,13 @@ static void test_password(void **state)
     free(ct);
     free(r);
 
-    r = http(port2, "POST /api/compact HTTP/1.1\r\nAuthorization: Bearer wrong\r\n"
+    r = http(port2, "POST /api/compact HTTP/1.1\r\nHost: localhost\r\n"
+                    "Authorization: Bearer wrong\r\n"
                     "Content-Length: 0\r\n\r\n");
     assert_int_equal(http_status(r), 401);
     free(r);
     /* /metrics keeps its Basic challenge (curl -u, Prometheus basic_auth) */
-    r = http(port2, "GET /metrics HTTP/1.1\r\n\r\n");
+    r = http(port2, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_int_equal(http_status(r), 401);
     www = http_header(r, "WWW-Authenticate");
     assert_non_null(strstr(www, "Basic"));
