@@ -741,8 +741,23 @@ static inline size_t hard_cap(size_t size)
     return cap < size - 1 ? cap : size - 1;
 }
 
+/* Frees old once it holds no entry (the invariant ks_verify checks: an old
+ * table exists only while it has entries to migrate). */
+static void finish_old_if_empty(void)
+{
+    if (ks.old.slots && ks.old.used == 0) {
+        free(ks.old.slots);
+        ks.old.slots = NULL;
+        ks.old.mask = 0;
+        ks.mig = 0;
+    }
+}
+
 /* Removes the entry in slot i of t (cur or old) and frees it; tells the
- * modify hook unless the key is being replaced (ks_insert notifies then). */
+ * modify hook unless the key is being replaced (ks_insert notifies then).
+ * Frees old when that was its last entry: every caller needs that, and a
+ * caller that forgot it (lazy expiry in lookup_live did) left an empty old
+ * table behind until the next rehash step. */
 static void remove_at(struct table *t, size_t i, bool replaced)
 {
     uint64_t s = t->slots[i];
@@ -755,6 +770,7 @@ static void remove_at(struct table *t, size_t i, bool replaced)
     if (t == &ks.old) {
         t->slots[i] = SLOT_TOMB;
         t->used--;
+        finish_old_if_empty();
     } else {
         tbl_remove_shift(t, i);
     }
@@ -762,16 +778,6 @@ static void remove_at(struct table *t, size_t i, bool replaced)
 }
 
 /* ---- resize ---- */
-
-static void finish_old_if_empty(void)
-{
-    if (ks.old.slots && ks.old.used == 0) {
-        free(ks.old.slots);
-        ks.old.slots = NULL;
-        ks.old.mask = 0;
-        ks.mig = 0;
-    }
-}
 
 /*
  * Migrates at most max_slots old slots. With reap, expired entries are freed
@@ -1175,10 +1181,8 @@ void ks_insert(struct entry *e)
     }
     if (ks.old.slots) {
         i = tbl_find(&ks.old, h, key, klen);
-        if (i != NOPOS) {
+        if (i != NOPOS)
             remove_at(&ks.old, i, true);
-            finish_old_if_empty();
-        }
     }
     tbl_place(&ks.cur, h, s);
     notify(e);
@@ -1206,7 +1210,6 @@ bool ks_del(const char *key, size_t klen)
     if (!live)
         ks.expired++;
     remove_at(t, i, false);
-    finish_old_if_empty();
     maybe_shrink();
     return live;
 }
@@ -1238,7 +1241,6 @@ struct entry *ks_set_expire(struct entry *e, int64_t expire_ms, bool *deleted)
 
     if (expire_ms != KS_NO_EXPIRE && expire_ms <= ks.now_ms) {
         remove_at(t, i, false);
-        finish_old_if_empty();
         if (deleted)
             *deleted = true;
         return NULL;
@@ -1576,7 +1578,6 @@ static size_t evict_at(struct table *t, size_t i, bool expired)
     struct entry *e = slot_entry(t->slots[i]);
     size_t bytes = alloc_usable(e) + sizeof(uint64_t);
     remove_at(t, i, false);
-    finish_old_if_empty();
     if (expired)
         ks.expired++;
     else
@@ -1721,7 +1722,6 @@ static bool evacuate(void *block, void *ctx)
     }
     if (ent_expired(e)) {
         remove_at(t, i, false);
-        finish_old_if_empty();
         ks.expired++;
         ks.kc.dropped++;
         return true;
@@ -1926,7 +1926,6 @@ static void sweep_flush(struct sweep_ctx *c)
                         * allocates in arenas while a cycle runs, and a pending
                         * ks_alloc entry cannot coexist with a cycle) */
         remove_at(t, i, false);
-        finish_old_if_empty();
         ks.expired++;
         c->deleted++;
     }
@@ -2157,30 +2156,45 @@ void ks_stats_reset(void)
     ks.hits = ks.misses = ks.expired = ks.evicted = 0;
 }
 
-/* The arena sweep's bounds hold for in-arena TTL entry e: the flags name
- * its arena's band and class, its expiry is at or above the global floor
- * and its pair's floor, and at or above the pair's walk minimum if the walk
- * is past e. */
-static bool verify_arena_expiry(const struct entry *e, int64_t exp)
+/* A failed check of ks_verify: says which on stderr (a fuzzer or test that
+ * sees ks_verify fail then knows what broke), evaluates to false. */
+#define VFAIL(...) (fprintf(stderr, "ks_verify: " __VA_ARGS__), fputc('\n', stderr), false)
+
+/* The arena sweep's bounds hold for in-arena TTL entry e (in slot i): the
+ * flags name its arena's band and class, its expiry is at or above the
+ * global floor and its pair's floor, and at or above the pair's walk
+ * minimum if the walk is past e. */
+static bool verify_arena_expiry(const struct entry *e, int64_t exp, size_t i)
 {
     const struct alloc_arena *a = alloc_arena_of(e);
     if (!a)
-        return false;  /* flagged in an arena but large */
+        return VFAIL("slot %zu: entry %p flagged in an arena but large", i, (const void *)e);
     struct alloc_arena_info in;
     alloc_arena_info(a, &in);
     unsigned c = ent_class(e), b = ent_band(e);
     if (in.band != b || in.cls != c)
-        return false;
-    if (exp < ks.aw_floor || exp < ks.pfloor[c][b])
-        return false;
+        return VFAIL("slot %zu: entry %p flagged class %u band %u, in an arena of class %u band %u",
+                     i, (const void *)e, c, b, in.cls, in.band);
+    if (exp < ks.aw_floor)
+        return VFAIL("slot %zu: entry %p expires at %lld, below the arena floor %lld (now %lld)",
+                     i, (const void *)e, (long long)exp, (long long)ks.aw_floor, (long long)ks.now_ms);
+    if (exp < ks.pfloor[c][b])
+        return VFAIL("slot %zu: entry %p expires at %lld, below the floor %lld of pair (%u, %u) "
+                     "(now %lld)", i, (const void *)e, (long long)exp, (long long)ks.pfloor[c][b],
+                     c, b, (long long)ks.now_ms);
     uintptr_t base = (uintptr_t)in.base;
     bool passed = ks.aw_walking && c == ks.aw_cls && b == ks.aw_band &&
                   (base < ks.aw_base || (base == ks.aw_base && (uintptr_t)e < ks.aw_resume));
-    return !passed || exp >= ks.pmin[c][b];
+    if (passed && exp < ks.pmin[c][b])
+        return VFAIL("slot %zu: entry %p expires at %lld, behind the arena sweep of pair (%u, %u) "
+                     "but below its walk minimum %lld (now %lld)", i, (const void *)e,
+                     (long long)exp, c, b, (long long)ks.pmin[c][b], (long long)ks.now_ms);
+    return true;
 }
 
 static bool verify_table(const struct table *t, bool is_old, size_t *ttl)
 {
+    const char *tn = is_old ? "old" : "cur";
     size_t used = 0, empty = 0;
     for (size_t i = 0; i <= t->mask; i++) {
         uint64_t s = t->slots[i];
@@ -2190,29 +2204,33 @@ static bool verify_table(const struct table *t, bool is_old, size_t *ttl)
         }
         if (s == SLOT_TOMB) {
             if (!is_old)
-                return false;
+                return VFAIL("%s slot %zu: tombstone in the active table", tn, i);
             continue;
         }
         if (is_old && i < ks.mig)
-            return false;  /* migrated slots hold no entries */
+            return VFAIL("old slot %zu: entry behind the migration cursor %zu", i, ks.mig);
         struct entry *e = slot_entry(s);
         if (((uintptr_t)e & 7) || e->flags & ~EF_ALL)
-            return false;
+            return VFAIL("%s slot %zu: bad entry %p (flags %#x)", tn, i, (const void *)e,
+                         (unsigned)((uintptr_t)e & 7 ? 0 : e->flags));
         if ((e->flags & EF_LONGKEY) ? ent_klen(e) <= UINT8_MAX : e->klen8 != ent_klen(e))
-            return false;
+            return VFAIL("%s slot %zu: entry %p key length encoding", tn, i, (const void *)e);
         if (e->vlen > KS_MAX_VAL_LEN)
-            return false;
+            return VFAIL("%s slot %zu: entry %p value length %u", tn, i, (const void *)e,
+                         (unsigned)e->vlen);
         uint64_t h = entry_hash(e);
         if (make_slot(e, h) != s)
-            return false;  /* tag or TTL bit stale */
+            return VFAIL("%s slot %zu: tag or TTL bit stale (slot %#llx, entry %p)", tn, i,
+                         (unsigned long long)s, (const void *)e);
         /* reachable: the lookup from its home lands exactly here */
         size_t klen;
         const char *key = entry_key(e, &klen);
         if (tbl_find(t, h, key, klen) != i)
-            return false;
+            return VFAIL("%s slot %zu: entry %p not reachable from its home %zu", tn, i,
+                         (const void *)e, (size_t)(h & t->mask));
         /* in at most one table */
         if (is_old && tbl_find(&ks.cur, h, key, klen) != NOPOS)
-            return false;
+            return VFAIL("old slot %zu: key also in the active table", i);
         used++;
         if (s & SLOT_TTL) {
             (*ttl)++;
@@ -2221,29 +2239,45 @@ static bool verify_table(const struct table *t, bool is_old, size_t *ttl)
             int64_t exp = ent_expire(e);
             if (index_covers(e)) {
                 if (exp < ks.exp_floor)
-                    return false;
+                    return VFAIL("%s slot %zu: entry %p expires at %lld, below the index floor "
+                                 "%lld (now %lld)", tn, i, (const void *)e, (long long)exp,
+                                 (long long)ks.exp_floor, (long long)ks.now_ms);
                 if (!is_old && i < ks.exp_cursor && exp < ks.exp_pass_min)
-                    return false;
+                    return VFAIL("cur slot %zu: entry %p expires at %lld, behind the index sweep "
+                                 "cursor %zu but below the pass minimum %lld (now %lld)", i,
+                                 (const void *)e, (long long)exp, ks.exp_cursor,
+                                 (long long)ks.exp_pass_min, (long long)ks.now_ms);
             }
-            if (ks.sweep == KS_SWEEP_ARENAS && !(e->flags & EF_LOOSE) && !verify_arena_expiry(e, exp))
+            if (ks.sweep == KS_SWEEP_ARENAS && !(e->flags & EF_LOOSE) &&
+                !verify_arena_expiry(e, exp, i))
                 return false;
         }
     }
-    return used == t->used && empty > 0 && (is_old || used <= hard_cap(t->mask + 1));
+    if (used != t->used)
+        return VFAIL("%s: %zu entries found, %zu counted", tn, used, t->used);
+    if (empty == 0)
+        return VFAIL("%s: no empty slot", tn);
+    if (!is_old && used > hard_cap(t->mask + 1))
+        return VFAIL("cur: %zu entries, over the hard cap of %zu slots", used, t->mask + 1);
+    return true;
 }
 
 bool ks_verify(void)
 {
     if (!ks.ready)
-        return false;
+        return VFAIL("not set up");
     size_t ttl = 0;
     if (!verify_table(&ks.cur, false, &ttl))
         return false;
     if (ks.old.slots) {
-        if (ks.old.used == 0 || !verify_table(&ks.old, true, &ttl))
+        if (ks.old.used == 0)
+            return VFAIL("old table kept with no entries");
+        if (!verify_table(&ks.old, true, &ttl))
             return false;
     } else if (ks.old.used != 0) {
-        return false;
+        return VFAIL("no old table but %zu entries counted in it", ks.old.used);
     }
-    return ttl == ks.expires;
+    if (ttl != ks.expires)
+        return VFAIL("%zu TTL slots found, %zu counted", ttl, ks.expires);
+    return true;
 }

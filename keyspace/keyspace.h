@@ -254,7 +254,9 @@ struct ks_stats {
 void ks_stats(struct ks_stats *st);
 void ks_stats_reset(void);     /* resets the counters (hits, misses, expired) */
 
-/* Checks index invariants (every entry reachable, counts match). For tests. */
+/* Checks index invariants (every entry reachable, counts match, the expiry
+ * sweeps' floors bound every expiry). For tests. On failure it prints what
+ * is wrong to stderr. */
 bool ks_verify(void);
 
 /* ---- change notification (for WATCH) ---- */
