@@ -360,6 +360,14 @@ int harness_group_teardown(void **state)
     return 0;
 }
 
+int server_group_teardown(void **state)
+{
+    struct server *s = *state;
+    if (s != NULL && s->pid > 0)
+        server_stop(s);
+    return 0;
+}
+
 void server_dump_log(const struct server *s)
 {
     FILE *f = fopen(s->log_path, "r");

@@ -93,6 +93,20 @@ void server_stop(struct server *s);
 extern struct server harness_srv;
 int harness_group_setup(void **state);
 int harness_group_teardown(void **state);
+/* The group teardown of a file that keeps its own daemon (options, an admin
+ * port): its group setup first stores the daemon's struct server address in
+ * *state, and this stops that daemon if one was spawned (pid > 0; none is
+ * when the setup returned early for redis-server or an external daemon). */
+int server_group_teardown(void **state);
+/* Skips the current test unless the daemon under test is a compactd the
+ * harness spawned (redis-server lacks compactd's options and admin port;
+ * an external daemon's options are not the test's). A macro so that cmocka
+ * reports the skip at the test's line. */
+#define NEED_COMPACTD()                                 \
+    do {                                                \
+        if (harness_is_redis() || harness_external())   \
+            skip();                                     \
+    } while (0)
 /* Prints the daemon's log to stderr (for failure diagnosis). */
 void server_dump_log(const struct server *s);
 /* True if the log contains needle (case-insensitive). */

@@ -56,7 +56,7 @@ static void value_of(int i, char *buf)
 
 static int group_setup(void **state)
 {
-    (void)state;
+    *state = &srv;          /* for server_group_teardown */
     if (harness_is_redis() || harness_external())
         return 0;
     aport = harness_free_port();
@@ -65,20 +65,6 @@ static int group_setup(void **state)
     server_start(&srv, args);
     return 0;
 }
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (srv.pid > 0)
-        server_stop(&srv);
-    return 0;
-}
-
-#define NEED_COMPACTD()                                 \
-    do {                                                \
-        if (harness_is_redis() || harness_external())   \
-            skip();                                     \
-    } while (0)
 
 /* Field "name:value" of a text reply (INFO-like), as a number. */
 static long long text_field(const char *text, const char *name)
@@ -873,5 +859,5 @@ int main(void)
         cmocka_unit_test(test_auto_and_scheduled),
         cmocka_unit_test(test_shutdown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, server_group_teardown);
 }

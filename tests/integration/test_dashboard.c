@@ -32,7 +32,7 @@ static char aport_s[16];
 
 static int group_setup(void **state)
 {
-    (void)state;
+    *state = &srv;          /* for server_group_teardown */
     if (harness_is_redis() || harness_external())
         return 0;
     aport = harness_free_port();
@@ -42,20 +42,6 @@ static int group_setup(void **state)
     server_start(&srv, args);
     return 0;
 }
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (srv.pid > 0)
-        server_stop(&srv);
-    return 0;
-}
-
-#define NEED_COMPACTD()                                 \
-    do {                                                \
-        if (harness_is_redis() || harness_external())   \
-            skip();                                     \
-    } while (0)
 
 static redisContext *admin_connect(int port)
 {
@@ -430,5 +416,5 @@ int main(void)
         cmocka_unit_test(test_compact),
         cmocka_unit_test(test_password),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, server_group_teardown);
 }

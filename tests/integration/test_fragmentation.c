@@ -342,7 +342,7 @@ static void assert_compacted(redisContext *a, const struct snapshot *base,
 
 static int group_setup(void **state)
 {
-    (void)state;
+    *state = &srv;          /* for server_group_teardown */
     if (harness_is_redis() || harness_external())
         return 0;
     const char *mb = getenv("FRAG_TEST_MB");
@@ -366,20 +366,6 @@ static int group_setup(void **state)
     rss_empty = rss_bytes();
     return 0;
 }
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (srv.pid > 0)
-        server_stop(&srv);
-    return 0;
-}
-
-#define NEED_COMPACTD()                                 \
-    do {                                                \
-        if (harness_is_redis() || harness_external())   \
-            skip();                                     \
-    } while (0)
 
 static redisContext *admin_connect(void)
 {
@@ -502,5 +488,5 @@ int main(void)
         cmocka_unit_test(test_sync_compaction),
         cmocka_unit_test(test_delete_all),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, server_group_teardown);
 }

@@ -58,6 +58,30 @@ static void error_exact(const char *file, int line, redisReply *r, const char *t
     _fail(file, line);
 }
 
+/* c answers a PING with PONG: it is connected and served. A macro so that
+ * a failure names the caller's line. */
+#define assert_served(c) served_at(__FILE__, __LINE__, (c))
+static void served_at(const char *file, int line, struct raw *c)
+{
+    raw_sendstr(c, "PING\r\n");
+    harness_raw_expect(file, line, c, "+PONG\r\n", strlen("+PONG\r\n"));
+}
+
+/* A new client over maxclients gets the error and is closed, whatever it
+ * sends. */
+#define assert_maxclients_refused() maxclients_refused_at(__FILE__, __LINE__)
+static void maxclients_refused_at(const char *file, int line)
+{
+    struct raw extra;
+    raw_open(&extra, srv.port);
+    raw_send(&extra, "PING\r\n", 6, true);
+    harness_raw_expect(file, line, &extra, "-ERR max number of clients reached\r\n",
+                       strlen("-ERR max number of clients reached\r\n"));
+    _assert_true(raw_wait_close(&extra, HARNESS_IO_TIMEOUT_MS),
+                 "raw_wait_close(&extra, HARNESS_IO_TIMEOUT_MS)", file, line);
+    raw_close(&extra);
+}
+
 /* ---- maxclients ---- */
 
 static void test_maxclients(void **state)
@@ -71,22 +95,15 @@ static void test_maxclients(void **state)
     struct raw c[9];
     for (int i = 0; i < 9; i++) {
         raw_open(&c[i], srv.port);
-        raw_sendstr(&c[i], "PING\r\n");
-        raw_expect(&c[i], "+PONG\r\n");
+        assert_served(&c[i]);
     }
 
     /* The eleventh gets the error and is closed, whatever it sends. */
-    struct raw extra;
-    raw_open(&extra, srv.port);
-    raw_send(&extra, "PING\r\n", 6, true);
-    raw_expect(&extra, "-ERR max number of clients reached\r\n");
-    assert_true(raw_wait_close(&extra, HARNESS_IO_TIMEOUT_MS));
-    raw_close(&extra);
+    assert_maxclients_refused();
 
     keeper_check(k);
     for (int i = 0; i < 9; i++) {
-        raw_sendstr(&c[i], "PING\r\n");
-        raw_expect(&c[i], "+PONG\r\n");
+        assert_served(&c[i]);
     }
 
     /* A freed slot can be taken again. */
@@ -123,25 +140,18 @@ static void test_maxclients_config_set(void **state)
     struct raw c[3];
     for (int i = 0; i < 3; i++) {
         raw_open(&c[i], srv.port);
-        raw_sendstr(&c[i], "PING\r\n");
-        raw_expect(&c[i], "+PONG\r\n");
+        assert_served(&c[i]);
     }
     assert_reply_status(run(k, "CONFIG SET maxclients 3"), "OK");
-    struct raw extra;
-    raw_open(&extra, srv.port);
-    raw_send(&extra, "PING\r\n", 6, true);
-    raw_expect(&extra, "-ERR max number of clients reached\r\n");
-    assert_true(raw_wait_close(&extra, HARNESS_IO_TIMEOUT_MS));
-    raw_close(&extra);
+    assert_maxclients_refused();
     for (int i = 0; i < 3; i++) {   /* four clients over a limit of three: kept */
-        raw_sendstr(&c[i], "PING\r\n");
-        raw_expect(&c[i], "+PONG\r\n");
+        assert_served(&c[i]);
     }
     keeper_check(k);
     assert_reply_status(run(k, "CONFIG SET maxclients 10"), "OK");
+    struct raw extra;
     raw_open(&extra, srv.port);
-    raw_sendstr(&extra, "PING\r\n");
-    raw_expect(&extra, "+PONG\r\n");
+    assert_served(&extra);
     raw_close(&extra);
     for (int i = 0; i < 3; i++)
         raw_close(&c[i]);
@@ -160,8 +170,7 @@ static void test_timeout(void **state)
 
     struct raw idle;
     raw_open(&idle, srv.port);
-    raw_sendstr(&idle, "PING\r\n");
-    raw_expect(&idle, "+PONG\r\n");
+    assert_served(&idle);
     int64_t last = harness_now_ms();
 
     /* The active client talks every 200 ms; the idle one must be closed
