@@ -1115,6 +1115,20 @@ void alloc_release_retained(void)
     }
 }
 
+size_t alloc_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    unsigned long size = 0, resident = 0;
+    int n = fscanf(f, "%lu %lu", &size, &resident);
+    fclose(f);
+    if (n != 2)
+        return 0;
+    long page = sysconf(_SC_PAGESIZE);
+    return (size_t)resident * (size_t)(page > 0 ? page : 4096);
+}
+
 /* ------------------------------------------------------ arena listings */
 
 size_t alloc_arena_list(int cls, struct alloc_arena_ref *out, size_t cap)

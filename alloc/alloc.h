@@ -207,6 +207,11 @@ size_t alloc_arena_sparsest_n(size_t n, struct alloc_arena_ref *out);
 /* Drops every retained empty arena (munmap). For MEMORY PURGE and tests. */
 void alloc_release_retained(void);
 
+/* Resident set size of the whole process in bytes, from /proc/self/statm
+ * (0 if it cannot be read): what the OS actually charges, the figure that
+ * returning arenas is meant to bring down. */
+size_t alloc_rss_bytes(void);
+
 /* ---- online compaction (issue 4; notes/COMPACTION.md) ----
  *
  * The mover evacuates the sparsest arenas of every (class, band) whose free

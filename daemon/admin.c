@@ -376,7 +376,7 @@ static void stats_text(struct text *t)
     ks_stats(&ks);
     ks_compact_status(&cst);
     size_t used = server_used_memory();
-    size_t rss = server_rss_bytes();
+    size_t rss = alloc_rss_bytes();
     text_printf(t,
                 "# Memory\r\n"
                 "used_memory:%zu\r\n"
@@ -712,7 +712,7 @@ static int route_metrics(const char *path, const char *query, struct admin_http_
            "Data memory as maxmemory counts it (live entry bytes plus the index).",
            (double)server_used_memory());
     metric(b, "compactd_rss_bytes", "gauge", "Resident set size of the process.",
-           (double)server_rss_bytes());
+           (double)alloc_rss_bytes());
     metric(b, "compactd_mapped_bytes", "gauge",
            "Bytes the allocator holds from the OS (arenas, retained arenas, large blocks).",
            (double)as.mapped_bytes);

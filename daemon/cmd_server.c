@@ -599,7 +599,7 @@ static void info_memory(struct text *b)
     human_bytes(h_max, sizeof(h_max), (double)cfg.maxmemory);
     if (used > used_memory_peak)
         used_memory_peak = used;
-    size_t rss = server_rss_bytes();
+    size_t rss = alloc_rss_bytes();
     char h_used[32], h_rss[32], h_peak[32], h_mapped[32];
     human_bytes(h_used, sizeof(h_used), (double)used);
     human_bytes(h_rss, sizeof(h_rss), (double)rss);

@@ -68,7 +68,7 @@ static void finish(void)
     active = false;
     struct alloc_compact_status st;
     ks_compact_status(&st);
-    size_t rss_after = server_rss_bytes();
+    size_t rss_after = alloc_rss_bytes();
     cst.last_rss_before = rss_before;
     cst.last_rss_after = rss_after;
     char moved[32], rb[32], ra[32], mb[32], ma[32];
@@ -131,7 +131,7 @@ static void start_run(int cls, const char *why)
 {
     struct alloc_compact_opts o;
     opts_from_cfg(&o, cls);
-    rss_before = server_rss_bytes();
+    rss_before = alloc_rss_bytes();
     run_why = why;
     last_start_ms = server_now_ms();
     ks_compact_start(&o);

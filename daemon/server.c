@@ -90,19 +90,6 @@ void server_sd_notify(const char *msg)
     sd_notify_send(msg);
 }
 
-size_t server_rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL)
-        return 0;
-    unsigned long size = 0, resident = 0;
-    int n = fscanf(f, "%lu %lu", &size, &resident);
-    fclose(f);
-    if (n != 2)
-        return 0;
-    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 static void sd_notify_send(const char *msg)
 {
     const char *path = getenv("NOTIFY_SOCKET");
@@ -463,7 +450,7 @@ static void on_cron(evutil_socket_t fd, short what, void *arg)
         ks_stats(&ks);
         char msg[192];
         snprintf(msg, sizeof(msg), "STATUS=%zu keys, used memory %zu bytes, RSS %zu bytes, %zu clients",
-                 ks.keys, server_used_memory(), server_rss_bytes(), conn_count());
+                 ks.keys, server_used_memory(), alloc_rss_bytes(), conn_count());
         sd_notify_send(msg);
     }
     cron_schedule();

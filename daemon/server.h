@@ -112,9 +112,6 @@ static inline int64_t server_clock_ms(void)
     return ((int64_t)srv.clock_us + srv.clock_offset_us) / 1000;
 }
 
-/* Resident set size of the process, from /proc/self/statm (0 if unknown). */
-size_t server_rss_bytes(void);
-
 /* systemd notification (no-op without $NOTIFY_SOCKET). */
 void server_sd_notify(const char *msg);
 

@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
@@ -59,20 +58,6 @@ void proto_memory_reset(void)
     peak_allocated = startup_allocated;
 }
 
-/* Resident set size of this process, 0 if it cannot be read. */
-static size_t rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL)
-        return 0;
-    unsigned long size = 0, resident = 0;
-    int n = fscanf(f, "%lu %lu", &size, &resident);
-    fclose(f);
-    if (n != 2)
-        return 0;
-    long page = sysconf(_SC_PAGESIZE);
-    return (size_t)resident * (size_t)(page > 0 ? page : 4096);
-}
 
 static bool arg_is(const struct slice *a, const char *word)
 {
@@ -217,7 +202,7 @@ static void mem_view_fill(struct mem_view *v)
         peak_allocated = v->total;
     v->peak = peak_allocated;
     v->startup = startup_allocated;
-    v->rss = rss_bytes();
+    v->rss = alloc_rss_bytes();
     v->arena_bytes = v->as.arenas * v->as.arena_size;
     unsigned cls = 0;
     struct alloc_class_stats st;
