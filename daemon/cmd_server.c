@@ -27,7 +27,6 @@
 #include "daemon/text.h"
 #include "keyspace/keyspace.h"
 #include "proto/command.h"
-#include "proto/internal.h"   /* proto_set_max_value_len */
 
 #define REDIS_COMPAT_VERSION "7.0.0"
 

@@ -25,7 +25,6 @@
 #include "daemon/server.h"
 #include "keyspace/keyspace.h"
 #include "proto/command.h"
-#include "proto/internal.h"   /* proto_set_max_value_len */
 
 static const char *type_name(enum cfg_type t)
 {

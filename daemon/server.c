@@ -42,7 +42,7 @@
 #include "daemon/log.h"
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
-#include "proto/internal.h"   /* proto_set_max_value_len */
+#include "proto/command.h"
 
 #define MAX_LISTENERS   16
 #define CRON_BUDGET_US  1000   /* index rehashing per tick */

@@ -192,6 +192,15 @@ typedef void (*command_observer)(struct session *s, const struct command *c, int
                                  struct slice *argv, uint64_t usec);
 void command_set_observer(command_observer fn);
 
+/*
+ * The largest string value a command may create (APPEND, SETRANGE), Redis's
+ * proto-max-bulk-len. Defaults to RESP_DEFAULT_MAX_BULK (512 MiB). The
+ * daemon calls proto_set_max_value_len() when it loads or changes
+ * proto-max-bulk-len, so that values and requests obey the same limit.
+ */
+void proto_set_max_value_len(uint64_t n);
+uint64_t proto_max_value_len(void);
+
 /* Redis's standard error texts, shared by every handler. */
 #define ERR_SYNTAX      "ERR syntax error"
 #define ERR_NOT_INT     "ERR value is not an integer or out of range"

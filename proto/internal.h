@@ -17,16 +17,6 @@
 
 /* ---- commands.c: the table, and limits the daemon may tune ---- */
 
-/*
- * The largest string value a command may create (APPEND, SETRANGE), Redis's
- * proto-max-bulk-len. Defaults to RESP_DEFAULT_MAX_BULK (512 MiB). The
- * daemon calls proto_set_max_value_len() when it loads or changes
- * proto-max-bulk-len, so that values and requests obey the same limit.
- * (Declared here until command.h grows a public home for it.)
- */
-void proto_set_max_value_len(uint64_t n);
-uint64_t proto_max_value_len(void);
-
 /* Replies "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
  * and returns false when a value of len bytes would be too long. */
 bool proto_check_value_len(struct session *s, uint64_t len);
