@@ -28,12 +28,6 @@
 
 static struct server srv;
 
-#define NEED_COMPACTD()                                 \
-    do {                                                \
-        if (harness_is_redis() || harness_external())   \
-            skip();                                     \
-    } while (0)
-
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
