@@ -263,6 +263,9 @@ static struct {
     size_t narenas;
     struct large *large;
     size_t nlarge, large_mapped, large_req, large_usable;
+    /* requested bytes of every live block, small and large: kept as it goes
+     * so that used-memory checks (maxmemory, on every command) are O(1) */
+    size_t live_bytes;
     uint64_t failures, maps, unmaps, purges;
     long fail_after;
 } g = {.fail_after = -1};
@@ -453,6 +456,7 @@ int alloc_setup(const struct alloc_options *opt)
     g.nretained = g.narenas = 0;
     g.large = NULL;
     g.nlarge = g.large_mapped = g.large_req = g.large_usable = 0;
+    g.live_bytes = 0;
     g.ready = true;
     return 0;
 }
@@ -775,6 +779,7 @@ static inline void *arena_take(struct size_class *c, struct alloc_arena *a, size
     a->live++;
     c->blive[a->band]++;
     c->live_bytes += size;
+    g.live_bytes += size;
     if (unlikely(a->live >= c->thr[a->bucket + 1]))
         rebucket(c, a);
     return p;
@@ -809,6 +814,7 @@ static void *large_alloc(size_t size)
     g.nlarge++;
     g.large_mapped += map;
     g.large_req += size;
+    g.live_bytes += size;
     g.large_usable += l->usable;
     return (char *)l + LARGE_HDR;
 }
@@ -826,6 +832,7 @@ static void large_free(struct large *l, void *p)
     g.nlarge--;
     g.large_mapped -= l->map_size;
     g.large_req -= l->size;
+    g.live_bytes -= l->size;
     g.large_usable -= l->usable;
     l->magic = 0;
     os_unmap((void *)base_of(l), l->map_size);
@@ -900,7 +907,9 @@ void alloc_free(void *p)
     *w &= ~bit;
     struct size_class *c = &g.cls[a->cls];
     c->blive[a->band]--;
-    c->live_bytes -= a->slot_size - slack_get(a, idx);
+    size_t req = a->slot_size - slack_get(a, idx);
+    c->live_bytes -= req;
+    g.live_bytes -= req;
     *(void **)p = a->free_head;
     a->free_head = p;
     a->live--;
@@ -927,6 +936,11 @@ static size_t class_live(const struct size_class *c)
     return n;
 }
 
+size_t alloc_live_bytes(void)
+{
+    return g.live_bytes;
+}
+
 void alloc_stats(struct alloc_stats *st)
 {
     memset(st, 0, sizeof(*st));
@@ -934,11 +948,10 @@ void alloc_stats(struct alloc_stats *st)
         const struct size_class *c = &g.cls[i];
         size_t live = class_live(c);
         st->live_blocks += live;
-        st->live_bytes += c->live_bytes;
         st->slot_bytes += live * c->size;
     }
     st->live_blocks += g.nlarge;
-    st->live_bytes += g.large_req;
+    st->live_bytes = g.live_bytes;
     st->slot_bytes += g.large_usable;
     st->mapped_bytes = (g.narenas + g.nretained + g.nreleasing) * g.arena_size + g.large_mapped;
     st->alloc_failures = g.failures;
@@ -1386,10 +1399,7 @@ bool alloc_compact_wanted(const struct alloc_compact_opts *o)
     }
     if (!g.ready)
         return false;
-    size_t live = g.large_req;
-    for (unsigned i = 0; i < g.nclasses; i++)
-        live += g.cls[i].live_bytes;
-    if ((double)mapped_now() > o->frag_threshold * (double)live) {
+    if ((double)mapped_now() > o->frag_threshold * (double)g.live_bytes) {
         size_t r = alloc_compact_reclaimable(o->cls);
         if (r > 0 && r >= o->min_reclaim)
             return true;
@@ -2114,5 +2124,10 @@ bool alloc_verify(void)
     CHECK(nl == g.nlarge && lmap == g.large_mapped && lreq == g.large_req &&
               luse == g.large_usable,
           "large totals");
+    size_t live = g.large_req;
+    for (unsigned i = 0; i < g.nclasses; i++)
+        live += g.cls[i].live_bytes;
+    CHECK(live == g.live_bytes, "live bytes %zu, classes and large blocks hold %zu", g.live_bytes,
+          live);
     return true;
 }

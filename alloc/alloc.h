@@ -87,6 +87,9 @@ struct alloc_stats {
 /* O(number of classes): cheap enough for every INFO. */
 void alloc_stats(struct alloc_stats *st);
 
+/* alloc_stats().live_bytes in O(1), for checks made on every command. */
+size_t alloc_live_bytes(void);
+
 /* ---- per size class statistics (MEMORY STATS) ---- */
 
 struct alloc_class_stats {

@@ -375,7 +375,7 @@ static void stats_text(struct text *t)
     alloc_stats(&as);
     ks_stats(&ks);
     ks_compact_status(&cst);
-    size_t used = server_used_memory();
+    size_t used = ks_used_memory();
     size_t rss = alloc_rss_bytes();
     text_printf(t,
                 "# Memory\r\n"
@@ -710,7 +710,7 @@ static int route_metrics(const char *path, const char *query, struct admin_http_
 
     metric(b, "compactd_used_memory_bytes", "gauge",
            "Data memory as maxmemory counts it (live entry bytes plus the index).",
-           (double)server_used_memory());
+           (double)ks_used_memory());
     metric(b, "compactd_rss_bytes", "gauge", "Resident set size of the process.",
            (double)alloc_rss_bytes());
     metric(b, "compactd_mapped_bytes", "gauge",

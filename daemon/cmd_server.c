@@ -593,7 +593,7 @@ static void info_memory(struct text *b)
     struct ks_stats ks;
     alloc_stats(&as);
     ks_stats(&ks);
-    size_t used = server_used_memory();
+    size_t used = ks_used_memory();
     char h_max[32];
     human_bytes(h_max, sizeof(h_max), (double)cfg.maxmemory);
     if (used > used_memory_peak)

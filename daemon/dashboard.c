@@ -85,7 +85,7 @@ static int route_stats(const struct admin_http_req *req, struct admin_http_body 
         "\"index_bytes\":%zu,\"keys\":%zu,\"expires\":%zu,\"maxmemory\":%lld,",
         COMPACTD_VERSION, (long long)server_now_ms(),
         (double)(server_now_ms() - srv.start_ms) / 1000.0, alloc_rss_bytes(),
-        server_used_memory(), as.live_bytes, as.slot_bytes, as.mapped_bytes,
+        ks_used_memory(), as.live_bytes, as.slot_bytes, as.mapped_bytes,
         as.arenas * as.arena_size, as.arena_size, as.arenas, as.retained_arenas,
         as.large_blocks, as.large_bytes, ks.index_bytes, ks.keys, ks.expires, (long long)cfg.maxmemory);
     admin_body_printf(

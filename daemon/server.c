@@ -361,15 +361,6 @@ uint64_t server_instantaneous_ops(void)
     return sum / SERVER_OPS_SAMPLES;
 }
 
-size_t server_used_memory(void)
-{
-    struct alloc_stats as;
-    struct ks_stats ks;
-    alloc_stats(&as);
-    ks_stats(&ks);
-    return as.live_bytes + ks.index_bytes;
-}
-
 #define EVICT_LOG_MS 10000
 static uint64_t evict_burst_keys, evict_burst_bytes;
 static int64_t evict_log_ms;
@@ -391,7 +382,7 @@ static void evict_report(int64_t now)
 bool server_enforce_maxmemory(void)
 {
     size_t limit = (size_t)cfg.maxmemory;
-    size_t used = server_used_memory();
+    size_t used = ks_used_memory();
     if (used <= limit)
         return true;
     enum ks_evict_policy pol = (enum ks_evict_policy)cfg.maxmemory_policy;
@@ -405,7 +396,7 @@ bool server_enforce_maxmemory(void)
             break;   /* nothing eligible left */
         evict_burst_keys += r.keys;
         evict_burst_bytes += r.bytes;
-        used = server_used_memory();
+        used = ks_used_memory();
     }
     evict_report(server_clock_ms());
     return used <= limit;
@@ -450,7 +441,7 @@ static void on_cron(evutil_socket_t fd, short what, void *arg)
         ks_stats(&ks);
         char msg[192];
         snprintf(msg, sizeof(msg), "STATUS=%zu keys, used memory %zu bytes, RSS %zu bytes, %zu clients",
-                 ks.keys, server_used_memory(), alloc_rss_bytes(), conn_count());
+                 ks.keys, ks_used_memory(), alloc_rss_bytes(), conn_count());
         sd_notify_send(msg);
     }
     cron_schedule();

@@ -87,9 +87,6 @@ void server_request_shutdown(const char *why);
 void server_config_changed(const bool *changed);
 
 uint64_t server_instantaneous_ops(void);
-/* Bytes of data as maxmemory and INFO count them: live entry bytes plus the
- * hash index. */
-size_t server_used_memory(void);
 /* With maxmemory set and exceeded: evicts by maxmemory-policy. Returns
  * false if memory is still over the limit (writes must then be refused). */
 bool server_enforce_maxmemory(void);

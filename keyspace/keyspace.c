@@ -2137,6 +2137,12 @@ void ks_cron(uint64_t budget_us)
 
 /* ---- stats and verification ---- */
 
+size_t ks_used_memory(void)
+{
+    size_t slots = tbl_size(&ks.cur) + (ks.old.slots ? tbl_size(&ks.old) : 0);
+    return alloc_live_bytes() + slots * sizeof(uint64_t);
+}
+
 void ks_stats(struct ks_stats *st)
 {
     memset(st, 0, sizeof *st);

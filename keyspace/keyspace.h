@@ -146,6 +146,10 @@ void ks_touch(struct entry *e);
 size_t ks_count(void);          /* entries in the index, including not-yet-reaped expired */
 size_t ks_count_expires(void);  /* of which have an expiry */
 
+/* Redis's used_memory for this keyspace: requested bytes of live entry
+ * blocks plus the index tables. O(1), so maxmemory can check it per command. */
+size_t ks_used_memory(void);
+
 /* Deletes everything. */
 void ks_flush(void);
 

@@ -36,25 +36,16 @@
 static size_t peak_allocated;
 static size_t startup_allocated;
 
-static size_t used_now(void)
-{
-    struct alloc_stats as;
-    struct ks_stats ks;
-    alloc_stats(&as);
-    ks_stats(&ks);
-    return as.live_bytes + ks.index_bytes;
-}
-
 void proto_memory_sample(void)
 {
-    size_t u = used_now();
+    size_t u = ks_used_memory();
     if (u > peak_allocated)
         peak_allocated = u;
 }
 
 void proto_memory_reset(void)
 {
-    startup_allocated = used_now();
+    startup_allocated = ks_used_memory();
     peak_allocated = startup_allocated;
 }
 
