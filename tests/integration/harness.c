@@ -426,6 +426,13 @@ redisContext *server_connect(const struct server *s)
     return server_connect_timeout(s, HARNESS_IO_TIMEOUT_MS);
 }
 
+redisContext *server_connect_port(const struct server *s, int port)
+{
+    struct server other = *s;
+    other.port = port;
+    return server_connect(&other);
+}
+
 static redisReply *checked(const char *file, int line, redisContext *c, void *r)
 {
     if (!r) {
@@ -556,47 +563,76 @@ void harness_reply_array(const char *file, int line, redisReply *r, size_t n)
     }
 }
 
-char *info_field(redisContext *c, const char *section, const char *field)
+const char *text_find(const char *text, const char *field, size_t *len)
 {
-    redisReply *r = run(c, "INFO %s", section);
+    size_t flen = strlen(field);
+    for (const char *line = text; line && *line;) {
+        const char *eol = strchr(line, '\n');
+        if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
+            const char *v = line + flen + 1;
+            *len = strcspn(v, "\r\n");
+            return v;
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+    return NULL;
+}
+
+char *text_cmd(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = checked(__FILE__, __LINE__, c, redisvCommand(c, fmt, ap));
+    va_end(ap);
     if (r->type != REDIS_REPLY_STRING) {
-        print_error("INFO %s did not return a bulk string\n", section);
+        print_error("%s: expected a text reply\n", fmt);
         describe(r);
         freeReplyObject(r);
         fail();
     }
-    size_t flen = strlen(field);
-    char *out = NULL;
-    for (char *line = r->str; line && *line;) {
-        char *eol = strstr(line, "\r\n");
-        size_t ll = eol ? (size_t)(eol - line) : strlen(line);
-        if (ll > flen && strncmp(line, field, flen) == 0 && line[flen] == ':') {
-            out = strndup(line + flen + 1, ll - flen - 1);
-            break;
-        }
-        line = eol ? eol + 2 : NULL;
-    }
+    char *s = strdup(r->str);
     freeReplyObject(r);
+    return s;
+}
+
+long long text_field(const char *text, const char *field)
+{
+    size_t n;
+    const char *v = text_find(text, field, &n);
+    if (v == NULL)
+        fail_msg("field %s missing in:\n%s", field, text);
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || end != v + n)
+        fail_msg("field %s is not an integer: \"%.*s\"", field, (int)n, v);
+    return x;
+}
+
+long long text_cmd_field(redisContext *c, const char *cmd, const char *field)
+{
+    char *t = text_cmd(c, cmd);   /* a format: hiredis splits it into words */
+    long long v = text_field(t, field);
+    free(t);
+    return v;
+}
+
+char *info_field(redisContext *c, const char *section, const char *field)
+{
+    char *t = text_cmd(c, "INFO %s", section);
+    size_t n;
+    const char *v = text_find(t, field, &n);
+    char *out = v ? strndup(v, n) : NULL;
+    free(t);
     return out;
 }
 
 long long info_int(redisContext *c, const char *section, const char *field)
 {
-    char *v = info_field(c, section, field);
-    if (!v) {
-        print_error("INFO %s has no field %s\n", section, field);
-        fail();
-    }
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno || end == v || *end) {
-        print_error("INFO field %s is not an integer: \"%s\"\n", field, v);
-        free(v);
-        fail();
-    }
-    free(v);
-    return n;
+    char *t = text_cmd(c, "INFO %s", section);
+    long long v = text_field(t, field);
+    free(t);
+    return v;
 }
 
 long long dbsize(redisContext *c)

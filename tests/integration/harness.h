@@ -117,6 +117,8 @@ bool server_log_contains(const struct server *s, const char *needle);
 /* Connects with connect and I/O timeouts; fails the test on error. */
 redisContext *server_connect(const struct server *s);
 redisContext *server_connect_timeout(const struct server *s, int timeout_ms);
+/* The same, to another port of s's daemon (its admin port). */
+redisContext *server_connect_port(const struct server *s, int port);
 
 /* Runs a command (hiredis format string); fails the test on I/O error. */
 #define run(c, ...) harness_run(__FILE__, __LINE__, (c), __VA_ARGS__)
@@ -145,10 +147,20 @@ void harness_reply_error(const char *file, int line, redisReply *r, const char *
 void harness_reply_array(const char *file, int line, redisReply *r, size_t n);
 
 /*
- * INFO helpers: fetch INFO <section> and return the field's value as a
- * malloc'd string (NULL if absent), or as a number (fails the test if the
- * field is absent or not an integer).
+ * Text replies of INFO's shape, "name:value" lines (INFO, and the admin
+ * port's STATS and COMPACT). text_cmd runs a command (hiredis format) and
+ * returns its text malloc'd, failing the test on any other reply.
+ * text_find points at a field's value in such text (*len: its length, up
+ * to the line end), NULL if absent. text_field is the value as an integer,
+ * failing the test if the field is absent or not an integer; text_cmd_field
+ * runs cmd (a command line without % directives) and returns one field of
+ * its reply so.
  */
+char *text_cmd(redisContext *c, const char *fmt, ...);
+const char *text_find(const char *text, const char *field, size_t *len);
+long long text_field(const char *text, const char *field);
+long long text_cmd_field(redisContext *c, const char *cmd, const char *field);
+/* INFO <section>'s field: malloc'd (NULL if absent), or as text_field. */
 char *info_field(redisContext *c, const char *section, const char *field);
 long long info_int(redisContext *c, const char *section, const char *field);
 /* DBSIZE as a number. */

@@ -41,13 +41,6 @@ static struct server srv;
 static int aport;
 static char aport_s[16];
 
-static redisContext *admin_connect(int port)
-{
-    struct server a = srv;
-    a.port = port;
-    return server_connect(&a);
-}
-
 static void value_of(int i, char *buf)
 {
     for (int j = 0; j < VALSZ; j++)
@@ -64,28 +57,6 @@ static int group_setup(void **state)
     const char *args[] = {"--admin-port", aport_s, "--compact-auto", "no", NULL};
     server_start(&srv, args);
     return 0;
-}
-
-/* Field "name:value" of a text reply (INFO-like), as a number. */
-static long long text_field(const char *text, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-        if (strncmp(p, name, n) == 0 && p[n] == ':')
-            return atoll(p + n + 1);
-    }
-    fail_msg("field %s missing in:\n%s", name, text);
-    return -1;
-}
-
-static char *text_cmd(redisContext *a, const char *cmd)
-{
-    redisReply *r = run(a, cmd);
-    if (r->type != REDIS_REPLY_STRING)
-        fail_msg("%s: expected text, got type %d (%s)", cmd, r->type, r->str ? r->str : "");
-    char *s = strdup(r->str);
-    freeReplyObject(r);
-    return s;
 }
 
 /* Value of key `field` in a map reply element (RESP2: flat array). */
@@ -105,7 +76,7 @@ static void test_errors_and_ping(void **state)
     redisContext *c = server_connect(&srv);
     long long errs0 = info_int(c, "stats", "total_error_replies");
     char *errstats0 = text_cmd(c, "INFO errorstats");
-    redisContext *a = admin_connect(aport);
+    redisContext *a = server_connect_port(&srv, aport);
     char *st = text_cmd(a, "STATS");
     long long aerrs0 = text_field(st, "admin_error_replies");
     free(st);
@@ -205,7 +176,7 @@ static void test_compact(void **state)
     (void)state;
     NEED_COMPACTD();
     redisContext *c = server_connect(&srv);
-    redisContext *a = admin_connect(aport);
+    redisContext *a = server_connect_port(&srv, aport);
     fill_and_fragment(c);
 
     char *st = text_cmd(a, "STATS");
@@ -290,7 +261,7 @@ static void test_arenas_pinners_stats(void **state)
     (void)state;
     NEED_COMPACTD();
     redisContext *c = server_connect(&srv);
-    redisContext *a = admin_connect(aport);
+    redisContext *a = server_connect_port(&srv, aport);
     redisReply *r = run(a, "ARENAS");
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     assert_true(r->elements > 0);
@@ -351,7 +322,7 @@ static void test_config_and_purge(void **state)
 {
     (void)state;
     NEED_COMPACTD();
-    redisContext *a = admin_connect(aport);
+    redisContext *a = server_connect_port(&srv, aport);
     redisReply *r = run(a, "CONFIG GET maxclients");
     assert_int_equal(r->elements, 0);   /* not an admin option */
     freeReplyObject(r);
@@ -561,9 +532,7 @@ static void test_password(void **state)
     snprintf(aps, sizeof aps, "%d", ap);
     const char *args[] = {"--admin-port", aps, "--admin-password", "s3cret", NULL};
     server_start(&s2, args);
-    struct server a = s2;
-    a.port = ap;
-    redisContext *ac = server_connect(&a);
+    redisContext *ac = server_connect_port(&s2, ap);
     assert_reply_error(run(ac, "PING"), "NOAUTH");
     assert_reply_error(run(ac, "STATS"), "NOAUTH");
     assert_reply_error(run(ac, "NOSUCH"), "NOAUTH");
@@ -672,7 +641,7 @@ static void test_http_host(void **state)
     assert_true(server_log_contains(&srv, "refused an HTTP request"));
     /* the start-up line and HELP point at the dashboard */
     assert_true(server_log_contains(&srv, "dashboard at GET /"));
-    redisContext *ac = admin_connect(aport);
+    redisContext *ac = server_connect_port(&srv, aport);
     redisReply *r = run(ac, "HELP");
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     assert_non_null(strstr(r->element[0]->str, "dashboard at GET /"));
@@ -708,7 +677,7 @@ static void test_data_port_ignores_admin(void **state)
     (void)state;
     NEED_COMPACTD();
     redisContext *c = server_connect(&srv);
-    redisContext *a = admin_connect(aport);
+    redisContext *a = server_connect_port(&srv, aport);
     assert_reply_status(run(a, "PING"), "PONG");
     assert_reply_error(run(a, "NOSUCH"), "ERR");
     struct sockaddr_in sin;
@@ -793,10 +762,8 @@ static void test_auto_and_scheduled(void **state)
     snprintf(aps, sizeof aps, "%d", ap);
     const char *args[] = {"--admin-port", aps, "--compact-min-reclaim", "1mb", NULL};
     server_start(&s4, args);
-    struct server saved = srv;
-    srv = s4;
     redisContext *c = server_connect(&s4);
-    redisContext *a = admin_connect(ap);
+    redisContext *a = server_connect_port(&s4, ap);
     fill_and_fragment(c);
     int64_t t0 = harness_now_ms();
     long long runs = 0;
@@ -822,7 +789,6 @@ static void test_auto_and_scheduled(void **state)
     assert_true(sched > 0);
     redisFree(a);
     redisFree(c);
-    srv = saved;
     server_stop(&s4);
 }
 
@@ -830,7 +796,7 @@ static void test_shutdown(void **state)
 {
     (void)state;
     NEED_COMPACTD();
-    redisContext *a = admin_connect(aport);
+    redisContext *a = server_connect_port(&srv, aport);
     redisAppendCommand(a, "SHUTDOWN");
     redisReply *r = NULL;
     int rc = redisGetReply(a, (void **)&r);

@@ -43,13 +43,6 @@ static int group_setup(void **state)
     return 0;
 }
 
-static redisContext *admin_connect(int port)
-{
-    struct server a = srv;
-    a.port = port;
-    return server_connect(&a);
-}
-
 /* Sends req in pieces (NULL-terminated list, a pause between them), returns
  * the whole response, malloc'd and NUL-terminated. */
 static char *http_parts(int port, const char *const *parts, size_t *len)
@@ -205,7 +198,7 @@ static void test_api_matches_daemon(void **state)
 {
     (void)state;
     NEED_COMPACTD();
-    redisContext *a = admin_connect(aport);
+    redisContext *a = server_connect_port(&srv, aport);
     redisReply *ar = run(a, "ARENAS");
     assert_int_equal(ar->type, REDIS_REPLY_ARRAY);
     long long narenas = (long long)ar->elements;
@@ -328,7 +321,7 @@ static void test_compact(void **state)
     assert_int_equal(compaction_runs(), 1);
 
     /* let it finish quickly, then the arena count has dropped */
-    redisContext *a = admin_connect(aport);
+    redisContext *a = server_connect_port(&srv, aport);
     redisReply *ar = run(a, "ARENAS");
     size_t before = ar->elements;
     freeReplyObject(ar);

@@ -107,34 +107,6 @@ static long rss_bytes(void)
     return res * sysconf(_SC_PAGESIZE);
 }
 
-static char *text_cmd(redisContext *a, const char *cmd)
-{
-    redisReply *r = run(a, cmd);
-    if (r->type != REDIS_REPLY_STRING)
-        fail_msg("%s: expected text, got type %d (%s)", cmd, r->type, r->str ? r->str : "");
-    char *s = strdup(r->str);
-    freeReplyObject(r);
-    return s;
-}
-
-static long long text_field(const char *text, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, name, n) == 0 && p[n] == ':')
-            return atoll(p + n + 1);
-    fail_msg("field %s missing in:\n%s", name, text);
-    return -1;
-}
-
-static long long admin_field(redisContext *a, const char *cmd, const char *field)
-{
-    char *t = text_cmd(a, cmd);
-    long long v = text_field(t, field);
-    free(t);
-    return v;
-}
-
 /* Distinct size classes that have at least one arena (ARENAS rows are
  * maps or flat arrays with a "class" field). */
 static int classes_in_use(redisContext *a)
@@ -331,7 +303,7 @@ static void reader_stop(struct reader *rd)
 static void assert_compacted(redisContext *a, const struct snapshot *base,
                              const struct snapshot *before, const struct snapshot *after)
 {
-    long long arena = admin_field(a, "STATS", "arena_size");
+    long long arena = text_cmd_field(a, "STATS", "arena_size");
     int ncls = classes_in_use(a);
     double bound = 1.3 * (double)after->slot + (double)ncls * (double)arena;
     print_message("  bound 1.3 x slots + %d arenas = %.1f MiB\n", ncls, bound / MIB);
@@ -370,19 +342,12 @@ static int group_setup(void **state)
     return 0;
 }
 
-static redisContext *admin_connect(void)
-{
-    struct server a = srv;
-    a.port = aport;
-    return server_connect(&a);
-}
-
 static void test_auto_compaction(void **state)
 {
     (void)state;
     NEED_COMPACTD();
     redisContext *c = server_connect(&srv);
-    redisContext *a = admin_connect();
+    redisContext *a = server_connect_port(&srv, aport);
     print_message("  %d keys per size, %d sizes; empty rss %.1f MiB\n", per_size, NSIZES,
                   rss_empty / MIB);
     /* The server starts with compact-auto off: a run fired halfway
@@ -392,7 +357,7 @@ static void test_auto_compaction(void **state)
     fill_and_fragment(c, 'a');
     struct snapshot before, after;
     snap(a, &before, "fragmented (auto)");
-    assert_int_equal(admin_field(a, "COMPACT STATUS", "runs"), 0);
+    assert_int_equal(text_cmd_field(a, "COMPACT STATUS", "runs"), 0);
     struct reader rd;
     reader_start(&rd, 'a');
     assert_reply_status(run(c, "CONFIG SET compact-auto yes"), "OK");
@@ -403,9 +368,9 @@ static void test_auto_compaction(void **state)
     int stable = 0;
     while (harness_now_ms() - t0 < SETTLE_MS) {
         harness_sleep_ms(250);
-        running = admin_field(a, "COMPACT STATUS", "running");
-        runs = admin_field(a, "COMPACT STATUS", "runs_finished");
-        long long m = admin_field(a, "STATS", "mapped_bytes");
+        running = text_cmd_field(a, "COMPACT STATUS", "running");
+        runs = text_cmd_field(a, "COMPACT STATUS", "runs_finished");
+        long long m = text_cmd_field(a, "STATS", "mapped_bytes");
         stable = (!running && runs > 0 && m == last_mapped) ? stable + 1 : 0;
         last_mapped = m;
         if (stable >= 4)
@@ -416,8 +381,8 @@ static void test_auto_compaction(void **state)
     reader_stop(&rd);
     assert_int_equal(running, 0);
     assert_true(runs >= 1);
-    assert_true(admin_field(a, "COMPACT STATUS", "runs_auto") >= 1);
-    assert_true(admin_field(a, "COMPACT STATUS", "total_blocks_moved") > 0);
+    assert_true(text_cmd_field(a, "COMPACT STATUS", "runs_auto") >= 1);
+    assert_true(text_cmd_field(a, "COMPACT STATUS", "total_blocks_moved") > 0);
     snap(a, &after, "after auto compaction");
     struct snapshot none = {0, 0, 0, 0};
     assert_compacted(a, &none, &before, &after);
@@ -431,13 +396,13 @@ static void test_sync_compaction(void **state)
     (void)state;
     NEED_COMPACTD();
     redisContext *c = server_connect(&srv);
-    redisContext *a = admin_connect();
+    redisContext *a = server_connect_port(&srv, aport);
     assert_reply_status(run(c, "CONFIG SET compact-auto no"), "OK");
     struct snapshot base, before, after;
     snap(a, &base, "set a only");
     fill_and_fragment(c, 'b');
     snap(a, &before, "fragmented (sync)");
-    long long runs0 = admin_field(a, "COMPACT STATUS", "runs_manual");
+    long long runs0 = text_cmd_field(a, "COMPACT STATUS", "runs_manual");
 
     struct reader rd;
     reader_start(&rd, 'b');
@@ -448,7 +413,7 @@ static void test_sync_compaction(void **state)
     free(res);
     harness_sleep_ms(300);
     reader_stop(&rd);
-    assert_int_equal(admin_field(a, "COMPACT STATUS", "runs_manual"), runs0 + 1);
+    assert_int_equal(text_cmd_field(a, "COMPACT STATUS", "runs_manual"), runs0 + 1);
 
     snap(a, &after, "after COMPACT SYNC");
     assert_compacted(a, &base, &before, &after);
@@ -463,9 +428,9 @@ static void test_delete_all(void **state)
     (void)state;
     NEED_COMPACTD();
     redisContext *c = server_connect(&srv);
-    redisContext *a = admin_connect();
+    redisContext *a = server_connect_port(&srv, aport);
     assert_reply_status(run(c, "CONFIG SET compact-auto no"), "OK");
-    long long runs0 = admin_field(a, "COMPACT STATUS", "runs");
+    long long runs0 = text_cmd_field(a, "COMPACT STATUS", "runs");
     delete_all(c, 'a');
     delete_all(c, 'b');
     assert_int_equal(dbsize(c), 0);
@@ -479,8 +444,8 @@ static void test_delete_all(void **state)
     } while (rss > rss_empty + 8 * 1024 * 1024 && harness_now_ms() - t0 < 5000);
     print_message("  all deleted: rss %.1f MiB (empty %.1f MiB, +%.1f MiB), mapped %.1f MiB\n",
                   rss / MIB, rss_empty / MIB, (rss - rss_empty) / MIB,
-                  admin_field(a, "STATS", "mapped_bytes") / MIB);
-    assert_int_equal(admin_field(a, "COMPACT STATUS", "runs"), runs0);
+                  text_cmd_field(a, "STATS", "mapped_bytes") / MIB);
+    assert_int_equal(text_cmd_field(a, "COMPACT STATUS", "runs"), runs0);
     assert_true(rss <= rss_empty + 8 * 1024 * 1024);
     redisFree(a);
     redisFree(c);

@@ -17,28 +17,20 @@
 /* The whole reply of `INFO <args>` (a malloc'd string). */
 static char *info_text(redisContext *c, const char *args)
 {
-    redisReply *r = args ? run(c, "INFO %s", args) : run(c, "INFO");
-    assert_int_equal(r->type, REDIS_REPLY_STRING);
-    char *s = strdup(r->str);
-    freeReplyObject(r);
-    return s;
+    return args ? text_cmd(c, "INFO %s", args) : text_cmd(c, "INFO");
 }
 
 /* Value of "field:" in an INFO text, copied into out; false if absent. */
 static bool field_in(const char *text, const char *field, char *out, size_t cap)
 {
-    size_t fl = strlen(field);
-    for (const char *p = text; (p = strstr(p, field)) != NULL; p += fl) {
-        if ((p == text || p[-1] == '\n') && p[fl] == ':') {
-            const char *v = p + fl + 1;
-            size_t n = strcspn(v, "\r\n");
-            assert_true(n < cap);
-            memcpy(out, v, n);
-            out[n] = '\0';
-            return true;
-        }
-    }
-    return false;
+    size_t n;
+    const char *v = text_find(text, field, &n);
+    if (v == NULL)
+        return false;
+    assert_true(n < cap);
+    memcpy(out, v, n);
+    out[n] = '\0';
+    return true;
 }
 
 /* ---- INFO ---- */
@@ -107,10 +99,7 @@ static void test_info_sections(void **state)
     assert_string_equal(v, "0");
     free(t);
     /* several sections at once, and an unknown one contributes nothing */
-    redisReply *r = run(c, "INFO %s %s %s", "cpu", "stats", "nosuchsection");
-    assert_int_equal(r->type, REDIS_REPLY_STRING);
-    t = strdup(r->str);
-    freeReplyObject(r);
+    t = text_cmd(c, "INFO %s %s %s", "cpu", "stats", "nosuchsection");
     assert_non_null(strstr(t, "# CPU"));
     assert_non_null(strstr(t, "# Stats"));
     assert_null(strstr(t, "# Server"));
@@ -471,11 +460,7 @@ static void test_latency_reset(void **state)
 /* CLIENT INFO of c as a malloc'd line. */
 static char *client_info(redisContext *c)
 {
-    redisReply *r = run(c, "CLIENT INFO");
-    assert_int_equal(r->type, REDIS_REPLY_STRING);
-    char *s = strdup(r->str);
-    freeReplyObject(r);
-    return s;
+    return text_cmd(c, "CLIENT INFO");
 }
 
 /* Value of "key=" in a CLIENT LIST line, copied into out. */
