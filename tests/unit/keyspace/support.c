@@ -1,7 +1,8 @@
 /*
  * The shared keyspace unit-test fixture (see support.h). It has no state:
- * each test keeps its own options and hooks and says what it verifies
- * before kstest_teardown.
+ * each test keeps its own options and hooks; kstest_teardown drops the
+ * hooks (a hook's context may be a finished test's stack) and runs the
+ * end-of-test invariant checks, so a test only checks what is its own.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,11 +28,18 @@ void kstest_setup(const struct alloc_options *ao, const struct ks_options *o)
     assert_int_equal(ks_setup(o), 0);
 }
 
-void kstest_teardown(void)
+int kstest_teardown(void **state)
 {
+    (void)state;
+    ks_set_modify_hook(NULL, NULL);
+    ks_set_flush_hook(NULL, NULL);
+    ks_test_fault_hooks(NULL, NULL);
+    assert_true(ks_verify());
+    assert_true(alloc_verify());
     ks_teardown();
     struct alloc_stats st;
     alloc_stats(&st);
     assert_int_equal(st.live_blocks, 0);   /* every entry freed */
     alloc_teardown();
+    return 0;
 }

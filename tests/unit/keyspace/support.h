@@ -1,8 +1,9 @@
 /*
  * Shared fixture for the keyspace unit tests: bringing up the allocator and
- * the keyspace with a test's options, and taking them down with the check
- * every test ends on (no block outlives the keyspace). Linked only with
- * keyspace (and alloc below it), like the tests themselves.
+ * the keyspace with a test's options, and taking them down with the checks
+ * every test ends on (both modules' invariants hold, and no block outlives
+ * the keyspace). Linked only with keyspace (and alloc below it), like the
+ * tests themselves.
  */
 #pragma once
 
@@ -14,6 +15,9 @@
  * either does not come up. The keyspace clock is left to the test. */
 void kstest_setup(const struct alloc_options *ao, const struct ks_options *o);
 
-/* ks_teardown, then fails the test unless every allocator block was freed
- * with it (live_blocks == 0), then alloc_teardown. */
-void kstest_teardown(void);
+/* Removes the test's hooks (modify, flush, fault injection), fails the
+ * test unless ks_verify and alloc_verify hold, then ks_teardown, fails the
+ * test unless every allocator block was freed with it (live_blocks == 0),
+ * then alloc_teardown. A cmocka teardown (state is unused, may be NULL;
+ * returns 0), also called directly by tests that bring up their own. */
+int kstest_teardown(void **state);

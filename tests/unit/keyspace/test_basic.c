@@ -31,15 +31,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    ks_test_fault_hooks(NULL, NULL);
-    assert_true(ks_verify());
-    kstest_teardown();
-    return 0;
-}
-
 static void check_val(const char *key, size_t klen, const char *val, size_t vlen)
 {
     struct entry *e = ks_get(key, klen);
@@ -73,7 +64,6 @@ static void test_set_get_del(void **state)
     ks_stats(&st);
     assert_int_equal(st.keyspace_hits, 3);
     assert_int_equal(st.keyspace_misses, 2);
-    assert_true(ks_verify());
 }
 
 static void test_key_shapes(void **state)
@@ -105,7 +95,6 @@ static void test_key_shapes(void **state)
     }
     assert_int_equal(ks_count(), 8);
     assert_int_equal(ks_count_expires(), 3);
-    assert_true(ks_verify());
 }
 
 
@@ -216,7 +205,6 @@ static void test_active_expiry(void **state)
     assert_false(st.rehashing);
     assert_int_equal(st.index_slots, 8192);
     assert_int_equal(st.keys, 3000);
-    assert_true(ks_verify());
 }
 
 /* The active cycle skips work while no expiry can be due, and still finds
@@ -467,7 +455,6 @@ static void test_oom(void **state)
         check_val(k, (size_t)n, k, (size_t)n);
     }
     assert_int_equal(ks_count(), 11);
-    assert_true(ks_verify());
 }
 
 static void test_alloc_discard(void **state)
@@ -598,21 +585,21 @@ static void test_seeded_hash(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_set_get_del, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_key_shapes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_clock_update_to, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lazy_expiry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_active_expiry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expiry_floor, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_set_expire, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_access_clock, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_random, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_repoint, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alloc_discard, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_modify_hooks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_seeded_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_get_del, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_key_shapes, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_clock_update_to, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_expiry, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_active_expiry, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_floor, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_set_expire, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_access_clock, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_random, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_flush, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_repoint, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_oom, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_discard, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_modify_hooks, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_seeded_hash, setup, kstest_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

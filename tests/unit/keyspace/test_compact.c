@@ -334,8 +334,6 @@ static void test_release(void **state)
         assert_memory_equal(val, v, vl);
         assert_int_equal(entry_expire(e), (i % 4 == 1) ? now + 3600000 : KS_NO_EXPIRE);
     }
-    assert_true(ks_verify());
-    assert_true(alloc_verify());
 }
 
 /* A run aborted after its first step leaves every key intact and the
@@ -374,8 +372,6 @@ static void test_abort(void **state)
         assert_memory_equal(val, v, vl);
     }
     assert_int_equal(ks_count(), 10000);
-    assert_true(ks_verify());
-    assert_true(alloc_verify());
 }
 
 /* Expired entries met by the compactor are deleted, not moved, and count
@@ -409,8 +405,6 @@ static void test_drops_expired(void **state)
     assert_true(cs.dropped > 0);
     assert_int_equal(st1.expired_keys - st0.expired_keys, cs.dropped);
     assert_int_equal(ks_count(), 20000 - 10000 - cs.dropped);
-    assert_true(ks_verify());
-    assert_true(alloc_verify());
 }
 
 static int setup(void **state)
@@ -428,21 +422,13 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    ks_set_modify_hook(NULL, NULL);
-    kstest_teardown();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_model, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_release, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_drops_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_model, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_release, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_abort, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_drops_expired, setup, kstest_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,16 +35,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    ks_set_modify_hook(NULL, NULL);
-    assert_true(ks_verify());
-    assert_true(alloc_verify());
-    kstest_teardown();
-    return 0;
-}
-
 static size_t key(char *buf, unsigned i)
 {
     return (size_t)snprintf(buf, 32, "key:%u", i);
@@ -265,13 +255,13 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
-        cmocka_unit_test_setup_teardown(test_noeviction, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_volatile_spares_persistent, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_volatile_ttl_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_allkeys_lru, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_allkeys_lfu, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_random, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expired_and_hooks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_noeviction, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_volatile_spares_persistent, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_volatile_ttl_order, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_allkeys_lru, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_allkeys_lfu, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_random, setup, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_expired_and_hooks, setup, kstest_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,16 +73,6 @@ static int setup_index(void **state)
     return setup(state);
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    ks_set_modify_hook(NULL, NULL);
-    assert_true(ks_verify());
-    assert_true(alloc_verify());
-    kstest_teardown();
-    return 0;
-}
-
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rnd(void)
@@ -132,8 +122,6 @@ static void test_frees_without_reads(void **state)
     alloc_release_retained();
     alloc_stats(&a2);
     assert_true(a2.mapped_bytes < a0.mapped_bytes / 2);
-    assert_true(ks_verify());
-    assert_true(alloc_verify());
 }
 
 /* Only the TTL bands are walked: a keyspace of persistent keys costs the
@@ -164,7 +152,6 @@ static void test_skips_band0(void **state)
     assert_int_equal(ks_expire_cycle(1000000), 1);
     ks_expire_stats(&e1);
     assert_true(e1.blocks_walked - e0.blocks_walked >= 49990);
-    assert_true(ks_verify());
 }
 
 /* Long-TTL bands are not walked until something in them can be due, and
@@ -354,14 +341,14 @@ static void test_latency_experiment(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_frees_without_reads, setup_arenas, teardown),
-        cmocka_unit_test_setup_teardown(test_skips_band0, setup_arenas, teardown),
-        cmocka_unit_test_setup_teardown(test_skips_far_bands, setup_arenas, teardown),
-        cmocka_unit_test_setup_teardown(test_large_values, setup_arenas, teardown),
-        cmocka_unit_test_setup_teardown(test_latency_experiment, setup_arenas, teardown),
-        cmocka_unit_test_setup_teardown(test_frees_without_reads, setup_index, teardown),
-        cmocka_unit_test_setup_teardown(test_large_values, setup_index, teardown),
-        cmocka_unit_test_setup_teardown(test_latency_experiment, setup_index, teardown),
+        cmocka_unit_test_setup_teardown(test_frees_without_reads, setup_arenas, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_skips_band0, setup_arenas, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_skips_far_bands, setup_arenas, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_large_values, setup_arenas, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_latency_experiment, setup_arenas, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_frees_without_reads, setup_index, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_large_values, setup_index, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_latency_experiment, setup_index, kstest_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

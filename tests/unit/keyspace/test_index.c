@@ -37,14 +37,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    assert_true(ks_verify());
-    kstest_teardown();
-    return 0;
-}
-
 static size_t key_of(char *buf, unsigned i)
 {
     return (size_t)snprintf(buf, 32, "key:%u", i);
@@ -502,15 +494,15 @@ static int setup_slow_index(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_grow_shrink_1m, setup_fast, teardown),
-        cmocka_unit_test_setup_teardown(test_ops_during_resize, setup_slow, teardown),
-        cmocka_unit_test_setup_teardown(test_scan_stable, setup_slow, teardown),
-        cmocka_unit_test_setup_teardown(test_scan_resizes, setup_slow, teardown),
-        cmocka_unit_test_setup_teardown(test_scan_across_shrinks, setup_slow, teardown),
-        cmocka_unit_test_setup_teardown(test_scan_empty_and_expired, setup_slow, teardown),
-        cmocka_unit_test_setup_teardown(test_expiry_pass_with_shifts, setup_slow_index, teardown),
-        cmocka_unit_test_setup_teardown(test_expiry_pass_with_shifts, setup_slow, teardown),
-        cmocka_unit_test_setup_teardown(test_lazy_expiry_frees_empty_old, setup_slow, teardown),
+        cmocka_unit_test_setup_teardown(test_grow_shrink_1m, setup_fast, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_ops_during_resize, setup_slow, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_scan_stable, setup_slow, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_scan_resizes, setup_slow, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_scan_across_shrinks, setup_slow, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_scan_empty_and_expired, setup_slow, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_pass_with_shifts, setup_slow_index, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_pass_with_shifts, setup_slow, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_expiry_frees_empty_old, setup_slow, kstest_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

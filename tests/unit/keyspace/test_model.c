@@ -316,19 +316,12 @@ static int setup_unbanded(void **state)
     return setup(state);
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    kstest_teardown();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_model, setup_arenas, teardown),
-        cmocka_unit_test_setup_teardown(test_model, setup_index, teardown),
-        cmocka_unit_test_setup_teardown(test_model, setup_unbanded, teardown),
+        cmocka_unit_test_setup_teardown(test_model, setup_arenas, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_model, setup_index, kstest_teardown),
+        cmocka_unit_test_setup_teardown(test_model, setup_unbanded, kstest_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

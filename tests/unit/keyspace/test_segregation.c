@@ -119,8 +119,7 @@ static void run(bool bands, struct figures out[3], size_t *fill_arenas)
         assert_true(alloc_verify());
     }
     assert_int_equal(ks_count_expires(), 0);  /* only persistent keys left */
-    ks_teardown();
-    alloc_teardown();
+    kstest_teardown(NULL);
 }
 
 static void test_segregation(void **state)
@@ -199,8 +198,7 @@ static void test_pinners(void **state)
         assert_true(s.keys[j] >= 8675 && s.keys[j] < 2 * 8675 && s.keys[j] % 200 == 3);
         assert_true(s.arena[j] != s.arena[0]);
     }
-    ks_teardown();
-    alloc_teardown();
+    kstest_teardown(NULL);
 }
 
 int main(void)
