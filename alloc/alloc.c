@@ -262,7 +262,7 @@ static struct {
     size_t nreleasing, rel_off;
     size_t narenas;
     struct large *large;
-    size_t nlarge, large_mapped, large_req, large_usable;
+    size_t nlarge, large_mapped, large_usable;
     /* requested bytes of every live block, small and large: kept as it goes
      * so that used-memory checks (maxmemory, on every command) are O(1) */
     size_t live_bytes;
@@ -455,7 +455,7 @@ int alloc_setup(const struct alloc_options *opt)
     g.lru_head = g.lru_tail = NULL;
     g.nretained = g.narenas = 0;
     g.large = NULL;
-    g.nlarge = g.large_mapped = g.large_req = g.large_usable = 0;
+    g.nlarge = g.large_mapped = g.large_usable = 0;
     g.live_bytes = 0;
     g.ready = true;
     return 0;
@@ -813,7 +813,6 @@ static void *large_alloc(size_t size)
     g.large = l;
     g.nlarge++;
     g.large_mapped += map;
-    g.large_req += size;
     g.live_bytes += size;
     g.large_usable += l->usable;
     return (char *)l + LARGE_HDR;
@@ -831,7 +830,6 @@ static void large_free(struct large *l, void *p)
         l->next->prev = l->prev;
     g.nlarge--;
     g.large_mapped -= l->map_size;
-    g.large_req -= l->size;
     g.live_bytes -= l->size;
     g.large_usable -= l->usable;
     l->magic = 0;
@@ -2121,10 +2119,8 @@ bool alloc_verify(void)
         luse += l->usable;
         lp = l;
     }
-    CHECK(nl == g.nlarge && lmap == g.large_mapped && lreq == g.large_req &&
-              luse == g.large_usable,
-          "large totals");
-    size_t live = g.large_req;
+    CHECK(nl == g.nlarge && lmap == g.large_mapped && luse == g.large_usable, "large totals");
+    size_t live = lreq;
     for (unsigned i = 0; i < g.nclasses; i++)
         live += g.cls[i].live_bytes;
     CHECK(live == g.live_bytes, "live bytes %zu, classes and large blocks hold %zu", g.live_bytes,
