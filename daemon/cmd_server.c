@@ -886,9 +886,7 @@ static void cmd_config_set(struct session *s, int argc, struct slice *argv)
         reply_errorf(&s->reply, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
                      names[bad], err);
     } else {
-        server_config_changed(changed);
-        if (changed[CFG_OPT_proto_max_bulk_len])
-            proto_set_max_value_len((uint64_t)cfg.proto_max_bulk_len);
+        server_config_changed(changed);   /* proto-max-bulk-len included */
         for (size_t i = 0; i < n; i++)
             log_verbose("CONFIG SET %s", names[i]);
         reply_ok(&s->reply);
