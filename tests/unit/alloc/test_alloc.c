@@ -32,7 +32,7 @@
 
 #include "alloc/alloc.h"
 
-#include "rng.h"   /* rng_state, rng(), mix() */
+#include "tests/unit/rng.h"   /* rng_state, rng(), mix() */
 
 #define MIB ((size_t)1 << 20)
 

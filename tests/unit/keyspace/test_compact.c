@@ -29,6 +29,7 @@
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
 #include "tests/unit/keyspace/support.h"
+#include "tests/unit/rng.h"   /* rng_state, rng() */
 
 #define T0 1700000000000LL
 #define K 24000
@@ -44,15 +45,6 @@ struct model {
 
 static struct model m[K];
 static int64_t now;
-static uint64_t rng = 0x51ed2701f00dull;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 static size_t key_of(char *buf, unsigned i)
 {
@@ -81,13 +73,13 @@ static bool live(unsigned i)
 static size_t pick_vlen(void)
 {
     static const size_t base[] = {0, 24, 100, 300, 1000, 3000};
-    return base[rnd() % 6] + rnd() % 8;
+    return base[rng() % 6] + rng() % 8;
 }
 
 /* short (1-3 s) or long (1-2 min) TTLs: two bands, each well populated */
 static int64_t pick_ttl(void)
 {
-    return rnd() % 2 ? 1000 + (int64_t)(rnd() % 2000) : 60000 + (int64_t)(rnd() % 60000);
+    return rng() % 2 ? 1000 + (int64_t)(rng() % 2000) : 60000 + (int64_t)(rng() % 60000);
 }
 
 static uint64_t checksum(const char *v, size_t n)
@@ -187,12 +179,12 @@ static bool step_and_check(uint64_t budget_us)
 static void do_op(void)
 {
     char k[32];
-    unsigned i = (unsigned)(rnd() % K);
+    unsigned i = (unsigned)(rng() % K);
     size_t kl = key_of(k, i);
-    unsigned r = (unsigned)(rnd() % 100);
+    unsigned r = (unsigned)(rng() % 100);
     if (r < 40) {  /* SET / overwrite, half with a TTL */
         size_t vl = pick_vlen();
-        int64_t exp = rnd() % 2 == 0 ? now + pick_ttl() : KS_NO_EXPIRE;
+        int64_t exp = rng() % 2 == 0 ? now + pick_ttl() : KS_NO_EXPIRE;
         uint32_t ver = m[i].ver + 1;
         fill_val(vbuf, i, ver, vl);
         assert_int_equal(ks_set(k, kl, vbuf, vl, exp), KS_OK);
@@ -209,7 +201,7 @@ static void do_op(void)
             return;
         }
         assert_non_null(e);
-        int64_t exp = rnd() % 4 == 0 ? KS_NO_EXPIRE : now + pick_ttl();
+        int64_t exp = rng() % 4 == 0 ? KS_NO_EXPIRE : now + pick_ttl();
         bool deleted = true;
         assert_non_null(ks_set_expire(e, exp, &deleted));
         assert_false(deleted);
@@ -230,16 +222,17 @@ static void do_op(void)
         assert_memory_equal(v, vbuf, vl);
         check_key(i);
     } else if (r < 99) {  /* the clock moves on: some keys expire, the access clock ticks */
-        now += (int64_t)(rnd() % 1000);
+        now += (int64_t)(rng() % 1000);
         ks_clock_set(now);
-    } else if (rnd() % 5 == 0) {  /* a slice of active expiry, possibly inside a run */
-        ks_expire_cycle(rnd() % 50);
+    } else if (rng() % 5 == 0) {  /* a slice of active expiry, possibly inside a run */
+        ks_expire_cycle(rng() % 50);
     }
 }
 
 static void test_model(void **state)
 {
     (void)state;
+    rng_state = 0x51ed2701f00dull;
     ks_set_modify_hook(on_modify, NULL);
     now = T0;
     ks_clock_set(now);
@@ -252,7 +245,7 @@ static void test_model(void **state)
         if (batch % 3 == 0) {
             /* a run in tiny steps: 0 us does the least work a step can */
             ks_compact_start(&o);
-            for (int s = 0; s < 30 && step_and_check(rnd() % 2); s++)
+            for (int s = 0; s < 30 && step_and_check(rng() % 2); s++)
                 steps++;
         } else if (batch % 3 == 1) {
             /* a run to its end, checked after each (larger) step */

@@ -20,6 +20,7 @@
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
 #include "tests/unit/keyspace/support.h"
+#include "tests/unit/rng.h"   /* rng_state, rng() */
 
 #define K 20000
 #define T0 1700000000000LL
@@ -32,16 +33,6 @@ struct model {
 
 static struct model m[K];
 static int64_t now;
-static uint64_t rng = 0x1234567;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 static bool live(unsigned i)
 {
     return m[i].present && (m[i].exp == KS_NO_EXPIRE || m[i].exp > now);
@@ -157,22 +148,22 @@ static void test_model(void **state)
     struct ks_stats st;
     size_t resizing_ops = 0, resizes = 0, last_slots = 0;
     for (unsigned op = 0; op < 500000; op++) {
-        unsigned i = (unsigned)(rnd() % K);
-        unsigned kind = (unsigned)(rnd() % 1000);
+        unsigned i = (unsigned)(rng() % K);
+        unsigned kind = (unsigned)(rng() % 1000);
         size_t kl = key_of(kbuf, i);
         /* alternate set-heavy and delete-heavy phases so the index keeps
          * growing and shrinking (and is mid-resize for many operations) */
         bool growing = (op / 40000) % 2 == 0;
-        if (!growing && kind < 350 && rnd() % 4 != 0)
-            kind = 350 + (unsigned)(rnd() % 150);  /* most sets become dels */
+        if (!growing && kind < 350 && rng() % 4 != 0)
+            kind = 350 + (unsigned)(rng() % 150);  /* most sets become dels */
         if (kind < 350) {  /* SET, 30% with a TTL */
             unsigned ver = m[i].ver + 1;
             /* quiet stretches without new TTLs let the expiry floor rise */
             bool quiet = (op / 10000) % 3 == 2;
-            int64_t exp = !quiet && rnd() % 10 < 3 ? now + 1 + (int64_t)(rnd() % 3000) : KS_NO_EXPIRE;
+            int64_t exp = !quiet && rng() % 10 < 3 ? now + 1 + (int64_t)(rng() % 3000) : KS_NO_EXPIRE;
             size_t vl = val_len(i, ver);
             fill_val(vbuf, i, ver, vl);
-            if (rnd() % 4 == 0) {  /* the two-step path */
+            if (rng() % 4 == 0) {  /* the two-step path */
                 struct entry *e = ks_alloc(kbuf, kl, vl, exp);
                 assert_non_null(e);
                 memcpy(entry_val(e, NULL), vbuf, vl);
@@ -200,10 +191,10 @@ static void test_model(void **state)
                 goto next;
             }
             int64_t exp;
-            unsigned r = (unsigned)(rnd() % 10);
+            unsigned r = (unsigned)(rng() % 10);
             if ((op / 10000) % 3 == 2 && r >= 4)
                 r = 1;  /* quiet: no new TTLs */
-            exp = r == 0 ? now - (int64_t)(rnd() % 100) : r < 4 ? KS_NO_EXPIRE : now + 1 + (int64_t)(rnd() % 3000);
+            exp = r == 0 ? now - (int64_t)(rng() % 100) : r < 4 ? KS_NO_EXPIRE : now + 1 + (int64_t)(rng() % 3000);
             bool deleted = false;
             struct entry *n = ks_set_expire(e, exp, &deleted);
             if (r == 0) {
@@ -216,16 +207,16 @@ static void test_model(void **state)
                 check_entry(i, n);
             }
         } else if (kind < 930) {  /* time passes */
-            now += (int64_t)(rnd() % 40);
+            now += (int64_t)(rng() % 40);
             ks_clock_set(now);
         } else if (kind < 950) {  /* rare enough to leave resizes running */
-            if (rnd() % 16 == 0)
-                ks_expire_cycle(rnd() % 200);
+            if (rng() % 16 == 0)
+                ks_expire_cycle(rng() % 200);
             else if (ks_stats(&st), !st.rehashing)
                 ks_expire_cycle(0);  /* budget 0: one batch, a pass in small steps */
         } else if (kind < 965) {
-            if (rnd() % 16 == 0)
-                ks_cron(rnd() % 50);
+            if (rng() % 16 == 0)
+                ks_cron(rng() % 50);
         } else if (kind < 975) {  /* allocated, then given up */
             struct entry *e = ks_alloc(kbuf, kl, 10, KS_NO_EXPIRE);
             assert_non_null(e);
@@ -239,7 +230,7 @@ static void test_model(void **state)
             }
         } else {  /* a few SCAN steps: whatever is returned is live */
             static unsigned char seen[K];
-            uint64_t c = rnd() % 64;
+            uint64_t c = rng() % 64;
             for (int s = 0; s < 4; s++)
                 c = ks_scan(c, 4, visit, seen);
         }
@@ -283,7 +274,7 @@ static int setup(void **state)
 {
     (void)state;
     memset(m, 0, sizeof m);
-    rng = 0x1234567;
+    rng_state = 0x1234567;
     struct ks_options o;
     ks_options_default(&o);
     o.initial_power = 3;

@@ -27,6 +27,7 @@
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
 #include "tests/unit/keyspace/support.h"
+#include "tests/unit/rng.h"   /* rng_state, rng() */
 
 #define T0 1700000000000LL
 #define KEYS 240000
@@ -96,14 +97,12 @@ static void run(bool bands, struct figures out[3], size_t *fill_arenas)
     static const int64_t ttls[] = {KS_NO_EXPIRE, 5000, 60000, 600000};
     char k[32], v[400];
     memset(v, 'v', sizeof v);
-    uint64_t rng = 42;
+    rng_state = 42;
     for (unsigned i = 0; i < KEYS; i++) {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        int64_t ttl = ttls[rng % 4];
+        uint64_t r = rng();
+        int64_t ttl = ttls[r % 4];
         int kl = snprintf(k, sizeof k, "key:%u", i);
-        assert_int_equal(ks_set(k, (size_t)kl, v, sizes[(rng >> 8) % 3], ttl == KS_NO_EXPIRE ? ttl : T0 + ttl),
+        assert_int_equal(ks_set(k, (size_t)kl, v, sizes[(r >> 8) % 3], ttl == KS_NO_EXPIRE ? ttl : T0 + ttl),
                          KS_OK);
     }
     struct alloc_stats st;

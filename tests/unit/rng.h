@@ -1,9 +1,9 @@
 /*
- * Deterministic randomness for the alloc unit tests (test_alloc.c,
- * test_compact.c): a splitmix64 generator whose state each test seeds with
- * a fixed value, and a 64-bit finaliser that derives block contents from an
- * id. Header-only because these tests link alloc and cmocka and nothing
- * else; each test file includes it once and so owns its own rng_state.
+ * Deterministic randomness for the unit tests (alloc and keyspace): a
+ * splitmix64 generator whose state each test seeds with a fixed value, and
+ * a 64-bit finaliser that derives contents from an id. Header-only because
+ * each unit test links its own module and cmocka and nothing else; each
+ * test file includes it once and so owns its own rng_state.
  */
 #pragma once
 
