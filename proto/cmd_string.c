@@ -547,26 +547,6 @@ void cmd_decrby(struct session *s, int argc, struct slice *argv)
     incr_generic(s, &argv[1], -decr);
 }
 
-size_t proto_format_long_double(char *buf, long double v)
-{
-    int l = snprintf(buf, PROTO_LD_BUFSIZE, "%.17Lf", v);
-    if (l < 0 || l >= PROTO_LD_BUFSIZE)     /* only for non-finite input */
-        l = 0;
-    size_t n = (size_t)l;
-    if (memchr(buf, '.', n) != NULL) {
-        while (n > 0 && buf[n - 1] == '0')
-            n--;
-        if (n > 0 && buf[n - 1] == '.')
-            n--;
-    }
-    if (n == 2 && buf[0] == '-' && buf[1] == '0') {
-        buf[0] = '0';
-        n = 1;
-    }
-    buf[n] = '\0';
-    return n;
-}
-
 void cmd_incrbyfloat(struct session *s, int argc, struct slice *argv)
 {
     const struct slice *key = &argv[1];
@@ -592,8 +572,8 @@ void cmd_incrbyfloat(struct session *s, int argc, struct slice *argv)
     }
     /* The stored text and the reply must be the same bytes, so both come
      * from this one formatting. */
-    char buf[PROTO_LD_BUFSIZE];
-    size_t n = proto_format_long_double(buf, v);
+    char buf[REPLY_LD_BUFSIZE];
+    size_t n = reply_format_long_double(buf, v);
     if (store_counter(s, key, old, buf, n))
         reply_bulk(&s->reply, buf, n);
 }

@@ -72,15 +72,6 @@ void cmd_incrby(struct session *s, int argc, struct slice *argv);
 void cmd_decrby(struct session *s, int argc, struct slice *argv);
 void cmd_incrbyfloat(struct session *s, int argc, struct slice *argv);
 
-/*
- * Formats v the way INCRBYFLOAT stores it (Redis's "human" long double
- * form: %.17Lf with trailing zeros and a bare '.' removed, "-0" as "0").
- * buf must hold PROTO_LD_BUFSIZE bytes (enough for any finite long double).
- * Returns the length, without the terminating NUL.
- */
-#define PROTO_LD_BUFSIZE 5120
-size_t proto_format_long_double(char *buf, long double v);
-
 /* ---- cmd_keys.c: the generic keyspace commands ---- */
 void cmd_del(struct session *s, int argc, struct slice *argv);       /* also UNLINK */
 void cmd_exists(struct session *s, int argc, struct slice *argv);

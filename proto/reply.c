@@ -414,34 +414,38 @@ void reply_double(struct reply *r, double d)
     }
 }
 
+size_t reply_format_long_double(char *buf, long double v)
+{
+    int n;
+    if (isinf(v))
+        n = snprintf(buf, REPLY_LD_BUFSIZE, "%s", v > 0 ? "inf" : "-inf");
+    else if (isnan(v))
+        n = snprintf(buf, REPLY_LD_BUFSIZE, "nan");
+    else
+        n = snprintf(buf, REPLY_LD_BUFSIZE, "%.17Lf", v);
+    if (n < 0 || n >= REPLY_LD_BUFSIZE)     /* cannot happen: the size fits LDBL_MAX */
+        n = 0;
+    size_t len = (size_t)n;
+    /* "%.17Lf" always has a '.': drop trailing zeros, then a bare dot */
+    if (memchr(buf, '.', len) != NULL) {
+        while (len > 0 && buf[len - 1] == '0')
+            len--;
+        if (len > 0 && buf[len - 1] == '.')
+            len--;
+    }
+    if (len == 2 && buf[0] == '-' && buf[1] == '0') {
+        buf[0] = '0';
+        len = 1;
+    }
+    buf[len] = '\0';
+    return len;
+}
+
 void reply_long_double(struct reply *r, long double d)
 {
-    /* %.17Lf of the largest long double is ~4950 digits */
-    char num[5200];
-    int n;
-    if (isinf(d)) {
-        n = snprintf(num, sizeof(num), "%s", d > 0 ? "inf" : "-inf");
-    } else if (isnan(d)) {
-        n = snprintf(num, sizeof(num), "nan");
-    } else {
-        n = snprintf(num, sizeof(num), "%.17Lf", d);
-        if (n < 0 || (size_t)n >= sizeof(num)) {
-            reply_error(r, "ERR internal error formatting a number");
-            return;
-        }
-        /* "%.17Lf" always has a '.': drop trailing zeros, then a bare dot */
-        if (memchr(num, '.', (size_t)n) != NULL) {
-            while (n > 0 && num[n - 1] == '0')
-                n--;
-            if (n > 0 && num[n - 1] == '.')
-                n--;
-        }
-        if (n == 2 && num[0] == '-' && num[1] == '0') {
-            num[0] = '0';
-            n = 1;
-        }
-    }
-    reply_bulk(r, num, (size_t)n);
+    char num[REPLY_LD_BUFSIZE];
+    size_t n = reply_format_long_double(num, d);
+    reply_bulk(r, num, n);
 }
 
 void reply_bool(struct reply *r, bool b)

@@ -75,6 +75,15 @@ void reply_double(struct reply *r, double d);
 /* Bulk of a long double formatted as INCRBYFLOAT does ("%.17Lf", then no
  * trailing zeros and no trailing dot: 10.5+0.1 gives "10.6"). */
 void reply_long_double(struct reply *r, long double d);
+/*
+ * The text reply_long_double sends, for callers that also keep it
+ * (INCRBYFLOAT stores the very bytes it replies): "-0" becomes "0", and
+ * non-finite values are "inf", "-inf" and "nan". buf must hold
+ * REPLY_LD_BUFSIZE bytes (enough for any long double). Returns the length;
+ * buf is NUL-terminated.
+ */
+#define REPLY_LD_BUFSIZE 5120
+size_t reply_format_long_double(char *buf, long double v);
 void reply_bool(struct reply *r, bool b);
 void reply_verbatim(struct reply *r, const char *p, size_t n, const char *fmt3);
 

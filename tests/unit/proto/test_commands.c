@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,18 +429,19 @@ static void test_incrbyfloat(void **state)
         "incrbyfloat", "big", "1e300");
 }
 
-/* INCRBYFLOAT stores and replies with proto_format_long_double; it must
- * agree with the encoder's reply_long_double, which other code uses. */
+/* INCRBYFLOAT stores and replies the text of reply_format_long_double,
+ * the formatter behind reply_long_double: that bulk must hold exactly the
+ * same text, and the buffer must fit the widest long double. */
 static void test_long_double_format(void **state)
 {
     const long double vals[] = { 0.0L, -0.0L, 1.5L, -1.5L, 0.1L, 10.6L, 3010.6L, 1e300L,
                                  -1e-20L, 123456789.125L, 1e-17L, 5e-18L };
-    char buf[PROTO_LD_BUFSIZE];
+    char buf[REPLY_LD_BUFSIZE];
     struct reply r;
 
     reply_init(&r);
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
-        size_t n = proto_format_long_double(buf, vals[i]);
+        size_t n = reply_format_long_double(buf, vals[i]);
         reply_long_double(&r, vals[i]);
         char hdr[32];
         int h = snprintf(hdr, sizeof hdr, "$%zu\r\n", n);
@@ -449,14 +451,18 @@ static void test_long_double_format(void **state)
         reply_clear(&r);
     }
     reply_deinit(&r);
-    assert_int_equal(proto_format_long_double(buf, 2.5L), 3);
+    assert_int_equal(reply_format_long_double(buf, 2.5L), 3);
     assert_string_equal(buf, "2.5");
-    assert_int_equal(proto_format_long_double(buf, -0.0L), 1);
+    assert_int_equal(reply_format_long_double(buf, -0.0L), 1);
     assert_string_equal(buf, "0");
-    proto_format_long_double(buf, 5e-18L);   /* rounds to zero at 17 places */
+    reply_format_long_double(buf, 5e-18L);   /* rounds to zero at 17 places */
     assert_string_equal(buf, "0");
-    proto_format_long_double(buf, 1e-17L);
+    reply_format_long_double(buf, 1e-17L);
     assert_string_equal(buf, "0.00000000000000001");
+    size_t n = reply_format_long_double(buf, -LDBL_MAX);
+    assert_true(n > 4900 && n < REPLY_LD_BUFSIZE);
+    assert_int_equal(strlen(buf), n);
+    assert_int_equal(buf[0], '-');
 }
 
 /* ------------------------------------------------------------- generic */
