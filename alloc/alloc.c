@@ -1434,14 +1434,12 @@ static void count(uint64_t *run_field, uint64_t *total_field, uint64_t n)
  * unmapped if it emptied, else back on the allocation lists. */
 static void mover_drop(struct alloc_arena *a)
 {
-    struct size_class *c = &g.cls[a->cls];
     a->flags &= (uint8_t)~FLAG_MOVER;
     if (a->live == 0) {
-        arena_unlink_empty(c, a, true);   /* queued: release_some unmaps it */
+        arena_unlink_empty(&g.cls[a->cls], a, true);   /* queued: release_some unmaps it */
         COUNT(arenas_evacuated, 1);
     } else {
-        a->flags &= (uint8_t)~FLAG_BUSY;
-        bucket_push(&g.bl[a->cls][a->band], bucket_of(c, a->live), a);
+        alloc_arena_unpin(a);
         COUNT(arenas_abandoned, 1);
     }
     mv.done++;
@@ -1845,22 +1843,16 @@ void *alloc_move(const void *from)
         !(*bm_word(a, idx >> 6) & (1ull << (idx & 63))))
         alloc_panic("move of a pointer that is not a live block", from);
     size_t size = a->slot_size - slack_get(a, idx);
-    struct size_class *c = &g.cls[a->cls];
     struct band_lists *bl = &g.bl[a->cls][a->band];
     /* keep the copy out of from's own arena: pin it for the allocation
-     * unless it already is (the mover's source is) */
-    bool pinned_here = !(a->flags & FLAG_BUSY);
-    if (pinned_here) {
-        bucket_remove(bl, a);
-        a->flags |= FLAG_BUSY;
-    }
+     * unless it already is (the mover's source is); it keeps from, so the
+     * unpin puts it back on its list */
+    bool pinned_here = alloc_arena_pin(a);
     struct alloc_arena *d = bl->nonempty ? bl->head[31 - __builtin_clz(bl->nonempty)]
                                          : arena_new(a->cls, a->band);
-    void *p = d ? arena_take(c, d, size) : NULL;
-    if (pinned_here) {
-        a->flags &= (uint8_t)~FLAG_BUSY;
-        bucket_push(bl, bucket_of(c, a->live), a);
-    }
+    void *p = d ? arena_take(&g.cls[a->cls], d, size) : NULL;
+    if (pinned_here)
+        alloc_arena_unpin(a);
     if (p == NULL) {
         g.failures++;
         errno = ENOMEM;
