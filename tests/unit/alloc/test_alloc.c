@@ -87,14 +87,12 @@ static void pattern(void *blk, size_t n, uint64_t id, bool check)
     pattern_range(p, n - 256, n, id, check);
 }
 
+/* alloc_rss_bytes, which must have read a figure (0 means it could not) */
 static size_t rss_bytes(void)
 {
-    FILE *f = fopen("/proc/self/statm", "r");
-    assert_non_null(f);
-    unsigned long size = 0, res = 0;
-    assert_int_equal(fscanf(f, "%lu %lu", &size, &res), 2);
-    fclose(f);
-    return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
+    size_t rss = alloc_rss_bytes();
+    assert_true(rss > 0);
+    return rss;
 }
 
 static void setup_with(size_t arena_size, unsigned retain)
