@@ -27,7 +27,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
@@ -49,53 +48,6 @@ void proto_memory_reset(void)
     peak_allocated = startup_allocated;
 }
 
-
-static bool arg_is(const struct slice *a, const char *word)
-{
-    size_t n = strlen(word);
-    return a->len == n && strncasecmp(a->p, word, n) == 0;
-}
-
-/* Parses a whole slice as a signed 64-bit decimal, as Redis's string2ll
- * does (no spaces, no '+', no leading zeros except "0"). */
-static bool parse_ll(const struct slice *a, long long *out)
-{
-    if (a->len == 0 || a->len > 20)
-        return false;
-    const char *p = a->p;
-    size_t i = 0;
-    bool neg = false;
-    if (p[0] == '-') {
-        neg = true;
-        i = 1;
-        if (a->len == 1)
-            return false;
-    }
-    if (p[i] == '0' && a->len > i + 1)
-        return false;
-    if (p[i] == '0' && neg)
-        return false;
-    unsigned long long v = 0;
-    for (; i < a->len; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (18446744073709551615ull - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (neg) {
-        if (v > 9223372036854775808ull)
-            return false;
-        *out = v == 9223372036854775808ull ? (-9223372036854775807ll - 1) : -(long long)v;
-    } else {
-        if (v > 9223372036854775807ull)
-            return false;
-        *out = (long long)v;
-    }
-    return true;
-}
-
 /* ---------------------------------------------------------------- USAGE */
 
 void cmd_memory_usage(struct session *s, int argc, struct slice *argv)
@@ -103,9 +55,9 @@ void cmd_memory_usage(struct session *s, int argc, struct slice *argv)
     /* Options are checked before the key is looked up, as in Redis. SAMPLES
      * has no effect on a string value; it is accepted for compatibility. */
     for (int j = 3; j < argc; j++) {
-        if (arg_is(&argv[j], "samples") && j + 1 < argc) {
+        if (slice_eq(&argv[j], "samples") && j + 1 < argc) {
             long long n;
-            if (!parse_ll(&argv[j + 1], &n)) {
+            if (!slice_to_ll(&argv[j + 1], &n)) {
                 reply_error(&s->reply, ERR_NOT_INT);
                 return;
             }
