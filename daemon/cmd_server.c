@@ -497,13 +497,6 @@ static void cmd_client_reply(struct session *s, int argc, struct slice *argv)
     }
 }
 
-static void cmd_container(struct session *s, int argc, struct slice *argv)
-{
-    /* Reached only if the table routes a bare container here. */
-    reply_errorf(&s->reply, "ERR unknown subcommand. Try %.*s HELP.",
-                 (int)(argv[0].len > 32 ? 32 : argv[0].len), argv[0].p);
-}
-
 /* ---- INFO ---- */
 
 static void human_bytes(char *buf, size_t len, double n)
@@ -973,6 +966,7 @@ static const struct command config_subs[] = {
     {.name = NULL},
 };
 
+/* Containers have no proc: proto answers a missing or unknown subcommand. */
 static const struct command server_rows[] = {
     {.name = "hello", .arity = -1, .flags = F_CONN | CMD_NOAUTH, .proc = cmd_hello,
      .summary = "Handshake with the server", .group = "connection", .since = "6.0.0",
@@ -986,7 +980,7 @@ static const struct command server_rows[] = {
     {.name = "reset", .arity = 1, .flags = F_CONN | CMD_NOAUTH, .proc = cmd_reset,
      .summary = "Reset the connection", .group = "connection", .since = "6.2.0",
      .complexity = "O(1)"},
-    {.name = "client", .arity = -2, .flags = 0, .proc = cmd_container,
+    {.name = "client", .arity = -2, .flags = 0, .proc = NULL,
      .summary = "A container for client connection commands", .group = "connection",
      .since = "2.4.0", .subcommands = client_subs},
     {.name = "info", .arity = -1, .flags = CMD_LOADING | CMD_STALE, .proc = cmd_info,
@@ -995,7 +989,7 @@ static const struct command server_rows[] = {
     {.name = "shutdown", .arity = -1, .flags = F_ADMIN, .proc = cmd_shutdown,
      .summary = "Stop the server", .group = "server", .since = "1.0.0",
      .complexity = "O(N) when saving, where N is the total number of keys in all databases"},
-    {.name = "config", .arity = -2, .flags = 0, .proc = cmd_container,
+    {.name = "config", .arity = -2, .flags = 0, .proc = NULL,
      .summary = "A container for server configuration commands", .group = "server",
      .since = "2.0.0", .subcommands = config_subs},
 };

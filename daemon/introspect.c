@@ -901,17 +901,12 @@ static const struct command latency_subs[] = {
     {.name = NULL},
 };
 
-static void cmd_container(struct session *s, int argc, struct slice *argv)
-{
-    reply_errorf(&s->reply, "ERR unknown subcommand. Try %.*s HELP.",
-                 (int)(argv[0].len > 32 ? 32 : argv[0].len), argv[0].p);
-}
-
+/* Containers have no proc: proto answers a missing or unknown subcommand. */
 static const struct command introspect_rows[] = {
-    {.name = "slowlog", .arity = -2, .flags = 0, .proc = cmd_container,
+    {.name = "slowlog", .arity = -2, .flags = 0, .proc = NULL,
      .summary = "A container for slow log commands", .group = "server", .since = "2.2.12",
      .subcommands = slowlog_subs},
-    {.name = "latency", .arity = -2, .flags = 0, .proc = cmd_container,
+    {.name = "latency", .arity = -2, .flags = 0, .proc = NULL,
      .summary = "A container for latency diagnostics commands", .group = "server",
      .since = "2.8.13", .subcommands = latency_subs},
     {.name = "monitor", .arity = 1, .flags = F_ADMIN, .proc = cmd_monitor,
