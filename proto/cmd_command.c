@@ -17,13 +17,13 @@
  * uses for its "command|<sub>" subcommands.
  */
 #include <fnmatch.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "proto/internal.h"
 
-#define NAME_MAX_LEN 256
+/* Longest LIST FILTERBY argument, plus its NUL (fnmatch needs one). */
+#define FILTER_MAX_LEN 256
 
 static size_t count_subs(const struct command *c)
 {
@@ -32,14 +32,6 @@ static size_t count_subs(const struct command *c)
         while (c->subcommands[n].name != NULL)
             n++;
     return n;
-}
-
-static void full_name(char *dst, const struct command *parent, const struct command *c)
-{
-    if (parent != NULL)
-        snprintf(dst, NAME_MAX_LEN, "%s|%s", parent->name, c->name);
-    else
-        snprintf(dst, NAME_MAX_LEN, "%s", c->name);
 }
 
 /* Looks up "name" or "parent|sub"; sets *parent for a subcommand. */
@@ -131,10 +123,8 @@ static void reply_key_specs(struct reply *r, const struct command *c)
 
 static void reply_info(struct reply *r, const struct command *c, const struct command *parent)
 {
-    char name[NAME_MAX_LEN];
-    full_name(name, parent, c);
     reply_array(r, 10);
-    reply_cstr(r, name);
+    reply_cstr(r, command_fullname(c));
     reply_int(r, c->arity);
 
     size_t nflags = 0;
@@ -190,9 +180,7 @@ static void reply_docs(struct reply *r, const struct command *c, const struct co
         reply_cstr(r, "subcommands");
         reply_map(r, nsubs);
         for (size_t i = 0; i < nsubs; i++) {
-            char name[NAME_MAX_LEN];
-            full_name(name, c, &c->subcommands[i]);
-            reply_cstr(r, name);
+            reply_cstr(r, command_fullname(&c->subcommands[i]));
             reply_docs(r, &c->subcommands[i], c);
         }
     }
@@ -227,7 +215,6 @@ static bool list_match(const struct walk *w, const struct command *c,
 static void walk_one(const struct command *c, void *ctx)
 {
     struct walk *w = ctx;
-    char name[NAME_MAX_LEN];
     switch (w->mode) {
     case WALK_INFO:
         reply_info(w->r, c, NULL);
@@ -244,7 +231,7 @@ static void walk_one(const struct command *c, void *ctx)
             w->n++;
         }
         for (size_t i = 0; i < count_subs(c); i++) {
-            full_name(name, c, &c->subcommands[i]);
+            const char *name = command_fullname(&c->subcommands[i]);
             if (list_match(w, &c->subcommands[i], c, name)) {
                 reply_cstr(w->r, name);
                 w->n++;
@@ -372,9 +359,7 @@ void cmd_command(struct session *s, int argc, struct slice *argv)
                 const struct command *c = lookup_full(&argv[i], &parent);
                 if (c == NULL)
                     continue;
-                char name[NAME_MAX_LEN];
-                full_name(name, parent, c);
-                reply_cstr(r, name);
+                reply_cstr(r, command_fullname(c));
                 reply_docs(r, c, parent);
                 n++;
             }
@@ -383,7 +368,7 @@ void cmd_command(struct session *s, int argc, struct slice *argv)
     } else if (slice_eq(sub, "list")) {
         if (!sub_arity_ok(s, argc, -2, "list"))
             return;
-        char filter[NAME_MAX_LEN];
+        char filter[FILTER_MAX_LEN];
         if (argc == 5 && slice_eq(&argv[2], "filterby") && argv[4].len < sizeof(filter)) {
             memcpy(filter, argv[4].p, argv[4].len);
             filter[argv[4].len] = '\0';
