@@ -10,6 +10,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "tests/unit/keyspace/support.h"
 
 void kstest_setup(const struct alloc_options *ao, const struct ks_options *o)
@@ -42,4 +45,19 @@ int kstest_teardown(void **state)
     assert_int_equal(st.live_blocks, 0);   /* every entry freed */
     alloc_teardown();
     return 0;
+}
+
+unsigned kstest_key_number(const struct entry *e, const char *prefix)
+{
+    size_t kl, pl = strlen(prefix);
+    const char *k = entry_key(e, &kl);
+    char buf[32];
+    assert_true(kl > pl && kl < sizeof buf);
+    assert_true(memcmp(k, prefix, pl) == 0);
+    memcpy(buf, k, kl);   /* keys are not NUL-terminated */
+    buf[kl] = 0;
+    char *end;
+    unsigned long n = strtoul(buf + pl, &end, 10);
+    assert_true(*end == 0);
+    return (unsigned)n;
 }

@@ -21,3 +21,7 @@ void kstest_setup(const struct alloc_options *ao, const struct ks_options *o);
  * then alloc_teardown. A cmocka teardown (state is unused, may be NULL;
  * returns 0), also called directly by tests that bring up their own. */
 int kstest_teardown(void **state);
+
+/* The decimal number that follows prefix in e's key (keys like "key:12");
+ * fails the test unless the key is prefix and digits, under 32 bytes. */
+unsigned kstest_key_number(const struct entry *e, const char *prefix);

@@ -197,13 +197,7 @@ struct seen {
 static void visit(struct entry *e, void *ctx)
 {
     struct seen *s = ctx;
-    size_t kl;
-    const char *k = entry_key(e, &kl);
-    char buf[32];
-    assert_true(kl < sizeof buf);
-    memcpy(buf, k, kl);
-    buf[kl] = 0;
-    unsigned i = (unsigned)strtoul(buf + 4, NULL, 10);
+    unsigned i = kstest_key_number(e, "key:");
     if (i < s->n && s->count[i] < 255)
         s->count[i]++;
 }

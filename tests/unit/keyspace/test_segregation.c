@@ -154,11 +154,8 @@ struct pin_seen {
 static void on_pinner(const struct ks_pinner *p, void *ctx)
 {
     struct pin_seen *s = ctx;
-    size_t kl;
-    const char *k = entry_key(p->e, &kl);
     assert_true(s->n < 64);
-    assert_true(kl > 4 && memcmp(k, "pin:", 4) == 0);
-    s->keys[s->n] = (unsigned)strtoul(k + 4, NULL, 10);
+    s->keys[s->n] = kstest_key_number(p->e, "pin:");
     s->live[s->n] = p->arena_live;
     s->arena[s->n++] = p->arena;
     assert_true(p->arena_live < p->arena_slots);
