@@ -1085,20 +1085,30 @@ void alloc_arena_unpin(struct alloc_arena *a)
     }
 }
 
-size_t alloc_arena_walk(struct alloc_arena *a, size_t *cursor, alloc_live_fn fn, void *ctx)
+/* The first live slot of a at or after slot i, or a->bumped when there is
+ * none; *empty_words counts the bitmap words found empty on the way. It
+ * reads the bitmap afresh, so a walk whose callback frees blocks calls it
+ * again for every slot. */
+static inline size_t next_live(const struct alloc_arena *a, size_t i, size_t *empty_words)
 {
-    size_t calls = 0;
-    bool pinned_here = alloc_arena_pin(a);
-    size_t i = *cursor;
     while (i < a->bumped) {
         uint32_t w = (uint32_t)(i >> 6);
-        /* Re-read the word each time: fn may free or allocate anywhere. */
         uint64_t bits = *bm_word(a, w) & (~(uint64_t)0 << (i & 63));
-        if (bits == 0) {
-            i = ((size_t)w + 1) * 64;
-            continue;
-        }
-        i = (size_t)w * 64 + (unsigned)__builtin_ctzll(bits);
+        if (bits)
+            return (size_t)w * 64 + (unsigned)__builtin_ctzll(bits);
+        i = ((size_t)w + 1) * 64;
+        ++*empty_words;
+    }
+    return a->bumped;
+}
+
+size_t alloc_arena_walk(struct alloc_arena *a, size_t *cursor, alloc_live_fn fn, void *ctx)
+{
+    size_t calls = 0, skipped = 0;
+    bool pinned_here = alloc_arena_pin(a);
+    size_t i = *cursor;
+    /* fn may free or allocate anywhere: the next slot is looked up afresh */
+    while ((i = next_live(a, i, &skipped)) < a->bumped) {
         calls++;
         bool go = fn(a->slots + i * a->slot_size, ctx);
         i++;
@@ -1713,25 +1723,16 @@ static enum batch mover_batch(alloc_evacuate_fn fn, void *ctx)
         }
         struct alloc_arena *a = mv.cur;
         struct band_lists *bl = &g.bl[a->cls][a->band];
-        /* next live slot at or after the cursor; the arena is slated, so
-         * no slot becomes live behind our back */
-        size_t i = mv.cursor;
-        uint64_t bits = 0;
-        while (i < a->bumped) {
-            uint32_t w = (uint32_t)(i >> 6);
-            bits = *bm_word(a, w) & (~(uint64_t)0 << (i & 63));
-            if (bits)
-                break;
-            i = ((size_t)w + 1) * 64;
-            units++;
-        }
-        if (i >= a->bumped || bits == 0) {
+        /* next live slot at or after the cursor (an empty bitmap word
+         * costs a unit); the arena is slated, so no slot becomes live
+         * behind our back */
+        size_t i = next_live(a, mv.cursor, &units);
+        if (i >= a->bumped) {
             mv.cur = NULL;
             mover_drop(a);
             units += 16;
             continue;
         }
-        i = (i & ~(size_t)63) + (unsigned)__builtin_ctzll(bits);
         if (bl->nonempty == 0) {
             /* no unslated arena with a free slot: a copy would need a new arena */
             if (mv.plan)
