@@ -41,20 +41,6 @@
 
 /* ---- small helpers ---- */
 
-/* Constant-time over max(len) bytes; the lengths leak only through it. */
-static bool secret_eq(const char *want, const char *got, size_t glen)
-{
-    size_t wl = strlen(want);
-    size_t n = wl > glen ? wl : glen;
-    unsigned char diff = (unsigned char)(wl != glen);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char a = i < wl ? (unsigned char)want[i] : 0;
-        unsigned char b = i < glen ? (unsigned char)got[i] : 0;
-        diff |= (unsigned char)(a ^ b);
-    }
-    return diff == 0;
-}
-
 void admin_body_printf(struct admin_http_body *b, const char *fmt, ...)
 {
     struct text t = {b->p, b->len, b->cap, false};
@@ -101,7 +87,7 @@ static void a_auth(struct conn *c, int argc, struct slice *argv)
         return;
     }
     const struct slice *pw = &argv[argc - 1];   /* AUTH [user] password: any user */
-    if (!secret_eq(cfg.admin_password, pw->p, pw->len)) {
+    if (!config_secret_eq(cfg.admin_password, pw->p, pw->len)) {
         log_warn("Admin port: failed AUTH from %s", c->addr);
         reply_error(&c->sess.reply, "WRONGPASS invalid admin password");
         return;
@@ -896,7 +882,7 @@ static bool http_authorized(const char *v, size_t n)
     while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
         n--;
     if (n > 7 && strncasecmp(v, "Bearer ", 7) == 0)
-        return secret_eq(cfg.admin_password, v + 7, n - 7);
+        return config_secret_eq(cfg.admin_password, v + 7, n - 7);
     if (n > 6 && strncasecmp(v, "Basic ", 6) == 0) {
         char dec[1024];
         long dl = b64_decode(v + 6, n - 6, dec, sizeof(dec));
@@ -906,7 +892,7 @@ static bool http_authorized(const char *v, size_t n)
         if (colon == NULL)
             return false;
         size_t pl = (size_t)(dec + dl - (colon + 1));
-        return secret_eq(cfg.admin_password, colon + 1, pl);
+        return config_secret_eq(cfg.admin_password, colon + 1, pl);
     }
     return false;
 }

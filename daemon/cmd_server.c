@@ -39,22 +39,6 @@ static bool arg_is(const struct slice *a, const char *w)
 
 /* ---- authentication ---- */
 
-/* Compares without an early exit, so timing does not reveal how much of
- * the password matched (the length still shows only through the loop
- * bound, which runs over the longer of the two). */
-static bool password_eq(const char *want, const struct slice *got)
-{
-    size_t wl = strlen(want);
-    size_t n = wl > got->len ? wl : got->len;
-    unsigned char diff = (unsigned char)(wl != got->len);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char a = i < wl ? (unsigned char)want[i] : 0;
-        unsigned char b = i < got->len ? (unsigned char)got->p[i] : 0;
-        diff |= (unsigned char)(a ^ b);
-    }
-    return diff == 0;
-}
-
 /* Checks (user, pass) against the default user; user NULL means "default". */
 static bool check_credentials(const struct slice *user, const struct slice *pass)
 {
@@ -62,7 +46,7 @@ static bool check_credentials(const struct slice *user, const struct slice *pass
         return false;
     if (cfg.requirepass[0] == '\0')
         return true;   /* the default user has no password: anything goes */
-    return password_eq(cfg.requirepass, pass);
+    return config_secret_eq(cfg.requirepass, pass->p, pass->len);
 }
 
 static void cmd_auth(struct session *s, int argc, struct slice *argv)

@@ -778,6 +778,21 @@ out:
     return st;
 }
 
+bool config_secret_eq(const char *want, const char *got, size_t glen)
+{
+    /* No early exit: the loop runs over the longer of the two, so timing
+     * shows how long they are but not how much of the password matched. */
+    size_t wl = strlen(want);
+    size_t n = wl > glen ? wl : glen;
+    unsigned char diff = (unsigned char)(wl != glen);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char a = i < wl ? (unsigned char)want[i] : 0;
+        unsigned char b = i < glen ? (unsigned char)got[i] : 0;
+        diff |= (unsigned char)(a ^ b);
+    }
+    return diff == 0;
+}
+
 bool config_glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool nocase)
 {
     /* Iterative matcher with single-star backtracking: on a mismatch after a

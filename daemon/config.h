@@ -262,5 +262,9 @@ struct cfg_obl {
  * the last normal group wins; the normal fields stay zero if none). */
 bool config_parse_obl(const char *s, struct cfg_obl *out);
 
+/* Whether got (glen bytes) equals the password option's value want, in time
+ * that depends only on the two lengths (requirepass, admin-password). */
+bool config_secret_eq(const char *want, const char *got, size_t glen);
+
 /* The enum value as its word ("notice"), for logs; NULL if out of range. */
 const char *config_enum_name(const struct cfg_option *o, long long v);

@@ -2,7 +2,8 @@
  * test_config: the option table engine (daemon/config.c) on its own:
  * defaults, value parsing and bounds, redis.conf-style files and their
  * error messages, CONFIG SET atomicity, CONFIG GET formatting, the glob
- * matcher, and that conf/compactd.conf is exactly the generated sample.
+ * matcher, the password comparison, and that conf/compactd.conf is exactly
+ * the generated sample.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -291,6 +292,20 @@ static void test_glob(void **state)
     assert_false(config_glob_match("P*", 2, "port", 4, false));
 }
 
+static void test_secret_eq(void **state)
+{
+    (void)state;
+    assert_true(config_secret_eq("s3cret", "s3cret", 6));
+    assert_true(config_secret_eq("", "", 0));
+    assert_true(config_secret_eq("ab", "abX", 2));     /* only glen bytes count */
+    assert_false(config_secret_eq("s3cret", "s3creT", 6));
+    assert_false(config_secret_eq("s3cret", "s3cre", 5));
+    assert_false(config_secret_eq("s3cret", "s3cret!", 7));
+    assert_false(config_secret_eq("", "x", 1));
+    assert_false(config_secret_eq("x", "", 0));
+    assert_false(config_secret_eq("a", "a\0", 2));     /* a NUL in the input is a byte too */
+}
+
 static void test_sample_matches_conf(void **state)
 {
     (void)state;
@@ -386,6 +401,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_glob, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_eq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sample_matches_conf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_milli_obl_alias, setup, teardown),
     };
