@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/command.h"
@@ -97,4 +98,90 @@ void ptest_expect_reply(struct session *s, const char *file, int line, const cha
 void *ptest_failing_block_alloc(size_t size, unsigned band)
 {
     return ptest_fail_blocks ? NULL : alloc_block(size, band);
+}
+
+/* Parses the value at p[0..len); returns the bytes it spans. */
+static size_t parse_node(const char *p, size_t len, struct ptest_node *n)
+{
+    assert_true(len >= 3);
+    const char *cr = memchr(p, '\r', len);
+    assert_true(cr != NULL && cr + 1 < p + len);
+    assert_int_equal(cr[1], '\n');
+    size_t hl = (size_t)(cr - p) + 2;
+    memset(n, 0, sizeof(*n));
+    n->type = p[0];
+    char num[32] = "";
+    size_t nl = (size_t)(cr - p) - 1;
+    if (p[0] != '+' && p[0] != '-' && p[0] != ',') {
+        assert_true(nl < sizeof(num));
+        memcpy(num, p + 1, nl);
+        num[nl] = '\0';
+    }
+    switch (p[0]) {
+    case '+': case '-': case ',':
+        n->str = p + 1;
+        n->len = nl;
+        return hl;
+    case ':':
+        n->num = strtoll(num, NULL, 10);
+        return hl;
+    case '_':
+        return hl;
+    case '$':
+        n->num = strtoll(num, NULL, 10);
+        if (n->num < 0) {
+            n->type = '_';
+            return hl;
+        }
+        n->str = p + hl;
+        n->len = (size_t)n->num;
+        assert_true(hl + n->len + 2 <= len);
+        assert_memory_equal(p + hl + n->len, "\r\n", 2);
+        return hl + n->len + 2;
+    case '*': case '~': case '%': {
+        n->num = strtoll(num, NULL, 10);
+        if (n->num < 0) {
+            n->type = '_';
+            return hl;
+        }
+        n->nkids = (size_t)n->num * (p[0] == '%' ? 2 : 1);
+        n->kids = calloc(n->nkids ? n->nkids : 1, sizeof(*n->kids));
+        assert_non_null(n->kids);
+        size_t off = hl;
+        for (size_t i = 0; i < n->nkids; i++)
+            off += parse_node(p + off, len - off, &n->kids[i]);
+        return off;
+    }
+    default:
+        fail_msg("unexpected type byte '%c'", p[0]);
+        return 0;
+    }
+}
+
+void ptest_parse_reply(const struct reply *r, struct ptest_node *n)
+{
+    size_t used = parse_node(r->buf, r->len, n);
+    assert_int_equal(used, r->len);
+}
+
+void ptest_node_free(struct ptest_node *n)
+{
+    for (size_t i = 0; i < n->nkids; i++)
+        ptest_node_free(&n->kids[i]);
+    free(n->kids);
+}
+
+bool ptest_str_is(const struct ptest_node *n, const char *str)
+{
+    return (n->type == '$' || n->type == '+') && n->len == strlen(str)
+           && memcmp(n->str, str, n->len) == 0;
+}
+
+const struct ptest_node *ptest_map_get(const struct ptest_node *m, const char *key)
+{
+    assert_true(m->type == '%' || m->type == '*');
+    for (size_t i = 0; i + 1 < m->nkids; i += 2)
+        if (m->kids[i].type == '$' && ptest_str_is(&m->kids[i], key))
+            return &m->kids[i + 1];
+    return NULL;
 }

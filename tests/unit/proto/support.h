@@ -4,8 +4,9 @@
  * test_commands, test_memory): bring-up and tear-down of the three layers
  * with the clock pinned at T0, client sessions in RESP2, running a request
  * given as C strings, and byte-exact reply checks that print both sides
- * escaped on mismatch. Linked only with proto (and what proto links), so
- * the tests stay unit tests.
+ * escaped on mismatch; and a RESP reader for tests that check a reply's
+ * shape. Linked only with proto (and what proto links), so the tests stay
+ * unit tests.
  */
 #pragma once
 
@@ -55,6 +56,29 @@ void ptest_expect_reply(struct session *s, const char *file, int line, const cha
 /* CMD(expected reply literal, arguments...) on client S; CMD2 on S2 */
 #define CMD(exp, ...) CMD_ON(S, exp, __VA_ARGS__)
 #define CMD2(exp, ...) CMD_ON(S2, exp, __VA_ARGS__)
+
+/*
+ * A small RESP reader, for tests that check a reply's shape rather than
+ * its exact bytes: one parsed value, whose strings point into the reply.
+ */
+struct ptest_node {
+    char type;                  /* RESP type byte; '_' for any null */
+    long long num;              /* integer, or aggregate element count */
+    const char *str;            /* text of a bulk, status, error or double */
+    size_t len;
+    struct ptest_node *kids;    /* nkids elements (2 * num for a map) */
+    size_t nkids;
+};
+
+/* Parses r's buffer, which must hold exactly one value (else the test
+ * fails); free the result with ptest_node_free. */
+void ptest_parse_reply(const struct reply *r, struct ptest_node *n);
+void ptest_node_free(struct ptest_node *n);
+/* n is a bulk or status string equal to str. */
+bool ptest_str_is(const struct ptest_node *n, const char *str);
+/* The value under a bulk-string key in a RESP3 map or a RESP2 flat
+ * key/value array; NULL if there is none. */
+const struct ptest_node *ptest_map_get(const struct ptest_node *m, const char *key);
 
 /* A block allocator for ks_test_fault_hooks that fails while
  * ptest_fail_blocks is set and otherwise is alloc_block. */

@@ -16,6 +16,7 @@
 
 #include "proto/command.h"
 #include "proto/internal.h"
+#include "tests/unit/proto/support.h"
 
 static int ran_get, ran_set, ran_cfg_get, ran_cfg_help;
 
@@ -80,7 +81,6 @@ static const struct command rows[] = {
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
-static struct session S;
 
 static int setup(void **state)
 {
@@ -323,116 +323,21 @@ static void test_stats(void **state)
 }
 
 
-/* ---- a small RESP reader, to check reply shapes ---- */
+/* ---- reply shapes, read with support.h's RESP reader ---- */
 
-struct node {
-    char type;                  /* RESP type byte; '_' for any null */
-    long long num;              /* integer, or aggregate element count */
-    const char *str;            /* bulk/status/error bytes (into the reply) */
-    size_t len;
-    struct node *kids;          /* num elements (2*num for maps) */
-    size_t nkids;
-};
-
-static size_t parse_node(const char *p, size_t len, struct node *n)
-{
-    assert_true(len >= 3);
-    const char *cr = memchr(p, '\r', len);
-    assert_non_null(cr);
-    assert_int_equal(cr[1], '\n');
-    size_t hl = (size_t)(cr - p) + 2;
-    memset(n, 0, sizeof(*n));
-    n->type = p[0];
-    char num[32] = "";
-    size_t nl = (size_t)(cr - p) - 1;
-    if (p[0] != '+' && p[0] != '-') {
-        assert_true(nl < sizeof(num));
-        memcpy(num, p + 1, nl);
-        num[nl] = '\0';
-    }
-    switch (p[0]) {
-    case '+': case '-':
-        n->str = p + 1;
-        n->len = nl;
-        return hl;
-    case ':':
-        n->num = strtoll(num, NULL, 10);
-        return hl;
-    case '_':
-        return hl;
-    case '$':
-        n->num = strtoll(num, NULL, 10);
-        if (n->num < 0) {
-            n->type = '_';
-            return hl;
-        }
-        n->str = p + hl;
-        n->len = (size_t)n->num;
-        assert_true(hl + n->len + 2 <= len);
-        assert_memory_equal(p + hl + n->len, "\r\n", 2);
-        return hl + n->len + 2;
-    case '*': case '~': case '%': {
-        n->num = strtoll(num, NULL, 10);
-        if (n->num < 0) {
-            n->type = '_';
-            return hl;
-        }
-        n->nkids = (size_t)n->num * (p[0] == '%' ? 2 : 1);
-        n->kids = calloc(n->nkids ? n->nkids : 1, sizeof(*n->kids));
-        size_t off = hl;
-        for (size_t i = 0; i < n->nkids; i++)
-            off += parse_node(p + off, len - off, &n->kids[i]);
-        return off;
-    }
-    default:
-        fail_msg("unexpected type byte '%c'", p[0]);
-        return 0;
-    }
-}
-
-static void node_free(struct node *n)
-{
-    for (size_t i = 0; i < n->nkids; i++)
-        node_free(&n->kids[i]);
-    free(n->kids);
-}
-
-/* Parses the whole reply buffer as exactly one value. */
-static void parse_reply(struct node *n)
-{
-    size_t used = parse_node(S.reply.buf, S.reply.len, n);
-    assert_int_equal(used, S.reply.len);
-}
-
-static bool str_is(const struct node *n, const char *s)
-{
-    return (n->type == '$' || n->type == '+') && n->len == strlen(s)
-           && memcmp(n->str, s, n->len) == 0;
-}
-
-static bool has_str(const struct node *agg, const char *s)
+static bool has_str(const struct ptest_node *agg, const char *s)
 {
     for (size_t i = 0; i < agg->nkids; i++)
-        if (str_is(&agg->kids[i], s))
+        if (ptest_str_is(&agg->kids[i], s))
             return true;
     return false;
 }
 
-/* Map lookup in a RESP3 map or a RESP2 flat key/value array. */
-static const struct node *map_get(const struct node *m, const char *key)
-{
-    assert_true(m->type == '%' || m->type == '*');
-    for (size_t i = 0; i + 1 < m->nkids; i += 2)
-        if (str_is(&m->kids[i], key))
-            return &m->kids[i + 1];
-    return NULL;
-}
-
-static void check_info_entry(const struct node *e, const char *name)
+static void check_info_entry(const struct ptest_node *e, const char *name)
 {
     assert_int_equal(e->type, '*');
     assert_int_equal(e->nkids, 10);
-    assert_true(str_is(&e->kids[0], name));
+    assert_true(ptest_str_is(&e->kids[0], name));
     assert_int_equal(e->kids[1].type, ':');
     for (int i = 3; i <= 5; i++)
         assert_int_equal(e->kids[i].type, ':');
@@ -450,48 +355,48 @@ static void test_command_count_list(void **state)
     run(2, "command", "nope");
     REPLY_IS("-ERR unknown subcommand 'nope'. Try COMMAND HELP.\r\n");
 
-    struct node n;
+    struct ptest_node n;
     run(2, "COMMAND", "LIST");
-    parse_reply(&n);
+    ptest_parse_reply(&S.reply, &n);
     assert_int_equal(n.type, '*');
     assert_int_equal(n.nkids, 8);       /* 6 commands + config|get, config|help */
     assert_true(has_str(&n, "get"));
     assert_true(has_str(&n, "config|get"));
     assert_true(has_str(&n, "config|help"));
-    node_free(&n);
+    ptest_node_free(&n);
 
     run(5, "command", "list", "filterby", "pattern", "c*");
-    parse_reply(&n);
+    ptest_parse_reply(&S.reply, &n);
     assert_int_equal(n.nkids, 4);       /* config, config|get, config|help, command */
     assert_false(has_str(&n, "get"));
-    node_free(&n);
+    ptest_node_free(&n);
 
     run(5, "command", "list", "filterby", "aclcat", "@read");
-    parse_reply(&n);
+    ptest_parse_reply(&S.reply, &n);
     assert_int_equal(n.nkids, 1);
     assert_true(has_str(&n, "get"));
-    node_free(&n);
+    ptest_node_free(&n);
 
     run(3, "command", "list", "bogus");
     REPLY_IS("-ERR syntax error\r\n");
 
     run(2, "command", "help");
-    parse_reply(&n);
+    ptest_parse_reply(&S.reply, &n);
     assert_true(n.nkids > 4);
     assert_int_equal(n.kids[0].type, '+');
-    node_free(&n);
+    ptest_node_free(&n);
 }
 
 static void test_command_info(void **state)
 {
     for (int resp = 2; resp <= 3; resp++) {
         S.reply.resp = resp;
-        struct node n;
+        struct ptest_node n;
         run(3, "command", "info", "GET");
-        parse_reply(&n);
+        ptest_parse_reply(&S.reply, &n);
         assert_int_equal(n.type, '*');
         assert_int_equal(n.nkids, 1);
-        const struct node *e = &n.kids[0];
+        const struct ptest_node *e = &n.kids[0];
         check_info_entry(e, "get");
         assert_int_equal(e->kids[1].num, 2);
         assert_int_equal(e->kids[2].type, resp == 3 ? '~' : '*');
@@ -506,20 +411,20 @@ static void test_command_info(void **state)
         assert_true(has_str(&e->kids[6], "@fast"));
         assert_int_equal(e->kids[7].nkids, 0);
         assert_int_equal(e->kids[8].nkids, 1);      /* one key spec */
-        const struct node *ks = &e->kids[8].kids[0];
-        const struct node *bs = map_get(ks, "begin_search");
+        const struct ptest_node *ks = &e->kids[8].kids[0];
+        const struct ptest_node *bs = ptest_map_get(ks, "begin_search");
         assert_non_null(bs);
-        assert_true(str_is(map_get(bs, "type"), "index"));
-        assert_int_equal(map_get(map_get(bs, "spec"), "index")->num, 1);
-        const struct node *fk = map_get(ks, "find_keys");
-        assert_true(str_is(map_get(fk, "type"), "range"));
-        assert_int_equal(map_get(map_get(fk, "spec"), "lastkey")->num, 0);
+        assert_true(ptest_str_is(ptest_map_get(bs, "type"), "index"));
+        assert_int_equal(ptest_map_get(ptest_map_get(bs, "spec"), "index")->num, 1);
+        const struct ptest_node *fk = ptest_map_get(ks, "find_keys");
+        assert_true(ptest_str_is(ptest_map_get(fk, "type"), "range"));
+        assert_int_equal(ptest_map_get(ptest_map_get(fk, "spec"), "lastkey")->num, 0);
         assert_int_equal(e->kids[9].nkids, 0);
-        node_free(&n);
+        ptest_node_free(&n);
 
         /* unknown names give nulls in place; subcommands by full name */
         run(5, "command", "info", "nope", "config", "config|get");
-        parse_reply(&n);
+        ptest_parse_reply(&S.reply, &n);
         assert_int_equal(n.nkids, 3);
         assert_int_equal(n.kids[0].type, '_');
         check_info_entry(&n.kids[1], "config");
@@ -528,27 +433,27 @@ static void test_command_info(void **state)
         check_info_entry(&n.kids[1].kids[9].kids[1], "config|help");
         check_info_entry(&n.kids[2], "config|get");
         assert_int_equal(n.kids[2].kids[1].num, -3);
-        node_free(&n);
+        ptest_node_free(&n);
 
         /* mset: last key -1, step 2 */
         run(3, "command", "info", "mset");
-        parse_reply(&n);
+        ptest_parse_reply(&S.reply, &n);
         check_info_entry(&n.kids[0], "mset");
         assert_int_equal(n.kids[0].kids[4].num, -1);
         assert_int_equal(n.kids[0].kids[5].num, 2);
-        node_free(&n);
+        ptest_node_free(&n);
 
         /* all commands, with and without INFO */
         run(1, "command");
-        parse_reply(&n);
+        ptest_parse_reply(&S.reply, &n);
         assert_int_equal(n.nkids, 6);
         for (size_t i = 0; i < n.nkids; i++)
             check_info_entry(&n.kids[i], rows[i].name);
-        node_free(&n);
+        ptest_node_free(&n);
         run(2, "command", "info");
-        parse_reply(&n);
+        ptest_parse_reply(&S.reply, &n);
         assert_int_equal(n.nkids, 6);
-        node_free(&n);
+        ptest_node_free(&n);
     }
 }
 
@@ -556,37 +461,37 @@ static void test_command_docs(void **state)
 {
     for (int resp = 2; resp <= 3; resp++) {
         S.reply.resp = resp;
-        struct node n;
+        struct ptest_node n;
         run(2, "command", "docs");
-        parse_reply(&n);
+        ptest_parse_reply(&S.reply, &n);
         assert_int_equal(n.type, resp == 3 ? '%' : '*');
         assert_int_equal(n.nkids, 12);
         for (size_t i = 0; i < n.nkids; i += 2) {
             /* what redis-cli asserts while building its hints */
             assert_int_equal(n.kids[i].type, '$');
-            const struct node *d = &n.kids[i + 1];
+            const struct ptest_node *d = &n.kids[i + 1];
             assert_int_equal(d->type, resp == 3 ? '%' : '*');
-            assert_int_equal(map_get(d, "summary")->type, '$');
-            assert_int_equal(map_get(d, "since")->type, '$');
-            assert_int_equal(map_get(d, "group")->type, '$');
-            assert_int_equal(map_get(d, "arguments")->type, '*');
+            assert_int_equal(ptest_map_get(d, "summary")->type, '$');
+            assert_int_equal(ptest_map_get(d, "since")->type, '$');
+            assert_int_equal(ptest_map_get(d, "group")->type, '$');
+            assert_int_equal(ptest_map_get(d, "arguments")->type, '*');
         }
-        const struct node *get = map_get(&n, "get");
-        assert_true(str_is(map_get(get, "summary"), "Get the value of a key"));
-        assert_true(str_is(map_get(get, "group"), "string"));
-        assert_true(str_is(map_get(get, "since"), "1.0.0"));
-        const struct node *subs = map_get(map_get(&n, "config"), "subcommands");
+        const struct ptest_node *get = ptest_map_get(&n, "get");
+        assert_true(ptest_str_is(ptest_map_get(get, "summary"), "Get the value of a key"));
+        assert_true(ptest_str_is(ptest_map_get(get, "group"), "string"));
+        assert_true(ptest_str_is(ptest_map_get(get, "since"), "1.0.0"));
+        const struct ptest_node *subs = ptest_map_get(ptest_map_get(&n, "config"), "subcommands");
         assert_non_null(subs);
-        assert_non_null(map_get(subs, "config|get"));
-        assert_true(str_is(map_get(map_get(subs, "config|help"), "since"), "5.0.0"));
-        node_free(&n);
+        assert_non_null(ptest_map_get(subs, "config|get"));
+        assert_true(ptest_str_is(ptest_map_get(ptest_map_get(subs, "config|help"), "since"), "5.0.0"));
+        ptest_node_free(&n);
 
         /* named: unknown names are left out */
         run(4, "command", "docs", "nope", "SET");
-        parse_reply(&n);
+        ptest_parse_reply(&S.reply, &n);
         assert_int_equal(n.nkids, 2);
-        assert_true(str_is(&n.kids[0], "set"));
-        node_free(&n);
+        assert_true(ptest_str_is(&n.kids[0], "set"));
+        ptest_node_free(&n);
     }
 }
 

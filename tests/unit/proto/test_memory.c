@@ -159,115 +159,31 @@ static void test_errors(void **state)
     assert_true(u->flags & CMD_READONLY);
 }
 
-/* --------------------------------------------------- a tiny RESP reader */
+/* ------------------------------------- fields, via support.h's RESP reader */
 
-enum rtype { R_INT, R_STR, R_DBL, R_ARR, R_MAP, R_NULL };
-
-struct rnode {
-    enum rtype t;
-    long long i;
-    double d;
-    char s[64];
-    size_t n;               /* elements (R_ARR) or pairs (R_MAP) */
-    struct rnode *kids;     /* n or 2n nodes */
-};
-
-static const char *rparse(const char *p, struct rnode *nd);
-
-static const char *rline(const char *p, char *buf, size_t cap)
+static long long ifield(const struct ptest_node *m, const char *key)
 {
-    const char *e = strstr(p, "\r\n");
-    assert_non_null(e);
-    size_t n = (size_t)(e - p);
-    assert_true(n < cap);
-    memcpy(buf, p, n);
-    buf[n] = '\0';
-    return e + 2;
-}
-
-static const char *rparse(const char *p, struct rnode *nd)
-{
-    char line[128];
-    char t = *p++;
-    p = rline(p, line, sizeof line);
-    memset(nd, 0, sizeof *nd);
-    switch (t) {
-    case ':':
-        nd->t = R_INT;
-        nd->i = strtoll(line, NULL, 10);
-        return p;
-    case ',':
-        nd->t = R_DBL;
-        nd->d = strtod(line, NULL);
-        return p;
-    case '_':
-        nd->t = R_NULL;
-        return p;
-    case '$': {
-        long n = strtol(line, NULL, 10);
-        assert_true(n >= 0 && n < 64);
-        nd->t = R_STR;
-        memcpy(nd->s, p, (size_t)n);
-        nd->s[n] = '\0';
-        assert_memory_equal(p + n, "\r\n", 2);
-        return p + n + 2;
-    }
-    case '*':
-    case '%': {
-        nd->t = t == '*' ? R_ARR : R_MAP;
-        nd->n = (size_t)strtoul(line, NULL, 10);
-        size_t k = t == '*' ? nd->n : 2 * nd->n;
-        nd->kids = calloc(k ? k : 1, sizeof *nd->kids);
-        assert_non_null(nd->kids);
-        for (size_t j = 0; j < k; j++)
-            p = rparse(p, &nd->kids[j]);
-        return p;
-    }
-    default:
-        fail_msg("unexpected RESP type '%c'", t);
-        return p;
-    }
-}
-
-static void rfree(struct rnode *nd)
-{
-    size_t k = nd->t == R_ARR ? nd->n : nd->t == R_MAP ? 2 * nd->n : 0;
-    for (size_t j = 0; j < k; j++)
-        rfree(&nd->kids[j]);
-    free(nd->kids);
-}
-
-/* Field lookup in a RESP3 map, or in a RESP2 flat key/value array. */
-static const struct rnode *field(const struct rnode *m, const char *key)
-{
-    size_t pairs = m->t == R_MAP ? m->n : m->n / 2;
-    for (size_t j = 0; j < pairs; j++)
-        if (m->kids[2 * j].t == R_STR && strcmp(m->kids[2 * j].s, key) == 0)
-            return &m->kids[2 * j + 1];
-    return NULL;
-}
-
-static long long ifield(const struct rnode *m, const char *key)
-{
-    const struct rnode *v = field(m, key);
+    const struct ptest_node *v = ptest_map_get(m, key);
     if (v == NULL)
         fail_msg("no field %s", key);
-    assert_int_equal(v->t, R_INT);
-    return v->i;
+    assert_int_equal(v->type, ':');
+    return v->num;
 }
 
 /* A double field: RESP3 ',' or a RESP2 bulk holding the number. */
-static double dfield(const struct rnode *m, const char *key)
+static double dfield(const struct ptest_node *m, const char *key)
 {
-    const struct rnode *v = field(m, key);
+    const struct ptest_node *v = ptest_map_get(m, key);
     if (v == NULL)
         fail_msg("no field %s", key);
-    if (v->t == R_DBL)
-        return v->d;
-    assert_int_equal(v->t, R_STR);
+    assert_true(v->type == ',' || v->type == '$');
+    char num[64];
+    assert_true(v->len < sizeof num);
+    memcpy(num, v->str, v->len);
+    num[v->len] = '\0';
     char *end;
-    double d = strtod(v->s, &end);
-    assert_true(*end == '\0' && end != v->s);
+    double d = strtod(num, &end);
+    assert_true(*end == '\0' && end != num);
     return d;
 }
 
@@ -282,15 +198,15 @@ static void check_stats(int resp)
 {
     S.reply.resp = resp;
     RUN("MEMORY", "STATS");
-    struct rnode root;
-    const char *end = rparse(out(), &root);
-    assert_ptr_equal(end, out() + S.reply.len);   /* exactly one reply */
-    assert_int_equal(root.t, resp == 3 ? R_MAP : R_ARR);
-    size_t pairs = resp == 3 ? root.n : root.n / 2;
+    struct ptest_node root;
+    ptest_parse_reply(&S.reply, &root);     /* exactly one reply */
+    assert_int_equal(root.type, resp == 3 ? '%' : '*');
     if (resp == 2)
-        assert_int_equal(root.n % 2, 0);
-    for (size_t j = 0; j < sizeof redis_order / sizeof redis_order[0]; j++)
-        assert_string_equal(root.kids[2 * j].s, redis_order[j]);
+        assert_int_equal(root.num % 2, 0);
+    for (size_t j = 0; j < sizeof redis_order / sizeof redis_order[0]; j++) {
+        assert_int_equal(root.kids[2 * j].type, '$');
+        assert_true(ptest_str_is(&root.kids[2 * j], redis_order[j]));
+    }
 
     struct alloc_stats as;
     struct ks_stats ks;
@@ -320,12 +236,12 @@ static void check_stats(int resp)
         assert_true(pct > 0.0 && pct <= 100.0);
         assert_true(pct > (double)as.live_bytes * 100.0 / (double)net - 0.001);
         assert_true(pct < (double)as.live_bytes * 100.0 / (double)net + 0.001);
-        const struct rnode *db = field(&root, "db.0");
+        const struct ptest_node *db = ptest_map_get(&root, "db.0");
         assert_non_null(db);
         assert_int_equal(ifield(db, "overhead.hashtable.main"), ks.index_bytes);
         assert_int_equal(ifield(db, "overhead.hashtable.expires"), 0);
     } else {
-        assert_null(field(&root, "db.0"));
+        assert_null(ptest_map_get(&root, "db.0"));
         assert_int_equal(ifield(&root, "keys.bytes-per-key"), 0);
     }
     double pp = dfield(&root, "peak.percentage");
@@ -335,18 +251,18 @@ static void check_stats(int resp)
 
     /* the per-class table: exactly the classes with arenas, in order, each
      * matching alloc's per-class stats */
-    const struct rnode *cls = field(&root, "size-classes");
+    const struct ptest_node *cls = ptest_map_get(&root, "size-classes");
     assert_non_null(cls);
-    assert_int_equal(cls->t, R_ARR);
+    assert_int_equal(cls->type, '*');
     size_t want = 0, live_small = 0, waste = 0, reclaim = 0;
     for (unsigned c = 0; c < alloc_class_count(); c++) {
         struct alloc_class_stats st;
         assert_true(alloc_class_stats(c, &st));
         if (st.arenas == 0)
             continue;
-        assert_true(want < cls->n);
-        const struct rnode *row = &cls->kids[want++];
-        assert_int_equal(row->t, resp == 3 ? R_MAP : R_ARR);
+        assert_true(want < cls->nkids);
+        const struct ptest_node *row = &cls->kids[want++];
+        assert_int_equal(row->type, resp == 3 ? '%' : '*');
         assert_int_equal(ifield(row, "class"), c);
         assert_int_equal(ifield(row, "slot-size"), alloc_class_size(c));
         assert_int_equal(ifield(row, "arenas"), st.arenas);
@@ -358,12 +274,11 @@ static void check_stats(int resp)
         waste += st.waste;
         reclaim += (st.slots - st.live) / (st.slots / st.arenas);
     }
-    assert_int_equal(cls->n, want);
+    assert_int_equal(cls->nkids, want);
     assert_int_equal(live_small + as.large_blocks, as.live_blocks);
     assert_int_equal(ifield(&root, "arena.waste"), waste);
     assert_int_equal(ifield(&root, "arena.reclaimable"), reclaim * as.arena_size);
-    (void)pairs;
-    rfree(&root);
+    ptest_node_free(&root);
     S.reply.resp = 2;
 }
 
@@ -381,18 +296,18 @@ static void test_stats(void **state)
     check_stats(2);
     check_stats(3);
     RUN("MEMORY", "STATS");
-    struct rnode root;
-    rparse(out(), &root);
+    struct ptest_node root;
+    ptest_parse_reply(&S.reply, &root);
     long long peak = ifield(&root, "peak.allocated");
-    rfree(&root);
+    ptest_node_free(&root);
     ks_flush();
     check_stats(2);
     RUN("MEMORY", "STATS");
-    rparse(out(), &root);
+    ptest_parse_reply(&S.reply, &root);
     /* the peak survives the flush; usage dropped below it */
     assert_int_equal(ifield(&root, "peak.allocated"), peak);
     assert_true(ifield(&root, "total.allocated") < peak);
-    rfree(&root);
+    ptest_node_free(&root);
 }
 
 /* ---------------------------------------------------------------- PURGE */
