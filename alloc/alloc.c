@@ -934,6 +934,12 @@ static size_t class_live(const struct size_class *c)
     return n;
 }
 
+/* alloc_stats().mapped_bytes, for the mover's trigger and figures too */
+static size_t mapped_now(void)
+{
+    return (g.narenas + g.nretained + g.nreleasing) * g.arena_size + g.large_mapped;
+}
+
 size_t alloc_live_bytes(void)
 {
     return g.live_bytes;
@@ -951,7 +957,7 @@ void alloc_stats(struct alloc_stats *st)
     st->live_blocks += g.nlarge;
     st->live_bytes = g.live_bytes;
     st->slot_bytes += g.large_usable;
-    st->mapped_bytes = (g.narenas + g.nretained + g.nreleasing) * g.arena_size + g.large_mapped;
+    st->mapped_bytes = mapped_now();
     st->alloc_failures = g.failures;
     st->arena_size = g.arena_size;
     st->arenas = g.narenas;
@@ -1317,11 +1323,6 @@ static uint64_t mover_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static size_t mapped_now(void)
-{
-    return (g.narenas + g.nretained + g.nreleasing) * g.arena_size + g.large_mapped;
 }
 
 /* Returns up to `budget` bytes of the oldest releasing arena's pages to the
