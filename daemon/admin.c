@@ -668,6 +668,16 @@ static void metric(struct admin_http_body *b, const char *name, const char *type
     admin_body_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
 }
 
+/* The per-class gauges, in the order class_row's `which` picks their values. */
+static const struct {
+    const char *name, *help;
+} class_metrics[] = {
+    {"compactd_class_arenas", "Arenas of the size class holding live blocks."},
+    {"compactd_class_live_blocks", "Live blocks in the size class."},
+    {"compactd_class_slots", "Slots in the size class's arenas."},
+    {"compactd_class_live_bytes", "Requested bytes of the size class's live blocks."},
+};
+
 struct class_rows {
     struct admin_http_body *b;
     int which;
@@ -678,10 +688,8 @@ static void class_row(const struct alloc_class_stats *st, void *ctx)
     struct class_rows *cr = ctx;
     double v = cr->which == 0 ? (double)st->arenas : cr->which == 1 ? (double)st->live
              : cr->which == 2 ? (double)st->slots : (double)st->live_bytes;
-    static const char *const names[] = {"compactd_class_arenas", "compactd_class_live_blocks",
-                                        "compactd_class_slots", "compactd_class_live_bytes"};
-    admin_body_printf(cr->b, "%s{class=\"%u\",slot_size=\"%zu\"} %.17g\n", names[cr->which],
-                      st->cls, st->slot_size, v);
+    admin_body_printf(cr->b, "%s{class=\"%u\",slot_size=\"%zu\"} %.17g\n",
+                      class_metrics[cr->which].name, st->cls, st->slot_size, v);
 }
 
 static int route_metrics(const char *path, const char *query, struct admin_http_body *b)
@@ -720,14 +728,9 @@ static int route_metrics(const char *path, const char *query, struct admin_http_
     metric(b, "compactd_compaction_reclaimable_bytes", "gauge",
            "Bytes a compaction could return to the OS now.", (double)cst.reclaimable);
 
-    static const char *const cls_help[] = {
-        "Arenas of the size class holding live blocks.", "Live blocks in the size class.",
-        "Slots in the size class's arenas.", "Requested bytes of the size class's live blocks."};
-    static const char *const cls_names[] = {"compactd_class_arenas", "compactd_class_live_blocks",
-                                            "compactd_class_slots", "compactd_class_live_bytes"};
-    for (int w = 0; w < 4; w++) {
-        admin_body_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", cls_names[w], cls_help[w],
-                          cls_names[w]);
+    for (int w = 0; w < (int)(sizeof(class_metrics) / sizeof(class_metrics[0])); w++) {
+        admin_body_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", class_metrics[w].name,
+                          class_metrics[w].help, class_metrics[w].name);
         struct class_rows cr = {b, w};
         alloc_class_stats_foreach(false, class_row, &cr);
     }
