@@ -189,25 +189,19 @@ def start_memcached(servers, tag, extra=()):
     return servers.add(s).start()
 
 
-# ---------------------------------------------------------------- RESP client
-
-class RespError(Exception):
-    pass
-
-
-def enc(*args):
-    """RESP array of bulk strings."""
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        if isinstance(a, str):
-            a = a.encode()
-        elif isinstance(a, int):
-            a = b"%d" % a
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
+def key_value(k, size):
+    """A value of size bytes derived from key k: read-back can check every
+    byte without keeping a copy, and it differs for every key."""
+    unit = k + b"|"
+    return (unit * (size // len(unit) + 1))[:size]
 
 
-class Resp:
+# ------------------------------------------------------------- socket stream
+
+class Stream:
+    """A TCP connection with a receive buffer that both clients parse:
+    CRLF-terminated lines and fixed-length payloads (followed by CRLF)."""
+
     def __init__(self, port, host="127.0.0.1", timeout=120.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -242,6 +236,26 @@ class Resp:
         self.pos += n + 2
         return data
 
+
+# ---------------------------------------------------------------- RESP client
+
+class RespError(Exception):
+    pass
+
+
+def enc(*args):
+    """RESP array of bulk strings."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        elif isinstance(a, int):
+            a = b"%d" % a
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class Resp(Stream):
     def read(self):
         line = self._line()
         t, rest = line[:1], line[1:]
@@ -349,21 +363,8 @@ def num(v, default=0.0):
 
 # ----------------------------------------------------------- memcached client
 
-class Memcache:
+class Memcache(Stream):
     """memcached text protocol: set/delete/get in pipelined batches."""
-
-    def __init__(self, port, host="127.0.0.1", timeout=120.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = bytearray()
-        self.pos = 0
-
-    def close(self):
-        self.sock.close()
-
-    _fill = Resp._fill
-    _line = Resp._line
-    _exact = Resp._exact
 
     def version(self):
         self.sock.sendall(b"version\r\n")
@@ -371,14 +372,7 @@ class Memcache:
 
     def set_many(self, items, exptime=0):
         """items: list of (key bytes, value bytes). Every reply must be STORED."""
-        parts = []
-        for k, v in items:
-            parts.append(b"set %s 0 %d %d\r\n%s\r\n" % (k, exptime, len(v), v))
-        self.sock.sendall(b"".join(parts))
-        for _ in items:
-            line = self._line()
-            if line != b"STORED":
-                raise RuntimeError("memcached set: %r" % line)
+        self.set_many_ttl([(k, v, exptime) for k, v in items])
 
     def set_many_ttl(self, items):
         """items: list of (key, value, exptime seconds)."""

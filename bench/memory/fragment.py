@@ -48,13 +48,6 @@ def key(i, j):
     return b"f:%02d:%07d" % (i, j)
 
 
-def value(k, size):
-    # Derived from the key so that read-back can check every byte without
-    # keeping a copy; different for every key.
-    unit = k + b"|"
-    return (unit * (size // len(unit) + 1))[:size]
-
-
 def plan():
     total = int(os.environ.get("TOTAL_MB", "100" if B.quick() else "1024")) * B.MIB
     per_round = sum(16 * i + KEYLEN for i in SIZES)
@@ -146,7 +139,7 @@ def run_server(srv, count, settle, manual, order):
 
     for i in SIZES:
         size = 16 * i
-        cl.write([(key(i, j), value(key(i, j), size)) for j in range(count)])
+        cl.write([(key(i, j), B.key_value(key(i, j), size)) for j in range(count)])
         written += count * (KEYLEN + size)
         live += count * (KEYLEN + size)
         rss = srv.rss()
@@ -176,7 +169,7 @@ def run_server(srv, count, settle, manual, order):
     remaining = [key(i, j) for i in SIZES for j in range(0, count, 2)]
     got = cl.read(remaining)
     bad = sum(1 for i in SIZES for j in range(0, count, 2)
-              if got.get(key(i, j)) != value(key(i, j), 16 * i))
+              if got.get(key(i, j)) != B.key_value(key(i, j), 16 * i))
     gone = [key(i, j) for i in (1, 50, 99) for j in range(1, min(count, 200), 2)]
     resurrected = len(cl.read(gone))
 

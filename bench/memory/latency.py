@@ -49,15 +49,10 @@ def key(i, j):
     return b"L:%02d:%07d" % (i, j)
 
 
-def value(k, size):
-    unit = k + b"|"
-    return (unit * (size // len(unit) + 1))[:size]
-
-
 def write(c, keys_sizes):
     for lo in range(0, len(keys_sizes), 500):
         chunk = keys_sizes[lo:lo + 500]
-        c.call("MSET", *[x for k, sz in chunk for x in (k, value(k, sz))])
+        c.call("MSET", *[x for k, sz in chunk for x in (k, B.key_value(k, sz))])
 
 
 def delete(c, keys):
