@@ -84,12 +84,6 @@ static uint64_t mono_us(void)
 
 /* ---- systemd notification ---- */
 
-static void sd_notify_send(const char *msg);
-void server_sd_notify(const char *msg)
-{
-    sd_notify_send(msg);
-}
-
 static void sd_notify_send(const char *msg)
 {
     const char *path = getenv("NOTIFY_SOCKET");

@@ -109,9 +109,6 @@ static inline int64_t server_clock_ms(void)
     return ((int64_t)srv.clock_us + srv.clock_offset_us) / 1000;
 }
 
-/* systemd notification (no-op without $NOTIFY_SOCKET). */
-void server_sd_notify(const char *msg);
-
 /* SIGHUP: re-reads the configuration file and applies what may change. */
 void server_reload(void);
 
