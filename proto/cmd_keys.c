@@ -198,15 +198,10 @@ static void rename_generic(struct session *s, const struct slice *src, const str
      * (keeping the expiry) followed by deleting the old one. */
     size_t vlen;
     const char *v = entry_val(e, &vlen);
-    struct entry *ne = ks_alloc(dst->p, dst->len, vlen, entry_expire(e));
-    if (ne == NULL) {
+    if (ks_set(dst->p, dst->len, v, vlen, entry_expire(e)) != KS_OK) {
         reply_error(&s->reply, ERR_NOMEM);
         return;
     }
-    size_t nlen;
-    if (vlen > 0)
-        memcpy(entry_val(ne, &nlen), v, vlen);
-    ks_insert(ne);
     ks_del(src->p, src->len);
     if (nx)
         reply_int(&s->reply, 1);

@@ -205,14 +205,10 @@ void cmd_copy(struct session *s, int argc, struct slice *argv)
     }
     size_t n;
     const char *v = entry_val(e, &n);
-    struct entry *c = ks_alloc(dst->p, dst->len, n, entry_expire(e));
-    if (c == NULL) {
+    if (ks_set(dst->p, dst->len, v, n, entry_expire(e)) != KS_OK) {
         reply_error(&s->reply, ERR_NOMEM);
         return;
     }
-    if (n > 0)
-        memcpy(entry_val(c, NULL), v, n);
-    ks_insert(c);
     reply_int(&s->reply, 1);
 }
 

@@ -476,13 +476,11 @@ static bool store_counter(struct session *s, const struct slice *key, struct ent
         ks_modified(old);   /* in-place edits notify WATCH */
         return true;
     }
-    struct entry *e = ks_alloc(key->p, key->len, n, old == NULL ? KS_NO_EXPIRE : entry_expire(old));
-    if (e == NULL) {
+    if (ks_set(key->p, key->len, text, n,
+               old == NULL ? KS_NO_EXPIRE : entry_expire(old)) != KS_OK) {
         reply_error(&s->reply, ERR_NOMEM);
         return false;
     }
-    memcpy(val_ptr(e), text, n);
-    ks_insert(e);
     return true;
 }
 
