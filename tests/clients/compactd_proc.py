@@ -1,7 +1,9 @@
 """compactd_proc: start and stop compactd for the client tests.
 
 Shared by every test in tests/clients/. As a module it gives Python tests
-Daemon (one compactd on a free loopback port) and free_port(); as a script,
+Daemon (one compactd on a free loopback port), free_port(), and the skips
+(exit 77) for a missing client: require_tool() and import_redis(); as a
+script,
 
     python3 compactd_proc.py COMMAND [ARG...]
 
@@ -24,6 +26,7 @@ The binary is COMPACTD_BIN (ctest sets it); pointing it at
 
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,6 +39,24 @@ SKIP = 77  # ctest's SKIP_RETURN_CODE for these tests
 def skip(msg):
     print("SKIPPED: " + msg, flush=True)
     sys.exit(SKIP)
+
+
+def require_tool(name, fallback, package):
+    """The path of executable name (PATH first, then fallback, for tools in
+    an sbin directory that is not on PATH); skips the test without it."""
+    path = shutil.which(name) or fallback
+    if not os.access(path, os.X_OK):
+        skip("%s is not installed (apt-get install %s)" % (name, package))
+    return path
+
+
+def import_redis():
+    """The redis-py module (Debian's python3-redis); skips the test without it."""
+    try:
+        import redis
+    except ImportError:
+        skip("redis-py is not installed (apt-get install python3-redis)")
+    return redis
 
 
 def free_port():

@@ -16,7 +16,6 @@ Exits 77 (skipped) when nutcracker or redis-py is not installed.
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,13 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import compactd_proc  # noqa: E402
 
-NUTCRACKER = shutil.which("nutcracker") or "/usr/sbin/nutcracker"
-if not os.access(NUTCRACKER, os.X_OK):
-    compactd_proc.skip("nutcracker is not installed (apt-get install nutcracker)")
-try:
-    import redis
-except ImportError:
-    compactd_proc.skip("redis-py is not installed (apt-get install python3-redis)")
+NUTCRACKER = compactd_proc.require_tool("nutcracker", "/usr/sbin/nutcracker", "nutcracker")
+redis = compactd_proc.import_redis()
 
 SAMPLE_CONF = os.path.join(HERE, "..", "..", "conf", "nutcracker.yml")
 NKEYS = 100000

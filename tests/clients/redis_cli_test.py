@@ -12,7 +12,6 @@ the daemon); exits 77 (skipped) when redis-cli or redis-py is missing.
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,13 +21,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compactd_proc  # noqa: E402
 
-CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
-if not os.access(CLI, os.X_OK):
-    compactd_proc.skip("redis-cli is not installed (apt-get install redis-tools)")
-try:
-    import redis
-except ImportError:
-    compactd_proc.skip("redis-py is not installed (apt-get install python3-redis)")
+CLI = compactd_proc.require_tool("redis-cli", "/usr/bin/redis-cli", "redis-tools")
+redis = compactd_proc.import_redis()
 
 NKEYS = 500
 BIG = "big:value"

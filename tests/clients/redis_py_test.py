@@ -18,10 +18,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compactd_proc  # noqa: E402
 
-try:
-    import redis
-except ImportError:
-    compactd_proc.skip("redis-py is not installed (apt-get install python3-redis)")
+redis = compactd_proc.import_redis()
 
 daemon = None
 
