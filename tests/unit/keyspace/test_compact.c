@@ -99,17 +99,26 @@ static uint64_t checksum(const char *v, size_t n)
 
 static char vbuf[8192];
 
+/* Checks that a lookup of key i found an entry exactly when the model says
+ * the key is live; a key found gone is marked absent. */
+static bool found(unsigned i, const struct entry *e)
+{
+    if (!live(i)) {
+        assert_null(e);
+        m[i].present = false;
+        return false;
+    }
+    assert_non_null(e);
+    return true;
+}
+
 static void check_key(unsigned i)
 {
     char k[32];
     size_t kl = key_of(k, i);
     struct entry *e = ks_peek(k, kl);
-    if (!live(i)) {
-        assert_null(e);
-        m[i].present = false;
+    if (!found(i, e))
         return;
-    }
-    assert_non_null(e);
     size_t vl;
     const char *v = entry_val(e, &vl);
     assert_int_equal(vl, m[i].vlen);
@@ -195,12 +204,8 @@ static void do_op(void)
         m[i].present = false;
     } else if (r < 70) {  /* EXPIRE / PERSIST */
         struct entry *e = ks_peek(k, kl);
-        if (!live(i)) {
-            assert_null(e);
-            m[i].present = false;
+        if (!found(i, e))
             return;
-        }
-        assert_non_null(e);
         int64_t exp = rng() % 4 == 0 ? KS_NO_EXPIRE : now + pick_ttl();
         bool deleted = true;
         assert_non_null(ks_set_expire(e, exp, &deleted));
@@ -208,12 +213,8 @@ static void do_op(void)
         m[i].exp = exp;
     } else if (r < 95) {  /* GET */
         struct entry *e = ks_get(k, kl);
-        if (!live(i)) {
-            assert_null(e);
-            m[i].present = false;
+        if (!found(i, e))
             return;
-        }
-        assert_non_null(e);
         m[i].clock = ks_access_clock();
         /* the full bytes, not only the checksum, now and then */
         size_t vl;
