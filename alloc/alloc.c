@@ -533,9 +533,6 @@ static inline uint32_t slot_index(const struct alloc_arena *a, size_t off)
     return (uint32_t)(((unsigned __int128)off * a->recip) >> 64);
 }
 
-/* Slack fields are 4, 8, 16 or 32 bits and never straddle a 64-bit word, so
- * one branch-free word access serves every width (a switch on the width
- * mispredicts when classes interleave). */
 /*
  * Metadata is interleaved in groups of 64 slots: [live bitmap word][64 slack
  * fields], so that the bitmap word and the slack field of a slot usually
@@ -659,7 +656,8 @@ static void arena_retire(struct alloc_arena *a)
 }
 
 /* Called when a's live count dropped to zero: unlink it and retire it, or
- * unmap it at once when release is set (the mover's evacuated arenas). */
+ * queue it for release_some when release is set (the mover's evacuated
+ * arenas). */
 static void arena_unlink_empty(struct size_class *c, struct alloc_arena *a, bool release)
 {
     struct band_lists *bl = &g.bl[a->cls][a->band];
@@ -676,7 +674,6 @@ static void arena_unlink_empty(struct size_class *c, struct alloc_arena *a, bool
     c->arenas--;
     g.narenas--;
     if (release) {
-        a->flags = 0;
         a->enext = NULL;
         if (g.rel_tail)
             g.rel_tail->enext = a;
@@ -860,7 +857,7 @@ static void *alloc_slow(size_t size, unsigned band)
         errno = ENOMEM;
         return NULL;
     }
-    return arena_take(&g.cls[ci], a, size == 0 ? 1 : size);
+    return arena_take(&g.cls[ci], a, size);   /* alloc_block made size 0 into 1 */
 }
 
 void *alloc_block(size_t size, unsigned band)
