@@ -654,48 +654,40 @@ static void test_glob(void **state)
     assert_false(glob_match("a\0*", 3, "ab", 2, false));
 }
 
-/* Collects a KEYS/SCAN array of bulk strings, sorted, joined with ','. */
+/* The bulk strings of a KEYS array (at most 64), sorted, joined with ','. */
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static const char *parse_keys(const char *p, const char *end, char *out, size_t cap,
-                              size_t *count)
+static void join_keys(const struct ptest_node *arr, char *out, size_t cap)
 {
     char *items[64];
-    size_t n = 0;
-    long long nel = strtoll(p + 1, NULL, 10);
-    assert_true(*p == '*' && nel >= 0 && nel <= 64);
-    p = strchr(p, '\n') + 1;
-    for (long long i = 0; i < nel; i++) {
-        assert_true(p < end && *p == '$');
-        long long l = strtoll(p + 1, NULL, 10);
-        p = strchr(p, '\n') + 1;
-        items[n] = strndup(p, (size_t)l);
-        n++;
-        p += l + 2;
+    assert_true(arr->type == '*' && arr->nkids <= 64);
+    for (size_t i = 0; i < arr->nkids; i++) {
+        assert_int_equal(arr->kids[i].type, '$');
+        items[i] = strndup(arr->kids[i].str, arr->kids[i].len);
     }
-    qsort(items, n, sizeof items[0], cmp_str);
+    qsort(items, arr->nkids, sizeof items[0], cmp_str);
     out[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < arr->nkids; i++) {
         if (i > 0)
             strncat(out, ",", cap - strlen(out) - 1);
         strncat(out, items[i], cap - strlen(out) - 1);
         free(items[i]);
     }
-    *count = n;
-    return p;
 }
 
 static void expect_keys(const char *file, int line, const char *pat, const char *exp)
 {
     const char *a[] = { "keys", pat };
     char got[1024];
-    size_t n;
+    struct ptest_node n;
     ptest_run_strs(&S, 2, a);
-    const char *end = parse_keys(S.reply.buf, S.reply.buf + S.reply.len, got, sizeof got, &n);
-    if (end != S.reply.buf + S.reply.len || strcmp(got, exp) != 0)
+    ptest_parse_reply(&S.reply, &n);        /* exactly one reply */
+    join_keys(&n, got, sizeof got);
+    ptest_node_free(&n);
+    if (strcmp(got, exp) != 0)
         fail_msg("%s:%d: KEYS %s: expected {%s} got {%s}", file, line, pat, exp, got);
     reply_clear(&S.reply);
 }
@@ -764,7 +756,8 @@ static void test_scan_args(void **state)
     CMD("-ERR wrong number of arguments for 'scan' command\r\n", "scan");
 }
 
-/* Parses one SCAN reply: returns the cursor and appends keys to seen[]. */
+/* Runs one SCAN: returns the cursor and counts the keys it returned in
+ * seen[]. */
 static uint64_t scan_once(uint64_t cursor, const char *count, const char *match,
                           unsigned char *seen, size_t nkeys, size_t *returned)
 {
@@ -773,34 +766,31 @@ static uint64_t scan_once(uint64_t cursor, const char *count, const char *match,
     const char *a[6] = { "scan", cur, "count", count, "match", match };
     ptest_run_strs(&S, match != NULL ? 6 : 4, a);
 
-    const char *p = S.reply.buf, *end = S.reply.buf + S.reply.len;
-    assert_memory_equal(p, "*2\r\n$", 5);
-    long long cl = strtoll(p + 5, NULL, 10);
-    p = strchr(p + 5, '\n') + 1;
-    uint64_t next = strtoull(p, NULL, 10);
-    p += cl + 2;
-    assert_true(*p == '*');
-    long long n = strtoll(p + 1, NULL, 10);
-    p = strchr(p, '\n') + 1;
-    for (long long i = 0; i < n; i++) {
-        assert_true(*p == '$');
-        long long l = strtoll(p + 1, NULL, 10);
-        p = strchr(p, '\n') + 1;
+    struct ptest_node n;
+    ptest_parse_reply(&S.reply, &n);        /* exactly one reply */
+    assert_true(n.type == '*' && n.nkids == 2);
+    const struct ptest_node *next = &n.kids[0], *keys = &n.kids[1];
+    assert_true(next->type == '$' && next->len < sizeof cur);
+    memcpy(cur, next->str, next->len);
+    cur[next->len] = '\0';
+    assert_int_equal(keys->type, '*');
+    for (size_t i = 0; i < keys->nkids; i++) {
+        const struct ptest_node *k = &keys->kids[i];
         unsigned idx;
         char key[32];
-        assert_true(l > 4 && l < 31);
-        memcpy(key, p, (size_t)l);
-        key[l] = '\0';
+        assert_int_equal(k->type, '$');
+        assert_true(k->len > 4 && k->len < 31);
+        memcpy(key, k->str, k->len);
+        key[k->len] = '\0';
         assert_int_equal(sscanf(key, "key:%u", &idx), 1);
         assert_true(idx < nkeys);
         if (seen[idx] < 255)
             seen[idx]++;
-        p += l + 2;
     }
-    assert_ptr_equal(p, end);
+    *returned += keys->nkids;
+    ptest_node_free(&n);
     reply_clear(&S.reply);
-    *returned += (size_t)n;
-    return next;
+    return strtoull(cur, NULL, 10);
 }
 
 static void test_scan_complete(void **state)
