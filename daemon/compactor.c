@@ -31,13 +31,6 @@ static int64_t last_start_ms;   /* wall clock of the last run's start (schedule)
 static int64_t auto_quiet_until_ms;
 static struct compactor_stats cst;
 
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void opts_from_cfg(struct alloc_compact_opts *o, int cls)
 {
     alloc_compact_opts_default(o);
@@ -97,9 +90,9 @@ static void finish(void)
 static bool step(uint64_t budget_us)
 {
     ks_clock_update_to(server_now_ms());   /* expired entries are dropped by the clock */
-    uint64_t t0 = mono_us();
+    uint64_t t0 = server_mono_us();
     bool more = ks_compact_step(budget_us);
-    uint64_t took = mono_us() - t0;
+    uint64_t took = server_mono_us() - t0;
     if (took > cst.max_step_us)
         cst.max_step_us = took;
     latency_add_sample("compaction", took / 1000);
@@ -117,12 +110,12 @@ static void schedule_step(uint64_t delay_us)
 static void on_step(evutil_socket_t fd, short what, void *arg)
 {
     uint64_t slice = (uint64_t)cfg.compact_slice_us;
-    uint64_t t0 = mono_us();
+    uint64_t t0 = server_mono_us();
     if (!step(slice))
         return;
     /* Idle (100 - pct) / pct of the time worked, so the run's share of a
      * core stays at compact-cpu-pct. */
-    uint64_t took = mono_us() - t0;
+    uint64_t took = server_mono_us() - t0;
     uint64_t pct = (uint64_t)cfg.compact_cpu_pct;
     schedule_step(pct >= 100 ? 0 : took * (100 - pct) / pct);
 }

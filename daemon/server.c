@@ -75,13 +75,6 @@ int64_t server_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* ---- systemd notification ---- */
 
 static void sd_notify_send(const char *msg)
@@ -306,9 +299,9 @@ static void cron_schedule(void)
 static bool expire_step(void)
 {
     uint64_t budget = (uint64_t)cfg.active_expire_cycle_us * (uint64_t)(cfg.active_expire_effort + 2) / 3;
-    uint64_t t0 = mono_us();
+    uint64_t t0 = server_mono_us();
     size_t n = ks_expire_cycle(KS_EXPIRE_BUDGET_AUTO);
-    uint64_t took = mono_us() - t0;
+    uint64_t took = server_mono_us() - t0;
     latency_add_sample("expire-cycle", took / 1000);
     return n > 0 && took >= budget - budget / 8;
 }

@@ -95,12 +95,18 @@ void server_stats_reset(void);
 /* Monotonic-ish wall clock in milliseconds (for ages and idle times). */
 int64_t server_now_ms(void);
 
-/* Reads the monotonic clock into srv.clock_us (once per batch of input). */
-static inline uint64_t server_clock_read(void)
+/* The monotonic clock in microseconds (for durations). */
+static inline uint64_t server_mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    srv.clock_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Reads the monotonic clock into srv.clock_us (once per batch of input). */
+static inline uint64_t server_clock_read(void)
+{
+    srv.clock_us = server_mono_us();
     return srv.clock_us;
 }
 /* srv.clock_us as wall-clock milliseconds (no clock read). */
