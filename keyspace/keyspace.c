@@ -1307,13 +1307,10 @@ void ks_set_flush_hook(ks_flush_fn fn, void *ctx)
     ks.on_flush_ctx = ctx;
 }
 
-bool ks_repoint(struct entry *old, struct entry *moved)
+/* Points slot i of t, which holds an entry, at `moved`, a copy of it
+ * (ks_repoint and the compactor's evacuate). */
+static void repoint_at(struct table *t, size_t i, struct entry *moved)
 {
-    uint64_t h = entry_hash(moved);
-    struct table *t;
-    size_t i = find_entry(old, h, &t);
-    if (i == NOPOS)
-        return false;
     if ((uintptr_t)moved & ~(uintptr_t)SLOT_PTR)
         abort();
     t->slots[i] = (t->slots[i] & ~SLOT_PTR) | (uint64_t)(uintptr_t)moved;
@@ -1332,6 +1329,15 @@ bool ks_repoint(struct entry *old, struct entry *moved)
     /* the copy may sit in an arena the arena sweep has passed */
     if (moved->flags & EF_TTL)
         note_expiry(moved, ent_expire(moved));
+}
+
+bool ks_repoint(struct entry *old, struct entry *moved)
+{
+    struct table *t;
+    size_t i = find_entry(old, entry_hash(moved), &t);
+    if (i == NOPOS)
+        return false;
+    repoint_at(t, i, moved);
     return true;
 }
 
@@ -1701,13 +1707,14 @@ struct ks_evict_result ks_evict(size_t bytes_to_free, enum ks_evict_policy p)
  * evacuate() decides what each block means. An expired entry is deleted
  * (counted as expired, and the modify hook fires as for any expiry);
  * anything else is copied by alloc_move into another arena of its class
- * and band, the index slot that holds it is pointed at the copy (found by
- * pointer from the key's hash, as ks_repoint does) and the original freed.
- * A move changes nothing a client can see: no modify hook, the access
- * field is copied with the bytes. The copy may land in an arena behind the
- * arena sweep's cursor, so its expiry is noted. Steps run from the daemon's
- * timer, never between ks_alloc and ks_insert (a pending entry is not in
- * the index and would be counted as a stray and left in place).
+ * and band, the index slot that holds it (found by pointer from the key's
+ * hash) is pointed at the copy as ks_repoint does (repoint_at) and the
+ * original freed. A move changes nothing a client can see: no modify hook,
+ * the access field is copied with the bytes. The copy may land in an arena
+ * behind the arena sweep's cursor, so repoint_at notes its expiry. Steps
+ * run from the daemon's timer, never between ks_alloc and ks_insert (a
+ * pending entry is not in the index and would be counted as a stray and
+ * left in place).
  */
 static bool evacuate(void *block, void *ctx)
 {
@@ -1731,11 +1738,7 @@ static bool evacuate(void *block, void *ctx)
         ks.kc.move_failures++;
         return false;  /* out of memory: the arena stays partly evacuated */
     }
-    if ((uintptr_t)n & ~(uintptr_t)SLOT_PTR)
-        abort();
-    t->slots[i] = (t->slots[i] & ~SLOT_PTR) | (uint64_t)(uintptr_t)n;
-    if (n->flags & EF_TTL)
-        note_expiry(n, ent_expire(n));
+    repoint_at(t, i, n);
     ks.kc.moved++;
     ks.kc.bytes_moved += alloc_usable(n);
     alloc_free(block);
