@@ -32,60 +32,12 @@
 
 #include "alloc/alloc.h"
 
-#include "tests/unit/rng.h"   /* rng_state, rng(), mix() */
+#include "tests/unit/rng.h"   /* rng_state, rng() */
+#include "tests/unit/alloc/pattern.h"
 
 #define MIB ((size_t)1 << 20)
 
 /* ---------------------------------------------------------------- helpers */
-
-/* Pattern byte j of block id is byte j % 8 of mix(id, j / 8): whole words
- * are written and compared at once, bytes only at the ragged ends. */
-static void pattern_range(unsigned char *p, size_t from, size_t to, uint64_t id, bool check)
-{
-    for (size_t i = from & ~(size_t)7; i < to; i += 8) {
-        uint64_t w = mix(id * 0x100000001b3ull + i);
-        if (i >= from && i + 8 <= to) {
-            if (check) {
-                uint64_t got;
-                memcpy(&got, p + i, 8);
-                if (got != w)
-                    fail_msg("block id %llu corrupted at word %zu of %zu bytes",
-                             (unsigned long long)id, i, to);
-            } else {
-                memcpy(p + i, &w, 8);
-            }
-            continue;
-        }
-        for (size_t k = 0; k < 8; k++) {
-            size_t j = i + k;
-            if (j < from || j >= to)
-                continue;
-            unsigned char b8 = (unsigned char)(w >> (8 * k));
-            if (check) {
-                if (p[j] != b8)
-                    fail_msg("block id %llu corrupted at byte %zu of %zu",
-                             (unsigned long long)id, j, to);
-            } else {
-                p[j] = b8;
-            }
-        }
-    }
-}
-
-/* Small blocks are covered completely; big ones at the ends and one word per
- * 4 KiB page, which still catches any overlap of two blocks. */
-static void pattern(void *blk, size_t n, uint64_t id, bool check)
-{
-    unsigned char *p = blk;
-    if (n <= 4096) {
-        pattern_range(p, 0, n, id, check);
-        return;
-    }
-    pattern_range(p, 0, 256, id, check);
-    for (size_t off = 4096; off + 8 <= n - 256; off += 4096)
-        pattern_range(p, off, off + 8, id, check);
-    pattern_range(p, n - 256, n, id, check);
-}
 
 /* alloc_rss_bytes, which must have read a figure (0 means it could not) */
 static size_t rss_bytes(void)
@@ -360,11 +312,11 @@ static void run_model(size_t arena_size, unsigned retain, size_t ops, size_t max
                 assert_null(a);
             }
             uint64_t id = next_id++;
-            pattern(p, size, id, false);
+            pattern(p, 0, size, id, false);
             m[live++] = (struct model_block){p, size, id, band};
         } else {
             size_t i = rng() % live;
-            pattern(m[i].p, m[i].size, m[i].id, true);
+            pattern(m[i].p, 0, m[i].size, m[i].id, true);
             alloc_free(m[i].p);
             m[i] = m[--live];
         }
@@ -380,7 +332,7 @@ static void run_model(size_t arena_size, unsigned retain, size_t ops, size_t max
     assert_true(failures > 0); /* the injection phases did bite */
     while (live > 0) {
         size_t i = rng() % live;
-        pattern(m[i].p, m[i].size, m[i].id, true);
+        pattern(m[i].p, 0, m[i].size, m[i].id, true);
         alloc_free(m[i].p);
         m[i] = m[--live];
     }

@@ -43,15 +43,15 @@
 
 #include "alloc/alloc.h"
 
-#include "tests/unit/rng.h"   /* rng_state, rng(), mix() */
+#include "tests/unit/rng.h"   /* rng_state, rng() */
+#include "tests/unit/alloc/pattern.h"
 
 #define MIB ((size_t)1 << 20)
 
 /* ---------------------------------------------------------------- helpers */
 
-/* One block of the fake owner: [id (8 bytes)][pattern of mix(id, word)].
- * Whole words up to size rounded down; the ragged tail bytes from the last
- * word. Big blocks are covered at both ends and one word per 4 KiB. */
+/* One block of the fake owner: [id (8 bytes)][the id's pattern (pattern.h)
+ * over the rest]. */
 struct ref {
     void *p;
     uint32_t size;
@@ -76,25 +76,6 @@ static struct {
     unsigned fill_band;
 } own;
 
-static uint64_t word_at(uint64_t id, size_t off)
-{
-    return mix(id * 0x100000001b3ull + off);
-}
-
-static void fill_range(unsigned char *p, size_t from, size_t to, uint64_t id, bool check)
-{
-    for (size_t off = from; off < to; off += 8) {
-        uint64_t w = word_at(id, off);
-        size_t n = to - off < 8 ? to - off : 8;
-        if (check) {
-            if (memcmp(p + off, &w, n) != 0)
-                fail_msg("block id %llu corrupted at byte %zu", (unsigned long long)id, off);
-        } else {
-            memcpy(p + off, &w, n);
-        }
-    }
-}
-
 static void block_pattern(void *blk, size_t size, uint64_t id, bool check)
 {
     unsigned char *p = blk;
@@ -107,14 +88,7 @@ static void block_pattern(void *blk, size_t size, uint64_t id, bool check)
     } else {
         memcpy(p, &id, 8);
     }
-    if (size <= 4096) {
-        fill_range(p, 8, size, id, check);
-        return;
-    }
-    fill_range(p, 8, 256, id, check);
-    for (size_t off = 4096; off + 256 < size; off += 4096)
-        fill_range(p, off, off + 8, id, check);
-    fill_range(p, size - 256, size, id, check);
+    pattern(p, 8, size, id, check);
 }
 
 static void own_reset(void)
