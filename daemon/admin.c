@@ -432,31 +432,6 @@ static bool admin_option(const struct cfg_option *o)
     return false;
 }
 
-static void a_config_get(struct conn *c, int argc, struct slice *argv)
-{
-    bool add[CFG_OPT_COUNT] = {false};
-    size_t n = 0;
-    for (int a = 2; a < argc; a++) {
-        for (size_t i = 0; i < CFG_OPT_COUNT; i++) {
-            const char *name = config_options[i].name;
-            if (!add[i] && admin_option(&config_options[i]) &&
-                config_glob_match(argv[a].p, argv[a].len, name, strlen(name), true)) {
-                add[i] = true;
-                n++;
-            }
-        }
-    }
-    reply_map(&c->sess.reply, n);
-    for (size_t i = 0; i < CFG_OPT_COUNT; i++) {
-        if (!add[i])
-            continue;
-        char *v = config_format(&config_options[i]);
-        reply_cstr(&c->sess.reply, config_options[i].name);
-        reply_cstr(&c->sess.reply, v ? v : "");
-        free(v);
-    }
-}
-
 static void a_config_set(struct conn *c, int argc, struct slice *argv)
 {
     if (argc < 4 || (argc - 2) % 2 != 0) {
@@ -517,7 +492,7 @@ static void a_config(struct conn *c, int argc, struct slice *argv)
         if (argc < 3)
             err_args(c, "config|get");
         else
-            a_config_get(c, argc, argv);
+            cmd_server_config_get(&c->sess.reply, argc, argv, admin_option);
     } else if (slice_eq(&argv[1], "set")) {
         a_config_set(c, argc, argv);
     } else {

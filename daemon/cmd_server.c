@@ -801,28 +801,35 @@ static void cmd_shutdown(struct session *s, int argc, struct slice *argv)
 
 /* ---- CONFIG ---- */
 
-static void cmd_config_get(struct session *s, int argc, struct slice *argv)
+void cmd_server_config_get(struct reply *r, int argc, const struct slice *argv,
+                           bool (*allowed)(const struct cfg_option *o))
 {
     bool add[CFG_OPT_COUNT] = {false};
     size_t n = 0;
     for (int a = 2; a < argc; a++) {
         for (size_t i = 0; i < CFG_OPT_COUNT; i++) {
             const char *name = config_options[i].name;
-            if (!add[i] && config_glob_match(argv[a].p, argv[a].len, name, strlen(name), true)) {
+            if (!add[i] && (allowed == NULL || allowed(&config_options[i])) &&
+                config_glob_match(argv[a].p, argv[a].len, name, strlen(name), true)) {
                 add[i] = true;
                 n++;
             }
         }
     }
-    reply_map(&s->reply, n);
+    reply_map(r, n);
     for (size_t i = 0; i < CFG_OPT_COUNT; i++) {
         if (!add[i])
             continue;
         char *v = config_format(&config_options[i]);
-        reply_cstr(&s->reply, config_options[i].name);
-        reply_cstr(&s->reply, v ? v : "");
+        reply_cstr(r, config_options[i].name);
+        reply_cstr(r, v ? v : "");
         free(v);
     }
+}
+
+static void cmd_config_get(struct session *s, int argc, struct slice *argv)
+{
+    cmd_server_config_get(&s->reply, argc, argv, NULL);
 }
 
 static void cmd_config_set(struct session *s, int argc, struct slice *argv)

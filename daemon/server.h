@@ -13,6 +13,9 @@
 #include <time.h>
 
 struct event_base;
+struct reply;
+struct slice;
+struct cfg_option;
 
 #define SERVER_OPS_SAMPLES 16
 
@@ -120,3 +123,9 @@ void server_reload(void);
 
 /* Registers the daemon's own commands (cmd_server.c). Returns 0 or an errno. */
 int cmd_server_setup(void);
+
+/* CONFIG GET <pattern>... (argv[2..]) for the data and the admin port: the
+ * options matching any pattern, among those `allowed` accepts (NULL: all),
+ * as a name/value map in table order. */
+void cmd_server_config_get(struct reply *r, int argc, const struct slice *argv,
+                           bool (*allowed)(const struct cfg_option *o));
