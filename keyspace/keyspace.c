@@ -638,11 +638,16 @@ bool ks_lfu_mode(void)
     return ks.lfu;
 }
 
+/* Slots in the index tables (both while resizing). */
+static size_t index_slots(void)
+{
+    return ks.cur.mask + 1 + (ks.old.slots ? ks.old.mask + 1 : 0);
+}
+
 size_t entry_footprint(const struct entry *e)
 {
-    size_t slots = ks.cur.mask + 1 + (ks.old.slots ? ks.old.mask + 1 : 0);
-    size_t n = ks.cur.used + ks.old.used;
-    size_t share = n ? slots * sizeof(uint64_t) / n : sizeof(uint64_t);
+    size_t n = ks_count();
+    size_t share = n ? index_slots() * sizeof(uint64_t) / n : sizeof(uint64_t);
     return alloc_usable(e) + share;
 }
 
@@ -2142,8 +2147,7 @@ void ks_cron(uint64_t budget_us)
 
 size_t ks_used_memory(void)
 {
-    size_t slots = tbl_size(&ks.cur) + (ks.old.slots ? tbl_size(&ks.old) : 0);
-    return alloc_live_bytes() + slots * sizeof(uint64_t);
+    return alloc_live_bytes() + index_slots() * sizeof(uint64_t);
 }
 
 void ks_stats(struct ks_stats *st)
@@ -2155,7 +2159,7 @@ void ks_stats(struct ks_stats *st)
     st->evicted_keys = ks.evicted;
     st->keys = ks_count();
     st->expires = ks.expires;
-    st->index_slots = tbl_size(&ks.cur) + (ks.old.slots ? tbl_size(&ks.old) : 0);
+    st->index_slots = index_slots();
     st->index_bytes = st->index_slots * sizeof(uint64_t);
     st->rehashing = ks.old.slots != NULL;
 }
