@@ -696,6 +696,38 @@ char *config_format(const struct cfg_option *o)
     return NULL;
 }
 
+/* A value as one string, the way CONFIG SET takes it and config_format writes
+ * it: a LIST's words split on spaces (an empty list is one empty argument),
+ * any other type one argument. */
+static config_rstatus_e parse_string(const struct cfg_option *o, const char *value,
+                                     struct cfg_value *out, char *err, size_t errlen)
+{
+    char *one = (char *)value;
+    if (o->type != CFG_LIST)
+        return parse_value(o, 1, &one, out, err, errlen);
+    char **argv = NULL;
+    int argc = config_split_line(value, &argv);
+    if (argc < 0) {
+        set_err(err, errlen, "unbalanced quotes");
+        return CONFIG_EVALUE;
+    }
+    char *empty = (char *)"";
+    config_rstatus_e st = argc == 0 ? parse_value(o, 1, &empty, out, err, errlen)
+                                    : parse_value(o, argc, argv, out, err, errlen);
+    config_free_args(argc, argv);
+    return st;
+}
+
+config_rstatus_e config_set_string(const struct cfg_option *o, const char *value, char *err,
+                                   size_t errlen)
+{
+    struct cfg_value v;
+    config_rstatus_e st = parse_string(o, value, &v, err, errlen);
+    if (st == CONFIG_OK)
+        commit_value(o, &v);
+    return st;
+}
+
 config_rstatus_e config_set_many(size_t n, const char *const *names, const char *const *values,
                                  size_t *bad, bool *changed, char *err, size_t errlen)
 {
@@ -729,34 +761,7 @@ config_rstatus_e config_set_many(size_t n, const char *const *names, const char 
             set_err(err, errlen, "can't set immutable config");
             goto out;
         }
-        /* One CONFIG SET argument; a LIST value is split on spaces. */
-        char **argv = NULL;
-        int argc;
-        if (opts[i]->type == CFG_LIST) {
-            argc = config_split_line(values[i], &argv);
-            if (argc < 0) {
-                st = CONFIG_EVALUE;
-                set_err(err, errlen, "unbalanced quotes");
-                goto out;
-            }
-            if (argc == 0) {   /* an empty list is one empty argument */
-                config_free_args(argc, argv);
-                argv = malloc(sizeof(*argv));
-                if (argv != NULL)
-                    argv[0] = strdup("");
-                if (argv == NULL || argv[0] == NULL) {
-                    free(argv);
-                    st = CONFIG_ENOMEM;
-                    goto out;
-                }
-                argc = 1;
-            }
-            st = parse_value(opts[i], argc, argv, &vals[i], err, errlen);
-            config_free_args(argc, argv);
-        } else {
-            char *v = (char *)values[i];
-            st = parse_value(opts[i], 1, &v, &vals[i], err, errlen);
-        }
+        st = parse_string(opts[i], values[i], &vals[i], err, errlen);
         if (st != CONFIG_OK)
             goto out;
     }

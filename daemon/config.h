@@ -234,6 +234,14 @@ void config_free_args(int argc, char **argv);
 char *config_format(const struct cfg_option *o);
 
 /*
+ * Sets one option (mutable or not) from a value as config_format writes it
+ * and CONFIG SET takes it: a LIST's words separated by spaces, any other
+ * type one argument. On failure writes a message to err.
+ */
+config_rstatus_e config_set_string(const struct cfg_option *o, const char *value, char *err,
+                                   size_t errlen);
+
+/*
  * CONFIG SET semantics: n pairs of (name, value); all are validated before
  * any is applied. On failure *bad is the index of the offending pair and err
  * holds Redis's message tail (e.g. "can't set immutable config").

@@ -463,23 +463,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 static void restore_value(const struct cfg_option *o, const char *v)
 {
     char err[256];
-    char **argv = NULL;
-    int argc;
-    if (o->type == CFG_LIST) {
-        argc = config_split_line(v, &argv);
-        if (argc == 0) {
-            config_free_args(argc, argv);
-            char *one[1] = {(char *)""};
-            config_apply(o->name, 1, one, err, sizeof(err));
-            return;
-        }
-        if (argc > 0)
-            config_apply(o->name, argc, argv, err, sizeof(err));
-        config_free_args(argc, argv);
-        return;
-    }
-    char *one[1] = {(char *)v};
-    if (config_apply(o->name, 1, one, err, sizeof(err)) != CONFIG_OK)
+    if (config_set_string(o, v, err, sizeof(err)) != CONFIG_OK)
         log_warn("Reload: cannot restore %s: %s", o->name, err);
 }
 

@@ -266,6 +266,48 @@ static void test_set_many(void **state)
     assert_get("maxmemory", "2147483648");
 }
 
+/* config_set_string: what SIGHUP's reload uses to put a value back. */
+static void test_set_string(void **state)
+{
+    (void)state;
+    char err[256];
+    /* any option, mutable or not, from its config_format text */
+    assert_int_equal(config_set_string(config_find("port"), "7000", err, sizeof err), CONFIG_OK);
+    assert_int_equal(cfg.port, 7000);
+    assert_int_equal(config_set_string(config_find("arena-size"), "2097152", err, sizeof err),
+                     CONFIG_OK);
+    assert_get("arena-size", "2097152");
+    assert_int_equal(config_set_string(config_find("port"), "70000", err, sizeof err),
+                     CONFIG_EVALUE);
+    assert_non_null(strstr(err, "between 0 and 65535"));
+    assert_int_equal(cfg.port, 7000);
+
+    /* a LIST is split into its words; an empty or blank one is the empty list */
+    assert_int_equal(config_set_string(config_find("bind"), "127.0.0.1  ::1", err, sizeof err),
+                     CONFIG_OK);
+    assert_get("bind", "127.0.0.1 ::1");
+    assert_int_equal(config_set_string(config_find("bind"), "", err, sizeof err), CONFIG_OK);
+    assert_get("bind", "");
+    assert_int_equal(config_set_string(config_find("save"), "  ", err, sizeof err), CONFIG_OK);
+    assert_get("save", "");
+    assert_int_equal(config_set_string(config_find("save"), "900 1", err, sizeof err),
+                     CONFIG_EVALUE);
+    assert_int_equal(config_set_string(config_find("bind"), "\"a", err, sizeof err),
+                     CONFIG_EVALUE);
+    assert_string_equal(err, "unbalanced quotes");
+
+    /* every value round-trips through config_format */
+    for (size_t i = 0; i < CFG_OPT_COUNT; i++) {
+        char *v = config_format(&config_options[i]);
+        assert_non_null(v);
+        assert_int_equal(config_set_string(&config_options[i], v, err, sizeof err), CONFIG_OK);
+        char *again = config_format(&config_options[i]);
+        assert_string_equal(again, v);
+        free(again);
+        free(v);
+    }
+}
+
 static bool gm(const char *p, const char *s)
 {
     return config_glob_match(p, strlen(p), s, strlen(s), true);
@@ -400,6 +442,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_split_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_string, setup, teardown),
         cmocka_unit_test_setup_teardown(test_glob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_eq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sample_matches_conf, setup, teardown),
