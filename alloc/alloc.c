@@ -931,6 +931,16 @@ static size_t class_live(const struct size_class *c)
     return n;
 }
 
+/* The classes [*from, *to) a class filter selects: every class when cls < 0,
+ * else cls alone (none when it is out of range). */
+static void class_range(int cls, unsigned *from, unsigned *to)
+{
+    *from = cls < 0 ? 0 : (unsigned)cls;
+    *to = cls < 0 ? g.nclasses : *from + 1;
+    if (*to > g.nclasses)
+        *to = g.nclasses;
+}
+
 /* alloc_stats().mapped_bytes, for the mover's trigger and figures too */
 static size_t mapped_now(void)
 {
@@ -1159,10 +1169,10 @@ size_t alloc_arena_list(int cls, struct alloc_arena_ref *out, size_t cap)
 {
     if (!g.ready)
         return 0;
-    unsigned from = cls < 0 ? 0 : (unsigned)cls;
-    unsigned to = cls < 0 ? g.nclasses : from + 1;
+    unsigned from, to;
+    class_range(cls, &from, &to);
     size_t n = 0;
-    for (unsigned ci = from; ci < to && ci < g.nclasses; ci++)
+    for (unsigned ci = from; ci < to; ci++)
         for (unsigned b = 0; b < ALLOC_BANDS; b++)
             for (struct alloc_arena *a = g.cls[ci].all; a; a = a->cnext) {
                 if (a->band != b)
@@ -1373,19 +1383,26 @@ static size_t pair_reclaimable(unsigned ci, unsigned b)
     return (slots - g.cls[ci].blive[b]) / g.cls[ci].nslots;
 }
 
+/* The same summed over the bands of class ci. */
+static size_t class_reclaimable(unsigned ci)
+{
+    if (g.cls[ci].arenas < 2)
+        return 0;
+    size_t n = 0;
+    for (unsigned b = 0; b < ALLOC_BANDS; b++)
+        n += pair_reclaimable(ci, b);
+    return n;
+}
+
 size_t alloc_compact_reclaimable(int cls)
 {
     if (!g.ready)
         return 0;
-    unsigned from = cls < 0 ? 0 : (unsigned)cls;
-    unsigned to = cls < 0 ? g.nclasses : from + 1;
+    unsigned from, to;
+    class_range(cls, &from, &to);
     size_t arenas = 0;
-    for (unsigned ci = from; ci < to && ci < g.nclasses; ci++) {
-        if (g.cls[ci].arenas < 2)
-            continue;
-        for (unsigned b = 0; b < ALLOC_BANDS; b++)
-            arenas += pair_reclaimable(ci, b);
-    }
+    for (unsigned ci = from; ci < to; ci++)
+        arenas += class_reclaimable(ci);
     return arenas * g.arena_size;
 }
 
@@ -1416,16 +1433,13 @@ bool alloc_compact_wanted(const struct alloc_compact_opts *o)
      * holes only in each class's last sizes). Only the whole arenas of the
      * classes over the threshold count towards min_reclaim, so a run still
      * has at least that much to give back. */
-    unsigned from = o->cls < 0 ? 0 : (unsigned)o->cls;
-    unsigned to = o->cls < 0 ? g.nclasses : from + 1;
+    unsigned from, to;
+    class_range(o->cls, &from, &to);
     size_t arenas = 0;
-    for (unsigned ci = from; ci < to && ci < g.nclasses; ci++) {
+    for (unsigned ci = from; ci < to; ci++) {
         const struct size_class *c = &g.cls[ci];
-        if (c->arenas < 2 ||
-            (double)c->arenas * (double)g.arena_size <= o->frag_threshold * (double)c->live_bytes)
-            continue;
-        for (unsigned b = 0; b < ALLOC_BANDS; b++)
-            arenas += pair_reclaimable(ci, b);
+        if ((double)c->arenas * (double)g.arena_size > o->frag_threshold * (double)c->live_bytes)
+            arenas += class_reclaimable(ci);
     }
     return arenas > 0 && arenas * g.arena_size >= o->min_reclaim;
 }
@@ -1645,10 +1659,7 @@ void alloc_compact_start(const struct alloc_compact_opts *o)
     memset(&mv.run, 0, sizeof(mv.run));
     memset(mv.est, 0, sizeof(mv.est));
     mv.filter = o->cls < 0 ? -1 : o->cls;
-    mv.cls = o->cls < 0 ? 0 : (unsigned)o->cls;
-    mv.cls_end = o->cls < 0 ? g.nclasses : mv.cls + 1;
-    if (mv.cls_end > g.nclasses)
-        mv.cls_end = g.nclasses;
+    class_range(o->cls, &mv.cls, &mv.cls_end);
     mv.band = 0;
     mv.planned = false;
     mv.touched_cls = ~0u;
