@@ -31,9 +31,9 @@ static size_t nconns;      /* data-port connections */
 static size_t nadmin;      /* admin-port connections */
 static uint64_t next_id = 1;
 
-/* client-output-buffer-limit (normal class), parsed once per change. */
+/* client-output-buffer-limit (normal class), parsed at start-up (server_setup)
+ * and once per change. */
 static struct cfg_obl obl;
-static bool obl_parsed;
 
 /*
  * Unsent reply bytes above which parsing pauses (backpressure), so that a
@@ -49,7 +49,6 @@ void conn_obl_update(void)
 {
     if (!config_parse_obl(cfg.client_output_buffer_limit, &obl))
         memset(&obl, 0, sizeof(obl));
-    obl_parsed = true;
     long long lim = obl.soft > 0 ? 2 * obl.soft : 8LL * CONN_OUT_HIGH;
     if (obl.hard > 0 && obl.hard < lim)
         lim = obl.hard;
@@ -63,8 +62,6 @@ void conn_obl_update(void)
  */
 static bool obl_check(struct conn *c, int64_t now_ms)
 {
-    if (!obl_parsed)
-        conn_obl_update();
     if (c->admin)
         return true;
     size_t pending = c->sess.reply.len - c->wpos;

@@ -70,7 +70,8 @@ struct conn {
  * admin-password, and is exempt from maxclients and protected-mode. */
 void conn_accept(int fd, bool is_unix, bool admin, const char *addr, const char *laddr);
 
-/* Applies client-output-buffer-limit after a change of the option. */
+/* Applies client-output-buffer-limit: at start-up, before the first
+ * connection, and after a change of the option. */
 void conn_obl_update(void);
 
 /* Closes the connection now (or, while it is being processed, as soon as the
