@@ -316,6 +316,20 @@ class Resp(Stream):
             return None
         return r[1].decode() if isinstance(r[1], bytes) else str(r[1])
 
+    # The batch operations of Memcache, so that a benchmark drives both
+    # protocols through the same calls.
+    def set_many(self, items):
+        """items: list of (key, value): one MSET."""
+        self.call("MSET", *[x for kv in items for x in kv])
+
+    def delete_many(self, keys):
+        """One DEL; returns how many keys it deleted."""
+        return self.call("DEL", *keys)
+
+    def get_many(self, keys):
+        """One MGET; returns {key: value} for the keys that exist."""
+        return {k: v for k, v in zip(keys, self.call("MGET", *keys)) if v is not None}
+
 
 def parse_kv_text(raw):
     """'key:value' lines (INFO and friends) into a dict of strings."""

@@ -64,33 +64,15 @@ class Client:
 
     def write(self, pairs):
         for lo in range(0, len(pairs), 500):
-            chunk = pairs[lo:lo + 500]
-            if self.mc:
-                self.c.set_many(chunk)
-            else:
-                args = [x for kv in chunk for x in kv]
-                self.c.call("MSET", *args)
+            self.c.set_many(pairs[lo:lo + 500])
 
     def delete(self, keys):
-        n = 0
-        for lo in range(0, len(keys), 1000):
-            chunk = keys[lo:lo + 1000]
-            if self.mc:
-                n += self.c.delete_many(chunk)
-            else:
-                n += self.c.call("DEL", *chunk)
-        return n
+        return sum(self.c.delete_many(keys[lo:lo + 1000]) for lo in range(0, len(keys), 1000))
 
     def read(self, keys):
         out = {}
         for lo in range(0, len(keys), 500):
-            chunk = keys[lo:lo + 500]
-            if self.mc:
-                out.update(self.c.get_many(chunk))
-            else:
-                for k, v in zip(chunk, self.c.call("MGET", *chunk)):
-                    if v is not None:
-                        out[k] = v
+            out.update(self.c.get_many(keys[lo:lo + 500]))
         return out
 
     def extra(self):

@@ -51,13 +51,12 @@ def key(i, j):
 
 def write(c, keys_sizes):
     for lo in range(0, len(keys_sizes), 500):
-        chunk = keys_sizes[lo:lo + 500]
-        c.call("MSET", *[x for k, sz in chunk for x in (k, B.key_value(k, sz))])
+        c.set_many([(k, B.key_value(k, sz)) for k, sz in keys_sizes[lo:lo + 500]])
 
 
 def delete(c, keys):
     for lo in range(0, len(keys), 1000):
-        c.call("DEL", *keys[lo:lo + 1000])
+        c.delete_many(keys[lo:lo + 1000])
 
 
 def bench(port, test, n, clients, keyspace):

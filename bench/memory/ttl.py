@@ -98,11 +98,7 @@ class Probe:
 def write_persistent(srv, n):
     c = srv.connect()
     for lo in range(0, n, 1000):
-        js = range(lo, min(n, lo + 1000))
-        if srv.kind == "memcached":
-            c.set_many([(pkey(j), val(j)) for j in js])
-        else:
-            c.call("MSET", *[x for j in js for x in (pkey(j), val(j))])
+        c.set_many([(pkey(j), val(j)) for j in range(lo, min(n, lo + 1000))])
     c.close()
 
 
