@@ -494,13 +494,34 @@ void alloc_fail_after(long n)
 
 /* ------------------------------------------------------------ list helpers */
 
-static inline void bucket_push(struct band_lists *bl, unsigned b, struct alloc_arena *a)
+/* An arena is on at most one list threaded through bprev/bnext: a bucket
+ * list, its pair's spare list or the mover's plan. These two serve all. */
+static inline void blist_push(struct alloc_arena **head, struct alloc_arena *a)
 {
     a->bprev = NULL;
-    a->bnext = bl->head[b];
+    a->bnext = *head;
     if (a->bnext)
         a->bnext->bprev = a;
-    bl->head[b] = a;
+    *head = a;
+}
+
+/* tail is NULL for the lists that keep none */
+static inline void blist_unlink(struct alloc_arena **head, struct alloc_arena **tail,
+                                struct alloc_arena *a)
+{
+    if (a->bprev)
+        a->bprev->bnext = a->bnext;
+    else
+        *head = a->bnext;
+    if (a->bnext)
+        a->bnext->bprev = a->bprev;
+    else if (tail)
+        *tail = a->bprev;
+}
+
+static inline void bucket_push(struct band_lists *bl, unsigned b, struct alloc_arena *a)
+{
+    blist_push(&bl->head[b], a);
     a->bucket = (uint8_t)b;
     if (b < NB)
         bl->nonempty |= 1u << b;
@@ -509,12 +530,7 @@ static inline void bucket_push(struct band_lists *bl, unsigned b, struct alloc_a
 static inline void bucket_remove(struct band_lists *bl, struct alloc_arena *a)
 {
     unsigned b = a->bucket;
-    if (a->bprev)
-        a->bprev->bnext = a->bnext;
-    else
-        bl->head[b] = a->bnext;
-    if (a->bnext)
-        a->bnext->bprev = a->bprev;
+    blist_unlink(&bl->head[b], NULL, a);
     if (b < NB && bl->head[b] == NULL)
         bl->nonempty &= ~(1u << b);
 }
@@ -593,13 +609,7 @@ static inline uint32_t slack_get(const struct alloc_arena *a, uint32_t i)
 
 static void retained_unlink(struct alloc_arena *a)
 {
-    struct band_lists *bl = &g.bl[a->cls][a->band];
-    if (a->bprev)
-        a->bprev->bnext = a->bnext;
-    else
-        bl->spare = a->bnext;
-    if (a->bnext)
-        a->bnext->bprev = a->bprev;
+    blist_unlink(&g.bl[a->cls][a->band].spare, NULL, a);
     if (a->eprev)
         a->eprev->enext = a->enext;
     else
@@ -628,13 +638,8 @@ static void arena_retire(struct alloc_arena *a)
         os_unmap((void *)base_of(a), g.arena_size);
         return;
     }
-    struct band_lists *bl = &g.bl[a->cls][a->band];
     a->bucket = RETAINED;
-    a->bprev = NULL;
-    a->bnext = bl->spare;
-    if (bl->spare)
-        bl->spare->bprev = a;
-    bl->spare = a;
+    blist_push(&g.bl[a->cls][a->band].spare, a);
     a->eprev = NULL;
     a->enext = g.lru_head;
     if (g.lru_head)
@@ -1469,14 +1474,7 @@ static void mover_drop(struct alloc_arena *a)
 
 static void plan_unlink(struct alloc_arena *a)
 {
-    if (a->bprev)
-        a->bprev->bnext = a->bnext;
-    else
-        mv.plan = a->bnext;
-    if (a->bnext)
-        a->bnext->bprev = a->bprev;
-    else
-        mv.plan_tail = a->bprev;
+    blist_unlink(&mv.plan, &mv.plan_tail, a);
     a->bprev = a->bnext = NULL;
     mv.nplan--;
 }
