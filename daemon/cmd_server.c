@@ -30,13 +30,6 @@
 
 #define REDIS_COMPAT_VERSION "7.0.0"
 
-/* ---- a small growable text buffer for INFO and CLIENT LIST ---- */
-
-static bool arg_is(const struct slice *a, const char *w)
-{
-    return slice_eq(a, w);
-}
-
 /* ---- authentication ---- */
 
 /* Checks (user, pass) against the default user; user NULL means "default". */
@@ -102,11 +95,11 @@ static void cmd_hello(struct session *s, int argc, struct slice *argv)
     }
     const struct slice *user = NULL, *pass = NULL, *name = NULL;
     for (int i = 2; i < argc; i++) {
-        if (arg_is(&argv[i], "auth") && i + 2 < argc) {
+        if (slice_eq(&argv[i], "auth") && i + 2 < argc) {
             user = &argv[i + 1];
             pass = &argv[i + 2];
             i += 2;
-        } else if (arg_is(&argv[i], "setname") && i + 1 < argc) {
+        } else if (slice_eq(&argv[i], "setname") && i + 1 < argc) {
             name = &argv[i + 1];
             i += 1;
         } else {
@@ -276,12 +269,12 @@ static void cmd_client_list(struct session *s, int argc, struct slice *argv)
     bool none = false;
     int ids_at = 0;
     for (int i = 2; i < argc; i++) {
-        if (arg_is(&argv[i], "type") && i + 1 < argc) {
+        if (slice_eq(&argv[i], "type") && i + 1 < argc) {
             i++;
-            if (arg_is(&argv[i], "normal"))
+            if (slice_eq(&argv[i], "normal"))
                 continue;
-            if (arg_is(&argv[i], "master") || arg_is(&argv[i], "replica") ||
-                arg_is(&argv[i], "slave") || arg_is(&argv[i], "pubsub")) {
+            if (slice_eq(&argv[i], "master") || slice_eq(&argv[i], "replica") ||
+                slice_eq(&argv[i], "slave") || slice_eq(&argv[i], "pubsub")) {
                 none = true;   /* compactd has only normal clients */
                 continue;
             }
@@ -289,7 +282,7 @@ static void cmd_client_list(struct session *s, int argc, struct slice *argv)
                          (int)(argv[i].len > 64 ? 64 : argv[i].len), argv[i].p);
             return;
         }
-        if (arg_is(&argv[i], "id") && i + 1 < argc) {
+        if (slice_eq(&argv[i], "id") && i + 1 < argc) {
             ids_at = i + 1;
             for (int j = ids_at; j < argc; j++) {
                 long long id;
@@ -366,35 +359,35 @@ static void cmd_client_kill(struct session *s, int argc, struct slice *argv)
     bool skipme = true;
     for (int i = 2; i < argc; i += 2) {
         const struct slice *v = &argv[i + 1];
-        if (arg_is(&argv[i], "id")) {
+        if (slice_eq(&argv[i], "id")) {
             if (!slice_to_ll(v, &id) || id <= 0) {
                 reply_error(&s->reply, "ERR client-id should be greater than 0");
                 return;
             }
-        } else if (arg_is(&argv[i], "addr")) {
+        } else if (slice_eq(&argv[i], "addr")) {
             addr = v;
-        } else if (arg_is(&argv[i], "laddr")) {
+        } else if (slice_eq(&argv[i], "laddr")) {
             laddr = v;
-        } else if (arg_is(&argv[i], "skipme")) {
-            if (arg_is(v, "yes"))
+        } else if (slice_eq(&argv[i], "skipme")) {
+            if (slice_eq(v, "yes"))
                 skipme = true;
-            else if (arg_is(v, "no"))
+            else if (slice_eq(v, "no"))
                 skipme = false;
             else {
                 reply_error(&s->reply, ERR_SYNTAX);
                 return;
             }
-        } else if (arg_is(&argv[i], "type")) {
-            if (!arg_is(v, "normal")) {
-                if (arg_is(v, "master") || arg_is(v, "replica") || arg_is(v, "slave") ||
-                    arg_is(v, "pubsub"))
+        } else if (slice_eq(&argv[i], "type")) {
+            if (!slice_eq(v, "normal")) {
+                if (slice_eq(v, "master") || slice_eq(v, "replica") || slice_eq(v, "slave") ||
+                    slice_eq(v, "pubsub"))
                     reply_int(&s->reply, 0);   /* no such clients here */
                 else
                     reply_errorf(&s->reply, "ERR Unknown client type '%.*s'",
                                  (int)(v->len > 64 ? 64 : v->len), v->p);
                 return;
             }
-        } else if (arg_is(&argv[i], "user")) {
+        } else if (slice_eq(&argv[i], "user")) {
             if (!(v->len == 7 && memcmp(v->p, "default", 7) == 0)) {
                 reply_errorf(&s->reply, "ERR No such user '%.*s'",
                              (int)(v->len > 64 ? 64 : v->len), v->p);
@@ -427,10 +420,10 @@ static void cmd_client_setinfo(struct session *s, int argc, struct slice *argv)
     struct conn *c = conn_of(s);
     char **field;
     const char *what;
-    if (arg_is(&argv[2], "lib-name")) {
+    if (slice_eq(&argv[2], "lib-name")) {
         field = &c->lib_name;
         what = "lib-name";
-    } else if (arg_is(&argv[2], "lib-ver")) {
+    } else if (slice_eq(&argv[2], "lib-ver")) {
         field = &c->lib_ver;
         what = "lib-ver";
     } else {
@@ -451,9 +444,9 @@ static void cmd_client_setinfo(struct session *s, int argc, struct slice *argv)
 static void cmd_client_no_evict(struct session *s, int argc, struct slice *argv)
 {
     struct conn *c = conn_of(s);
-    if (arg_is(&argv[2], "on"))
+    if (slice_eq(&argv[2], "on"))
         c->no_evict = true;
-    else if (arg_is(&argv[2], "off"))
+    else if (slice_eq(&argv[2], "off"))
         c->no_evict = false;
     else {
         reply_error(&s->reply, ERR_SYNTAX);
@@ -465,14 +458,14 @@ static void cmd_client_no_evict(struct session *s, int argc, struct slice *argv)
 static void cmd_client_reply(struct session *s, int argc, struct slice *argv)
 {
     struct conn *c = conn_of(s);
-    if (arg_is(&argv[2], "on")) {
+    if (slice_eq(&argv[2], "on")) {
         c->reply_off = false;
         c->skip_next = false;
         reply_ok(&s->reply);
-    } else if (arg_is(&argv[2], "off")) {
+    } else if (slice_eq(&argv[2], "off")) {
         c->reply_off = true;
         c->suppress_this = true;
-    } else if (arg_is(&argv[2], "skip")) {
+    } else if (slice_eq(&argv[2], "skip")) {
         if (!c->reply_off)
             c->skip_next = true;
         c->suppress_this = true;
@@ -761,10 +754,10 @@ static void cmd_info(struct session *s, int argc, struct slice *argv)
             want[i] = info_sections[i].in_default;
     }
     for (int a = 1; a < argc; a++) {
-        bool all = arg_is(&argv[a], "all") || arg_is(&argv[a], "everything");
-        bool def = arg_is(&argv[a], "default");
+        bool all = slice_eq(&argv[a], "all") || slice_eq(&argv[a], "everything");
+        bool def = slice_eq(&argv[a], "default");
         for (size_t i = 0; i < INFO_NSECTIONS; i++)
-            if (all || (def && info_sections[i].in_default) || arg_is(&argv[a], info_sections[i].name))
+            if (all || (def && info_sections[i].in_default) || slice_eq(&argv[a], info_sections[i].name))
                 want[i] = true;
     }
     struct text b = {0};
@@ -785,12 +778,12 @@ static void cmd_info(struct session *s, int argc, struct slice *argv)
 static void cmd_shutdown(struct session *s, int argc, struct slice *argv)
 {
     for (int i = 1; i < argc; i++) {
-        if (arg_is(&argv[i], "abort")) {
+        if (slice_eq(&argv[i], "abort")) {
             reply_error(&s->reply, "ERR No shutdown in progress.");
             return;
         }
-        if (!arg_is(&argv[i], "nosave") && !arg_is(&argv[i], "save") &&
-            !arg_is(&argv[i], "now") && !arg_is(&argv[i], "force")) {
+        if (!slice_eq(&argv[i], "nosave") && !slice_eq(&argv[i], "save") &&
+            !slice_eq(&argv[i], "now") && !slice_eq(&argv[i], "force")) {
             reply_error(&s->reply, ERR_SYNTAX);
             return;
         }
