@@ -76,6 +76,14 @@ static void fatal(const char *fmt, ...)
 
 #define override server_override   /* kept in srv for SIGHUP's reload */
 
+/* Leaves main before the server runs: frees what the command line took. */
+static int quit(struct override *ovr, int code)
+{
+    free(ovr);
+    config_deinit();
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     char err[1024];
@@ -101,29 +109,21 @@ int main(int argc, char **argv)
                 a = a[1] == 'h' ? "--help" : "--version";
             else {
                 fprintf(stderr, "compactd: unexpected argument '%s' (options look like --port 6380; see --help)\n", a);
-                free(ovr);
-                config_deinit();
-                return EX_USAGE;
+                return quit(ovr, EX_USAGE);
             }
         }
         const char *name = a + 2;
         if (strcmp(name, "help") == 0) {
             usage(stdout);
-            free(ovr);
-            config_deinit();
-            return 0;
+            return quit(ovr, 0);
         }
         if (strcmp(name, "sample-config") == 0) {
             config_write_sample(stdout);
-            free(ovr);
-            config_deinit();
-            return 0;
+            return quit(ovr, 0);
         }
         if (strcmp(name, "version") == 0) {
             printf("compactd v=%s (speaks the Redis 7.0 protocol)\n", COMPACTD_VERSION);
-            free(ovr);
-            config_deinit();
-            return 0;
+            return quit(ovr, 0);
         }
         int j = i + 1;
         while (j < argc && strncmp(argv[j], "--", 2) != 0)
@@ -132,17 +132,13 @@ int main(int argc, char **argv)
         if (strcmp(name, "config") == 0 || strcmp(name, "test-config") == 0) {
             if (nval != 1) {
                 fprintf(stderr, "compactd: --%s takes one file name\n", name);
-                free(ovr);
-                config_deinit();
-                return EX_USAGE;
+                return quit(ovr, EX_USAGE);
             }
             conf_path = argv[i + 1];
             test_only = test_only || name[0] == 't';
         } else if (config_find(name) == NULL) {
             fprintf(stderr, "compactd: unknown option --%s (see --help)\n", name);
-            free(ovr);
-            config_deinit();
-            return EX_USAGE;
+            return quit(ovr, EX_USAGE);
         } else {
             ovr[novr++] = (struct override){name, nval, argv + i + 1};
         }
@@ -154,32 +150,22 @@ int main(int argc, char **argv)
         config_rstatus_e st = config_load_file(conf_path, err, sizeof(err));
         if (st != CONFIG_OK) {
             fprintf(stderr, "compactd: configuration error: %s\n", err);
-            free(ovr);
-            config_deinit();
-            if (test_only)
-                return 1;
-            return st == CONFIG_EIO ? EX_NOINPUT : EX_CONFIG;
+            return quit(ovr, test_only ? 1 : st == CONFIG_EIO ? EX_NOINPUT : EX_CONFIG);
         }
     }
     for (int k = 0; k < novr; k++) {
         if (config_apply(ovr[k].name, ovr[k].argc, ovr[k].argv, err, sizeof(err)) != CONFIG_OK) {
             fprintf(stderr, "compactd: command line: --%s: %s\n", ovr[k].name, err);
-            free(ovr);
-            config_deinit();
-            return test_only ? 1 : EX_USAGE;
+            return quit(ovr, test_only ? 1 : EX_USAGE);
         }
     }
     if (!admin_config_check(err, sizeof(err))) {
         fprintf(stderr, "compactd: configuration error: %s\n", err);
-        free(ovr);
-        config_deinit();
-        return test_only ? 1 : EX_CONFIG;
+        return quit(ovr, test_only ? 1 : EX_CONFIG);
     }
     if (test_only) {
-        free(ovr);
         printf("compactd: configuration %s is OK\n", conf_path);
-        config_deinit();
-        return 0;
+        return quit(ovr, 0);
     }
 
     srv.overrides = ovr;
@@ -192,8 +178,7 @@ int main(int argc, char **argv)
     int rc = log_setup(cfg.logfile, (int)cfg.loglevel);
     if (rc != 0) {
         fprintf(stderr, "compactd: cannot open logfile %s: %s\n", cfg.logfile, strerror(rc));
-        config_deinit();
-        return EX_CANTCREAT;
+        return quit(ovr, EX_CANTCREAT);
     }
     log_notice("compactd %s starting, pid %d, port %lld, admin port %lld%s%s", COMPACTD_VERSION,
                (int)getpid(), cfg.port, cfg.admin_port,
