@@ -261,12 +261,20 @@ struct latency_event {
 static struct latency_event *lat_events[LATENCY_MAX_EVENTS];
 static size_t lat_nevents;
 
+/* The event's index in lat_events, or lat_nevents if there is none. */
+static size_t lat_index(const char *name, size_t len)
+{
+    size_t i = 0;
+    while (i < lat_nevents &&
+           !(strlen(lat_events[i]->name) == len && memcmp(lat_events[i]->name, name, len) == 0))
+        i++;
+    return i;
+}
+
 static struct latency_event *lat_find(const char *name, size_t len)
 {
-    for (size_t i = 0; i < lat_nevents; i++)
-        if (strlen(lat_events[i]->name) == len && memcmp(lat_events[i]->name, name, len) == 0)
-            return lat_events[i];
-    return NULL;
+    size_t i = lat_index(name, len);
+    return i < lat_nevents ? lat_events[i] : NULL;
 }
 
 void latency_add_sample(const char *event, uint64_t ms)
@@ -368,13 +376,10 @@ static void cmd_latency_reset(struct session *s, int argc, struct slice *argv)
             lat_remove(lat_nevents - 1);
     } else {
         for (int a = 2; a < argc; a++) {
-            for (size_t i = 0; i < lat_nevents; i++) {
-                if (strlen(lat_events[i]->name) == argv[a].len &&
-                    memcmp(lat_events[i]->name, argv[a].p, argv[a].len) == 0) {
-                    lat_remove(i);
-                    n++;
-                    break;
-                }
+            size_t i = lat_index(argv[a].p, argv[a].len);
+            if (i < lat_nevents) {
+                lat_remove(i);
+                n++;
             }
         }
     }
