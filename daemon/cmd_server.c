@@ -71,17 +71,25 @@ static bool valid_name(const struct slice *n)
     return true;
 }
 
-static void set_name(struct conn *c, const struct slice *n)
+/* CLIENT SETNAME and HELLO SETNAME: names the connection ("" clears the
+ * name), or replies Redis's error and returns false for a bad name. */
+static bool set_name(struct session *s, const struct slice *n)
 {
+    if (!valid_name(n)) {
+        reply_error(&s->reply,
+                    "ERR Client names cannot contain spaces, newlines or special characters.");
+        return false;
+    }
+    struct conn *c = conn_of(s);
     free(c->name);
     c->name = NULL;
     if (n->len > 0)
         c->name = strndup(n->p, n->len);
+    return true;
 }
 
 static void cmd_hello(struct session *s, int argc, struct slice *argv)
 {
-    struct conn *c = conn_of(s);
     long long ver = s->reply.resp;
     if (argc >= 2) {
         if (!slice_to_ll(&argv[1], &ver)) {
@@ -124,14 +132,8 @@ static void cmd_hello(struct session *s, int argc, struct slice *argv)
                     "time");
         return;
     }
-    if (name != NULL) {
-        if (!valid_name(name)) {
-            reply_error(&s->reply,
-                        "ERR Client names cannot contain spaces, newlines or special characters.");
-            return;
-        }
-        set_name(c, name);
-    }
+    if (name != NULL && !set_name(s, name))
+        return;
 
     s->reply.resp = (int)ver;
     reply_map(&s->reply, 7);
@@ -246,13 +248,8 @@ static void cmd_client_id(struct session *s, int argc, struct slice *argv)
 
 static void cmd_client_setname(struct session *s, int argc, struct slice *argv)
 {
-    if (!valid_name(&argv[2])) {
-        reply_error(&s->reply,
-                    "ERR Client names cannot contain spaces, newlines or special characters.");
-        return;
-    }
-    set_name(conn_of(s), &argv[2]);
-    reply_ok(&s->reply);
+    if (set_name(s, &argv[2]))
+        reply_ok(&s->reply);
 }
 
 static void cmd_client_getname(struct session *s, int argc, struct slice *argv)
