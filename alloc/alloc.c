@@ -1830,42 +1830,38 @@ void alloc_compact_test_clock(uint64_t (*now_us)(void))
 void *alloc_move(const void *from)
 {
     struct alloc_arena *a = arena_of_ptr(from);
+    size_t size;
+    void *p;
     if (a->magic != ARENA_MAGIC) {
         const struct large *l = (const void *)a;
         if (l->magic != LARGE_MAGIC || (const char *)from != (const char *)l + LARGE_HDR)
             alloc_panic("move of a pointer that is not a live block", from);
-        void *p = large_alloc(l->size);
-        if (p == NULL)
-            return NULL;
-        memcpy(p, from, l->size);
-        if (mv.in_callback) {
-            COUNT(blocks_moved, 1);
-            COUNT(bytes_moved, l->size);
-            mv.cb_bytes += l->size;
+        size = l->size;
+        p = large_alloc(size);   /* counts a failure and sets errno itself */
+    } else {
+        size_t off = (size_t)((const char *)from - a->slots);
+        uint32_t idx = slot_index(a, off);
+        if (off >= (size_t)a->bumped * a->slot_size || (size_t)idx * a->slot_size != off ||
+            !(*bm_word(a, idx >> 6) & (1ull << (idx & 63))))
+            alloc_panic("move of a pointer that is not a live block", from);
+        size = a->slot_size - slack_get(a, idx);
+        struct band_lists *bl = &g.bl[a->cls][a->band];
+        /* keep the copy out of from's own arena: pin it for the allocation
+         * unless it already is (the mover's source is); it keeps from, so
+         * the unpin puts it back on its list */
+        bool pinned_here = alloc_arena_pin(a);
+        struct alloc_arena *d = bl->nonempty ? bl->head[31 - __builtin_clz(bl->nonempty)]
+                                             : arena_new(a->cls, a->band);
+        p = d ? arena_take(&g.cls[a->cls], d, size) : NULL;
+        if (pinned_here)
+            alloc_arena_unpin(a);
+        if (p == NULL) {
+            g.failures++;
+            errno = ENOMEM;
         }
-        return p;
     }
-    size_t off = (size_t)((const char *)from - a->slots);
-    uint32_t idx = slot_index(a, off);
-    if (off >= (size_t)a->bumped * a->slot_size || (size_t)idx * a->slot_size != off ||
-        !(*bm_word(a, idx >> 6) & (1ull << (idx & 63))))
-        alloc_panic("move of a pointer that is not a live block", from);
-    size_t size = a->slot_size - slack_get(a, idx);
-    struct band_lists *bl = &g.bl[a->cls][a->band];
-    /* keep the copy out of from's own arena: pin it for the allocation
-     * unless it already is (the mover's source is); it keeps from, so the
-     * unpin puts it back on its list */
-    bool pinned_here = alloc_arena_pin(a);
-    struct alloc_arena *d = bl->nonempty ? bl->head[31 - __builtin_clz(bl->nonempty)]
-                                         : arena_new(a->cls, a->band);
-    void *p = d ? arena_take(&g.cls[a->cls], d, size) : NULL;
-    if (pinned_here)
-        alloc_arena_unpin(a);
-    if (p == NULL) {
-        g.failures++;
-        errno = ENOMEM;
+    if (p == NULL)
         return NULL;
-    }
     memcpy(p, from, size);
     if (mv.in_callback) {
         COUNT(blocks_moved, 1);
