@@ -606,9 +606,8 @@ static void info_memory(struct text *b)
 
 static void info_persistence(struct text *b)
 {
-    char body[2048];
-    introspect_info_persistence(body, sizeof(body));
-    text_printf(b, "# Persistence\r\n%s", body);
+    text_printf(b, "# Persistence\r\n");
+    introspect_info_persistence(b);
 }
 
 static void info_modules(struct text *b)
@@ -706,15 +705,10 @@ static void info_errorstats(struct text *b)
     reply_errorstats_foreach(info_errorstat_one, b);
 }
 
-static void info_emit(void *ctx, const char *text)
-{
-    text_printf(ctx, "%s", text);
-}
-
 static void info_latencystats(struct text *b)
 {
     text_printf(b, "# Latencystats\r\n");
-    introspect_info_latencystats(info_emit, b);
+    introspect_info_latencystats(b);
 }
 
 static void info_keyspace(struct text *b)

@@ -501,28 +501,19 @@ void introspect_stats_reset(void)
     }
 }
 
-struct latstat_ctx {
-    void (*emit)(void *ctx, const char *text);
-    void *ctx;
-};
-
 static void latstat_one(const char *fullname, const struct command *c,
-                        const struct command_stats *st, void *arg)
+                        const struct command_stats *st, void *t)
 {
-    struct latstat_ctx *lc = arg;
     const struct cmd_hist *h = hist_find(c, false);
     if (h == NULL || h->count == 0)
         return;
-    char line[256];
-    snprintf(line, sizeof(line), "latency_percentiles_usec_%s:p50=%.3f,p99=%.3f,p99.9=%.3f\r\n",
-             fullname, hist_percentile(h, 50), hist_percentile(h, 99), hist_percentile(h, 99.9));
-    lc->emit(lc->ctx, line);
+    text_printf(t, "latency_percentiles_usec_%s:p50=%.3f,p99=%.3f,p99.9=%.3f\r\n", fullname,
+                hist_percentile(h, 50), hist_percentile(h, 99), hist_percentile(h, 99.9));
 }
 
-void introspect_info_latencystats(void (*emit)(void *ctx, const char *text), void *ctx)
+void introspect_info_latencystats(struct text *t)
 {
-    struct latstat_ctx lc = {emit, ctx};
-    command_stats_foreach(latstat_one, &lc);
+    command_stats_foreach(latstat_one, t);
 }
 
 /* ---- MONITOR ---- */
@@ -846,40 +837,40 @@ void introspect_client_trackinginfo(struct session *s, int argc, struct slice *a
 
 /* ---- INFO persistence ---- */
 
-void introspect_info_persistence(char *buf, size_t len)
+void introspect_info_persistence(struct text *t)
 {
-    snprintf(buf, len,
-             "loading:0\r\n"
-             "async_loading:0\r\n"
-             "current_cow_peak:0\r\n"
-             "current_cow_size:0\r\n"
-             "current_cow_size_age:0\r\n"
-             "current_fork_perc:0.00\r\n"
-             "current_save_keys_processed:0\r\n"
-             "current_save_keys_total:0\r\n"
-             "rdb_changes_since_last_save:0\r\n"
-             "rdb_bgsave_in_progress:0\r\n"
-             "rdb_last_save_time:%lld\r\n"
-             "rdb_last_bgsave_status:ok\r\n"
-             "rdb_last_bgsave_time_sec:-1\r\n"
-             "rdb_current_bgsave_time_sec:-1\r\n"
-             "rdb_saves:0\r\n"
-             "rdb_last_cow_size:0\r\n"
-             "rdb_last_load_keys_expired:0\r\n"
-             "rdb_last_load_keys_loaded:0\r\n"
-             "aof_enabled:0\r\n"
-             "aof_rewrite_in_progress:0\r\n"
-             "aof_rewrite_scheduled:0\r\n"
-             "aof_last_rewrite_time_sec:-1\r\n"
-             "aof_current_rewrite_time_sec:-1\r\n"
-             "aof_last_bgrewrite_status:ok\r\n"
-             "aof_rewrites:0\r\n"
-             "aof_rewrites_consecutive_failures:0\r\n"
-             "aof_last_write_status:ok\r\n"
-             "aof_last_cow_size:0\r\n"
-             "module_fork_in_progress:0\r\n"
-             "module_fork_last_cow_size:0\r\n",
-             (long long)(srv.start_ms / 1000));
+    text_printf(t,
+                "loading:0\r\n"
+                "async_loading:0\r\n"
+                "current_cow_peak:0\r\n"
+                "current_cow_size:0\r\n"
+                "current_cow_size_age:0\r\n"
+                "current_fork_perc:0.00\r\n"
+                "current_save_keys_processed:0\r\n"
+                "current_save_keys_total:0\r\n"
+                "rdb_changes_since_last_save:0\r\n"
+                "rdb_bgsave_in_progress:0\r\n"
+                "rdb_last_save_time:%lld\r\n"
+                "rdb_last_bgsave_status:ok\r\n"
+                "rdb_last_bgsave_time_sec:-1\r\n"
+                "rdb_current_bgsave_time_sec:-1\r\n"
+                "rdb_saves:0\r\n"
+                "rdb_last_cow_size:0\r\n"
+                "rdb_last_load_keys_expired:0\r\n"
+                "rdb_last_load_keys_loaded:0\r\n"
+                "aof_enabled:0\r\n"
+                "aof_rewrite_in_progress:0\r\n"
+                "aof_rewrite_scheduled:0\r\n"
+                "aof_last_rewrite_time_sec:-1\r\n"
+                "aof_current_rewrite_time_sec:-1\r\n"
+                "aof_last_bgrewrite_status:ok\r\n"
+                "aof_rewrites:0\r\n"
+                "aof_rewrites_consecutive_failures:0\r\n"
+                "aof_last_write_status:ok\r\n"
+                "aof_last_cow_size:0\r\n"
+                "module_fork_in_progress:0\r\n"
+                "module_fork_last_cow_size:0\r\n",
+                (long long)(srv.start_ms / 1000));
 }
 
 /* ---- the table ---- */

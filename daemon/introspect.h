@@ -20,6 +20,7 @@
 #include "proto/command.h"
 
 struct conn;
+struct text;
 
 /* Registers SLOWLOG, LATENCY and MONITOR and installs the observer.
  * Returns 0 or an errno (from command_register). */
@@ -60,17 +61,17 @@ void introspect_client_unblock(struct session *s, int argc, struct slice *argv);
 
 /*
  * INFO persistence's fields (without the "# Persistence" header), all
- * saying that nothing is persisted, into buf (NUL-terminated, truncated
- * to len). rdb_last_save_time is the start time, as for a fresh Redis.
+ * saying that nothing is persisted, appended to t. rdb_last_save_time is
+ * the start time, as for a fresh Redis.
  */
-void introspect_info_persistence(char *buf, size_t len);
+void introspect_info_persistence(struct text *t);
 
 /*
  * INFO latencystats's lines (without the header), one per command that
  * ran since the last reset: "latency_percentiles_usec_<name>:p50=..,p99=..,
  * p99.9=..", in microseconds from a log-linear histogram (at most 1/16
- * above the true value), each passed to emit.
+ * above the true value), appended to t.
  */
-void introspect_info_latencystats(void (*emit)(void *ctx, const char *text), void *ctx);
+void introspect_info_latencystats(struct text *t);
 /* CONFIG RESETSTAT: forgets the latency histograms. */
 void introspect_stats_reset(void);
