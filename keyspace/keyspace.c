@@ -1455,18 +1455,24 @@ static struct entry *first_live(const struct table *t, size_t start)
     return NULL;
 }
 
+/* A random index slot: a table chosen in proportion to its entries (there
+ * are total > 0 of them), then a slot of it. */
+static size_t random_slot(size_t total, const struct table **t)
+{
+    uint64_t r = rng_next();
+    *t = ks.old.slots && (r >> 32) % total < ks.old.used ? &ks.old : &ks.cur;
+    return (size_t)rng_next() & (*t)->mask;
+}
+
 struct entry *ks_random(void)
 {
-    size_t total = ks.cur.used + ks.old.used;
+    size_t total = ks_count();
     if (total == 0)
         return NULL;
     for (int tries = 0; tries < 64; tries++) {
-        uint64_t r = rng_next();
-        const struct table *t = &ks.cur;
-        /* choose a table in proportion to its entries, then a slot */
-        if (ks.old.slots && (r >> 32) % total < ks.old.used)
-            t = &ks.old;
-        uint64_t s = t->slots[rng_next() & t->mask];
+        const struct table *t;
+        size_t i = random_slot(total, &t);
+        uint64_t s = t->slots[i];
         if (s > SLOT_TOMB && !ent_expired(slot_entry(s)))
             return slot_entry(s);
     }
@@ -1611,13 +1617,10 @@ static unsigned evict_sample(enum ks_evict_policy p, size_t *freed, struct evict
     struct entry *found[64];
     uint64_t hs[64];
     unsigned want = ks.evict_samples < 64 ? ks.evict_samples : 64, got = 0;
-    size_t total = ks.cur.used + ks.old.used;
+    size_t total = ks_count();
     for (int start = 0; start < 16 && got < want && total > 0; start++) {
-        const struct table *t = &ks.cur;
-        uint64_t r = rng_next();
-        if (ks.old.slots && (r >> 32) % total < ks.old.used)
-            t = &ks.old;
-        size_t i = (size_t)rng_next() & t->mask;
+        const struct table *t;
+        size_t i = random_slot(total, &t);
         for (unsigned walked = 0; walked < 1024 && walked <= t->mask && got < want; walked++) {
             uint64_t s = t->slots[i];
             i = (i + 1) & t->mask;
