@@ -432,58 +432,21 @@ static bool admin_option(const struct cfg_option *o)
     return false;
 }
 
+/* CONFIG GET and SET on the admin port: its options, its wording. */
+static const struct cmd_server_port admin_port = {
+    .allowed = admin_option,
+    .refused = "ERR '%s' cannot be set on the admin port (only memory, expiry and compaction "
+               "options)",
+    .unknown = "ERR Unknown option '%s'",
+};
+
 static void a_config_set(struct conn *c, int argc, struct slice *argv)
 {
-    if (argc < 4 || (argc - 2) % 2 != 0) {
-        err_args(c, "config|set");
+    if (!cmd_server_config_set(&c->sess.reply, argc, argv, &admin_port))
         return;
-    }
-    size_t n = (size_t)(argc - 2) / 2;
-    char **strs = calloc(2 * n, sizeof(*strs));
-    const char **names = calloc(n, sizeof(*names));
-    const char **values = calloc(n, sizeof(*values));
-    bool ok = strs && names && values;
-    for (size_t i = 0; ok && i < 2 * n; i++) {
-        strs[i] = strndup(argv[2 + i].p, argv[2 + i].len);
-        ok = strs[i] != NULL;
-    }
-    if (!ok) {
-        reply_error(&c->sess.reply, "ERR out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        names[i] = strs[2 * i];
-        values[i] = strs[2 * i + 1];
-        const struct cfg_option *o = config_find(names[i]);
-        if (o != NULL && !admin_option(o)) {
-            reply_errorf(&c->sess.reply,
-                         "ERR '%s' cannot be set on the admin port (only memory, expiry and "
-                         "compaction options)", names[i]);
-            goto out;
-        }
-    }
-    size_t bad = 0;
-    bool changed[CFG_OPT_COUNT];
-    char err[256];
-    config_rstatus_e st = config_set_many(n, names, values, &bad, changed, err, sizeof(err));
-    if (st == CONFIG_EUNKNOWN) {
-        reply_errorf(&c->sess.reply, "ERR Unknown option '%s'", names[bad]);
-    } else if (st != CONFIG_OK) {
-        reply_errorf(&c->sess.reply, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-                     names[bad], err);
-    } else {
-        server_config_changed(changed);
-        for (size_t i = 0; i < n; i++)
-            log_notice("Admin port: CONFIG SET %s %s (from %s)", names[i], values[i], c->addr);
-        reply_ok(&c->sess.reply);
-    }
-out:
-    if (strs)
-        for (size_t i = 0; i < 2 * n; i++)
-            free(strs[i]);
-    free(strs);
-    free(names);
-    free(values);
+    for (int i = 2; i < argc; i += 2)
+        log_notice("Admin port: CONFIG SET %.*s %.*s (from %s)", (int)argv[i].len, argv[i].p,
+                   (int)argv[i + 1].len, argv[i + 1].p, c->addr);
 }
 
 static void a_config(struct conn *c, int argc, struct slice *argv)
@@ -492,7 +455,7 @@ static void a_config(struct conn *c, int argc, struct slice *argv)
         if (argc < 3)
             err_args(c, "config|get");
         else
-            cmd_server_config_get(&c->sess.reply, argc, argv, admin_option);
+            cmd_server_config_get(&c->sess.reply, argc, argv, &admin_port);
     } else if (slice_eq(&argv[1], "set")) {
         a_config_set(c, argc, argv);
     } else {

@@ -786,14 +786,14 @@ static void cmd_shutdown(struct session *s, int argc, struct slice *argv)
 /* ---- CONFIG ---- */
 
 void cmd_server_config_get(struct reply *r, int argc, const struct slice *argv,
-                           bool (*allowed)(const struct cfg_option *o))
+                           const struct cmd_server_port *port)
 {
     bool add[CFG_OPT_COUNT] = {false};
     size_t n = 0;
     for (int a = 2; a < argc; a++) {
         for (size_t i = 0; i < CFG_OPT_COUNT; i++) {
             const char *name = config_options[i].name;
-            if (!add[i] && (allowed == NULL || allowed(&config_options[i])) &&
+            if (!add[i] && (port->allowed == NULL || port->allowed(&config_options[i])) &&
                 config_glob_match(argv[a].p, argv[a].len, name, strlen(name), true)) {
                 add[i] = true;
                 n++;
@@ -811,60 +811,78 @@ void cmd_server_config_get(struct reply *r, int argc, const struct slice *argv,
     }
 }
 
-static void cmd_config_get(struct session *s, int argc, struct slice *argv)
+bool cmd_server_config_set(struct reply *r, int argc, const struct slice *argv,
+                           const struct cmd_server_port *port)
 {
-    cmd_server_config_get(&s->reply, argc, argv, NULL);
-}
-
-static void cmd_config_set(struct session *s, int argc, struct slice *argv)
-{
-    if ((argc - 2) % 2 != 0) {
-        reply_error(&s->reply, "ERR wrong number of arguments for 'config|set' command");
-        return;
+    if (argc < 4 || (argc - 2) % 2 != 0) {
+        reply_error(r, "ERR wrong number of arguments for 'config|set' command");
+        return false;
     }
+    /* config_set_many takes C strings */
     size_t n = (size_t)(argc - 2) / 2;
     char **strs = calloc(2 * n, sizeof(*strs));
-    if (strs == NULL) {
-        reply_error(&s->reply, "ERR out of memory");
-        return;
-    }
-    bool ok = true;
-    for (size_t i = 0; i < 2 * n; i++) {
+    const char **names = calloc(n, sizeof(*names));
+    const char **values = calloc(n, sizeof(*values));
+    bool ok = strs && names && values;
+    for (size_t i = 0; ok && i < 2 * n; i++) {
         strs[i] = strndup(argv[2 + i].p, argv[2 + i].len);
-        ok = ok && strs[i] != NULL;
+        ok = strs[i] != NULL;
     }
-    const char **names = malloc(n * sizeof(*names));
-    const char **values = malloc(n * sizeof(*values));
-    if (!ok || names == NULL || values == NULL) {
-        reply_error(&s->reply, "ERR out of memory");
+    bool set = false;
+    if (!ok) {
+        reply_error(r, "ERR out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         names[i] = strs[2 * i];
         values[i] = strs[2 * i + 1];
+        if (port->allowed != NULL) {
+            const struct cfg_option *o = config_find(names[i]);
+            if (o != NULL && !port->allowed(o)) {
+                reply_errorf(r, port->refused, names[i]);
+                goto out;
+            }
+        }
     }
     size_t bad = 0;
     bool changed[CFG_OPT_COUNT];
     char err[256];
     config_rstatus_e st = config_set_many(n, names, values, &bad, changed, err, sizeof(err));
     if (st == CONFIG_EUNKNOWN) {
-        reply_errorf(&s->reply, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
-                     names[bad]);
+        reply_errorf(r, port->unknown, names[bad]);
     } else if (st != CONFIG_OK) {
-        reply_errorf(&s->reply, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+        reply_errorf(r, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
                      names[bad], err);
     } else {
         server_config_changed(changed);   /* proto-max-bulk-len included */
-        for (size_t i = 0; i < n; i++)
-            log_verbose("CONFIG SET %s", names[i]);
-        reply_ok(&s->reply);
+        reply_ok(r);
+        set = true;
     }
 out:
-    for (size_t i = 0; i < 2 * n; i++)
-        free(strs[i]);
+    if (strs != NULL)
+        for (size_t i = 0; i < 2 * n; i++)
+            free(strs[i]);
     free(strs);
     free(names);
     free(values);
+    return set;
+}
+
+static const struct cmd_server_port data_port = {
+    .unknown = "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
+};
+
+static void cmd_config_get(struct session *s, int argc, struct slice *argv)
+{
+    cmd_server_config_get(&s->reply, argc, argv, &data_port);
+}
+
+static void cmd_config_set(struct session *s, int argc, struct slice *argv)
+{
+    if (!cmd_server_config_set(&s->reply, argc, argv, &data_port))
+        return;
+    for (int i = 2; i < argc; i += 2)   /* names only: requirepass's value is a secret */
+        log_verbose("CONFIG SET %.*s", (int)argv[i].len, argv[i].p);
 }
 
 static void cmd_config_resetstat(struct session *s, int argc, struct slice *argv)
