@@ -252,7 +252,11 @@ config_rstatus_e config_set_many(size_t n, const char *const *names, const char 
                                  size_t *bad, bool *changed, char *err, size_t errlen);
 
 /* Shell-style glob match (*, ?, [...] with ranges and ^/! negation, \ escape),
- * case-insensitive when nocase; used for CONFIG GET and CLIENT-style filters. */
+ * case-insensitive when nocase; CONFIG GET's matcher on both ports. It is not
+ * proto's glob_match (KEYS, SCAN): their sets differ ('!' negates here, a
+ * leading ']' is a member, "a-]" is no range, an unclosed '[' is literal)
+ * and here "*" matches "", so one cannot replace the other without changing
+ * which options a pattern selects. */
 bool config_glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool nocase);
 
 /*
