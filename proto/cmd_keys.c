@@ -1,7 +1,7 @@
 /*
  * cmd_keys: the generic keyspace commands (DEL, EXISTS, TYPE, RENAME, KEYS,
  * SCAN, RANDOMKEY, the EXPIRE and TTL families, PERSIST) and the glob
- * matcher that KEYS and SCAN MATCH share with CONFIG GET.
+ * matcher of KEYS and SCAN MATCH.
  *
  * Expiry arithmetic is done in absolute Unix milliseconds with explicit
  * overflow checks where Redis relies on the same checks (and, in places,

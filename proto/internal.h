@@ -117,8 +117,9 @@ void cmd_watch(struct session *s, int argc, struct slice *argv);
 void cmd_unwatch(struct session *s, int argc, struct slice *argv);
 
 /*
- * Glob matching with Redis's pattern language, for KEYS, SCAN MATCH and
- * (with nocase) CONFIG GET: '*' any run, '?' any one byte, '[abc]' a set,
+ * Glob matching with Redis's pattern language, for KEYS and SCAN MATCH
+ * (nocase: ASCII case folded, which no caller asks for yet; the daemon's
+ * CONFIG GET has its own matcher, see config_glob_match): '*' any run, '?' any one byte, '[abc]' a set,
  * '[^abc]' its complement, '[a-z]' a range (either order), '\x' a literal x
  * (also inside sets). An unterminated set ends at the end of the pattern.
  * As in Redis, an empty string matches only an empty pattern (not even "*").
