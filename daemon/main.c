@@ -96,6 +96,10 @@ int main(int argc, char **argv)
     }
 
     struct override *ovr = calloc((size_t)argc, sizeof(*ovr));
+    if (ovr == NULL) {
+        fprintf(stderr, "compactd: out of memory\n");
+        return quit(ovr, EX_OSERR);
+    }
     int novr = 0;
     int i = 1;
     if (argc > 1 && strncmp(argv[1], "--", 2) != 0) {
