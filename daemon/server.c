@@ -553,6 +553,24 @@ int server_setup(char *err, size_t errlen)
         snprintf(err, errlen, "cannot create the event loop");
         return EX_OSERR;
     }
+    /* Signals before any listener: whoever sees a port open (a supervisor,
+     * a test harness) may send SIGTERM at once, and that must be a clean
+     * shutdown once the loop runs, not the default action killing a
+     * half-started process. */
+    sigterm_ev = evsignal_new(srv.base, SIGTERM, on_signal, NULL);
+    sigint_ev = evsignal_new(srv.base, SIGINT, on_signal, NULL);
+    sighup_ev = evsignal_new(srv.base, SIGHUP, on_sighup, NULL);
+    if (!sigterm_ev || !sigint_ev || !sighup_ev || evsignal_add(sigterm_ev, NULL) ||
+        evsignal_add(sigint_ev, NULL) || evsignal_add(sighup_ev, NULL)) {
+        snprintf(err, errlen, "cannot register signal handlers");
+        return EX_OSERR;
+    }
+    /* The admin port before the data port: a client that finds the data
+     * port accepting can count on the admin port too. */
+    rc = admin_setup(err, errlen);
+    if (rc != 0)
+        return rc;
+    int admin_listeners = nlisteners;
 
     if (cfg.port != 0) {
         char *argv_copy = strdup(cfg.bind);
@@ -576,13 +594,10 @@ int server_setup(char *err, size_t errlen)
         if (rc != 0)
             return rc;
     }
-    if (nlisteners == 0) {
+    if (nlisteners == admin_listeners) {
         snprintf(err, errlen, "nothing to listen on: set port and bind, or unixsocket");
         return EX_CONFIG;
     }
-    rc = admin_setup(err, errlen);
-    if (rc != 0)
-        return rc;
     if (compactor_setup(srv.base) != 0) {
         snprintf(err, errlen, "cannot create the compaction timer");
         return EX_OSERR;
@@ -601,13 +616,8 @@ int server_setup(char *err, size_t errlen)
 
     cron_ev = evtimer_new(srv.base, on_cron, NULL);
     expire_ev = evtimer_new(srv.base, on_expire_fast, NULL);
-    sigterm_ev = evsignal_new(srv.base, SIGTERM, on_signal, NULL);
-    sigint_ev = evsignal_new(srv.base, SIGINT, on_signal, NULL);
-    sighup_ev = evsignal_new(srv.base, SIGHUP, on_sighup, NULL);
-    if (!cron_ev || !expire_ev || !sigterm_ev || !sigint_ev || !sighup_ev ||
-        evsignal_add(sigterm_ev, NULL) || evsignal_add(sigint_ev, NULL) ||
-        evsignal_add(sighup_ev, NULL)) {
-        snprintf(err, errlen, "cannot register timers or signal handlers");
+    if (!cron_ev || !expire_ev) {
+        snprintf(err, errlen, "cannot register timers");
         return EX_OSERR;
     }
     cron_schedule();
