@@ -14,11 +14,13 @@ Every server is started with Popen and stopped by its PID (SIGTERM, then
 SIGKILL after a grace period); Servers is a context manager so a failing
 benchmark still stops what it started.
 """
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -53,25 +55,71 @@ def mib(n):
     return n / MIB
 
 
-class Server:
-    """One server process. kind is 'compactd', 'redis' or 'memcached'."""
+def _die_with_parent():
+    """preexec_fn of every server: the kernel sends it SIGTERM if the benchmark
+    dies without running its cleanup (SIGKILL, a crash), so no server outlives
+    the script that started it."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
-    def __init__(self, kind, name, argv, port, log_path, admin_port=None):
+
+def run(main):
+    """Runs a benchmark's main so that SIGTERM and SIGHUP unwind it like an
+    exception: the Servers context manager then stops what it started."""
+    def unwind(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, unwind)
+    signal.signal(signal.SIGHUP, unwind)
+    main()
+
+
+class Server:
+    """One server process. kind is 'compactd', 'redis' or 'memcached'.
+    make_argv(port, admin_port) builds the command line, so that a start that
+    loses its port to another process (free_port can only say the port was free
+    a moment ago) is retried on fresh ports."""
+
+    START_ATTEMPTS = 3
+
+    def __init__(self, kind, name, make_argv, log_path, wants_admin=False):
         self.kind = kind
         self.name = name
-        self.argv = argv
-        self.port = port
-        self.admin_port = admin_port
+        self.make_argv = make_argv
+        self.wants_admin = wants_admin
         self.log_path = log_path
+        self.port = self.admin_port = None
+        self.argv = None
         self.proc = None
+        self.log = None
 
     def start(self, timeout=15.0):
+        for attempt in range(self.START_ATTEMPTS):
+            self.port = free_port()
+            self.admin_port = free_port() if self.wants_admin else None
+            self.argv = self.make_argv(self.port, self.admin_port)
+            try:
+                return self._start_once(timeout)
+            except RuntimeError:
+                if attempt + 1 == self.START_ATTEMPTS or not self._lost_port():
+                    raise
+
+    def _lost_port(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                text = f.read().lower()
+        except OSError:
+            return False
+        return "in use" in text or "could not bind" in text or "can't bind" in text
+
+    def _start_once(self, timeout):
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                self.log.close()
                 raise RuntimeError("%s exited at start (rc %s); see %s" %
                                    (self.name, self.proc.returncode, self.log_path))
             try:
@@ -84,6 +132,7 @@ class Server:
                 return self
             except OSError:
                 time.sleep(0.05)
+        self.stop()
         raise RuntimeError("%s did not accept connections within %.0fs" % (self.name, timeout))
 
     @property
@@ -123,10 +172,13 @@ def start_failure(exc):
 
 
 class Servers:
-    """Context manager: every server started through it is stopped on exit."""
+    """Context manager: every server started through it is stopped on exit, by
+    its PID, whatever ends the block. With emit, it records each server's PID and
+    exit status, so a self-check can confirm that none was left running."""
 
-    def __init__(self):
+    def __init__(self, emit=None):
         self.all = []
+        self.emit = emit
 
     def __enter__(self):
         return self
@@ -137,6 +189,10 @@ class Servers:
                 s.stop()
             except Exception as e:  # keep stopping the others
                 print("warning: stopping %s: %s" % (s.name, e), file=sys.stderr)
+        if self.emit:
+            self.emit("servers", servers=[dict(name=s.name, pid=s.pid, argv=s.argv,
+                                               returncode=s.proc.returncode)
+                                          for s in self.all if s.proc is not None])
         return False
 
     def add(self, server):
@@ -145,15 +201,15 @@ class Servers:
 
 
 def start_compactd(servers, binary, tag, extra=()):
-    port = free_port()
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1"]
-    admin = None
-    if compactd_has_option(binary, "admin-port"):
-        admin = free_port()
-        argv += ["--admin-port", str(admin)]
-    argv += list(extra)
-    argv += os.environ.get("COMPACTD_ARGS", "").split()   # e.g. "--compact-slice-us 250"
-    s = Server("compactd", "compactd", argv, port, os.path.join(OUT, "%s-compactd.log" % tag), admin)
+    admin = compactd_has_option(binary, "admin-port")
+
+    def argv(port, admin_port):
+        a = [binary, "--port", str(port), "--bind", "127.0.0.1"]
+        if admin_port:
+            a += ["--admin-port", str(admin_port), "--admin-bind", "127.0.0.1"]
+        # COMPACTD_ARGS, e.g. "--compact-slice-us 250", applies to every compactd started
+        return a + list(extra) + os.environ.get("COMPACTD_ARGS", "").split()
+    s = Server("compactd", "compactd", argv, os.path.join(OUT, "%s-compactd.log" % tag), admin)
     return servers.add(s).start()
 
 
@@ -173,20 +229,93 @@ def compactd_has_option(binary, name):
 
 
 def start_redis(servers, tag, name="redis", extra=()):
-    port = free_port()
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--daemonize", "no"] + list(extra)
-    s = Server("redis", name, argv, port, os.path.join(OUT, "%s-%s.log" % (tag, name)))
+    def argv(port, _admin):
+        return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--daemonize", "no"] + list(extra)
+    s = Server("redis", name, argv, os.path.join(OUT, "%s-%s.log" % (tag, name)))
     return servers.add(s).start()
 
 
-def start_memcached(servers, tag, extra=()):
-    port = free_port()
-    argv = ["memcached", "-m", "4096", "-U", "0", "-l", "127.0.0.1", "-p", str(port)] + list(extra)
-    if os.geteuid() == 0:
-        argv += ["-u", "root"]
-    s = Server("memcached", "memcached", argv, port, os.path.join(OUT, "%s-memcached.log" % tag))
+def start_memcached(servers, tag, mem_mb=4096, extra=()):
+    """memcached with -m mem_mb: callers size it above what they store (memcached
+    evicts silently at its limit; mc_evictions checks that it did not)."""
+    def argv(port, _admin):
+        a = ["memcached", "-m", str(int(mem_mb)), "-U", "0", "-l", "127.0.0.1", "-p", str(port)]
+        if os.geteuid() == 0:
+            a += ["-u", "root"]
+        return a + list(extra)
+    s = Server("memcached", "memcached", argv, os.path.join(OUT, "%s-memcached.log" % tag))
     return servers.add(s).start()
+
+
+def mc_evictions(srv):
+    c = srv.connect()
+    try:
+        return int(c.stats().get("evictions", 0))
+    finally:
+        c.close()
+
+
+def wanted_servers(default="compactd,redis,memcached"):
+    """SERVERS from the environment (comma-separated), in the order given."""
+    names = [n for n in os.environ.get("SERVERS", default).split(",") if n]
+    for n in names:
+        if n not in ("compactd", "redis", "redis-defrag", "memcached"):
+            sys.exit("unknown server %s (compactd, redis, redis-defrag, memcached)" % n)
+    return names
+
+
+def start_named(servers, name, binary, tag, mem_mb=4096, log=print):
+    """Starts the server called name; returns None (after saying why) when
+    redis-server refuses activedefrag, which Debian's build does."""
+    if name == "compactd":
+        srv = start_compactd(servers, binary, tag)
+        log("compactd: %s" % describe_compaction(compaction_support(srv))[1])
+        return srv
+    if name == "redis":
+        return start_redis(servers, tag, "redis", ["--activedefrag", "no"])
+    if name == "redis-defrag":
+        try:
+            return start_redis(servers, tag, "redis-defrag", ["--activedefrag", "yes",
+                                                              "--active-defrag-ignore-bytes", "8mb"])
+        except RuntimeError as e:
+            log("redis-defrag: SKIPPED, redis-server refuses activedefrag yes: %s" % start_failure(e))
+            return None
+    return start_memcached(servers, tag, mem_mb)
+
+
+# ------------------------------------------------------- batches of requests
+
+def write_pairs(conn, pairs, batch=500):
+    """(key, value) pairs in pipelined batches (MSET, or memcached sets)."""
+    for lo in range(0, len(pairs), batch):
+        conn.set_many(pairs[lo:lo + batch])
+
+
+def delete_keys(conn, keys, batch=1000):
+    """Returns how many of keys existed."""
+    return sum(conn.delete_many(keys[lo:lo + batch]) for lo in range(0, len(keys), batch))
+
+
+def read_keys(conn, keys, batch=500):
+    """{key: value} for the keys that exist."""
+    out = {}
+    for lo in range(0, len(keys), batch):
+        out.update(conn.get_many(keys[lo:lo + batch]))
+    return out
+
+
+def check_values(conn, expected, absent=()):
+    """Reads back expected ({key: value size}) and compares every byte with
+    key_value; also reads absent keys, which must not be there. Returns
+    (checked, wrong or missing, present though deleted)."""
+    keys = list(expected)
+    bad = 0
+    for lo in range(0, len(keys), 500):
+        part = keys[lo:lo + 500]
+        got = conn.get_many(part)
+        bad += sum(1 for k in part if got.get(k) != key_value(k, expected[k]))
+    return len(keys), bad, len(read_keys(conn, list(absent)))
 
 
 def key_value(k, size):
@@ -368,13 +497,6 @@ def flatten_reply(r, prefix=""):
     return d
 
 
-def num(v, default=0.0):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return default
-
-
 # ----------------------------------------------------------- memcached client
 
 class Memcache(Stream):
@@ -529,3 +651,253 @@ def tee(path):
         f.write(s + "\n")
         f.flush()
     return out
+
+
+def compaction_figures(srv):
+    """compactd's own account of compaction so far (admin port COMPACT STATUS and
+    STATS): bytes moved, arenas released, the longest step, and the bytes it
+    gave back to the OS, so that the CPU price can be put as bytes moved per
+    byte returned. Bytes returned are taken from a field that reports them when
+    the binary has one (a field named *bytes_returned*), else computed as arenas
+    released x arena size; returned_source says which. Empty without an admin port."""
+    if srv.kind != "compactd" or not srv.admin_port:
+        return {}
+    st = compact_status(srv)
+    try:
+        stats = flatten_reply(admin_call(srv, "STATS"))
+    except (OSError, RespError):
+        stats = {}
+    both = dict(stats, **st)
+    f = {"bytes_moved": pick(st, "bytes", "moved"),
+         "blocks_moved": pick(st, "blocks", "moved"),
+         "arenas_released": pick(st, "arenas", "released"),
+         "runs": float(st["runs"]) if "runs" in st else None,
+         "time_us": pick(st, "time", "us"),
+         "max_step_us": pick(st, "max", "step"),
+         "arena_size": pick(stats, "arena", "size")}
+    reported = pick(both, "bytes", "returned")
+    if reported is not None:
+        f["returned_bytes"], f["returned_source"] = reported, "reported"
+    elif f["arenas_released"] is not None and f["arena_size"]:
+        f["returned_bytes"] = f["arenas_released"] * f["arena_size"]
+        f["returned_source"] = "arenas_released x arena_size"
+    if f.get("returned_bytes") and f["bytes_moved"] is not None:
+        f["moved_per_returned"] = f["bytes_moved"] / f["returned_bytes"]
+    return {k: v for k, v in f.items() if v is not None}
+
+
+# --------------------------------------------------------- watching RSS settle
+
+class Watch(threading.Thread):
+    """Samples the RSS of several servers from a background thread, each at
+    fixed offsets (seconds) after its own mark, the moment its last write was
+    acknowledged, and then (with settle) once a second until it has settled:
+    RSS within 0.2 % (at least 256 KiB) over the last settle[0] seconds and no
+    compaction running, or settle[1] seconds after the mark at most.
+
+    This lets the quiet periods of servers loaded one after another overlap,
+    so that a run costs one quiet period rather than one per server. Callers
+    load compactd last: its quiet period then overlaps only servers that are
+    idle, and the compaction it runs is not slowed by another server's load.
+
+    samples(key) lists dicts with label ('+N' or 'settled'), t (seconds after
+    the mark, as taken), rss, and for compactd compact_running and the
+    compaction totals at that moment."""
+
+    TICK = 0.02
+
+    def __init__(self, offsets, settle=None):
+        super().__init__(daemon=True)
+        self.offsets = sorted(offsets)
+        self.settle = settle
+        self.lock = threading.Lock()
+        self.entries = {}
+        self.halt = threading.Event()
+        self.error = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.halt.set()
+        self.join()
+        return False
+
+    def mark(self, key, srv):
+        with self.lock:
+            self.entries[key] = dict(srv=srv, t0=time.time(), due=list(self.offsets), trail=[],
+                                     samples=[], done=False)
+
+    def _sample(self, e, label, t):
+        srv = e["srv"]
+        s = dict(label=label, t=round(t, 2), rss=srv.rss())
+        if srv.kind == "compactd":
+            st = compact_status(srv)
+            running = pick(st, "running")
+            s["compact_running"] = int(running or 0)
+            for name in ("bytes_moved", "arenas_released"):
+                v = pick(st, *name.split("_"))
+                if v is not None:
+                    s["compact_" + name] = v
+        return s
+
+    def _settled(self, e, s):
+        window, limit = self.settle
+        e["trail"].append(s)
+        recent = [x for x in e["trail"] if x["t"] >= s["t"] - window - 0.5]
+        span = s["t"] - recent[0]["t"]
+        rss = [x["rss"] for x in recent]
+        quiet = max(rss) - min(rss) <= max(256 * 1024, 0.002 * max(rss))
+        still = span >= window - 0.01 and quiet and not s.get("compact_running")
+        return still or s["t"] >= limit, still
+
+    def _step(self, key, e, now):
+        t = now - e["t0"]
+        if e["due"]:
+            if t < e["due"][0]:
+                return
+            off = e["due"].pop(0)
+            s = self._sample(e, "+%g" % off, t)
+            e["samples"].append(s)
+            if self.settle:
+                e["trail"].append(s)
+            e["done"] = not e["due"] and not self.settle
+            return
+        last = e["trail"][-1]["t"] if e["trail"] else 0.0
+        if t < last + 1.0:
+            return
+        s = self._sample(e, "settled", t)
+        finished, settled = self._settled(e, s)
+        if finished:
+            s["settled"] = settled
+            e["samples"].append(s)
+            e["done"] = True
+
+    def run(self):
+        try:
+            while not self.halt.is_set():
+                now = time.time()
+                with self.lock:
+                    todo = [(k, e) for k, e in self.entries.items() if not e["done"]]
+                for k, e in todo:
+                    self._step(k, e, now)
+                self.halt.wait(self.TICK)
+        except Exception as exc:   # surfaced by wait(), not lost with the thread
+            self.error = exc
+
+    def wait(self):
+        """Blocks until every marked server has all its samples."""
+        while True:
+            if self.error:
+                raise self.error
+            with self.lock:
+                if all(e["done"] for e in self.entries.values()):
+                    return
+            time.sleep(0.05)
+
+    def samples(self, key):
+        return self.entries[key]["samples"]
+
+
+# ------------------------------------------------------------------- results
+
+def results(tag, binary=None):
+    """Returns emit(kind, **fields): one JSON line per result, appended to
+    $BENCH_JSONL (run_all.sh points every script at one file) or else to
+    bench/out/<tag>.jsonl. Each line carries the experiment (the tag's first
+    word), the run tag, the compactd binary and the kind of record."""
+    path = os.environ.get("BENCH_JSONL") or os.path.join(OUT, tag + ".jsonl")
+    experiment = tag.split("-", 1)[0]
+
+    def emit(kind, **fields):
+        rec = dict(experiment=experiment, run=tag, kind=kind, binary=binary, **fields)
+        with open(path, "a") as f:
+            f.write(json.dumps(rec, sort_keys=True) + "\n")
+    emit.path = path
+    return emit
+
+
+def above(rss, empty, live):
+    """RSS above the empty server as a multiple of the live key+value bytes."""
+    return (rss - empty) / live if live else None
+
+
+def fx(v, digits=2):
+    """A ratio for a table cell; '-' when there is none."""
+    return "-" if v is None else "%.*f" % (digits, v)
+
+
+# ------------------------------------------------------- servers side by side
+
+def loading_order(names):
+    """compactd last: the servers loaded before it are idle during its quiet period."""
+    return [n for n in names if n != "compactd"] + [n for n in names if n == "compactd"]
+
+
+def side_by_side(names, binary, tag, log, emit, watch_args, mem_mb, load, check, tail=None):
+    """The harness of the RSS-after-quiet experiments (fragment.py, churn.py).
+
+    Starts the named servers fresh (a refused redis-defrag is skipped), reads
+    each one's empty RSS, then, one server at a time in loading_order, calls
+    load(srv) (returns a dict, with 'live' the key+value bytes it left) and
+    marks the end of that server's writes on a Watch(*watch_args). Once every
+    server has its samples, check(srv) (a dict: read-back results) runs on
+    each, memcached's evictions and compactd's compaction totals are read, and
+    tail(srvs, out) may take last samples before the servers are stopped by
+    PID. Returns {name: dict(empty, samples, compaction, evictions?, **load's,
+    **check's)}."""
+    out = {}
+    with Servers(emit) as servers, Watch(*watch_args) as watch:
+        srvs = []
+        for name in loading_order(names):
+            srv = start_named(servers, name, binary, tag, mem_mb=mem_mb, log=log)
+            if srv:
+                srvs.append(srv)
+        time.sleep(0.5)
+        for srv in srvs:
+            out[srv.name] = dict(empty=srv.rss())
+        for srv in srvs:
+            t = time.time()
+            out[srv.name].update(load(srv))
+            watch.mark(srv.name, srv)
+            log("  %s loaded in %.1f s" % (srv.name, time.time() - t))
+        watch.wait()
+        for srv in srvs:
+            r = out[srv.name]
+            r["samples"] = watch.samples(srv.name)
+            r.update(check(srv))
+            if srv.kind == "memcached":
+                r["evictions"] = mc_evictions(srv)
+            r["compaction"] = compaction_figures(srv)
+        if tail:
+            tail(srvs, out)
+    return out
+
+
+def intact(r):
+    """Whether a server's read-back found everything as written."""
+    return r["bad"] == 0 and r["resurrected"] == 0 and r.get("evictions", 0) == 0
+
+
+def compare_cells(names, rss, out, live):
+    """Table cells for one sample: each server's RSS above its empty RSS / live,
+    then compactd's RSS above empty over each other server's (when compactd is
+    in names). rss maps name to the sample's RSS (None: no such sample)."""
+    x = {n: above(rss[n], out[n]["empty"], live) if rss.get(n) is not None else None
+         for n in names}
+    cells = [fx(x[n]) for n in names]
+    if "compactd" in names:
+        cd = rss.get("compactd")
+        for n in names:
+            if n == "compactd":
+                continue
+            grown = rss[n] - out[n]["empty"] if rss.get(n) is not None else 0
+            cells.append(fx((cd - out["compactd"]["empty"]) / grown
+                            if cd is not None and grown > 0 else None))
+    return cells
+
+
+def compare_headers(names):
+    return ["%s x" % n for n in names] + ["cd/%s" % n for n in names
+                                          if "compactd" in names and n != "compactd"]

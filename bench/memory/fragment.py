@@ -1,38 +1,38 @@
 #!/usr/bin/python3
-"""bench/memory/fragment.py: RSS after a fragmenting workload (issue 3(b), issue 4 section 6).
+"""bench/memory/fragment.py: the founding experiment of issue 12, swept over scales.
 
-The workload, from the issues: for i in 1..99, write COUNT values of 16*i
-bytes, then delete every other one of them; then delete everything. It leaves
-every size class half empty, which is the worst case for an allocator that
-cannot move live data: the memory is free but scattered, so it cannot be
-returned. It runs against compactd, redis-server (activedefrag no),
-redis-server with activedefrag yes (skipped, with the reason printed, when the
-redis-server refuses it: Debian 12's redis 7.0 links the system jemalloc, not
-Redis's patched copy, and refuses "activedefrag yes") and memcached,
-one server at a time so they do not compete for the 2 cores or for memory.
+For each scale N (64 MiB, 300 MiB and 1.2 GiB of key+value bytes written by
+default): for i in 1..99 write COUNT values of 16*i bytes (keys f:ii:jjjjjjj,
+values derived from the key), COUNT chosen so that N bytes are written; then
+delete every other key of every size. Half of every size class's slots become
+holes spread over all its memory, which an allocator can only give back by
+moving live data. ORDER=loop instead deletes each size's odd keys right after
+writing that size (issues 3 and 4 ran this order too; neighbouring sizes that
+share a class then refill each other's holes, so it fragments less).
 
-For each server RSS is read from /proc/PID/statm (the same way for all) and
-"live" is the sum of key+value bytes the script knows are still stored. The
-samples: empty, the peak seen during the loop, right after the loop (every
-other key deleted), then every second for SETTLE seconds (automatic
-compaction or active defrag get their chance), then after deleting all keys
-(at once and 2 s later). Before deleting, every remaining key is read back and
-compared byte for byte with what was written (values are derived from their
-key). ORDER=loop (default) follows the issue's loop literally, deleting each
-size's odd keys right after writing them, and reports the peak RSS seen during
-the loop; ORDER=phased writes all 99 sizes first (sample "filled"), then
-deletes every other key of every size. compactd's figures are with automatic compaction when the binary has it
-(CONFIG GET compact-* answers and an admin port answers COMPACT STATUS); the
-header says which.
+Per scale, compactd, redis-server and memcached are started fresh and side
+by side, loaded one after another (compactd last, so that its quiet period
+overlaps only idle servers), and each is sampled at fixed times after its own
+last delete (0, 1, 2, 5, 10 and 15 s), then once a second until it has
+settled (RSS steady over 3 s and no compaction running; at most SETTLE_MAX s).
+The figure is RSS above the empty server (each server's own RSS at start) as
+a multiple of the live key+value bytes; RSS is /proc/PID/statm for all.
+Afterwards every remaining key is read back and compared byte for byte,
+some deleted keys are checked to be gone, memcached is checked not to have
+evicted anything, compactd's compaction totals are read from its admin port
+(bytes moved, arenas released, longest step), and everything is deleted to see
+what each server keeps (sampled 2 s or more after its delete-all).
+
+Issue 12's target: compactd <= 1.10 x within 10 s of the last delete, at every
+scale, with the default configuration.
 
 usage: bench/memory/fragment.py [path/to/compactd]   (default build/daemon/compactd)
-env:   QUICK=1 (about 100 MB written instead of about 1 GiB, shorter settling)
-       TOTAL_MB=<n> SETTLE=<s> SERVERS=compactd,redis,redis-defrag,memcached
-       ORDER=loop|phased
-       MANUAL_COMPACT=1 (also send COMPACT ASYNC on compactd's admin port after the loop)
-Raw samples go to bench/out/fragment-<time>.csv and the table to fragment-<time>.txt.
+env:   QUICK=1 (one 16 MiB scale, samples to 5 s, settle cap 8 s)
+       SCALES=64,300,1200 (MiB written)  ORDER=phased|loop  SETTLE_MAX=<s>
+       SERVERS=compactd,redis,memcached (redis-defrag too: refused by Debian's redis)
+Output: a table on stdout and bench/out/fragment-<time>.txt; one JSON line per
+sample and per result in bench/out/fragment-<time>.jsonl (or $BENCH_JSONL).
 """
-import csv
 import os
 import sys
 import time
@@ -42,244 +42,212 @@ import benchlib as B  # noqa: E402
 
 SIZES = list(range(1, 100))           # value sizes are 16*i bytes
 KEYLEN = len(b"f:00:0000000")
+TARGET = 1.10                         # issue 12: RSS above empty / live, within 10 s
+TARGET_AT = "+10"
 
 
 def key(i, j):
     return b"f:%02d:%07d" % (i, j)
 
 
-def plan():
-    total = int(os.environ.get("TOTAL_MB", "100" if B.quick() else "1024")) * B.MIB
-    per_round = sum(16 * i + KEYLEN for i in SIZES)
-    return max(2, total // per_round)
+def count_for(mib):
+    return max(2, int(mib * B.MIB) // sum(16 * i + KEYLEN for i in SIZES))
 
 
-class Client:
-    """The same operations over RESP or memcached's text protocol."""
+def load(srv, count, order):
+    """Writes and deletes; returns written and live bytes and the RSS with the
+    most data held (after the writes, or the loop's peak)."""
+    c = srv.connect()
+    written = live = 0
+    top = (0, 0)
 
-    def __init__(self, srv):
-        self.srv = srv
-        self.c = srv.connect()
-        self.mc = srv.kind == "memcached"
-
-    def write(self, pairs):
-        for lo in range(0, len(pairs), 500):
-            self.c.set_many(pairs[lo:lo + 500])
-
-    def delete(self, keys):
-        return sum(self.c.delete_many(keys[lo:lo + 1000]) for lo in range(0, len(keys), 1000))
-
-    def read(self, keys):
-        out = {}
-        for lo in range(0, len(keys), 500):
-            out.update(self.c.get_many(keys[lo:lo + 500]))
-        return out
-
-    def extra(self):
-        """Server-side figures worth keeping next to RSS."""
-        if self.mc:
-            st = self.c.stats()
-            return {"bytes": st.get("bytes"), "curr_items": st.get("curr_items"),
-                    "total_malloced": st.get("total_malloced")}
-        info = self.c.info()
-        d = {k: info.get(k) for k in ("used_memory", "allocator_mapped", "mem_fragmentation_ratio",
-                                        "active_defrag_running", "active_defrag_hits",
-                                        "allocator_frag_ratio")}
-        if self.srv.kind == "compactd":
-            st = B.compact_status(self.srv)
-            for k in ("running", "arenas_released", "bytes_moved", "blocks_moved", "runs"):
-                v = B.pick(st, *k.split("_"))
-                if v is not None:
-                    d["compact_" + k] = v
-        return d
-
-
-def run_server(srv, count, settle, manual, order):
-    cl = Client(srv)
-    samples = []
-    t0 = time.time()
-
-    def sample(phase, live):
-        rss = srv.rss()
-        ex = cl.extra()
-        samples.append(dict(server=srv.name, phase=phase, t=round(time.time() - t0, 2), rss=rss,
-                            live=live, **{k: v for k, v in ex.items() if v is not None}))
-        return rss
-
-    time.sleep(0.5)
-    sample("empty", 0)
-    live = 0
-    written = 0
-    peak = (0, 0)
+    def write(i):
+        nonlocal written, live
+        B.write_pairs(c, [(key(i, j), B.key_value(key(i, j), 16 * i)) for j in range(count)])
+        written += count * (KEYLEN + 16 * i)
+        live += count * (KEYLEN + 16 * i)
 
     def delete_odd(i):
+        nonlocal live
         keys = [key(i, j) for j in range(1, count, 2)]
-        n = cl.delete(keys)
+        n = B.delete_keys(c, keys)
         if n != len(keys):
             raise RuntimeError("%s: deleted %d of %d keys" % (srv.name, n, len(keys)))
-        return len(keys) * (KEYLEN + 16 * i)
+        live -= len(keys) * (KEYLEN + 16 * i)
 
     for i in SIZES:
-        size = 16 * i
-        cl.write([(key(i, j), B.key_value(key(i, j), size)) for j in range(count)])
-        written += count * (KEYLEN + size)
-        live += count * (KEYLEN + size)
-        rss = srv.rss()
-        if rss > peak[0]:
-            peak = (rss, live)
+        write(i)
         if order == "loop":
-            live -= delete_odd(i)
-    if order == "loop":
-        samples.append(dict(server=srv.name, phase="peak", t=round(time.time() - t0, 2),
-                            rss=peak[0], live=peak[1]))
-    else:
-        sample("filled", live)
+            top = max(top, (srv.rss(), live))
+            delete_odd(i)
+    if order == "phased":
+        top = (srv.rss(), live)
         for i in SIZES:
-            live -= delete_odd(i)
-    if manual and srv.kind == "compactd" and srv.admin_port:
-        try:
-            B.admin_call(srv, "COMPACT", "ASYNC")
-        except B.RespError as e:   # e.g. one is already running
-            print("COMPACT ASYNC: %s" % e)
-    t_half = time.time()
-    sample("half+0", live)
-    for s in range(1, settle + 1):
-        time.sleep(max(0.0, t_half + s - time.time()))
-        sample("half+%d" % s, live)
+            delete_odd(i)
+    c.close()
+    return dict(written=written, live=live, top_rss=top[0], top_live=top[1])
 
-    # Read every remaining key back and compare it with what was written.
-    remaining = [key(i, j) for i in SIZES for j in range(0, count, 2)]
-    got = cl.read(remaining)
-    bad = sum(1 for i in SIZES for j in range(0, count, 2)
-              if got.get(key(i, j)) != B.key_value(key(i, j), 16 * i))
+
+def verify_and_clear(srv, count):
+    """Reads back every remaining key, checks some deleted ones are gone,
+    then deletes everything."""
+    c = srv.connect()
+    remaining = {key(i, j): 16 * i for i in SIZES for j in range(0, count, 2)}
     gone = [key(i, j) for i in (1, 50, 99) for j in range(1, min(count, 200), 2)]
-    resurrected = len(cl.read(gone))
+    checked, bad, resurrected = B.check_values(c, remaining, gone)
+    B.delete_keys(c, list(remaining))
+    c.close()
+    return dict(checked=checked, bad=bad, resurrected=resurrected)
 
-    cl.delete(remaining)
-    sample("deleted+0", 0)
-    time.sleep(2)
-    sample("deleted+2", 0)
-    cl.c.close()
-    return samples, dict(written=written, live=live, checked=len(remaining), bad=bad,
-                         resurrected=resurrected)
+
+def run_scale(mib, order, names, binary, tag, emit, log, watch_args):
+    count = count_for(mib)
+    written = count * sum(16 * i + KEYLEN for i in SIZES)
+    log("scale %g MiB: %d values per size x 99 sizes, %.1f MiB written, order %s"
+        % (mib, count, B.mib(written), order))
+
+    def deleted_all(srvs, out):
+        time.sleep(2)
+        for srv in srvs:
+            out[srv.name]["deleted_rss"] = srv.rss()
+    out = B.side_by_side(names, binary, "%s-%g" % (tag, mib), log, emit, watch_args,
+                         64 + 3 * B.mib(written), lambda srv: load(srv, count, order),
+                         lambda srv: verify_and_clear(srv, count), deleted_all)
+    for name, r in out.items():
+        for s in r["samples"]:
+            emit("sample", scale_mib=mib, order=order, server=name, rss_empty=r["empty"],
+                 live=r["live"], x_live=B.above(s["rss"], r["empty"], r["live"]),
+                 rss_x_live=s["rss"] / r["live"], **s)
+        x = {s["label"]: B.above(s["rss"], r["empty"], r["live"]) for s in r["samples"]}
+        settled = r["samples"][-1]
+        res = dict(scale_mib=mib, order=order, server=name, count=count, written=r["written"],
+                   live=r["live"], rss_empty=r["empty"], top_rss=r["top_rss"],
+                   top_live=r["top_live"], checked=r["checked"], bad=r["bad"],
+                   resurrected=r["resurrected"], deleted_above_empty=r["deleted_rss"] - r["empty"],
+                   x_live=x, t_settled=settled["t"], settled=settled.get("settled"),
+                   compaction=r["compaction"])
+        if "evictions" in r:
+            res["evictions"] = r["evictions"]
+        if name == "compactd":
+            res.update(target=TARGET, met=judge(x))
+            r0, rs = r["samples"][0]["rss"], settled["rss"]
+            res["rss_drop_after_deletes"] = r0 - rs
+            if r["compaction"].get("bytes_moved") is not None and r0 > rs:
+                res["moved_per_rss_drop"] = r["compaction"]["bytes_moved"] / (r0 - rs)
+        r["result"] = res
+        emit("result", **res)
+    return out
+
+
+def judged_at(x):
+    """The sample the target is judged at: +10 s (QUICK: its last fixed sample)."""
+    return TARGET_AT if TARGET_AT in x else [k for k in x if k != "settled"][-1]
+
+
+def judge(x):
+    """Met when RSS above empty is within the target at +10 s and once settled."""
+    return all(x.get(k) is not None and x[k] <= TARGET for k in (judged_at(x), "settled"))
+
+
+def report(log, scales, names):
+    """One table for the whole sweep: per scale and sample, each server's RSS
+    above empty / live, and compactd's RSS above empty over each other's."""
+    names = [n for n in names if all(n in out for out in scales.values())]
+    extra = ["cd RSS/live"] if "compactd" in names else []
+    headers = ["MiB written", "sample", "live MiB"] + B.compare_headers(names) + extra
+    blank = [""] * (len(headers) - 3 - len(names))
+    rows = []
+    for mib, out in scales.items():
+        ref = out[names[0]]
+        rows.append([mib, "empty (RSS MiB)", "0"] + ["%.1f" % B.mib(out[n]["empty"])
+                                                     for n in names] + blank)
+        top = {n: out[n]["top_rss"] for n in names}
+        rows.append(row(mib, "peak" if ref["result"]["order"] == "loop" else "filled",
+                        ref["top_live"], names, top, out))
+        for lab in [s["label"] for s in ref["samples"]]:
+            rss = {n: next((s["rss"] for s in out[n]["samples"] if s["label"] == lab), None)
+                   for n in names}
+            if lab == "settled" and "compactd" in names:
+                last = out["compactd"]["samples"][-1]
+                lab = "settled (cd %.0f s%s)" % (last["t"], "" if last.get("settled") else ", cap")
+            rows.append(row(mib, lab, ref["live"], names, rss, out))
+        rows.append([mib, "deleted all (+MiB)", "0"]
+                    + ["%+.1f" % B.mib(out[n]["deleted_rss"] - out[n]["empty"]) for n in names]
+                    + blank)
+    log("")
+    log("RSS above the empty server / live key+value bytes (x); cd/<server> = compactd's RSS above")
+    log("empty over that server's; 'cd RSS/live' = compactd's whole RSS / live (the issue's own figures)")
+    log(B.fmt_table(headers, rows))
+
+
+def row(mib, label, live, names, rss, out):
+    r = [mib, label, "%.1f" % B.mib(live)] + B.compare_cells(names, rss, out, live)
+    if "compactd" in names:
+        cd = rss.get("compactd")
+        r.append(B.fx(cd / live if cd is not None and live else None))
+    return r
+
+
+def summary(log, scales):
+    log("")
+    for mib, out in scales.items():
+        for name, r in out.items():
+            res = r["result"]
+            log("%5s MiB %-9s keys intact: %s (%d read back, %d wrong, %d deleted found%s)" % (
+                mib, name, "yes" if B.intact(res) else "NO", res["checked"], res["bad"], res["resurrected"],
+                ", %d evictions" % res["evictions"] if "evictions" in res else ""))
+        if "compactd" not in out:
+            continue
+        res = out["compactd"]["result"]
+        x = res["x_live"]
+        first = next((s for s in out["compactd"]["samples"]
+                      if B.above(s["rss"], res["rss_empty"], res["live"]) <= TARGET), None)
+        log("%5s MiB compactd target <= %.2f x within 10 s: %s (%s s: %s, settled: %s at %.0f s%s; "
+            "first within target: %s)" % (
+                mib, TARGET, "MET" if res["met"] else "NOT met", judged_at(x),
+                B.fx(x[judged_at(x)]), B.fx(x.get("settled")), res["t_settled"],
+                "" if res["settled"] else ", still moving at the cap",
+                "%s s" % first["label"] if first else "never"))
+        c = res["compaction"]
+        if c:
+            log("%5s MiB compactd price: %.1f MB moved in %d runs (longest step %s us); RSS fell "
+                "%.1f MiB after the last delete: %s bytes moved per byte returned to the OS; "
+                "by compactd's count %d arenas released (%.1f MiB, %s): %s per byte" % (
+                    mib, c.get("bytes_moved", 0) / 1e6, c.get("runs", 0),
+                    "%.0f" % c["max_step_us"] if "max_step_us" in c else "-",
+                    B.mib(res["rss_drop_after_deletes"]), B.fx(res.get("moved_per_rss_drop")),
+                    c.get("arenas_released", 0), B.mib(c.get("returned_bytes", 0)),
+                    c.get("returned_source", "-"), B.fx(c.get("moved_per_returned"))))
 
 
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(B.ROOT, "build", "daemon", "compactd")
     if not os.access(binary, os.X_OK):
         sys.exit("fragment.py: no compactd at %s (build it first)" % binary)
-    settle = int(os.environ.get("SETTLE", "8" if B.quick() else "15"))
-    manual = os.environ.get("MANUAL_COMPACT", "0") == "1"
-    order = os.environ.get("ORDER", "loop")
+    q = B.quick()
+    scales = [float(x) for x in os.environ.get("SCALES", "16" if q else "64,300,1200").split(",")]
+    order = os.environ.get("ORDER", "phased")
     if order not in ("loop", "phased"):
         sys.exit("ORDER is loop or phased")
-    wanted = os.environ.get("SERVERS", "compactd,redis,redis-defrag,memcached").split(",")
-    count = plan()
+    offsets = [0, 1, 5] if q else [0, 1, 2, 5, 10, 15]
+    settle = (3.0, float(os.environ.get("SETTLE_MAX", "8" if q else "60")))
+    names = B.loading_order(B.wanted_servers())
     os.makedirs(B.OUT, exist_ok=True)
     tag = "fragment-" + B.stamp()
     log = B.tee(os.path.join(B.OUT, tag + ".txt"))
-    log("fragment: %s mode, %d values per size x 99 sizes (16..1584 B), %.0f MiB written, "
-        "settle %d s, order %s" % ("QUICK" if B.quick() else "full", count, B.mib(count * sum(
-            16 * i + KEYLEN for i in SIZES)), settle, order))
-
-    all_samples, results, skipped = [], {}, []
-    with B.Servers() as servers:
-        for name in wanted:
-            if name == "compactd":
-                srv = B.start_compactd(servers, binary, tag)
-                log("compactd: %s" % B.describe_compaction(B.compaction_support(srv))[1])
-            elif name == "redis":
-                srv = B.start_redis(servers, tag, "redis", ["--activedefrag", "no"])
-            elif name == "redis-defrag":
-                extra = ["--activedefrag", "yes"]
-                if B.quick():  # the default 100mb ignore threshold exceeds QUICK's whole heap
-                    extra += ["--active-defrag-ignore-bytes", "8mb"]
-                try:
-                    srv = B.start_redis(servers, tag, "redis-defrag", extra)
-                except RuntimeError as e:
-                    why = B.start_failure(e)
-                    log("redis-defrag: SKIPPED, redis-server refuses activedefrag yes: %s" % why)
-                    skipped.append(name)
-                    continue
-                c = srv.connect()
-                mi = c.info("memory")
-                log("redis-defrag: mem_allocator=%s activedefrag=%s ignore-bytes=%s" % (
-                    mi.get("mem_allocator"), c.config_get("activedefrag"),
-                    c.config_get("active-defrag-ignore-bytes")))
-                c.close()
-            elif name == "memcached":
-                srv = B.start_memcached(servers, tag)
-            else:
-                sys.exit("unknown server %s" % name)
-            t = time.time()
-            samples, res = run_server(srv, count, settle, manual, order)
-            res["seconds"] = time.time() - t
-            srv.stop()
-            all_samples += samples
-            results[name] = res
-            log("  %s done in %.1f s: %d keys read back, %d wrong or missing, %d deleted keys found"
-                % (name, res["seconds"], res["checked"], res["bad"], res["resurrected"]))
-
-    wanted = [n for n in wanted if n not in skipped]
-    fields = sorted({k for s in all_samples for k in s},
-                    key=lambda k: (k not in ("server", "phase", "t", "rss", "live"), k))
-    with open(os.path.join(B.OUT, tag + ".csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(all_samples)
-
-    by = {(s["server"], s["phase"]): s for s in all_samples}
-    phases = [s["phase"] for s in all_samples if s["server"] == wanted[0]]
-    headers = ["phase", "live MiB"]
-    for n in wanted:
-        headers += ["%s MiB" % n, "x live"]
-    if "compactd" in wanted:
-        for n in wanted:
-            if n != "compactd":
-                headers.append("cd/%s" % n)
-    rows = []
-    for ph in phases:
-        live = by[(wanted[0], ph)]["live"]
-        row = [ph, "%.1f" % B.mib(live)]
-        for n in wanted:
-            s = by.get((n, ph))
-            row += ["%.1f" % B.mib(s["rss"]) if s else "-",
-                    "%.2f" % (s["rss"] / live) if s and live else "-"]
-        if "compactd" in wanted:
-            for n in wanted:
-                if n != "compactd":
-                    a, b = by.get(("compactd", ph)), by.get((n, ph))
-                    row.append("%.2f" % (a["rss"] / b["rss"]) if a and b else "-")
-        rows.append(row)
-    log("")
-    log("RSS (MiB) and RSS / live bytes; cd/x = compactd RSS / x RSS")
-    log(B.fmt_table(headers, rows))
-
-    if "compactd" in wanted:
-        cs = [s for s in all_samples if s["server"] == "compactd"]
-        live = results["compactd"]["live"]
-        within = [s for s in cs if s["phase"].startswith("half+")]
-        t_ok = next((int(s["phase"][5:]) for s in within if s["rss"] <= 1.15 * live), None)
-        s10 = by.get(("compactd", "half+10")) or within[-1]
-        empty = by[("compactd", "empty")]["rss"]
-        gone = by[("compactd", "deleted+2")]["rss"]
-        log("")
-        log("issue 4 target: compactd RSS <= 1.15 x live within 10 s of delete-half: %s "
-            "(RSS/live at %s = %.2f; first <= 1.15 at %s)" % (
-                "MET" if t_ok is not None and t_ok <= 10 else "NOT met", s10["phase"],
-                s10["rss"] / live, "+%d s" % t_ok if t_ok is not None else "never"))
-        log("remaining keys intact: %s (%d checked, %d bad)" % (
-            "yes" if results["compactd"]["bad"] == 0 else "NO", results["compactd"]["checked"],
-            results["compactd"]["bad"]))
-        log("issue 3 target: RSS after delete-all within 8 MiB of empty: %s (empty %.1f MiB, "
-            "after %.1f MiB, diff %+.1f MiB)" % ("MET" if gone - empty <= 8 * B.MIB else "NOT met",
-                                                B.mib(empty), B.mib(gone), B.mib(gone - empty)))
-        last = cs[-1]
-        if any(k.startswith("compact_") for k in last):
-            log("compaction totals at the end: %s" % {k: v for k, v in last.items()
-                                                      if k.startswith("compact_")})
-    log("raw samples: %s" % os.path.join(B.OUT, tag + ".csv"))
+    emit = B.results(tag, binary)
+    log("fragment: %s mode, scales %s MiB written, order %s, samples at %s s after the last "
+        "delete, then until settled (cap %.0f s); binary %s" % (
+            "QUICK" if q else "full", ",".join("%g" % s for s in scales), order,
+            ",".join(map(str, offsets)), settle[1], binary))
+    watch_args = (offsets, settle)
+    done = {}
+    for mib in scales:
+        done["%g" % mib] = run_scale(mib, order, names, binary, tag, emit, log, watch_args)
+    report(log, done, names)
+    summary(log, done)
+    log("JSON lines: %s" % emit.path)
 
 
 if __name__ == "__main__":
-    main()
+    B.run(main)
