@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench/memory/latency.py: GET/SET latency with compaction running vs idle (issue 4 section 6).
+"""bench/memory/latency.py: GET/SET latency with compaction running vs idle (issues 4 and 12).
 
 Writes a fragmentation set into compactd (FRAG_MB of values of 16*i bytes,
 i = 1..99), then for each round and each of SET and GET:
@@ -22,12 +22,18 @@ redis-benchmark runs 50 clients, random keys over KEYSPACE keys, 64-byte
 values, and its --csv output gives p50/p95/p99 per run. Idle and during runs
 alternate so a slow phase of the shared machine hurts both; the summary is the
 median over rounds of each percentile, and the target is p99(during) <= 1.5 x
-p99(idle). Without compaction in the binary, "during" is the fragmented state
-with nothing compacting, and the output says so.
+p99(idle) (issue 12). Also reported: max latency, the longest compaction step
+(COMPACT STATUS max_step_us; issue 12: none over 1 ms), and the price, bytes
+moved per byte returned to the OS: bytes compaction moved during the "during"
+cycles over the RSS those cycles gave back (RSS after the deletes minus RSS
+once the compaction has finished), next to compactd's own count (arenas
+released x arena size). Without compaction in the binary, "during" is the
+fragmented state with nothing compacting, and the output says so.
 
 usage: bench/memory/latency.py [path/to/compactd]   (default build/daemon/compactd)
 env:   QUICK=1  ROUNDS=<n>  REQUESTS=<per run>  FRAG_MB=<n>  KEYSPACE=100000  CLIENTS=50
-Raw runs go to bench/out/latency-<time>.csv, the table to latency-<time>.txt.
+Raw runs go to bench/out/latency-<time>.csv, the table to latency-<time>.txt, one
+JSON line per run and one for the result to latency-<time>.jsonl (or $BENCH_JSONL).
 """
 import csv
 import io
@@ -43,6 +49,8 @@ import benchlib as B  # noqa: E402
 
 SIZES = list(range(1, 100))
 KEYLEN = len(b"L:00:0000000")
+P99_TARGET = 1.5          # issue 12: p99 while compacting <= 1.5 x idle
+STEP_TARGET_US = 1000     # issue 12: no compaction step longer than 1 ms
 
 
 def key(i, j):
@@ -50,13 +58,7 @@ def key(i, j):
 
 
 def write(c, keys_sizes):
-    for lo in range(0, len(keys_sizes), 500):
-        c.set_many([(k, B.key_value(k, sz)) for k, sz in keys_sizes[lo:lo + 500]])
-
-
-def delete(c, keys):
-    for lo in range(0, len(keys), 1000):
-        c.delete_many(keys[lo:lo + 1000])
+    B.write_pairs(c, [(k, B.key_value(k, sz)) for k, sz in keys_sizes])
 
 
 def bench(port, test, n, clients, keyspace):
@@ -119,10 +121,11 @@ def main():
     os.makedirs(B.OUT, exist_ok=True)
     tag = "latency-" + B.stamp()
     log = B.tee(os.path.join(B.OUT, tag + ".txt"))
+    emit = B.results(tag, binary)
     log("latency: %s mode, %d rounds, %d requests per run, %d clients, fragmentation set %.0f MiB "
         "(%d values per size)" % ("QUICK" if q else "full", rounds, n, clients, frag_mb, count))
     raw = []
-    with B.Servers() as servers:
+    with B.Servers(emit) as servers:
         srv = B.start_compactd(servers, binary, tag)
         compaction, line = B.describe_compaction(B.compaction_support(srv))
         log("compactd: %s" % line)
@@ -146,13 +149,13 @@ def main():
             # keys interleaved in every arena (after a compaction and a refill of
             # the deleted half they would not be, and the next compaction would
             # have almost nothing to move).
-            delete(c, [k for k, _ in allkeys])
+            B.delete_keys(c, [k for k, _ in allkeys])
             write(c, allkeys)
 
         if compaction and "REQUESTS" not in os.environ:
             # Size the runs to how long one compaction of the set takes, so that
             # "during" runs overlap compaction rather than mostly follow it.
-            delete(c, odd)
+            B.delete_keys(c, odd)
             t = time.time()
             B.admin_call(srv, "COMPACT", "ASYNC")
             time.sleep(0.01)
@@ -168,8 +171,9 @@ def main():
                 idle = bench(srv.port, test, n, clients, keyspace)
                 raw.append(dict(round=r, test=test, phase="idle", compact_running_frac=0.0,
                                 waited_s=round(waited, 2), rss=srv.rss(), **idle))
-                delete(c, odd)
+                B.delete_keys(c, odd)
                 rss_before = srv.rss()
+                moved_before = B.compaction_figures(srv).get("bytes_moved", 0)
                 if compaction:
                     try:
                         B.admin_call(srv, "COMPACT", "ASYNC")
@@ -185,13 +189,16 @@ def main():
                 waited = wait_idle(srv, 60)
                 raw.append(dict(round=r, test=test, phase="during", compact_running_frac=round(frac, 3),
                                 waited_s=round(waited, 2), rss=rss_after, rss_before=rss_before,
-                                **during))
+                                rss_done=srv.rss(), moved=B.compaction_figures(srv).get(
+                                    "bytes_moved", 0) - moved_before, **during))
                 log("  round %d %s: idle p99 %.3f ms, during p99 %.3f ms (compaction running %.0f%% "
                     "of the run; RSS %.0f -> %.0f MiB)" % (
                         r, test.upper(), idle["p99_latency_ms"], during["p99_latency_ms"], 100 * frac,
                         B.mib(rss_before), B.mib(rss_after)))
-        st = B.compact_status(srv)
+        st = B.compaction_figures(srv)
         c.close()
+    for x in raw:
+        emit("run", **x)
     with open(os.path.join(B.OUT, tag + ".csv"), "w", newline="") as f:
         fields = sorted({k for x in raw for k in x}, key=lambda k: (k not in ("round", "test", "phase"), k))
         w = csv.DictWriter(f, fieldnames=fields)
@@ -205,26 +212,50 @@ def main():
         for ph in ("idle", "during"):
             xs = [x for x in raw if x["test"] == test and x["phase"] == ph]
             med[ph] = {k: statistics.median(x[k] for x in xs)
-                       for k in ("rps", "p50_latency_ms", "p99_latency_ms", "compact_running_frac")}
+                       for k in ("rps", "p50_latency_ms", "p99_latency_ms", "max_latency_ms",
+                                 "compact_running_frac")}
+            med[ph]["worst_max"] = max(x["max_latency_ms"] for x in xs)
         ratio = med["during"]["p99_latency_ms"] / med["idle"]["p99_latency_ms"]
-        verdicts.append((test, ratio))
-        rows.append([test.upper(), "%.0f" % med["idle"]["rps"], "%.0f" % med["during"]["rps"],
-                     "%.3f" % med["idle"]["p50_latency_ms"], "%.3f" % med["during"]["p50_latency_ms"],
-                     "%.3f" % med["idle"]["p99_latency_ms"], "%.3f" % med["during"]["p99_latency_ms"],
-                     "%.2f" % ratio, "%.0f%%" % (100 * med["during"]["compact_running_frac"])])
+        verdicts.append((test, ratio, med))
+        rows.append([test.upper(), "%.0f" % med["idle"]["rps"], "%.0f" % med["during"]["rps"]]
+                    + ["%.3f" % med[ph][k] for k in ("p50_latency_ms", "p99_latency_ms")
+                       for ph in ("idle", "during")]
+                    + ["%.2f" % ratio]
+                    + ["%.1f" % med[ph]["worst_max"] for ph in ("idle", "during")]
+                    + ["%.0f%%" % (100 * med["during"]["compact_running_frac"])])
     log("")
-    log("redis-benchmark latency (ms), medians over %d rounds; 'during' = after deleting half%s" % (
-        rounds, " + COMPACT ASYNC" if compaction else ", NO compaction in this build"))
+    log("redis-benchmark latency (ms), medians over %d rounds (max: the worst run); 'during' = "
+        "after deleting half%s" % (rounds, " + COMPACT ASYNC" if compaction else
+                                   ", NO compaction in this build"))
     log(B.fmt_table(["test", "rps idle", "rps during", "p50 idle", "p50 during", "p99 idle",
-                     "p99 during", "p99 ratio", "compacting"], rows))
-    for test, ratio in verdicts:
-        log("issue 4 target p99 during <= 1.5 x idle, %s: %s (%.2f)%s" % (
-            test.upper(), "MET" if ratio <= 1.5 else "NOT met", ratio,
+                     "p99 during", "p99 ratio", "max idle", "max during", "compacting"], rows))
+    during = [x for x in raw if x["phase"] == "during"]
+    moved = sum(x["moved"] for x in during)
+    fell = sum(max(0, x["rss_before"] - x["rss_done"]) for x in during)
+    step = st.get("max_step_us")
+    for test, ratio, med in verdicts:
+        log("issue 12 target p99 during <= %.1f x idle, %s: %s (%.2f)%s" % (
+            P99_TARGET, test.upper(), "MET" if ratio <= P99_TARGET else "NOT met", ratio,
             "" if compaction else " -- not meaningful: no compaction ran"))
-    if st:
-        log("compaction totals: %s" % ", ".join("%s=%s" % kv for kv in sorted(st.items())))
-    log("raw runs: %s" % os.path.join(B.OUT, tag + ".csv"))
+    if step is not None:
+        log("issue 12 target no compaction step over %d us: %s (longest %.0f us, over the whole run)"
+            % (STEP_TARGET_US, "MET" if step <= STEP_TARGET_US else "NOT met", step))
+    log("price: %.1f MB moved during the measured cycles, RSS gave back %.1f MiB: %s bytes moved "
+        "per byte returned to the OS; by compactd's count (whole run) %s" % (
+            moved / 1e6, B.mib(fell), B.fx(moved / fell if fell else None),
+            "%d arenas released (%s), %s per byte" % (
+                st.get("arenas_released", 0), st.get("returned_source", "-"),
+                B.fx(st.get("moved_per_returned"))) if st else "-"))
+    emit("result", rounds=rounds, requests=n, clients=clients, frag_mib=frag_mb,
+         compaction=st, moved=moved, rss_returned=fell,
+         moved_per_rss_returned=moved / fell if fell else None,
+         step_target_us=STEP_TARGET_US, step_met=step <= STEP_TARGET_US if step is not None else None,
+         p99_target=P99_TARGET,
+         tests={t: dict(p99_ratio=ratio, met=ratio <= P99_TARGET, **{
+             "%s_%s" % (ph, k): v for ph in med for k, v in med[ph].items()})
+             for t, ratio, med in verdicts})
+    log("raw runs: %s; JSON lines: %s" % (os.path.join(B.OUT, tag + ".csv"), emit.path))
 
 
 if __name__ == "__main__":
-    main()
+    B.run(main)

@@ -1,14 +1,15 @@
 #!/usr/bin/python3
-"""bench/memory/overhead.py: bytes of overhead per entry (issue 3(c)).
+"""bench/memory/overhead.py: bytes of overhead per entry (issues 3(c) and 12).
 
 Loads N keys of 16 bytes with 32-byte values into compactd, redis-server and
 memcached (one at a time, each freshly started) and reports
 
     overhead per entry = (RSS after load - RSS empty) / N - 48
 
-i.e. what each entry costs beyond its 48 bytes of key and value: header, index
-slot, size-class rounding and allocator metadata, everything the process
-keeps. RSS comes from /proc/PID/statm for all three. RSS "after load" is
+that is (RSS after - RSS empty - the N x 48 bytes of keys and values) / N:
+what each entry costs beyond its key and value (header, index slot,
+size-class rounding, allocator metadata, everything the process keeps).
+Issue 12's target for compactd: <= 16 B. RSS comes from /proc/PID/statm for all three. RSS "after load" is
 taken once it has stopped moving (an incremental rehash may still be freeing
 the old table), at most 5 s after the last write. The allocator's own view
 (INFO used_memory for compactd and redis, stats bytes/total_malloced for
@@ -18,7 +19,8 @@ bottleneck.
 
 usage: bench/memory/overhead.py [path/to/compactd]   (default build/daemon/compactd)
 env:   QUICK=1 (N = 1 M instead of 10 M)  N=<keys>  SERVERS=compactd,redis,memcached
-Raw figures go to bench/out/overhead-<time>.csv, the table to overhead-<time>.txt.
+Raw figures go to bench/out/overhead-<time>.csv, the table to overhead-<time>.txt,
+one JSON line per server to overhead-<time>.jsonl (or $BENCH_JSONL).
 """
 import csv
 import os
@@ -28,6 +30,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
 
+TARGET = 16           # issue 12: bytes per entry beyond key and value
 BATCH = 1000          # keys per MSET
 WINDOW = 16           # MSETs in flight before reading their replies
 PAIR = b"$16\r\nk%015d\r\n$32\r\nv%031d\r\n"
@@ -102,23 +105,19 @@ def main():
     if not os.access(binary, os.X_OK):
         sys.exit("overhead.py: no compactd at %s (build it first)" % binary)
     n = int(os.environ.get("N", "1000000" if B.quick() else "10000000"))
-    wanted = os.environ.get("SERVERS", "compactd,redis,memcached").split(",")
+    wanted = B.wanted_servers()
     os.makedirs(B.OUT, exist_ok=True)
     tag = "overhead-" + B.stamp()
     log = B.tee(os.path.join(B.OUT, tag + ".txt"))
+    emit = B.results(tag, binary)
     log("overhead: %s mode, N = %d keys, 16-byte keys, 32-byte values" % (
         "QUICK" if B.quick() else "full", n))
     rows, raw = [], []
-    with B.Servers() as servers:
+    with B.Servers(emit) as servers:
         for name in wanted:
-            if name == "compactd":
-                srv = B.start_compactd(servers, binary, tag)
-            elif name == "redis":
-                srv = B.start_redis(servers, tag)
-            elif name == "memcached":
-                srv = B.start_memcached(servers, tag)
-            else:
-                sys.exit("unknown server %s" % name)
+            srv = B.start_named(servers, name, binary, tag, mem_mb=64 + n * 300 // B.MIB, log=log)
+            if srv is None:
+                continue
             time.sleep(0.5)
             empty = srv.rss()
             a0 = allocator_view(srv)
@@ -127,7 +126,10 @@ def main():
             secs = time.time() - t
             full = settled_rss(srv)
             a1 = allocator_view(srv)
+            evictions = B.mc_evictions(srv) if srv.kind == "memcached" else 0
             srv.stop()
+            if evictions:
+                raise RuntimeError("memcached evicted %d keys: its -m is too small" % evictions)
             per = (full - empty) / n - 48
             k = "bytes" if srv.kind == "memcached" else "used_memory"
             alloc_per = (a1[k] - a0[k]) / n - 48
@@ -137,6 +139,8 @@ def main():
             if srv.kind == "memcached":
                 rec["total_malloced"] = a1["total_malloced"]
             raw.append(rec)
+            emit("result", **rec, target=TARGET if name == "compactd" else None,
+                 met=per <= TARGET if name == "compactd" else None)
             rows.append([name, "%.1f" % secs, "%.1f" % B.mib(empty), "%.1f" % B.mib(full),
                          "%.1f" % per, "%s %.1f" % (k, alloc_per)])
             log("  %s loaded %d keys in %.1f s" % (name, n, secs))
@@ -152,8 +156,8 @@ def main():
     by = {r["server"]: r for r in raw}
     if "compactd" in by:
         o = by["compactd"]["overhead_rss"]
-        log("issue 3 aim (<= 24 B/entry): %s (compactd %.1f B/entry)" % (
-            "MET" if o <= 24 else "NOT met", o))
+        log("issue 12 target (<= %d B/entry): %s (compactd %.1f B/entry)" % (
+            TARGET, "MET" if o <= TARGET else "NOT met", o))
         for other in by:
             if other != "compactd":
                 log("compactd vs %s: %.1f vs %.1f B/entry (total RSS growth ratio %.2f)" % (
@@ -163,4 +167,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    B.run(main)

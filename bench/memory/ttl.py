@@ -32,9 +32,11 @@ moved, from COMPACT STATUS on the admin port and INFO) are printed for each
 segregation setting.
 
 usage: bench/memory/ttl.py [path/to/compactd]   (default build/daemon/compactd)
-env:   QUICK=1 (a tenth of the data, 10 s window)  PERSIST_MB TTL_MB WINDOW
+env:   QUICK=1 (a tenth of the data, 10 s window, compactd only with its default
+       segregation)  PERSIST_MB TTL_MB WINDOW
        SERVERS=compactd,redis,redis-defrag,memcached
-Raw samples go to bench/out/ttl-<time>.csv, the table to ttl-<time>.txt.
+Raw samples go to bench/out/ttl-<time>.csv, the table to ttl-<time>.txt, one JSON
+line per server to ttl-<time>.jsonl (or $BENCH_JSONL).
 """
 import bisect
 import csv
@@ -227,6 +229,7 @@ def main():
     os.makedirs(B.OUT, exist_ok=True)
     tag = "ttl-" + B.stamp()
     log = B.tee(os.path.join(B.OUT, tag + ".txt"))
+    emit = B.results(tag, binary)
     log("ttl: %s mode, %d persistent keys + %d keys with TTL 1-5 s, values %s B, window %.0f s"
         % ("QUICK" if q else "full", n_p, n_t, SIZES, window))
 
@@ -234,7 +237,9 @@ def main():
     for name in wanted:
         if name == "compactd":
             has_seg = B.compactd_has_option(binary, "lifetime-segregation")
-            if has_seg:
+            if has_seg and q:   # a smoke run: the default (segregation on) only
+                runs.append(("compactd", lambda s, t: B.start_compactd(s, binary, t)))
+            elif has_seg:
                 runs.append(("compactd-seg", lambda s, t: B.start_compactd(
                     s, binary, t, ["--lifetime-segregation", "yes"])))
                 runs.append(("compactd-noseg", lambda s, t: B.start_compactd(
@@ -253,7 +258,7 @@ def main():
             sys.exit("unknown server %s" % name)
 
     all_samples, results = [], []
-    with B.Servers() as servers:
+    with B.Servers(emit) as servers:
         for name, start in runs:
             try:
                 srv = start(servers, tag)
@@ -269,6 +274,7 @@ def main():
             srv.stop()
             all_samples += samples
             results.append(res)
+            emit("result", **res)
             log("  %s: TTL keys written in %.1f s (deadlines from %.1f s on)" % (
                 name, res["write_seconds"], res["write_estimate"]))
 
@@ -322,4 +328,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    B.run(main)
