@@ -248,6 +248,14 @@ def start_memcached(servers, tag, mem_mb=4096, extra=()):
     return servers.add(s).start()
 
 
+def memcached_mb(written):
+    """memcached's -m for a run that writes this many key+value bytes in all: its
+    items carry about 50 bytes of header and slab rounding, and slabs of values
+    since deleted or replaced stay with their class, so it may need several times
+    what is live; -m is only a ceiling (memcached maps memory as it fills)."""
+    return 64 + int(6 * written / MIB)
+
+
 def mc_evictions(srv):
     c = srv.connect()
     try:

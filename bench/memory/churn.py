@@ -28,7 +28,7 @@ memcached is checked not to have evicted. Issue 12's targets at 15 s:
 they are several KB.
 
 usage: bench/memory/churn.py [path/to/compactd]   (default build/daemon/compactd)
-env:   QUICK=1 (one 8 MiB scale, samples to 5 s)  SCALES=32,256 (MiB)
+env:   QUICK=1 (one 4 MiB scale, samples to 5 s)  SCALES=32,256 (MiB)
        WORKLOADS=130-from-100,225-from-125,kb-from-small  SEED=12
        SERVERS=compactd,redis,memcached
 Output: a table on stdout and bench/out/churn-<time>.txt; one JSON line per
@@ -86,6 +86,12 @@ class Plan:
         keep = w["keep"]
         self.kept = [int((p + 1) * keep) > int(p * keep) for p in range(self.n_old)]
         self.new_total = int(self.old_bytes * w.get("new_bytes", 0))
+        lo, hi = w["new"]
+        changed = self.n_old - sum(self.kept)
+        # Everything written: memcached keeps the slabs of replaced values, so its
+        # -m must cover all of it, not just what is live at the end.
+        self.written = self.old_bytes + self.new_total + (
+            changed * (KEYLEN + (lo + hi) / 2) if w["mode"] == "overwrite" else 0)
 
     def new_size(self, m):
         return size_of(m, 2, *self.w["new"])
@@ -163,9 +169,9 @@ def run_workload(name, mib, names, binary, tag, emit, log, offsets, seed):
         r = run_one(srv, plan)
         state[srv.name] = r["n_new"]
         return r
-    peak = plan.old_bytes + plan.new_total
     out = B.side_by_side(names, binary, "%s-%s-%g" % (tag, name, mib), log, emit, (offsets, None),
-                         64 + 3 * B.mib(peak), load, lambda srv: check(srv, plan, state[srv.name]))
+                         B.memcached_mb(plan.written), load,
+                         lambda srv: check(srv, plan, state[srv.name]))
     for sname, r in out.items():
         for s in r["samples"]:
             emit("sample", workload=name, scale_mib=mib, server=sname, rss_empty=r["empty"],
@@ -180,6 +186,7 @@ def run_workload(name, mib, names, binary, tag, emit, log, offsets, seed):
         if sname == "compactd":
             at = judged_at(x)
             res.update(target=w["target"], judged_at=at, met=x[at] <= w["target"])
+            res["rss_drop_after_writes"] = r["samples"][0]["rss"] - r["samples"][-1]["rss"]
         r["result"] = res
         emit("result", **res)
     return out
@@ -224,9 +231,12 @@ def report(log, runs, names):
             log("%-13s %4s MiB %-9s keys intact: %s (%d read back, %d wrong, %d deleted found%s)%s" % (
                 wname, mib, sname, "yes" if B.intact(res) else "NO", res["checked"], res["bad"],
                 res["resurrected"], ", %d evictions" % res["evictions"] if "evictions" in res else "",
-                "; compaction %.1f MB moved, %d arenas released, longest step %s us" % (
-                    c.get("bytes_moved", 0) / 1e6, c.get("arenas_released", 0),
-                    "%.0f" % c["max_step_us"] if "max_step_us" in c else "-") if c else ""))
+                "; compaction %.1f MB moved (longest step %s us), %d arenas released (%s bytes "
+                "moved per byte), RSS fell %.1f MiB after the writes" % (
+                    c.get("bytes_moved", 0) / 1e6,
+                    "%.0f" % c["max_step_us"] if "max_step_us" in c else "-",
+                    c.get("arenas_released", 0), B.fx(c.get("moved_per_returned")),
+                    B.mib(res["rss_drop_after_writes"])) if c else ""))
 
 
 def main():
@@ -234,7 +244,7 @@ def main():
     if not os.access(binary, os.X_OK):
         sys.exit("churn.py: no compactd at %s (build it first)" % binary)
     q = B.quick()
-    scales = [float(x) for x in os.environ.get("SCALES", "8" if q else "32,256").split(",")]
+    scales = [float(x) for x in os.environ.get("SCALES", "4" if q else "32,256").split(",")]
     wnames = os.environ.get("WORKLOADS", ",".join(WORKLOADS)).split(",")
     for n in wnames:
         if n not in WORKLOADS:

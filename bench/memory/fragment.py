@@ -4,11 +4,13 @@
 For each scale N (64 MiB, 300 MiB and 1.2 GiB of key+value bytes written by
 default): for i in 1..99 write COUNT values of 16*i bytes (keys f:ii:jjjjjjj,
 values derived from the key), COUNT chosen so that N bytes are written; then
-delete every other key of every size. Half of every size class's slots become
-holes spread over all its memory, which an allocator can only give back by
-moving live data. ORDER=loop instead deletes each size's odd keys right after
-writing that size (issues 3 and 4 ran this order too; neighbouring sizes that
-share a class then refill each other's holes, so it fragments less).
+delete every other key of every size ("phased" order). Half of every size
+class's slots become holes spread over all its memory, which an allocator can
+only give back by moving live data. The sweep also runs the "loop" order,
+which deletes each size's odd keys right after writing that size: neighbouring
+sizes that share a class then refill each other's holes, so less is
+fragmented, but by too little to start compactd's compaction (its trigger
+wants mapped/live above 1.2), which is the state issue 12 describes.
 
 Per scale, compactd, redis-server and memcached are started fresh and side
 by side, loaded one after another (compactd last, so that its quiet period
@@ -27,8 +29,8 @@ Issue 12's target: compactd <= 1.10 x within 10 s of the last delete, at every
 scale, with the default configuration.
 
 usage: bench/memory/fragment.py [path/to/compactd]   (default build/daemon/compactd)
-env:   QUICK=1 (one 16 MiB scale, samples to 5 s, settle cap 8 s)
-       SCALES=64,300,1200 (MiB written)  ORDER=phased|loop  SETTLE_MAX=<s>
+env:   QUICK=1 (one 16 MiB scale, phased only, samples to 5 s, settle cap 8 s)
+       SCALES=64,300,1200 (MiB written)  ORDERS=phased,loop  SETTLE_MAX=<s>
        SERVERS=compactd,redis,memcached (redis-defrag too: refused by Debian's redis)
 Output: a table on stdout and bench/out/fragment-<time>.txt; one JSON line per
 sample and per result in bench/out/fragment-<time>.jsonl (or $BENCH_JSONL).
@@ -103,15 +105,15 @@ def verify_and_clear(srv, count):
 def run_scale(mib, order, names, binary, tag, emit, log, watch_args):
     count = count_for(mib)
     written = count * sum(16 * i + KEYLEN for i in SIZES)
-    log("scale %g MiB: %d values per size x 99 sizes, %.1f MiB written, order %s"
-        % (mib, count, B.mib(written), order))
+    log("%s order, %g MiB: %d values per size x 99 sizes, %.1f MiB written"
+        % (order, mib, count, B.mib(written)))
 
     def deleted_all(srvs, out):
         time.sleep(2)
         for srv in srvs:
             out[srv.name]["deleted_rss"] = srv.rss()
-    out = B.side_by_side(names, binary, "%s-%g" % (tag, mib), log, emit, watch_args,
-                         64 + 3 * B.mib(written), lambda srv: load(srv, count, order),
+    out = B.side_by_side(names, binary, "%s-%s-%g" % (tag, order, mib), log, emit, watch_args,
+                         B.memcached_mb(written), lambda srv: load(srv, count, order),
                          lambda srv: verify_and_clear(srv, count), deleted_all)
     for name, r in out.items():
         for s in r["samples"]:
@@ -154,15 +156,15 @@ def report(log, scales, names):
     above empty / live, and compactd's RSS above empty over each other's."""
     names = [n for n in names if all(n in out for out in scales.values())]
     extra = ["cd RSS/live"] if "compactd" in names else []
-    headers = ["MiB written", "sample", "live MiB"] + B.compare_headers(names) + extra
+    headers = ["order MiB", "sample", "live MiB"] + B.compare_headers(names) + extra
     blank = [""] * (len(headers) - 3 - len(names))
     rows = []
-    for mib, out in scales.items():
+    for run, out in scales.items():
         ref = out[names[0]]
-        rows.append([mib, "empty (RSS MiB)", "0"] + ["%.1f" % B.mib(out[n]["empty"])
+        rows.append([run, "empty (RSS MiB)", "0"] + ["%.1f" % B.mib(out[n]["empty"])
                                                      for n in names] + blank)
         top = {n: out[n]["top_rss"] for n in names}
-        rows.append(row(mib, "peak" if ref["result"]["order"] == "loop" else "filled",
+        rows.append(row(run, "peak" if ref["result"]["order"] == "loop" else "filled",
                         ref["top_live"], names, top, out))
         for lab in [s["label"] for s in ref["samples"]]:
             rss = {n: next((s["rss"] for s in out[n]["samples"] if s["label"] == lab), None)
@@ -170,8 +172,8 @@ def report(log, scales, names):
             if lab == "settled" and "compactd" in names:
                 last = out["compactd"]["samples"][-1]
                 lab = "settled (cd %.0f s%s)" % (last["t"], "" if last.get("settled") else ", cap")
-            rows.append(row(mib, lab, ref["live"], names, rss, out))
-        rows.append([mib, "deleted all (+MiB)", "0"]
+            rows.append(row(run, lab, ref["live"], names, rss, out))
+        rows.append([run, "deleted all (+MiB)", "0"]
                     + ["%+.1f" % B.mib(out[n]["deleted_rss"] - out[n]["empty"]) for n in names]
                     + blank)
     log("")
@@ -180,8 +182,8 @@ def report(log, scales, names):
     log(B.fmt_table(headers, rows))
 
 
-def row(mib, label, live, names, rss, out):
-    r = [mib, label, "%.1f" % B.mib(live)] + B.compare_cells(names, rss, out, live)
+def row(run, label, live, names, rss, out):
+    r = [run, label, "%.1f" % B.mib(live)] + B.compare_cells(names, rss, out, live)
     if "compactd" in names:
         cd = rss.get("compactd")
         r.append(B.fx(cd / live if cd is not None and live else None))
@@ -190,11 +192,11 @@ def row(mib, label, live, names, rss, out):
 
 def summary(log, scales):
     log("")
-    for mib, out in scales.items():
+    for run, out in scales.items():
         for name, r in out.items():
             res = r["result"]
-            log("%5s MiB %-9s keys intact: %s (%d read back, %d wrong, %d deleted found%s)" % (
-                mib, name, "yes" if B.intact(res) else "NO", res["checked"], res["bad"], res["resurrected"],
+            log("%-11s %-9s keys intact: %s (%d read back, %d wrong, %d deleted found%s)" % (
+                run, name, "yes" if B.intact(res) else "NO", res["checked"], res["bad"], res["resurrected"],
                 ", %d evictions" % res["evictions"] if "evictions" in res else ""))
         if "compactd" not in out:
             continue
@@ -202,18 +204,18 @@ def summary(log, scales):
         x = res["x_live"]
         first = next((s for s in out["compactd"]["samples"]
                       if B.above(s["rss"], res["rss_empty"], res["live"]) <= TARGET), None)
-        log("%5s MiB compactd target <= %.2f x within 10 s: %s (%s s: %s, settled: %s at %.0f s%s; "
+        log("%-11s compactd target <= %.2f x within 10 s: %s (%s s: %s, settled: %s at %.0f s%s; "
             "first within target: %s)" % (
-                mib, TARGET, "MET" if res["met"] else "NOT met", judged_at(x),
+                run, TARGET, "MET" if res["met"] else "NOT met", judged_at(x),
                 B.fx(x[judged_at(x)]), B.fx(x.get("settled")), res["t_settled"],
                 "" if res["settled"] else ", still moving at the cap",
                 "%s s" % first["label"] if first else "never"))
         c = res["compaction"]
         if c:
-            log("%5s MiB compactd price: %.1f MB moved in %d runs (longest step %s us); RSS fell "
+            log("%-11s compactd price: %.1f MB moved in %d runs (longest step %s us); RSS fell "
                 "%.1f MiB after the last delete: %s bytes moved per byte returned to the OS; "
                 "by compactd's count %d arenas released (%.1f MiB, %s): %s per byte" % (
-                    mib, c.get("bytes_moved", 0) / 1e6, c.get("runs", 0),
+                    run, c.get("bytes_moved", 0) / 1e6, c.get("runs", 0),
                     "%.0f" % c["max_step_us"] if "max_step_us" in c else "-",
                     B.mib(res["rss_drop_after_deletes"]), B.fx(res.get("moved_per_rss_drop")),
                     c.get("arenas_released", 0), B.mib(c.get("returned_bytes", 0)),
@@ -226,9 +228,9 @@ def main():
         sys.exit("fragment.py: no compactd at %s (build it first)" % binary)
     q = B.quick()
     scales = [float(x) for x in os.environ.get("SCALES", "16" if q else "64,300,1200").split(",")]
-    order = os.environ.get("ORDER", "phased")
-    if order not in ("loop", "phased"):
-        sys.exit("ORDER is loop or phased")
+    orders = os.environ.get("ORDERS", "phased" if q else "phased,loop").split(",")
+    if any(o not in ("loop", "phased") for o in orders):
+        sys.exit("ORDERS lists phased and/or loop")
     offsets = [0, 1, 5] if q else [0, 1, 2, 5, 10, 15]
     settle = (3.0, float(os.environ.get("SETTLE_MAX", "8" if q else "60")))
     names = B.loading_order(B.wanted_servers())
@@ -236,14 +238,16 @@ def main():
     tag = "fragment-" + B.stamp()
     log = B.tee(os.path.join(B.OUT, tag + ".txt"))
     emit = B.results(tag, binary)
-    log("fragment: %s mode, scales %s MiB written, order %s, samples at %s s after the last "
+    log("fragment: %s mode, scales %s MiB written, orders %s, samples at %s s after the last "
         "delete, then until settled (cap %.0f s); binary %s" % (
-            "QUICK" if q else "full", ",".join("%g" % s for s in scales), order,
+            "QUICK" if q else "full", ",".join("%g" % s for s in scales), ",".join(orders),
             ",".join(map(str, offsets)), settle[1], binary))
     watch_args = (offsets, settle)
     done = {}
-    for mib in scales:
-        done["%g" % mib] = run_scale(mib, order, names, binary, tag, emit, log, watch_args)
+    for order in orders:
+        for mib in scales:
+            done["%s %g" % (order, mib)] = run_scale(mib, order, names, binary, tag, emit, log,
+                                                     watch_args)
     report(log, done, names)
     summary(log, done)
     log("JSON lines: %s" % emit.path)

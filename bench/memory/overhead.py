@@ -115,7 +115,7 @@ def main():
     rows, raw = [], []
     with B.Servers(emit) as servers:
         for name in wanted:
-            srv = B.start_named(servers, name, binary, tag, mem_mb=64 + n * 300 // B.MIB, log=log)
+            srv = B.start_named(servers, name, binary, tag, mem_mb=B.memcached_mb(n * 48), log=log)
             if srv is None:
                 continue
             time.sleep(0.5)

@@ -133,7 +133,7 @@ def main():
     ck = Check()
     for e in ("fragment", "churn", "overhead", "latency", "ttl"):
         ck(by_kind(recs, e, "result"), "%s: no results at all" % e)
-    check_rss_runs(ck, recs, "fragment", ("scale_mib",), names)
+    check_rss_runs(ck, recs, "fragment", ("order", "scale_mib"), names)
     check_rss_runs(ck, recs, "churn", ("workload", "scale_mib"), names)
     check_overhead(ck, recs, names)
     check_latency(ck, recs)
