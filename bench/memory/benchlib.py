@@ -810,6 +810,24 @@ class Watch(threading.Thread):
 
 # ------------------------------------------------------------------- results
 
+def begin(name):
+    """What every benchmark starts with: the compactd binary (argv[1], default
+    build/daemon/compactd; it must exist, nothing is built), a run tag
+    name-<time>, a log printing to stdout and bench/out/<tag>.txt, and the
+    JSON-lines emitter. Returns (binary, tag, log, emit)."""
+    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "daemon", "compactd")
+    if not os.access(binary, os.X_OK):
+        sys.exit("%s.py: no compactd at %s (build it first)" % (name, binary))
+    os.makedirs(OUT, exist_ok=True)
+    tag = "%s-%s" % (name, stamp())
+    return binary, tag, tee(os.path.join(OUT, tag + ".txt")), results(tag, binary)
+
+
+def scales(in_quick, in_full):
+    """SCALES from the environment (MiB, comma-separated), else the mode's default."""
+    return [float(x) for x in os.environ.get("SCALES", in_quick if quick() else in_full).split(",")]
+
+
 def results(tag, binary=None):
     """Returns emit(kind, **fields): one JSON line per result, appended to
     $BENCH_JSONL (run_all.sh points every script at one file) or else to

@@ -240,11 +240,9 @@ def report(log, runs, names):
 
 
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(B.ROOT, "build", "daemon", "compactd")
-    if not os.access(binary, os.X_OK):
-        sys.exit("churn.py: no compactd at %s (build it first)" % binary)
+    binary, tag, log, emit = B.begin("churn")
     q = B.quick()
-    scales = [float(x) for x in os.environ.get("SCALES", "4" if q else "32,256").split(",")]
+    scales = B.scales("4", "32,256")
     wnames = os.environ.get("WORKLOADS", ",".join(WORKLOADS)).split(",")
     for n in wnames:
         if n not in WORKLOADS:
@@ -252,10 +250,6 @@ def main():
     seed = int(os.environ.get("SEED", "12"))
     offsets = [0, 1, 5] if q else [0, 1, 5, 10, 15]
     names = B.loading_order(B.wanted_servers())
-    os.makedirs(B.OUT, exist_ok=True)
-    tag = "churn-" + B.stamp()
-    log = B.tee(os.path.join(B.OUT, tag + ".txt"))
-    emit = B.results(tag, binary)
     log("churn: %s mode, workloads %s, scales %s MiB of old values, samples at %s s after the "
         "last write; binary %s" % ("QUICK" if q else "full", ",".join(wnames),
                                    ",".join("%g" % s for s in scales),

@@ -223,21 +223,15 @@ def summary(log, scales):
 
 
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(B.ROOT, "build", "daemon", "compactd")
-    if not os.access(binary, os.X_OK):
-        sys.exit("fragment.py: no compactd at %s (build it first)" % binary)
+    binary, tag, log, emit = B.begin("fragment")
     q = B.quick()
-    scales = [float(x) for x in os.environ.get("SCALES", "16" if q else "64,300,1200").split(",")]
+    scales = B.scales("16", "64,300,1200")
     orders = os.environ.get("ORDERS", "phased" if q else "phased,loop").split(",")
     if any(o not in ("loop", "phased") for o in orders):
         sys.exit("ORDERS lists phased and/or loop")
     offsets = [0, 1, 5] if q else [0, 1, 2, 5, 10, 15]
     settle = (3.0, float(os.environ.get("SETTLE_MAX", "8" if q else "60")))
     names = B.loading_order(B.wanted_servers())
-    os.makedirs(B.OUT, exist_ok=True)
-    tag = "fragment-" + B.stamp()
-    log = B.tee(os.path.join(B.OUT, tag + ".txt"))
-    emit = B.results(tag, binary)
     log("fragment: %s mode, scales %s MiB written, orders %s, samples at %s s after the last "
         "delete, then until settled (cap %.0f s); binary %s" % (
             "QUICK" if q else "full", ",".join("%g" % s for s in scales), ",".join(orders),

@@ -108,9 +108,7 @@ class Poller(threading.Thread):
 
 
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(B.ROOT, "build", "daemon", "compactd")
-    if not os.access(binary, os.X_OK):
-        sys.exit("latency.py: no compactd at %s (build it first)" % binary)
+    binary, tag, log, emit = B.begin("latency")
     q = B.quick()
     rounds = int(os.environ.get("ROUNDS", "2" if q else "5"))
     n = int(os.environ.get("REQUESTS", "50000" if q else "200000"))   # without compaction
@@ -118,10 +116,6 @@ def main():
     keyspace = int(os.environ.get("KEYSPACE", "100000"))
     clients = int(os.environ.get("CLIENTS", "50"))
     count = max(2, int(frag_mb * B.MIB / sum(16 * i + KEYLEN for i in SIZES)))
-    os.makedirs(B.OUT, exist_ok=True)
-    tag = "latency-" + B.stamp()
-    log = B.tee(os.path.join(B.OUT, tag + ".txt"))
-    emit = B.results(tag, binary)
     log("latency: %s mode, %d rounds, %d requests per run, %d clients, fragmentation set %.0f MiB "
         "(%d values per size)" % ("QUICK" if q else "full", rounds, n, clients, frag_mb, count))
     raw = []

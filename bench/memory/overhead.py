@@ -101,15 +101,9 @@ def allocator_view(srv):
 
 
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(B.ROOT, "build", "daemon", "compactd")
-    if not os.access(binary, os.X_OK):
-        sys.exit("overhead.py: no compactd at %s (build it first)" % binary)
+    binary, tag, log, emit = B.begin("overhead")
     n = int(os.environ.get("N", "1000000" if B.quick() else "10000000"))
     wanted = B.wanted_servers()
-    os.makedirs(B.OUT, exist_ok=True)
-    tag = "overhead-" + B.stamp()
-    log = B.tee(os.path.join(B.OUT, tag + ".txt"))
-    emit = B.results(tag, binary)
     log("overhead: %s mode, N = %d keys, 16-byte keys, 32-byte values" % (
         "QUICK" if B.quick() else "full", n))
     rows, raw = [], []

@@ -218,18 +218,12 @@ def run_server(srv, name, n_p, n_t, window):
 
 
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(B.ROOT, "build", "daemon", "compactd")
-    if not os.access(binary, os.X_OK):
-        sys.exit("ttl.py: no compactd at %s (build it first)" % binary)
+    binary, tag, log, emit = B.begin("ttl")
     q = B.quick()
     n_p = n_for(float(os.environ.get("PERSIST_MB", "10" if q else "100")))
     n_t = n_for(float(os.environ.get("TTL_MB", "20" if q else "200")))
     window = float(os.environ.get("WINDOW", "10" if q else "15"))   # after the TTL writes start
     wanted = os.environ.get("SERVERS", "compactd,redis,redis-defrag,memcached").split(",")
-    os.makedirs(B.OUT, exist_ok=True)
-    tag = "ttl-" + B.stamp()
-    log = B.tee(os.path.join(B.OUT, tag + ".txt"))
-    emit = B.results(tag, binary)
     log("ttl: %s mode, %d persistent keys + %d keys with TTL 1-5 s, values %s B, window %.0f s"
         % ("QUICK" if q else "full", n_p, n_t, SIZES, window))
 
