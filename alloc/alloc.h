@@ -6,11 +6,13 @@
  * entry memory, so that the allocator underneath can be swapped (plain
  * malloc first, then pooled size-class arenas) without touching callers.
  *
- * The implementation (alloc.c) is a pooled size-class arena allocator: every
- * small block lives in an arena (one aligned mmap, one size class, one
- * lifetime band); blocks above a threshold get a mapping of their own. See
- * the top of alloc.c for the size classes, the placement policy and how an
- * online compactor is meant to use the introspection API below.
+ * The implementation (the .c files of alloc/) is a pooled size-class arena
+ * allocator: every small block lives in an arena (one aligned mmap, one size
+ * class, one lifetime band); blocks above a threshold get a mapping of their
+ * own. See
+ * alloc/internal.h for the glossary, the arena layout and the list of
+ * files, class.c for the size classes, arena.c for the placement policy and
+ * compact.c for how the online compactor uses the introspection API below.
  *
  * alloc knows nothing about keys, the network or the protocol. It is not
  * thread-safe: the daemon calls it from its single event-loop thread.

@@ -1,0 +1,96 @@
+/*
+ * alloc/init.c: alloc's lifecycle: options, alloc_setup, alloc_teardown, and
+ * the one global state (alloc_g) every other file works on.
+ *
+ * alloc_setup derives everything from the arena size: the alignment mask,
+ * the header colours, the large-block threshold and the class table
+ * (class.c). It is idempotent; alloc_block and the queries set up with the
+ * defaults when nobody did (ensure_ready). alloc_teardown unmaps every
+ * arena, spare, releasing arena and large block, and resets the state
+ * (keeping the failure injection, which a test sets before setting up).
+ */
+#include "alloc/internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+struct alloc_state alloc_g = {.fail_after = -1};
+
+void alloc_options_default(struct alloc_options *opt)
+{
+    opt->arena_size = (size_t)1 << 20;
+    opt->arena_retain = 4;
+}
+
+int alloc_setup(const struct alloc_options *opt)
+{
+    if (alloc_g.ready)
+        return 0;
+    struct alloc_options def;
+    alloc_options_default(&def);
+    if (opt == NULL)
+        opt = &def;
+    size_t a = opt->arena_size;
+    if (a < ALLOC_ARENA_MIN || a > ALLOC_ARENA_MAX || (a & (a - 1)) != 0)
+        return EINVAL;
+    long page = sysconf(_SC_PAGESIZE);
+    alloc_g.page = page > 0 ? (size_t)page : 4096;
+    if (a < alloc_g.page)
+        return EINVAL;
+    alloc_g.arena_size = a;
+    alloc_g.mask = ~(uintptr_t)(a - 1);
+    alloc_g.shift = (unsigned)__builtin_ctzll((unsigned long long)a);
+    /* 32 colours (2 KiB) for 1 MiB arenas, fewer for small ones */
+    size_t colors = a >> 15;
+    colors = colors < 1 ? 1 : colors > 32 ? 32 : colors;
+    alloc_g.color_mask = colors - 1;
+    alloc_g.color_max = (colors - 1) * 64;
+    alloc_g.large_max = a / 8;
+    alloc_g.retain = opt->arena_retain;
+    alloc_g.nclasses = class_of_slow(alloc_g.large_max) + 1;
+    for (unsigned i = 0; i < alloc_g.nclasses; i++)
+        class_init(i);
+    for (size_t i = 0; i <= LUT_MAX / 8; i++)
+        alloc_g.lut[i] = (uint8_t)class_of_slow(i * 8);
+    memset(alloc_g.bl, 0, sizeof(alloc_g.bl));
+    alloc_g.lru_head = alloc_g.lru_tail = NULL;
+    alloc_g.nretained = alloc_g.narenas = 0;
+    alloc_g.large = NULL;
+    alloc_g.nlarge = alloc_g.large_mapped = alloc_g.large_usable = 0;
+    alloc_g.live_bytes = 0;
+    alloc_g.ready = true;
+    return 0;
+}
+
+void alloc_teardown(void)
+{
+    if (!alloc_g.ready)
+        return;
+    for (unsigned i = 0; i < alloc_g.nclasses; i++) {
+        struct alloc_arena *a = alloc_g.cls[i].all;
+        while (a) {
+            struct alloc_arena *next = a->cnext;
+            os_unmap((void *)base_of(a), alloc_g.arena_size);
+            a = next;
+        }
+    }
+    alloc_release_retained();
+    release_all();
+    struct large *l = alloc_g.large;
+    while (l) {
+        struct large *next = l->next;
+        os_unmap((void *)base_of(l), l->map_size);
+        l = next;
+    }
+    long fail_after = alloc_g.fail_after;
+    memset(&alloc_g, 0, sizeof(alloc_g));
+    mover_reset();
+    alloc_g.fail_after = fail_after;
+}
+
+void ensure_ready(void)
+{
+    if (!alloc_g.ready)
+        (void)alloc_setup(NULL);
+}
