@@ -57,14 +57,7 @@
 static void retained_unlink(struct alloc_arena *a)
 {
     blist_unlink(&alloc_g.bl[a->cls][a->band].spare, NULL, a);
-    if (a->eprev)
-        a->eprev->enext = a->enext;
-    else
-        alloc_g.lru_head = a->enext;
-    if (a->enext)
-        a->enext->eprev = a->eprev;
-    else
-        alloc_g.lru_tail = a->eprev;
+    elist_unlink(&alloc_g.lru_head, &alloc_g.lru_tail, a);
     alloc_g.nretained--;
 }
 
@@ -87,14 +80,8 @@ static void arena_retire(struct alloc_arena *a)
         return;
     }
     a->bucket = RETAINED;
-    blist_push(&alloc_g.bl[a->cls][a->band].spare, a);
-    a->eprev = NULL;
-    a->enext = alloc_g.lru_head;
-    if (alloc_g.lru_head)
-        alloc_g.lru_head->eprev = a;
-    else
-        alloc_g.lru_tail = a;
-    alloc_g.lru_head = a;
+    blist_push(&alloc_g.bl[a->cls][a->band].spare, NULL, a);
+    elist_push(&alloc_g.lru_head, &alloc_g.lru_tail, a);
     alloc_g.nretained++;
     struct alloc_arena *x = a;
     for (int i = 0; i < DIRTY_MAX && x; i++)
@@ -127,12 +114,7 @@ void arena_unlink_empty(struct size_class *c, struct alloc_arena *a, bool releas
         bucket_remove(bl, a);
     a->flags = 0;
     bl->narenas--;
-    if (a->cprev)
-        a->cprev->cnext = a->cnext;
-    else
-        c->all = a->cnext;
-    if (a->cnext)
-        a->cnext->cprev = a->cprev;
+    clist_unlink(&c->all, NULL, a);
     c->arenas--;
     alloc_g.narenas--;
     if (release) {
@@ -191,11 +173,7 @@ struct alloc_arena *arena_new(unsigned ci, unsigned band)
                 *bm_word(a, w) = 0;
     }
     a->flags = 0;
-    a->cprev = NULL;
-    a->cnext = c->all;
-    if (c->all)
-        c->all->cprev = a;
-    c->all = a;
+    clist_push(&c->all, NULL, a);
     c->arenas++;
     alloc_g.narenas++;
     bl->narenas++;
@@ -240,11 +218,7 @@ void *large_alloc(size_t size)
     l->size = size;
     l->map_size = map;
     l->usable = map - ((uintptr_t)l - (uintptr_t)base) - LARGE_HDR;
-    l->prev = NULL;
-    l->next = alloc_g.large;
-    if (alloc_g.large)
-        alloc_g.large->prev = l;
-    alloc_g.large = l;
+    large_list_push(&alloc_g.large, NULL, l);
     alloc_g.nlarge++;
     alloc_g.large_mapped += map;
     alloc_g.live_bytes += size;
@@ -256,12 +230,7 @@ static void large_free(struct large *l, void *p)
 {
     if (l->magic != LARGE_MAGIC || (char *)p != (char *)l + LARGE_HDR)
         alloc_panic("free of a pointer that is not a live block", p);
-    if (l->prev)
-        l->prev->next = l->next;
-    else
-        alloc_g.large = l->next;
-    if (l->next)
-        l->next->prev = l->prev;
+    large_list_unlink(&alloc_g.large, NULL, l);
     alloc_g.nlarge--;
     alloc_g.large_mapped -= l->map_size;
     alloc_g.live_bytes -= l->size;

@@ -254,13 +254,7 @@ static void plan_unlink(struct alloc_arena *a)
 
 static void plan_append(struct alloc_arena *a)
 {
-    a->bnext = NULL;
-    a->bprev = mv.plan_tail;
-    if (mv.plan_tail)
-        mv.plan_tail->bnext = a;
-    else
-        mv.plan = a;
-    mv.plan_tail = a;
+    blist_append(&mv.plan, &mv.plan_tail, a);
     mv.nplan++;
 }
 

@@ -79,6 +79,7 @@
 #pragma once
 
 #include "alloc/alloc.h"
+#include "alloc/list.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -301,36 +302,21 @@ static inline size_t round_up(size_t x, size_t a)
     return (x + a - 1) / a * a;
 }
 
-/* ------------------------------------------------------------ list helpers */
+/* ------------------------------------------------------------------- lists */
 
 /* An arena is on at most one list threaded through bprev/bnext: a bucket
- * list, its pair's spare list or the mover's plan. These two serve all. */
-static inline void blist_push(struct alloc_arena **head, struct alloc_arena *a)
-{
-    a->bprev = NULL;
-    a->bnext = *head;
-    if (a->bnext)
-        a->bnext->bprev = a;
-    *head = a;
-}
-
-/* tail is NULL for the lists that keep none */
-static inline void blist_unlink(struct alloc_arena **head, struct alloc_arena **tail,
-                                struct alloc_arena *a)
-{
-    if (a->bprev)
-        a->bprev->bnext = a->bnext;
-    else
-        *head = a->bnext;
-    if (a->bnext)
-        a->bnext->bprev = a->bprev;
-    else if (tail)
-        *tail = a->bprev;
-}
+ * list, its pair's spare list or the mover's plan. */
+LIST_DEFINE(blist, struct alloc_arena, bprev, bnext)
+/* every non-empty arena of a class (size_class.all), no tail */
+LIST_DEFINE(clist, struct alloc_arena, cprev, cnext)
+/* the retained arenas, most recently emptied first (lru_head, lru_tail) */
+LIST_DEFINE(elist, struct alloc_arena, eprev, enext)
+/* the large blocks (alloc_state.large), no tail */
+LIST_DEFINE(large_list, struct large, prev, next)
 
 static inline void bucket_push(struct band_lists *bl, unsigned b, struct alloc_arena *a)
 {
-    blist_push(&bl->head[b], a);
+    blist_push(&bl->head[b], NULL, a);
     a->bucket = (uint8_t)b;
     if (b < NB)
         bl->nonempty |= 1u << b;
