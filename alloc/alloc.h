@@ -346,7 +346,8 @@ struct alloc_compact_status {
 void alloc_compact_status(struct alloc_compact_status *st);
 
 /* FOR TESTS ONLY: replaces the mover's microsecond clock (NULL restores
- * CLOCK_MONOTONIC), so that budgets can be tested in units of work. */
+ * clock_mono_us, alloc/clock.h), so that budgets can be tested in units of
+ * work. */
 void alloc_compact_test_clock(uint64_t (*now_us)(void));
 
 /*

@@ -28,7 +28,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "alloc/clock.h"
 
 /*
  * The mover. A run visits the (class, band) pairs in order. On reaching a
@@ -100,13 +101,10 @@ void mover_reset(void)
     mv.clock = clock_fn;
 }
 
+/* The mover's clock: clock_mono_us, or a test's (alloc_compact_test_clock). */
 static uint64_t mover_now(void)
 {
-    if (mv.clock)
-        return mv.clock();
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return mv.clock ? mv.clock() : clock_mono_us();
 }
 
 /* Returns up to `budget` bytes of the oldest releasing arena's pages to the
