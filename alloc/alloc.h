@@ -19,6 +19,7 @@
  */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,20 +34,63 @@
 #define ALLOC_ARENA_MIN ((size_t)1 << 16)
 #define ALLOC_ARENA_MAX ((size_t)1 << 30)
 
-struct alloc_options {
-    size_t arena_size;       /* bytes per arena; power of two in [ALLOC_ARENA_MIN, ALLOC_ARENA_MAX] */
-    unsigned arena_retain;   /* empty arenas kept mapped (purged) for reuse */
-};
+/*
+ * alloc's options, declared once. The daemon's option table includes these
+ * rows (file, command line, CONFIG GET/SET, --help, conf/compactd.conf);
+ * alloc expands them into struct alloc_options (one field per row) and
+ * alloc_options_default().
+ *
+ *   X(field, "name", TYPE, default, min, max, flags, words, "description")
+ *
+ * TYPE is SIZE (a size_t field, in bytes) or INT (an unsigned field).
+ * default, min and max are numbers in the stored unit: a CFG_MILLI row is
+ * stored in thousandths, so compact-frag-threshold 1200 is a ratio of 1.2.
+ * flags names the daemon's CFG_* flags and words its enum words: alloc
+ * never expands those two columns, so it does not depend on the daemon.
+ * alloc_setup and alloc_options_apply refuse values outside [min, max], and
+ * an arena size that is not a power of two (the CFG_POW2 row).
+ */
+#define ALLOC_OPTIONS(X)                                                                        \
+    X(arena_size, "arena-size", SIZE, (size_t)1 << 20, ALLOC_ARENA_MIN, ALLOC_ARENA_MAX,        \
+      CFG_POW2, NULL, "Bytes per allocator arena (a power of two)")                             \
+    X(arena_retain, "arena-retain", INT, 4, 0, 1000000, 0, NULL,                                \
+      "Empty arenas kept mapped for reuse instead of returned to the OS")                       \
+    X(compact_frag_threshold, "compact-frag-threshold", INT, 1200, 1000, 1000000,               \
+      CFG_MUTABLE | CFG_MILLI, NULL,                                                            \
+      "Automatic compaction needs mapped arena bytes / live bytes above this ratio")            \
+    X(compact_min_reclaim, "compact-min-reclaim", SIZE, (size_t)4 << 20, 0, LLONG_MAX,          \
+      CFG_MUTABLE, NULL,                                                                        \
+      "Automatic compaction needs at least this many bytes of whole arenas to reclaim")
 
+typedef size_t alloc_opt_SIZE_t;
+typedef unsigned alloc_opt_INT_t;
+
+#define ALLOC_OPT_FIELD_(field, name, type, def, min, max, flags, words, desc) \
+    alloc_opt_##type##_t field;
+struct alloc_options {
+    ALLOC_OPTIONS(ALLOC_OPT_FIELD_)
+};
+#undef ALLOC_OPT_FIELD_
+
+/* Sets every field to its row's default. */
 void alloc_options_default(struct alloc_options *opt);
 
 /*
- * Idempotent; returns 0 or an errno (EINVAL for bad options). A second call
- * while set up returns 0 and keeps the first options; call alloc_teardown()
- * first to change them. alloc_block() sets up with the defaults if nobody
- * did.
+ * Idempotent; returns 0 or an errno (EINVAL for bad options: see
+ * ALLOC_OPTIONS). A second call while set up returns 0 and keeps the first
+ * options; call alloc_teardown() first to change them. alloc_block() sets
+ * up with the defaults if nobody did. NULL means the defaults.
  */
 int alloc_setup(const struct alloc_options *opt);
+
+/*
+ * Applies the fields of the run-time changeable (CFG_MUTABLE) rows of o,
+ * the compaction thresholds, to the running allocator; the other fields
+ * take effect only through alloc_setup and are ignored here. Returns 0, or
+ * EINVAL (and changes nothing) when a field of o is outside its row's
+ * bounds. alloc_setup and alloc_teardown replace what was applied.
+ */
+int alloc_options_apply(const struct alloc_options *o);
 /* Unmaps everything; every block handed out becomes invalid. */
 void alloc_teardown(void);
 
@@ -252,14 +296,13 @@ void *alloc_move(const void *from);
  */
 typedef bool (*alloc_evacuate_fn)(void *block, void *ctx);
 
+/* What a run (or the trigger) covers. The trigger's thresholds are options
+ * (compact-frag-threshold, compact-min-reclaim: see ALLOC_OPTIONS). */
 struct alloc_compact_opts {
-    double frag_threshold;   /* compact-frag-threshold: alloc_compact_wanted needs
-                                mapped_bytes / live_bytes above this (default 1.2) */
-    size_t min_reclaim;      /* compact-min-reclaim: ... and at least this many bytes of
-                                whole arenas reclaimable (default 4 MiB) */
     int cls;                 /* -1: every class; else only this class (COMPACT CLASS n) */
 };
 
+/* Every class (cls -1). */
 void alloc_compact_opts_default(struct alloc_compact_opts *o);
 
 /*
@@ -291,13 +334,15 @@ bool alloc_compact_step(uint64_t budget_us, alloc_evacuate_fn fn, void *ctx);
 void alloc_compact_abort(void);
 
 /*
- * Automatic trigger: either mapped_bytes / live_bytes > o->frag_threshold
- * and the bytes reclaimable (alloc_compact_reclaimable(o->cls)) >=
- * o->min_reclaim; or, class by class, the classes whose own mapped / live
- * exceeds o->frag_threshold have together >= o->min_reclaim reclaimable
- * (a few classes full of holes among dense ones). Independent of whether a
- * run is in progress. O(classes * bands) over running counters, no walk:
- * cheap enough for every cron tick.
+ * Automatic trigger, with the thresholds of the options in force
+ * (compact_frag_threshold as a ratio, compact_min_reclaim in bytes): either
+ * mapped_bytes / live_bytes > the ratio and the bytes reclaimable
+ * (alloc_compact_reclaimable(o->cls)) >= min_reclaim; or, class by class,
+ * the classes whose own mapped / live exceeds the ratio have together >=
+ * min_reclaim reclaimable (a few classes full of holes among dense ones).
+ * o NULL means every class. Independent of whether a run is in progress.
+ * O(classes * bands) over running counters, no walk: cheap enough for every
+ * cron tick.
  */
 bool alloc_compact_wanted(const struct alloc_compact_opts *o);
 

@@ -75,8 +75,8 @@ static void arena_purge(struct alloc_arena *a)
 /* a is empty and on no list. */
 static void arena_retire(struct alloc_arena *a)
 {
-    if (alloc_g.retain == 0) {
-        os_unmap((void *)base_of(a), alloc_g.arena_size);
+    if (alloc_g.opt.arena_retain == 0) {
+        os_unmap((void *)base_of(a), alloc_g.opt.arena_size);
         return;
     }
     a->bucket = RETAINED;
@@ -88,10 +88,10 @@ static void arena_retire(struct alloc_arena *a)
         x = x->enext;
     if (x && x->bumped)
         arena_purge(x);
-    if (alloc_g.nretained > alloc_g.retain) {
+    if (alloc_g.nretained > alloc_g.opt.arena_retain) {
         struct alloc_arena *old = alloc_g.lru_tail;
         retained_unlink(old);
-        os_unmap((void *)base_of(old), alloc_g.arena_size);
+        os_unmap((void *)base_of(old), alloc_g.opt.arena_size);
     }
 }
 
@@ -100,7 +100,7 @@ void alloc_release_retained(void)
     while (alloc_g.lru_head) {
         struct alloc_arena *a = alloc_g.lru_head;
         retained_unlink(a);
-        os_unmap((void *)base_of(a), alloc_g.arena_size);
+        os_unmap((void *)base_of(a), alloc_g.opt.arena_size);
     }
 }
 
@@ -149,7 +149,7 @@ struct alloc_arena *arena_new(unsigned ci, unsigned band)
         if (a) {
             retained_unlink(a);
         } else {
-            void *base = os_map_aligned(alloc_g.arena_size);
+            void *base = os_map_aligned(alloc_g.opt.arena_size);
             if (base == NULL)
                 return NULL;
             a = header_of_base((uintptr_t)base);

@@ -87,7 +87,7 @@ void class_init(unsigned i)
     c->slack_bits = step <= 16 ? 4 : step <= 256 ? 8 : step <= 65536 ? 16 : 32;
     c->slack_log = (uint32_t)__builtin_ctz(c->slack_bits);
     c->group_bytes = round_up(8 + 8 * (size_t)c->slack_bits, 64);
-    size_t a = alloc_g.arena_size;
+    size_t a = alloc_g.opt.arena_size;
     /* Bits per slot: 8 * size + 1 (bitmap) + slack; start from that estimate
      * and correct for the roundings. */
     size_t n = (a - 256 - alloc_g.color_max) * 8 / (8 * (size_t)c->size + 1 + c->slack_bits);

@@ -128,7 +128,7 @@ static size_t release_some(size_t budget)
         alloc_g.rel_tail = NULL;
     alloc_g.nreleasing--;
     alloc_g.rel_off = 0;
-    os_unmap((void *)base_of(a), alloc_g.arena_size);
+    os_unmap((void *)base_of(a), alloc_g.opt.arena_size);
     return alloc_g.page;
 }
 
@@ -139,7 +139,7 @@ size_t release_all(void)
     while (alloc_g.rel_head) {
         struct alloc_arena *a = alloc_g.rel_head;
         alloc_g.rel_head = a->enext;
-        os_unmap((void *)base_of(a), alloc_g.arena_size);
+        os_unmap((void *)base_of(a), alloc_g.opt.arena_size);
         n++;
     }
     alloc_g.rel_tail = NULL;
@@ -178,13 +178,11 @@ size_t alloc_compact_reclaimable(int cls)
     size_t arenas = 0;
     for (unsigned ci = from; ci < to; ci++)
         arenas += class_reclaimable(ci);
-    return arenas * alloc_g.arena_size;
+    return arenas * alloc_g.opt.arena_size;
 }
 
 void alloc_compact_opts_default(struct alloc_compact_opts *o)
 {
-    o->frag_threshold = 1.2;
-    o->min_reclaim = (size_t)4 << 20;
     o->cls = -1;
 }
 
@@ -197,9 +195,12 @@ bool alloc_compact_wanted(const struct alloc_compact_opts *o)
     }
     if (!alloc_g.ready)
         return false;
-    if ((double)mapped_now() > o->frag_threshold * (double)alloc_g.live_bytes) {
+    /* the options in force; the ratio is stored in thousandths (CFG_MILLI) */
+    double frag_threshold = (double)alloc_g.opt.compact_frag_threshold / 1000.0;
+    size_t min_reclaim = alloc_g.opt.compact_min_reclaim;
+    if ((double)mapped_now() > frag_threshold * (double)alloc_g.live_bytes) {
         size_t r = alloc_compact_reclaimable(o->cls);
-        if (r > 0 && r >= o->min_reclaim)
+        if (r > 0 && r >= min_reclaim)
             return true;
     }
     /* Per class as well: the overall ratio includes every class's slot
@@ -213,11 +214,11 @@ bool alloc_compact_wanted(const struct alloc_compact_opts *o)
     size_t arenas = 0;
     for (unsigned ci = from; ci < to; ci++) {
         const struct size_class *c = &alloc_g.cls[ci];
-        if ((double)c->arenas * (double)alloc_g.arena_size >
-            o->frag_threshold * (double)c->live_bytes)
+        if ((double)c->arenas * (double)alloc_g.opt.arena_size >
+            frag_threshold * (double)c->live_bytes)
             arenas += class_reclaimable(ci);
     }
-    return arenas > 0 && arenas * alloc_g.arena_size >= o->min_reclaim;
+    return arenas > 0 && arenas * alloc_g.opt.arena_size >= min_reclaim;
 }
 
 static void count(uint64_t *run_field, uint64_t *total_field, uint64_t n)

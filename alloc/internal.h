@@ -183,7 +183,8 @@ struct band_lists {
  * zeroed by alloc_teardown. The mover's own state is private to compact.c. */
 struct alloc_state {
     bool ready;
-    size_t arena_size;
+    struct alloc_options opt;  /* in force: alloc_setup's, and alloc_options_apply's
+                                  for the run-time changeable rows */
     uintptr_t mask;
     unsigned shift;            /* log2(arena_size) */
     uintptr_t color_mask;      /* colours - 1 */
@@ -191,7 +192,6 @@ struct alloc_state {
     size_t large_max;
     size_t page;
     unsigned nclasses;
-    unsigned retain;
     uint8_t lut[LUT_MAX / 8 + 1];
     struct size_class cls[MAX_CLASSES];
     struct band_lists bl[MAX_CLASSES][ALLOC_BANDS];

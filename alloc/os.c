@@ -30,7 +30,7 @@ void *os_map_aligned(size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    size_t align = alloc_g.arena_size;
+    size_t align = alloc_g.opt.arena_size;
     if (size > SIZE_MAX - align) {
         errno = ENOMEM;
         return NULL;

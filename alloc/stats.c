@@ -17,7 +17,7 @@
 /* alloc_stats().mapped_bytes, for the mover's trigger and figures too */
 size_t mapped_now(void)
 {
-    return (alloc_g.narenas + alloc_g.nretained + alloc_g.nreleasing) * alloc_g.arena_size +
+    return (alloc_g.narenas + alloc_g.nretained + alloc_g.nreleasing) * alloc_g.opt.arena_size +
            alloc_g.large_mapped;
 }
 
@@ -40,7 +40,7 @@ void alloc_stats(struct alloc_stats *st)
     st->slot_bytes += alloc_g.large_usable;
     st->mapped_bytes = mapped_now();
     st->alloc_failures = alloc_g.failures;
-    st->arena_size = alloc_g.arena_size;
+    st->arena_size = alloc_g.opt.arena_size;
     st->arenas = alloc_g.narenas;
     st->retained_arenas = alloc_g.nretained;
     st->large_blocks = alloc_g.nlarge;
@@ -66,8 +66,8 @@ bool alloc_class_stats(unsigned cls, struct alloc_class_stats *st)
     st->live_bytes = c->live_bytes;
     st->rounding = st->live * c->size - c->live_bytes;
     st->free_bytes = (st->slots - st->live) * c->size;
-    st->overhead = c->arenas * (alloc_g.arena_size - (size_t)c->nslots * c->size);
-    st->waste = c->arenas * alloc_g.arena_size - c->live_bytes;
+    st->overhead = c->arenas * (alloc_g.opt.arena_size - (size_t)c->nslots * c->size);
+    st->waste = c->arenas * alloc_g.opt.arena_size - c->live_bytes;
     st->reclaimable = alloc_compact_reclaimable((int)cls);
     return true;
 }

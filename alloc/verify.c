@@ -85,7 +85,7 @@ bool alloc_verify(void)
         const struct size_class *c = &alloc_g.cls[ci];
         CHECK(c->size == class_size(ci), "class %u", ci);
         CHECK(ci == 0 || c->size > alloc_g.cls[ci - 1].size, "class %u", ci);
-        CHECK(layout_end(c, c->nslots, NULL) <= alloc_g.arena_size, "class %u", ci);
+        CHECK(layout_end(c, c->nslots, NULL) <= alloc_g.opt.arena_size, "class %u", ci);
         size_t narenas = 0, live = 0, req = 0;
         size_t per_band[ALLOC_BANDS] = {0}, pinned[ALLOC_BANDS] = {0};
         size_t band_live[ALLOC_BANDS] = {0};
@@ -160,7 +160,8 @@ bool alloc_verify(void)
     }
     CHECK(alloc_g.lru_tail == rp, "retained tail");
     CHECK(nret == alloc_g.nretained, "retained %zu counted %zu", alloc_g.nretained, nret);
-    CHECK(nret <= alloc_g.retain, "retained %zu > retain %u", nret, alloc_g.retain);
+    CHECK(nret <= alloc_g.opt.arena_retain, "retained %zu > retain %u", nret,
+          alloc_g.opt.arena_retain);
     size_t nspare = 0;
     for (unsigned ci = 0; ci < alloc_g.nclasses; ci++)
         for (unsigned b = 0; b < ALLOC_BANDS; b++) {
