@@ -110,24 +110,40 @@ void alloc_free(void *p);
  * size of its class, or the usable bytes of a large block's mapping. */
 size_t alloc_usable(const void *p);
 
+/*
+ * alloc's metrics, declared once: X(field, KIND, "help"). KIND is COUNTER
+ * (only grows) or GAUGE (a current value); alloc never expands it. Each
+ * list generates the fields of its struct, under the names below; the
+ * daemon's metric table includes the same rows and decides the names it
+ * prints (INFO, STATS, /metrics, the dashboard).
+ */
+#define ALLOC_METRIC_U64_(field, kind, help) uint64_t field;
+#define ALLOC_METRIC_SIZE_(field, kind, help) size_t field;
+
+/* struct alloc_stats */
+#define ALLOC_STATS_METRICS(X)                                                                  \
+    X(live_blocks, GAUGE, "Blocks handed out and not freed.")                                   \
+    X(live_bytes, GAUGE, "Sum of the requested sizes of live blocks.")                          \
+    X(slot_bytes, GAUGE, "Sum of the usable sizes of live blocks.")                             \
+    X(mapped_bytes, GAUGE,                                                                      \
+      "Bytes the allocator holds from the OS (arenas in use, retained and releasing arenas, "   \
+      "large blocks).")                                                                         \
+    X(alloc_failures, COUNTER, "Requests refused for lack of memory (ENOMEM).")                 \
+    X(arenas, GAUGE, "Arenas holding at least one live block.")                                 \
+    X(retained_arenas, GAUGE, "Empty arenas kept mapped (purged) for reuse.")                   \
+    X(large_blocks, GAUGE, "Blocks with a mapping of their own.")                               \
+    X(large_bytes, GAUGE, "Bytes mapped for large blocks.")                                     \
+    X(os_maps, COUNTER, "Successful mmap calls.")                                               \
+    X(os_unmaps, COUNTER, "munmap calls (of whole arenas or large blocks).")                    \
+    X(os_purges, COUNTER, "madvise(MADV_DONTNEED) calls.")                                      \
+    X(releasing_arenas, GAUGE,                                                                  \
+      "Arenas the mover emptied that are being returned to the OS (in mapped_bytes).")
+
 struct alloc_stats {
-    size_t live_blocks;    /* blocks handed out and not freed */
-    size_t live_bytes;     /* sum of requested sizes of live blocks */
-    size_t slot_bytes;     /* sum of usable sizes of live blocks */
-    size_t mapped_bytes;   /* bytes the allocator holds from the OS (arenas in use,
-                              retained and releasing arenas, large blocks) */
-    uint64_t alloc_failures;
-    /* appended with the arena allocator */
+    ALLOC_STATS_METRICS(ALLOC_METRIC_U64_)
+    /* configuration, not metrics */
     size_t arena_size;
-    size_t arenas;           /* arenas holding at least one live block */
-    size_t retained_arenas;  /* empty arenas kept for reuse (purged) */
-    size_t large_blocks;     /* blocks with a mapping of their own */
-    size_t large_bytes;      /* bytes mapped for them */
     size_t large_threshold;  /* requests above this many bytes are large */
-    uint64_t os_maps;        /* successful mmap calls */
-    uint64_t os_unmaps;      /* munmap calls (of whole arenas / large blocks) */
-    uint64_t os_purges;      /* madvise(MADV_DONTNEED) calls */
-    size_t releasing_arenas; /* emptied by the mover, being returned to the OS (in mapped_bytes) */
 };
 
 /* O(number of classes): cheap enough for every INFO. */
@@ -138,21 +154,26 @@ size_t alloc_live_bytes(void);
 
 /* ---- per size class statistics (MEMORY STATS) ---- */
 
+/* struct alloc_class_stats: one size class (the rows are per class) */
+#define ALLOC_CLASS_METRICS(X)                                                                  \
+    X(arenas, GAUGE,                                                                            \
+      "Arenas of the class holding live blocks (empty retained ones count in "                 \
+      "alloc_stats.retained_arenas).")                                                          \
+    X(slots, GAUGE, "Slots in those arenas.")                                                   \
+    X(live, GAUGE, "Live blocks of the class.")                                                 \
+    X(live_bytes, GAUGE, "Requested bytes of the live blocks.")                                 \
+    X(rounding, GAUGE, "Bytes lost to rounding requests up to the slot size.")                  \
+    X(free_bytes, GAUGE, "Bytes of the free slots.")                                            \
+    X(overhead, GAUGE, "Arena bytes that are not slots (header, bitmap, tail).")                \
+    X(waste, GAUGE, "Arena bytes that hold no requested byte (rounding + free + overhead).")    \
+    X(reclaimable, GAUGE,                                                                       \
+      "Bytes a compaction could return to the OS now: per band, the whole arenas the free "     \
+      "slots add up to (alloc_compact_reclaimable(cls)).")
+
 struct alloc_class_stats {
     unsigned cls;          /* class index */
     size_t slot_size;      /* bytes per slot */
-    size_t arenas;         /* arenas of this class holding live blocks (empty
-                              retained ones count in alloc_stats.retained_arenas) */
-    size_t slots;          /* slots in those arenas */
-    size_t live;           /* live blocks */
-    size_t live_bytes;     /* requested bytes of the live blocks */
-    size_t rounding;       /* live * slot_size - live_bytes */
-    size_t free_bytes;     /* (slots - live) * slot_size */
-    size_t overhead;       /* arena bytes that are not slots (header, bitmap, tail) */
-    size_t waste;          /* arenas * arena_size - live_bytes (sum of the three above) */
-    size_t reclaimable;    /* bytes a compaction could return to the OS now: per band,
-                              the whole arenas the free slots add up to
-                              (alloc_compact_reclaimable(cls)) */
+    ALLOC_CLASS_METRICS(ALLOC_METRIC_SIZE_)
 };
 
 /* Number of small size classes for the current arena size (sets up with the
@@ -351,33 +372,50 @@ bool alloc_compact_wanted(const struct alloc_compact_opts *o);
  * O(bands) per class, running counters. */
 size_t alloc_compact_reclaimable(int cls);
 
+/*
+ * struct alloc_compact_counts: the work of compaction runs, counted for the
+ * current run and in total. bytes_moved counts REQUESTED bytes, the sizes
+ * the moved blocks were allocated with, as live_bytes does (so that moved
+ * bytes compare with live bytes); not slot sizes, which include the
+ * rounding up to the class.
+ */
+#define ALLOC_COMPACT_METRICS(X)                                                                \
+    X(classes_touched, COUNTER, "Classes in which at least one arena was slated.")              \
+    X(arenas_evacuated, COUNTER, "Slated arenas that emptied.")                                 \
+    X(arenas_released, COUNTER,                                                                 \
+      "Emptied arenas returned to the OS (all of the evacuated ones: see alloc/compact.c).")    \
+    X(arenas_abandoned, COUNTER,                                                                \
+      "Slated arenas given back partly evacuated (no room left in the class, owner failure, "   \
+      "abort).")                                                                                \
+    X(blocks_moved, COUNTER, "Blocks the evacuate callbacks moved with alloc_move.")            \
+    X(bytes_moved, COUNTER, "Requested bytes of the blocks moved (not their slot sizes).")      \
+    X(blocks_dropped, COUNTER, "Visited blocks the owner freed without moving them.")           \
+    X(move_failures, COUNTER, "Evacuate callbacks that returned false (out of memory).")       \
+    X(steps, COUNTER, "alloc_compact_step calls made while a run was going.")                   \
+    X(time_us, COUNTER, "Wall time inside those steps, in microseconds.")
+
 struct alloc_compact_counts {
-    uint64_t classes_touched;   /* classes in which at least one arena was slated */
-    uint64_t arenas_evacuated;  /* slated arenas that emptied */
-    uint64_t arenas_released;   /* ... and were unmapped (all of them: see alloc.c) */
-    uint64_t arenas_abandoned;  /* slated arenas given back partly evacuated (no room
-                                   left in the class, owner failure, abort) */
-    uint64_t blocks_moved;      /* alloc_move calls from evacuate callbacks */
-    uint64_t bytes_moved;       /* requested bytes they copied */
-    uint64_t blocks_dropped;    /* visited blocks the owner freed without moving */
-    uint64_t move_failures;     /* callbacks that returned false */
-    uint64_t steps;             /* alloc_compact_step calls that did work */
-    uint64_t time_us;           /* wall time inside those steps */
+    ALLOC_COMPACT_METRICS(ALLOC_METRIC_U64_)
 };
+
+/* struct alloc_compact_status: the counters of every run */
+#define ALLOC_COMPACT_RUN_METRICS(X)                                                            \
+    X(runs, COUNTER, "Compaction runs started.")                                                \
+    X(runs_finished, COUNTER, "Compaction runs that ended (completed or aborted).")            \
+    X(reclaimable, GAUGE,                                                                       \
+      "Bytes a compaction could return to the OS now (alloc_compact_reclaimable(-1)).")
 
 struct alloc_compact_status {
     bool running;
     int cls;                    /* class filter of this (or the last) run, -1 all */
-    uint64_t runs;              /* runs started */
-    uint64_t runs_finished;     /* runs that ended (completed or aborted) */
+    ALLOC_COMPACT_RUN_METRICS(ALLOC_METRIC_U64_)
     /* progress of this run, or of the last one when none runs */
     size_t arenas_planned;      /* arenas slated so far plus the estimate for the
                                    (class, band) pairs not reached yet */
     size_t arenas_done;         /* slated arenas finished (evacuated or abandoned) */
     unsigned cur_cls, cur_band; /* where the run is */
-    /* this run (or the last one): same fields as the totals */
-    uint64_t classes_touched, arenas_evacuated, arenas_released, arenas_abandoned;
-    uint64_t blocks_moved, bytes_moved, blocks_dropped, move_failures, steps, time_us;
+    /* this run (or the last one): the same counters as the totals */
+    ALLOC_COMPACT_METRICS(ALLOC_METRIC_U64_)
     uint64_t duration_us;       /* wall time from start to end (so far, if running) */
     size_t mapped_before;       /* alloc_stats mapped_bytes when the run started */
     size_t mapped_after;        /* ... when it ended (now, if running) */
@@ -385,7 +423,6 @@ struct alloc_compact_status {
     /* the last finished run, for the daemon's one line per run */
     uint64_t last_duration_us;
     size_t last_mapped_before, last_mapped_after;
-    size_t reclaimable;         /* alloc_compact_reclaimable(-1) now */
 };
 
 void alloc_compact_status(struct alloc_compact_status *st);

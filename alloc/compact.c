@@ -568,16 +568,9 @@ void alloc_compact_status(struct alloc_compact_status *st)
     st->arenas_done = mv.done;
     st->cur_cls = mv.cls;
     st->cur_band = mv.band;
-    st->classes_touched = mv.run.classes_touched;
-    st->arenas_evacuated = mv.run.arenas_evacuated;
-    st->arenas_released = mv.run.arenas_released;
-    st->arenas_abandoned = mv.run.arenas_abandoned;
-    st->blocks_moved = mv.run.blocks_moved;
-    st->bytes_moved = mv.run.bytes_moved;
-    st->blocks_dropped = mv.run.blocks_dropped;
-    st->move_failures = mv.run.move_failures;
-    st->steps = mv.run.steps;
-    st->time_us = mv.run.time_us;
+#define X(field, kind, help) st->field = mv.run.field;
+    ALLOC_COMPACT_METRICS(X)
+#undef X
     st->duration_us = mv.running ? mover_now() - mv.start_us : mv.duration_us;
     st->mapped_before = mv.mapped_before;
     st->mapped_after = mv.running ? mapped_now() : mv.mapped_after;
