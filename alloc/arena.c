@@ -95,13 +95,19 @@ static void arena_retire(struct alloc_arena *a)
     }
 }
 
-void alloc_release_retained(void)
+void retained_release_all(void)
 {
     while (alloc_g.lru_head) {
         struct alloc_arena *a = alloc_g.lru_head;
         retained_unlink(a);
         os_unmap((void *)base_of(a), alloc_g.opt.arena_size);
     }
+}
+
+void alloc_release_retained(void)
+{
+    retained_release_all();
+    A_VERIFY("after releasing the retained arenas");
 }
 
 /* Called when a's live count dropped to zero: unlink it and retire it, or

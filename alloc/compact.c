@@ -441,6 +441,7 @@ void alloc_compact_start(const struct alloc_compact_opts *o)
     mv.running = true;
     if (mv.cls >= mv.cls_end)
         finish_run();
+    A_VERIFY("at the start of a compaction run");
 }
 
 void alloc_compact_abort(void)
@@ -450,6 +451,7 @@ void alloc_compact_abort(void)
     pair_drop_work();
     COUNT(arenas_released, release_all());
     finish_run();
+    A_VERIFY("after a compaction abort");
 }
 
 enum batch { BATCH_GO, BATCH_STOP, BATCH_DONE };
@@ -554,6 +556,7 @@ bool alloc_compact_step(uint64_t budget_us, alloc_evacuate_fn fn, void *ctx)
     COUNT(time_us, t - t0);
     if (mv.running)
         mv.duration_us = t - mv.start_us;
+    A_VERIFY("after a compaction step");
     return mv.running;
 }
 

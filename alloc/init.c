@@ -86,6 +86,7 @@ int alloc_setup(const struct alloc_options *opt)
     alloc_g.nlarge = alloc_g.large_mapped = alloc_g.large_usable = 0;
     alloc_g.live_bytes = 0;
     alloc_g.ready = true;
+    A_VERIFY("after setup");
     return 0;
 }
 
@@ -101,7 +102,7 @@ void alloc_teardown(void)
             a = next;
         }
     }
-    alloc_release_retained();
+    retained_release_all();
     release_all();
     struct large *l = alloc_g.large;
     while (l) {

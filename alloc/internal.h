@@ -107,15 +107,36 @@
 #define FLAG_BUSY 1u                  /* pinned: off the bucket lists, never retired */
 #define FLAG_MOVER 2u                 /* pinned by the compaction mover (with FLAG_BUSY) */
 
-/* os.c: prints what and p, then aborts. For misuse the allocator detects
- * cheaply (double free, a pointer that is not a block) in every build, and
- * for failed assertions. */
+/* os.c: prints what and p, then aborts. */
 __attribute__((noreturn, cold)) void alloc_panic(const char *what, const void *p);
 
+/*
+ * Assertion tiers, chosen at build time by CMake's COMPACTD_ASSERT_LEVEL
+ * (CD_ASSERT_LEVEL: 0 for Release, 2 for Debug and sanitizer builds):
+ *   always     alloc_panic: misuse that alloc detects cheaply (a double
+ *              free, a pointer that is not a block) aborts in every build.
+ *   level 1    A_ASSERT(x): cheap internal checks, the hot path included.
+ *   level 2    A_VERIFY(where): the whole of alloc_verify, aborting if an
+ *              invariant is broken, at the boundaries where every invariant
+ *              must hold and whose rate is bounded: each compaction step,
+ *              the start and end of a run, setup and MEMORY PURGE. Never
+ *              per alloc/free, nor per live-slot walk (the keyspace's expiry
+ *              sweep walks an arena or more every cycle): it walks every
+ *              arena, and the Debug/ASan suites must stay fast (measured:
+ *              a verify per walk made the keyspace suites three times
+ *              slower).
+ */
 #if CD_ASSERT_LEVEL >= 1
 #define A_ASSERT(x) ((x) ? (void)0 : alloc_panic("assertion failed: " #x, NULL))
 #else
 #define A_ASSERT(x) ((void)0)
+#endif
+
+#if CD_ASSERT_LEVEL >= 2
+#define A_VERIFY(where) \
+    (alloc_verify() ? (void)0 : alloc_panic("alloc_verify failed " where, NULL))
+#else
+#define A_VERIFY(where) ((void)0)
 #endif
 
 /* The first cache line holds everything alloc and free read, copied from
@@ -234,6 +255,7 @@ void ensure_ready(void);                    /* alloc_setup(NULL) unless set up *
 
 /* arena.c: placement, alloc/free, retention, large blocks. */
 void rebucket(struct size_class *c, struct alloc_arena *a);   /* live crossed a boundary */
+void retained_release_all(void);            /* unmaps the retained arenas, no check */
 void arena_unlink_empty(struct size_class *c, struct alloc_arena *a, bool release);
 struct alloc_arena *arena_new(unsigned ci, unsigned band);    /* spare or new; NULL */
 void *large_alloc(size_t size);             /* counts a failure and sets errno itself */
