@@ -282,7 +282,7 @@ void alloc_release_retained(void);
  * returning arenas is meant to bring down. */
 size_t alloc_rss_bytes(void);
 
-/* ---- online compaction (issue 4; notes/COMPACTION.md) ----
+/* ---- online compaction (explained at the top of alloc/compact.c) ----
  *
  * The mover evacuates the sparsest arenas of every (class, band) whose free
  * slots add up to at least one whole arena, so that the class ends with

@@ -1,5 +1,5 @@
 /*
- * Unit tests for alloc/'s online compaction (the mover, issue 4).
+ * Unit tests for alloc/'s online compaction (the mover, alloc/compact.c).
  *
  * A fake owner stands in for the keyspace: every block starts with its id
  * and is filled with a pattern derived from the id, and a reference table
