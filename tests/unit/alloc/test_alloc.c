@@ -119,28 +119,46 @@ static void test_options(void **state)
     assert_true(alloc_verify());
 }
 
-/* Sets one field of a copy of the defaults to v (of the field's type) and
- * returns what alloc_setup says; tears down what it set up. */
-#define SETUP_WITH_FIELD(field, v)                                              \
+/* The defaults with one field set to v (converted to the field's type). */
+#define OPTIONS_WITH(field, v)                                                  \
     ({                                                                          \
         struct alloc_options o_;                                                \
         alloc_options_default(&o_);                                             \
         o_.field = (__typeof__(o_.field))(v);                                   \
-        int rc_ = alloc_setup(&o_);                                             \
-        if (rc_ == 0) {                                                         \
-            assert_true(alloc_verify());                                        \
-            alloc_teardown();                                                   \
-        }                                                                       \
-        rc_;                                                                    \
+        o_;                                                                     \
     })
 
-#define APPLY_FIELD(field, v)                                                   \
-    ({                                                                          \
-        struct alloc_options o_;                                                \
-        alloc_options_default(&o_);                                             \
-        o_.field = (__typeof__(o_.field))(v);                                   \
-        alloc_options_apply(&o_);                                               \
-    })
+/* What alloc_setup says to o; tears down what it set up. */
+static int setup_rc(struct alloc_options o)
+{
+    int rc = alloc_setup(&o);
+    if (rc == 0) {
+        assert_true(alloc_verify());
+        alloc_teardown();
+    }
+    return rc;
+}
+
+static int apply_rc(struct alloc_options o)
+{
+    return alloc_options_apply(&o);
+}
+
+#define SETUP_WITH_FIELD(field, v) setup_rc(OPTIONS_WITH(field, v))
+
+/* rc_of (setup_rc or apply_rc) accepts min and max and refuses one past
+ * either (where the field's type can hold it). */
+#define EXPECT_BOUNDS(rc_of, field, min, max)                                            \
+    do {                                                                                 \
+        assert_int_equal(rc_of(OPTIONS_WITH(field, min)), 0);                            \
+        assert_int_equal(rc_of(OPTIONS_WITH(field, max)), 0);                            \
+        if ((long long)(min) > 0)                                                        \
+            assert_int_equal(rc_of(OPTIONS_WITH(field, (unsigned long long)(min) - 1)),  \
+                             EINVAL);                                                    \
+        if ((unsigned long long)(max) < FIELD_MAX(field))                                \
+            assert_int_equal(rc_of(OPTIONS_WITH(field, (unsigned long long)(max) + 1)),  \
+                             EINVAL);                                                    \
+    } while (0)
 
 #define FIELD_MAX(field) ((unsigned long long)(__typeof__(((struct alloc_options *)0)->field))~0ull)
 
@@ -159,19 +177,9 @@ static void test_option_rows(void **state)
     assert_true(def.field == (d));                                                      \
     assert_true((long long)(d) >= (long long)(min) && (long long)(d) <= (long long)(max)); \
     assert_true(name[0] != '\0' && desc[0] != '\0');                                   \
-    assert_int_equal(SETUP_WITH_FIELD(field, min), 0);                                  \
-    assert_int_equal(SETUP_WITH_FIELD(field, max), 0);                                  \
-    if ((long long)(min) > 0)                                                           \
-        assert_int_equal(SETUP_WITH_FIELD(field, (unsigned long long)(min) - 1), EINVAL); \
-    if ((unsigned long long)(max) < FIELD_MAX(field))                                   \
-        assert_int_equal(SETUP_WITH_FIELD(field, (unsigned long long)(max) + 1), EINVAL); \
+    EXPECT_BOUNDS(setup_rc, field, min, max);                                           \
     assert_int_equal(alloc_setup(NULL), 0);                                             \
-    assert_int_equal(APPLY_FIELD(field, min), 0);                                       \
-    assert_int_equal(APPLY_FIELD(field, max), 0);                                       \
-    if ((long long)(min) > 0)                                                           \
-        assert_int_equal(APPLY_FIELD(field, (unsigned long long)(min) - 1), EINVAL);    \
-    if ((unsigned long long)(max) < FIELD_MAX(field))                                   \
-        assert_int_equal(APPLY_FIELD(field, (unsigned long long)(max) + 1), EINVAL);    \
+    EXPECT_BOUNDS(apply_rc, field, min, max);                                           \
     alloc_teardown();
     ALLOC_OPTIONS(X)
 #undef X
