@@ -6,17 +6,20 @@
  * entry memory, so that the allocator underneath can be swapped (plain
  * malloc first, then pooled size-class arenas) without touching callers.
  *
- * The implementation (alloc.c) is a pooled size-class arena allocator: every
- * small block lives in an arena (one aligned mmap, one size class, one
- * lifetime band); blocks above a threshold get a mapping of their own. See
- * the top of alloc.c for the size classes, the placement policy and how an
- * online compactor is meant to use the introspection API below.
+ * The implementation (the .c files of alloc/) is a pooled size-class arena
+ * allocator: every small block lives in an arena (one aligned mmap, one size
+ * class, one lifetime band); blocks above a threshold get a mapping of their
+ * own. See
+ * alloc/internal.h for the glossary, the arena layout and the list of
+ * files, class.c for the size classes, arena.c for the placement policy and
+ * compact.c for how the online compactor uses the introspection API below.
  *
  * alloc knows nothing about keys, the network or the protocol. It is not
  * thread-safe: the daemon calls it from its single event-loop thread.
  */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,20 +34,63 @@
 #define ALLOC_ARENA_MIN ((size_t)1 << 16)
 #define ALLOC_ARENA_MAX ((size_t)1 << 30)
 
-struct alloc_options {
-    size_t arena_size;       /* bytes per arena; power of two in [ALLOC_ARENA_MIN, ALLOC_ARENA_MAX] */
-    unsigned arena_retain;   /* empty arenas kept mapped (purged) for reuse */
-};
+/*
+ * alloc's options, declared once. The daemon's option table includes these
+ * rows (file, command line, CONFIG GET/SET, --help, conf/compactd.conf);
+ * alloc expands them into struct alloc_options (one field per row) and
+ * alloc_options_default().
+ *
+ *   X(field, "name", TYPE, default, min, max, flags, words, "description")
+ *
+ * TYPE is SIZE (a size_t field, in bytes) or INT (an unsigned field).
+ * default, min and max are numbers in the stored unit: a CFG_MILLI row is
+ * stored in thousandths, so compact-frag-threshold 1200 is a ratio of 1.2.
+ * flags names the daemon's CFG_* flags and words its enum words: alloc
+ * never expands those two columns, so it does not depend on the daemon.
+ * alloc_setup and alloc_options_apply refuse values outside [min, max], and
+ * an arena size that is not a power of two (the CFG_POW2 row).
+ */
+#define ALLOC_OPTIONS(X)                                                                        \
+    X(arena_size, "arena-size", SIZE, (size_t)1 << 20, ALLOC_ARENA_MIN, ALLOC_ARENA_MAX,        \
+      CFG_POW2, NULL, "Bytes per allocator arena (a power of two)")                             \
+    X(arena_retain, "arena-retain", INT, 4, 0, 1000000, 0, NULL,                                \
+      "Empty arenas kept mapped for reuse instead of returned to the OS")                       \
+    X(compact_frag_threshold, "compact-frag-threshold", INT, 1200, 1000, 1000000,               \
+      CFG_MUTABLE | CFG_MILLI, NULL,                                                            \
+      "Automatic compaction needs mapped arena bytes / live bytes above this ratio")            \
+    X(compact_min_reclaim, "compact-min-reclaim", SIZE, (size_t)4 << 20, 0, LLONG_MAX,          \
+      CFG_MUTABLE, NULL,                                                                        \
+      "Automatic compaction needs at least this many bytes of whole arenas to reclaim")
 
+typedef size_t alloc_opt_SIZE_t;
+typedef unsigned alloc_opt_INT_t;
+
+#define ALLOC_OPT_FIELD_(field, name, type, def, min, max, flags, words, desc) \
+    alloc_opt_##type##_t field;
+struct alloc_options {
+    ALLOC_OPTIONS(ALLOC_OPT_FIELD_)
+};
+#undef ALLOC_OPT_FIELD_
+
+/* Sets every field to its row's default. */
 void alloc_options_default(struct alloc_options *opt);
 
 /*
- * Idempotent; returns 0 or an errno (EINVAL for bad options). A second call
- * while set up returns 0 and keeps the first options; call alloc_teardown()
- * first to change them. alloc_block() sets up with the defaults if nobody
- * did.
+ * Idempotent; returns 0 or an errno (EINVAL for bad options: see
+ * ALLOC_OPTIONS). A second call while set up returns 0 and keeps the first
+ * options; call alloc_teardown() first to change them. alloc_block() sets
+ * up with the defaults if nobody did. NULL means the defaults.
  */
 int alloc_setup(const struct alloc_options *opt);
+
+/*
+ * Applies the fields of the run-time changeable (CFG_MUTABLE) rows of o,
+ * the compaction thresholds, to the running allocator; the other fields
+ * take effect only through alloc_setup and are ignored here. Returns 0, or
+ * EINVAL (and changes nothing) when a field of o is outside its row's
+ * bounds. alloc_setup and alloc_teardown replace what was applied.
+ */
+int alloc_options_apply(const struct alloc_options *o);
 /* Unmaps everything; every block handed out becomes invalid. */
 void alloc_teardown(void);
 
@@ -64,24 +110,40 @@ void alloc_free(void *p);
  * size of its class, or the usable bytes of a large block's mapping. */
 size_t alloc_usable(const void *p);
 
+/*
+ * alloc's metrics, declared once: X(field, KIND, "help"). KIND is COUNTER
+ * (only grows) or GAUGE (a current value); alloc never expands it. Each
+ * list generates the fields of its struct, under the names below; the
+ * daemon's metric table includes the same rows and decides the names it
+ * prints (INFO, STATS, /metrics, the dashboard).
+ */
+#define ALLOC_METRIC_U64_(field, kind, help) uint64_t field;
+#define ALLOC_METRIC_SIZE_(field, kind, help) size_t field;
+
+/* struct alloc_stats */
+#define ALLOC_STATS_METRICS(X)                                                                  \
+    X(live_blocks, GAUGE, "Blocks handed out and not freed.")                                   \
+    X(live_bytes, GAUGE, "Sum of the requested sizes of live blocks.")                          \
+    X(slot_bytes, GAUGE, "Sum of the usable sizes of live blocks.")                             \
+    X(mapped_bytes, GAUGE,                                                                      \
+      "Bytes the allocator holds from the OS (arenas in use, retained and releasing arenas, "   \
+      "large blocks).")                                                                         \
+    X(alloc_failures, COUNTER, "Requests refused for lack of memory (ENOMEM).")                 \
+    X(arenas, GAUGE, "Arenas holding at least one live block.")                                 \
+    X(retained_arenas, GAUGE, "Empty arenas kept mapped (purged) for reuse.")                   \
+    X(large_blocks, GAUGE, "Blocks with a mapping of their own.")                               \
+    X(large_bytes, GAUGE, "Bytes mapped for large blocks.")                                     \
+    X(os_maps, COUNTER, "Successful mmap calls.")                                               \
+    X(os_unmaps, COUNTER, "munmap calls (of whole arenas or large blocks).")                    \
+    X(os_purges, COUNTER, "madvise(MADV_DONTNEED) calls.")                                      \
+    X(releasing_arenas, GAUGE,                                                                  \
+      "Arenas the mover emptied that are being returned to the OS (in mapped_bytes).")
+
 struct alloc_stats {
-    size_t live_blocks;    /* blocks handed out and not freed */
-    size_t live_bytes;     /* sum of requested sizes of live blocks */
-    size_t slot_bytes;     /* sum of usable sizes of live blocks */
-    size_t mapped_bytes;   /* bytes the allocator holds from the OS (arenas in use,
-                              retained and releasing arenas, large blocks) */
-    uint64_t alloc_failures;
-    /* appended with the arena allocator */
+    ALLOC_STATS_METRICS(ALLOC_METRIC_U64_)
+    /* configuration, not metrics */
     size_t arena_size;
-    size_t arenas;           /* arenas holding at least one live block */
-    size_t retained_arenas;  /* empty arenas kept for reuse (purged) */
-    size_t large_blocks;     /* blocks with a mapping of their own */
-    size_t large_bytes;      /* bytes mapped for them */
     size_t large_threshold;  /* requests above this many bytes are large */
-    uint64_t os_maps;        /* successful mmap calls */
-    uint64_t os_unmaps;      /* munmap calls (of whole arenas / large blocks) */
-    uint64_t os_purges;      /* madvise(MADV_DONTNEED) calls */
-    size_t releasing_arenas; /* emptied by the mover, being returned to the OS (in mapped_bytes) */
 };
 
 /* O(number of classes): cheap enough for every INFO. */
@@ -92,21 +154,26 @@ size_t alloc_live_bytes(void);
 
 /* ---- per size class statistics (MEMORY STATS) ---- */
 
+/* struct alloc_class_stats: one size class (the rows are per class) */
+#define ALLOC_CLASS_METRICS(X)                                                                  \
+    X(arenas, GAUGE,                                                                            \
+      "Arenas of the class holding live blocks (empty retained ones count in "                 \
+      "alloc_stats.retained_arenas).")                                                          \
+    X(slots, GAUGE, "Slots in those arenas.")                                                   \
+    X(live, GAUGE, "Live blocks of the class.")                                                 \
+    X(live_bytes, GAUGE, "Requested bytes of the live blocks.")                                 \
+    X(rounding, GAUGE, "Bytes lost to rounding requests up to the slot size.")                  \
+    X(free_bytes, GAUGE, "Bytes of the free slots.")                                            \
+    X(overhead, GAUGE, "Arena bytes that are not slots (header, bitmap, tail).")                \
+    X(waste, GAUGE, "Arena bytes that hold no requested byte (rounding + free + overhead).")    \
+    X(reclaimable, GAUGE,                                                                       \
+      "Bytes a compaction could return to the OS now: per band, the whole arenas the free "     \
+      "slots add up to (alloc_compact_reclaimable(cls)).")
+
 struct alloc_class_stats {
     unsigned cls;          /* class index */
     size_t slot_size;      /* bytes per slot */
-    size_t arenas;         /* arenas of this class holding live blocks (empty
-                              retained ones count in alloc_stats.retained_arenas) */
-    size_t slots;          /* slots in those arenas */
-    size_t live;           /* live blocks */
-    size_t live_bytes;     /* requested bytes of the live blocks */
-    size_t rounding;       /* live * slot_size - live_bytes */
-    size_t free_bytes;     /* (slots - live) * slot_size */
-    size_t overhead;       /* arena bytes that are not slots (header, bitmap, tail) */
-    size_t waste;          /* arenas * arena_size - live_bytes (sum of the three above) */
-    size_t reclaimable;    /* bytes a compaction could return to the OS now: per band,
-                              the whole arenas the free slots add up to
-                              (alloc_compact_reclaimable(cls)) */
+    ALLOC_CLASS_METRICS(ALLOC_METRIC_SIZE_)
 };
 
 /* Number of small size classes for the current arena size (sets up with the
@@ -215,7 +282,7 @@ void alloc_release_retained(void);
  * returning arenas is meant to bring down. */
 size_t alloc_rss_bytes(void);
 
-/* ---- online compaction (issue 4; notes/COMPACTION.md) ----
+/* ---- online compaction (explained at the top of alloc/compact.c) ----
  *
  * The mover evacuates the sparsest arenas of every (class, band) whose free
  * slots add up to at least one whole arena, so that the class ends with
@@ -250,14 +317,13 @@ void *alloc_move(const void *from);
  */
 typedef bool (*alloc_evacuate_fn)(void *block, void *ctx);
 
+/* What a run (or the trigger) covers. The trigger's thresholds are options
+ * (compact-frag-threshold, compact-min-reclaim: see ALLOC_OPTIONS). */
 struct alloc_compact_opts {
-    double frag_threshold;   /* compact-frag-threshold: alloc_compact_wanted needs
-                                mapped_bytes / live_bytes above this (default 1.2) */
-    size_t min_reclaim;      /* compact-min-reclaim: ... and at least this many bytes of
-                                whole arenas reclaimable (default 4 MiB) */
     int cls;                 /* -1: every class; else only this class (COMPACT CLASS n) */
 };
 
+/* Every class (cls -1). */
 void alloc_compact_opts_default(struct alloc_compact_opts *o);
 
 /*
@@ -289,13 +355,15 @@ bool alloc_compact_step(uint64_t budget_us, alloc_evacuate_fn fn, void *ctx);
 void alloc_compact_abort(void);
 
 /*
- * Automatic trigger: either mapped_bytes / live_bytes > o->frag_threshold
- * and the bytes reclaimable (alloc_compact_reclaimable(o->cls)) >=
- * o->min_reclaim; or, class by class, the classes whose own mapped / live
- * exceeds o->frag_threshold have together >= o->min_reclaim reclaimable
- * (a few classes full of holes among dense ones). Independent of whether a
- * run is in progress. O(classes * bands) over running counters, no walk:
- * cheap enough for every cron tick.
+ * Automatic trigger, with the thresholds of the options in force
+ * (compact_frag_threshold as a ratio, compact_min_reclaim in bytes): either
+ * mapped_bytes / live_bytes > the ratio and the bytes reclaimable
+ * (alloc_compact_reclaimable(o->cls)) >= min_reclaim; or, class by class,
+ * the classes whose own mapped / live exceeds the ratio have together >=
+ * min_reclaim reclaimable (a few classes full of holes among dense ones).
+ * o NULL means every class. Independent of whether a run is in progress.
+ * O(classes * bands) over running counters, no walk: cheap enough for every
+ * cron tick.
  */
 bool alloc_compact_wanted(const struct alloc_compact_opts *o);
 
@@ -304,33 +372,50 @@ bool alloc_compact_wanted(const struct alloc_compact_opts *o);
  * O(bands) per class, running counters. */
 size_t alloc_compact_reclaimable(int cls);
 
+/*
+ * struct alloc_compact_counts: the work of compaction runs, counted for the
+ * current run and in total. bytes_moved counts REQUESTED bytes, the sizes
+ * the moved blocks were allocated with, as live_bytes does (so that moved
+ * bytes compare with live bytes); not slot sizes, which include the
+ * rounding up to the class.
+ */
+#define ALLOC_COMPACT_METRICS(X)                                                                \
+    X(classes_touched, COUNTER, "Classes in which at least one arena was slated.")              \
+    X(arenas_evacuated, COUNTER, "Slated arenas that emptied.")                                 \
+    X(arenas_released, COUNTER,                                                                 \
+      "Emptied arenas returned to the OS (all of the evacuated ones: see alloc/compact.c).")    \
+    X(arenas_abandoned, COUNTER,                                                                \
+      "Slated arenas given back partly evacuated (no room left in the class, owner failure, "   \
+      "abort).")                                                                                \
+    X(blocks_moved, COUNTER, "Blocks the evacuate callbacks moved with alloc_move.")            \
+    X(bytes_moved, COUNTER, "Requested bytes of the blocks moved (not their slot sizes).")      \
+    X(blocks_dropped, COUNTER, "Visited blocks the owner freed without moving them.")           \
+    X(move_failures, COUNTER, "Evacuate callbacks that returned false (out of memory).")       \
+    X(steps, COUNTER, "alloc_compact_step calls made while a run was going.")                   \
+    X(time_us, COUNTER, "Wall time inside those steps, in microseconds.")
+
 struct alloc_compact_counts {
-    uint64_t classes_touched;   /* classes in which at least one arena was slated */
-    uint64_t arenas_evacuated;  /* slated arenas that emptied */
-    uint64_t arenas_released;   /* ... and were unmapped (all of them: see alloc.c) */
-    uint64_t arenas_abandoned;  /* slated arenas given back partly evacuated (no room
-                                   left in the class, owner failure, abort) */
-    uint64_t blocks_moved;      /* alloc_move calls from evacuate callbacks */
-    uint64_t bytes_moved;       /* requested bytes they copied */
-    uint64_t blocks_dropped;    /* visited blocks the owner freed without moving */
-    uint64_t move_failures;     /* callbacks that returned false */
-    uint64_t steps;             /* alloc_compact_step calls that did work */
-    uint64_t time_us;           /* wall time inside those steps */
+    ALLOC_COMPACT_METRICS(ALLOC_METRIC_U64_)
 };
+
+/* struct alloc_compact_status: the counters of every run */
+#define ALLOC_COMPACT_RUN_METRICS(X)                                                            \
+    X(runs, COUNTER, "Compaction runs started.")                                                \
+    X(runs_finished, COUNTER, "Compaction runs that ended (completed or aborted).")            \
+    X(reclaimable, GAUGE,                                                                       \
+      "Bytes a compaction could return to the OS now (alloc_compact_reclaimable(-1)).")
 
 struct alloc_compact_status {
     bool running;
     int cls;                    /* class filter of this (or the last) run, -1 all */
-    uint64_t runs;              /* runs started */
-    uint64_t runs_finished;     /* runs that ended (completed or aborted) */
+    ALLOC_COMPACT_RUN_METRICS(ALLOC_METRIC_U64_)
     /* progress of this run, or of the last one when none runs */
     size_t arenas_planned;      /* arenas slated so far plus the estimate for the
                                    (class, band) pairs not reached yet */
     size_t arenas_done;         /* slated arenas finished (evacuated or abandoned) */
     unsigned cur_cls, cur_band; /* where the run is */
-    /* this run (or the last one): same fields as the totals */
-    uint64_t classes_touched, arenas_evacuated, arenas_released, arenas_abandoned;
-    uint64_t blocks_moved, bytes_moved, blocks_dropped, move_failures, steps, time_us;
+    /* this run (or the last one): the same counters as the totals */
+    ALLOC_COMPACT_METRICS(ALLOC_METRIC_U64_)
     uint64_t duration_us;       /* wall time from start to end (so far, if running) */
     size_t mapped_before;       /* alloc_stats mapped_bytes when the run started */
     size_t mapped_after;        /* ... when it ended (now, if running) */
@@ -338,13 +423,13 @@ struct alloc_compact_status {
     /* the last finished run, for the daemon's one line per run */
     uint64_t last_duration_us;
     size_t last_mapped_before, last_mapped_after;
-    size_t reclaimable;         /* alloc_compact_reclaimable(-1) now */
 };
 
 void alloc_compact_status(struct alloc_compact_status *st);
 
 /* FOR TESTS ONLY: replaces the mover's microsecond clock (NULL restores
- * CLOCK_MONOTONIC), so that budgets can be tested in units of work. */
+ * clock_mono_us, alloc/clock.h), so that budgets can be tested in units of
+ * work. */
 void alloc_compact_test_clock(uint64_t (*now_us)(void));
 
 /*

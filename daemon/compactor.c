@@ -34,8 +34,6 @@ static struct compactor_stats cst;
 static void opts_from_cfg(struct alloc_compact_opts *o, int cls)
 {
     alloc_compact_opts_default(o);
-    o->frag_threshold = (double)cfg.compact_frag_threshold / 1000.0;
-    o->min_reclaim = (size_t)cfg.compact_min_reclaim;
     o->cls = cls;
 }
 
@@ -199,6 +197,12 @@ void compactor_cron(void)
 
 void compactor_config_changed(void)
 {
+    /* The trigger's thresholds are alloc's run-time options. */
+    struct alloc_options ao;
+    alloc_options_default(&ao);
+    ao.compact_frag_threshold = (unsigned)cfg.compact_frag_threshold;
+    ao.compact_min_reclaim = (size_t)cfg.compact_min_reclaim;
+    (void)alloc_options_apply(&ao);   /* config.c has checked the same bounds */
     /* A new threshold or switch deserves a fresh look at once. */
     auto_quiet_until_ms = 0;
     if (active && step_ev != NULL && evtimer_pending(step_ev, NULL)) {

@@ -193,6 +193,8 @@ int main(int argc, char **argv)
     alloc_options_default(&aopt);
     aopt.arena_size = (size_t)cfg.arena_size;
     aopt.arena_retain = (unsigned)cfg.arena_retain;
+    aopt.compact_frag_threshold = (unsigned)cfg.compact_frag_threshold;
+    aopt.compact_min_reclaim = (size_t)cfg.compact_min_reclaim;
     rc = alloc_setup(&aopt);
     if (rc != 0) {
         fatal("Cannot set up the allocator (arena-size %lld, arena-retain %lld): %s",

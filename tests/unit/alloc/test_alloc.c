@@ -7,9 +7,10 @@
  * live slots show up as corruption), alloc_verify() and the statistics
  * compared with the model every few thousand operations, and phases of
  * injected mmap failure. The other tests pin down the policies one at a
- * time: options and every arena size, the class table, alignment,
- * fullest-first placement, release of empty arenas to the OS (mapped bytes
- * and RSS) and reuse of retained ones, large blocks, failure injection,
+ * time: options (and that the option rows' defaults and bounds are what
+ * setup and apply accept) and every arena size, the class table,
+ * alignment, fullest-first placement, release of empty arenas to the OS
+ * (mapped bytes and RSS) and reuse of retained ones, large blocks, failure injection,
  * per-class statistics, the live-slot walk, a compactor's evacuation done
  * through the public API (in one go and spread over ticks with a pinned
  * source), and that bad frees abort.
@@ -115,6 +116,108 @@ static void test_options(void **state)
     alloc_stats(&st);
     assert_int_equal(st.arena_size, MIB);
     alloc_free(p);
+    assert_true(alloc_verify());
+}
+
+/* The defaults with one field set to v (converted to the field's type). */
+#define OPTIONS_WITH(field, v)                                                  \
+    ({                                                                          \
+        struct alloc_options o_;                                                \
+        alloc_options_default(&o_);                                             \
+        o_.field = (__typeof__(o_.field))(v);                                   \
+        o_;                                                                     \
+    })
+
+/* What alloc_setup says to o; tears down what it set up. */
+static int setup_rc(struct alloc_options o)
+{
+    int rc = alloc_setup(&o);
+    if (rc == 0) {
+        assert_true(alloc_verify());
+        alloc_teardown();
+    }
+    return rc;
+}
+
+static int apply_rc(struct alloc_options o)
+{
+    return alloc_options_apply(&o);
+}
+
+#define SETUP_WITH_FIELD(field, v) setup_rc(OPTIONS_WITH(field, v))
+
+/* rc_of (setup_rc or apply_rc) accepts min and max and refuses one past
+ * either (where the field's type can hold it). */
+#define EXPECT_BOUNDS(rc_of, field, min, max)                                            \
+    do {                                                                                 \
+        assert_int_equal(rc_of(OPTIONS_WITH(field, min)), 0);                            \
+        assert_int_equal(rc_of(OPTIONS_WITH(field, max)), 0);                            \
+        if ((long long)(min) > 0)                                                        \
+            assert_int_equal(rc_of(OPTIONS_WITH(field, (unsigned long long)(min) - 1)),  \
+                             EINVAL);                                                    \
+        if ((unsigned long long)(max) < FIELD_MAX(field))                                \
+            assert_int_equal(rc_of(OPTIONS_WITH(field, (unsigned long long)(max) + 1)),  \
+                             EINVAL);                                                    \
+    } while (0)
+
+#define FIELD_MAX(field) ((unsigned long long)(__typeof__(((struct alloc_options *)0)->field))~0ull)
+
+/* The option rows are what alloc_options_default sets and what alloc_setup
+ * and alloc_options_apply accept: every default within its row's bounds,
+ * both bounds accepted, one past either refused. */
+static void test_option_rows(void **state)
+{
+    (void)state;
+    alloc_teardown();
+    struct alloc_options def;
+    alloc_options_default(&def);
+    unsigned rows = 0;
+#define X(field, name, type, d, min, max, flags, words, desc)                           \
+    rows++;                                                                             \
+    assert_true(def.field == (d));                                                      \
+    assert_true((long long)(d) >= (long long)(min) && (long long)(d) <= (long long)(max)); \
+    assert_true(name[0] != '\0' && desc[0] != '\0');                                   \
+    EXPECT_BOUNDS(setup_rc, field, min, max);                                           \
+    assert_int_equal(alloc_setup(NULL), 0);                                             \
+    EXPECT_BOUNDS(apply_rc, field, min, max);                                           \
+    alloc_teardown();
+    ALLOC_OPTIONS(X)
+#undef X
+    assert_int_equal(rows, 4);
+    /* arena-size is a power of two between the limits */
+    assert_int_equal(SETUP_WITH_FIELD(arena_size, ALLOC_ARENA_MIN / 2), EINVAL);
+    assert_int_equal(SETUP_WITH_FIELD(arena_size, ALLOC_ARENA_MIN * 3), EINVAL);
+    assert_int_equal(SETUP_WITH_FIELD(arena_size, ALLOC_ARENA_MAX - ALLOC_ARENA_MIN), EINVAL);
+    assert_int_equal(SETUP_WITH_FIELD(arena_size, ALLOC_ARENA_MIN * 2), 0);
+    /* a refused apply changes nothing: the trigger keeps the thresholds in
+     * force. Small arenas, 3 blocks in 4 freed: whole arenas reclaimable. */
+    setup_with(ALLOC_ARENA_MIN, 4);
+    enum { N = 400 };
+    void *p[N];
+    for (int i = 0; i < N; i++)
+        assert_non_null(p[i] = alloc_block(1000, 0));
+    for (int i = 0; i < N; i++)
+        if (i % 4)
+            alloc_free(p[i]);
+    assert_true(alloc_compact_reclaimable(-1) > 0);
+    struct alloc_options o;
+    alloc_options_default(&o);
+    o.compact_min_reclaim = 0;
+    o.compact_frag_threshold = 1000;
+    assert_int_equal(alloc_options_apply(&o), 0);
+    assert_true(alloc_compact_wanted(NULL));
+    o.compact_frag_threshold = 1000000;    /* mapped / live is about 4 */
+    o.arena_size = ALLOC_ARENA_MIN * 3;    /* not applied, but still checked */
+    assert_int_equal(alloc_options_apply(&o), EINVAL);
+    assert_true(alloc_compact_wanted(NULL));
+    o.arena_size = ALLOC_ARENA_MIN;
+    assert_int_equal(alloc_options_apply(&o), 0);
+    assert_false(alloc_compact_wanted(NULL));
+    o.compact_frag_threshold = 999;
+    assert_int_equal(alloc_options_apply(&o), EINVAL);
+    assert_false(alloc_compact_wanted(NULL));
+    for (int i = 0; i < N; i += 4)
+        alloc_free(p[i]);
     assert_true(alloc_verify());
 }
 
@@ -1030,6 +1133,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_options, reset),
+        cmocka_unit_test_teardown(test_option_rows, reset),
         cmocka_unit_test_teardown(test_class_table, reset),
         cmocka_unit_test_teardown(test_arena_sizes, reset),
         cmocka_unit_test_teardown(test_alignment, reset),

@@ -1,5 +1,5 @@
 /*
- * Unit tests for alloc/'s online compaction (the mover, issue 4).
+ * Unit tests for alloc/'s online compaction (the mover, alloc/compact.c).
  *
  * A fake owner stands in for the keyspace: every block starts with its id
  * and is filled with a pattern derived from the id, and a reference table
@@ -869,6 +869,17 @@ static void test_compact_class_filter(void **state)
     assert_true(alloc_verify());
 }
 
+/* The trigger's thresholds are options (compact-frag-threshold in
+ * thousandths, compact-min-reclaim in bytes), applied at run time. */
+static void thresholds(unsigned frag_milli, size_t min_reclaim)
+{
+    struct alloc_options ao;
+    alloc_options_default(&ao);
+    ao.compact_frag_threshold = frag_milli;
+    ao.compact_min_reclaim = min_reclaim;
+    assert_int_equal(alloc_options_apply(&ao), 0);
+}
+
 static void test_compact_wanted(void **state)
 {
     (void)state;
@@ -881,8 +892,7 @@ static void test_compact_wanted(void **state)
     size_t per = slots_per_arena(1000);
     for (size_t i = 0; i < 20 * per; i++)
         own_alloc(1000, 0);
-    o.min_reclaim = 0;
-    o.frag_threshold = 1.0;
+    thresholds(1000, 0);
     assert_int_equal(alloc_compact_reclaimable(-1), 0);
     assert_false(alloc_compact_wanted(&o));
     /* free 3 in 4: mapped/live about 4, 15 arenas reclaimable */
@@ -893,15 +903,13 @@ static void test_compact_wanted(void **state)
     assert_true(r >= 14 * ALLOC_ARENA_MIN && r <= 15 * ALLOC_ARENA_MIN);
     assert_int_equal(alloc_compact_reclaimable((int)alloc_size_class(1000)), r);
     assert_int_equal(alloc_compact_reclaimable((int)alloc_size_class(100)), 0);
-    alloc_compact_opts_default(&o);
-    o.min_reclaim = r;
+    thresholds(1200, r);
     assert_true(alloc_compact_wanted(&o));
-    o.min_reclaim = r + 1;
+    thresholds(1200, r + 1);
     assert_false(alloc_compact_wanted(&o));
-    o.min_reclaim = 0;
-    o.frag_threshold = 5.0;
+    thresholds(5000, 0);
     assert_false(alloc_compact_wanted(&o));
-    o.frag_threshold = 3.0;
+    thresholds(3000, 0);
     assert_true(alloc_compact_wanted(&o));
     o.cls = (int)alloc_size_class(100);
     assert_false(alloc_compact_wanted(&o));
@@ -910,7 +918,7 @@ static void test_compact_wanted(void **state)
     assert_int_equal(cs.reclaimable, r);
     run_to_end();
     alloc_compact_opts_default(&o);
-    o.min_reclaim = 0;
+    thresholds(1200, 0);
     assert_false(alloc_compact_wanted(&o));
 }
 
@@ -938,21 +946,20 @@ static void test_compact_wanted_per_class(void **state)
     assert_int_equal(alloc_compact_reclaimable(-1), r);
     struct alloc_compact_opts o;
     alloc_compact_opts_default(&o);
-    o.min_reclaim = r;
+    thresholds(1200, r);
     assert_true(alloc_compact_wanted(&o));
     o.cls = (int)alloc_size_class(1000);
     assert_true(alloc_compact_wanted(&o));
     o.cls = (int)alloc_size_class(100);
     assert_false(alloc_compact_wanted(&o));   /* dense, nothing to give back */
     o.cls = -1;
-    o.min_reclaim = r + 1;
+    thresholds(1200, r + 1);
     assert_false(alloc_compact_wanted(&o));
-    o.min_reclaim = r;
-    o.frag_threshold = 2.5;                   /* the class is at about 2 */
+    thresholds(2500, r);                      /* the class is at about 2 */
     assert_false(alloc_compact_wanted(&o));
     run_to_end();
     alloc_compact_opts_default(&o);
-    o.min_reclaim = 0;
+    thresholds(1200, 0);
     assert_false(alloc_compact_wanted(&o));
 }
 

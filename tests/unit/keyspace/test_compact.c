@@ -299,7 +299,10 @@ static void test_release(void **state)
     alloc_stats(&before);
     struct alloc_compact_opts o;
     compact_opts(&o);
-    o.min_reclaim = 64 << 10;
+    struct alloc_options ao;
+    alloc_options_default(&ao);
+    ao.compact_min_reclaim = 64 << 10;
+    assert_int_equal(alloc_options_apply(&ao), 0);
     assert_true(ks_compact_wanted(&o));  /* half the mapped bytes are slack */
     ks_compact_start(&o);
     int steps = 0;

@@ -1,0 +1,141 @@
+/*
+ * alloc/class.c: the size classes.
+ *
+ * A class is a slot size; every small request is rounded up to one. This
+ * file holds the rule that generates the classes, the layout of an arena of
+ * each class (how many slots fit after the header and the metadata, and
+ * the bucket thresholds), the slow request -> class computation that
+ * alloc_setup (init.c) fills the lookup table from, and the public queries
+ * about classes. The hot lookup itself (the byte table and
+ * class_of_geometric) is inline in internal.h.
+ *
+ * Size classes
+ *   0..15   8, 16, 24, ..., 128: 8-byte steps. Entries are small and their
+ *           sizes dense here; a finer step than 8 would break 8-byte
+ *           alignment, a coarser one would waste up to 15 bytes of a 24-byte
+ *           entry.
+ *   16..    geometric: each power-of-two interval (2^e, 2^(e+1)] is cut in 8
+ *           equal steps of 2^(e-3) bytes: 144, 160, ..., 256, 288, 320, ...
+ *           A request that lands just above a class boundary c wastes less
+ *           than one step, i.e. less than c/8 of a slot of at least
+ *           c + c/8 bytes: rounding waste stays below 1/9 of the slot
+ *           (12.5 % of the request) everywhere above 128 bytes, and below
+ *           8 bytes below it. Every geometric class is a multiple of 16, so
+ *           those blocks are 16-byte aligned.
+ *   The last class is arena_size / 8 (a power of two); larger requests are
+ *   large blocks, since fewer than 8 slots per arena would waste too much of
+ *   the arena tail. For the default 1 MiB arena there are 96 classes. The
+ *   table is generated at alloc_setup() from that rule (class_size()); the
+ *   lookup for requests up to 1024 bytes is a byte table indexed by
+ *   (size + 7) / 8, above it a count-leading-zeros computation. Generated
+ *   for arena_size = 1 MiB (slot size / slots per arena):
+ *       8/116272     16/61556     24/41856     32/31710     40/25523     48/21356
+ *       56/18358     64/16099     72/14335     80/12919     88/11757     96/10788
+ *       104/9966     112/9260     120/8648     128/8112     144/7216     160/6499
+ *       176/5912     192/5422     208/5006     224/4650     240/4342     256/4071
+ *       288/3608     320/3249     352/2955     384/2710     416/2503     448/2325
+ *       480/2171     512/2035     576/1810     640/1629     704/1482     768/1358
+ *       832/1254     896/1165     960/1087    1024/1019     1152/906     1280/816
+ *       1408/742     1536/680     1664/628     1792/583     1920/544     2048/510
+ *       2304/453     2560/408     2816/371     3072/340     3328/314     3584/291
+ *       3840/272     4096/255     4608/226     5120/204     5632/185     6144/170
+ *       6656/157     7168/145     7680/136     8192/127     9216/113    10240/102
+ *       11264/92     12288/85     13312/78     14336/72     15360/68     16384/63
+ *       18432/56     20480/51     22528/46     24576/42     26624/39     28672/36
+ *       30720/34     32768/31     36864/28     40960/25     45056/23     49152/21
+ *       53248/19     57344/18     61440/17     65536/15     73728/14     81920/12
+ *       90112/11     98304/10     106496/9     114688/9     122880/8     131072/7
+ *   (tests/unit/alloc checks these numbers against alloc_class_stats).
+ */
+#include "alloc/internal.h"
+
+#include <string.h>
+
+size_t class_size(unsigned i)
+{
+    if (i < LINEAR_CLASSES)
+        return (size_t)(i + 1) * 8;
+    unsigned k = i - LINEAR_CLASSES;
+    unsigned e = 7 + k / 8;
+    return (size_t)(9 + k % 8) << (e - 3);
+}
+
+unsigned class_of_slow(size_t size)
+{
+    if (size <= LINEAR_MAX)
+        return size == 0 ? 0 : (unsigned)((size + 7) / 8 - 1);
+    return class_of_geometric(size);
+}
+
+/* The metadata follows the (coloured) header; the slot area starts after
+ * the metadata of the largest colour. */
+size_t layout_end(const struct size_class *c, size_t n, size_t *slots_off)
+{
+    size_t meta = (n + 63) / 64 * c->group_bytes;
+    size_t slots = round_up(alloc_g.color_max + ARENA_HDR_SIZE + meta, SLOT_ALIGN);
+    if (slots_off)
+        *slots_off = slots;
+    return slots + n * c->size;
+}
+
+void class_init(unsigned i)
+{
+    struct size_class *c = &alloc_g.cls[i];
+    memset(c, 0, sizeof(*c));
+    c->size = (uint32_t)class_size(i);
+    size_t step = i == 0 ? 8 : c->size - class_size(i - 1);
+    c->slack_bits = step <= 16 ? 4 : step <= 256 ? 8 : step <= 65536 ? 16 : 32;
+    c->slack_log = (uint32_t)__builtin_ctz(c->slack_bits);
+    c->group_bytes = round_up(8 + 8 * (size_t)c->slack_bits, 64);
+    size_t a = alloc_g.opt.arena_size;
+    /* Bits per slot: 8 * size + 1 (bitmap) + slack; start from that estimate
+     * and correct for the roundings. */
+    size_t n = (a - 256 - alloc_g.color_max) * 8 / (8 * (size_t)c->size + 1 + c->slack_bits);
+    while (n > 1 && layout_end(c, n, NULL) > a)
+        n--;
+    while (layout_end(c, n + 1, NULL) <= a)
+        n++;
+    c->nslots = (uint32_t)n;
+    layout_end(c, n, &c->slots_off);
+    c->thr[0] = 1;
+    for (unsigned b = 1; b < NB; b++)
+        c->thr[b] = (uint32_t)((b * n + NB - 1) / NB);
+    c->thr[NB] = (uint32_t)n;
+    c->recip = c->size == 1 ? 0 : (uint64_t)(~(uint64_t)0 / c->size) + 1;
+}
+
+size_t class_live(const struct size_class *c)
+{
+    size_t n = 0;
+    for (unsigned b = 0; b < ALLOC_BANDS; b++)
+        n += c->blive[b];
+    return n;
+}
+
+/* The classes [*from, *to) a class filter selects: every class when cls < 0,
+ * else cls alone (none when it is out of range). */
+void class_range(int cls, unsigned *from, unsigned *to)
+{
+    *from = cls < 0 ? 0 : (unsigned)cls;
+    *to = cls < 0 ? alloc_g.nclasses : *from + 1;
+    if (*to > alloc_g.nclasses)
+        *to = alloc_g.nclasses;
+}
+
+unsigned alloc_class_count(void)
+{
+    ensure_ready();
+    return alloc_g.nclasses;
+}
+
+size_t alloc_class_size(unsigned cls)
+{
+    ensure_ready();
+    return cls < alloc_g.nclasses ? alloc_g.cls[cls].size : 0;
+}
+
+unsigned alloc_size_class(size_t size)
+{
+    ensure_ready();
+    return size > alloc_g.large_max ? alloc_g.nclasses : class_of_slow(size);
+}

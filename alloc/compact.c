@@ -1,0 +1,683 @@
+/*
+ * alloc/compact.c: online compaction: alloc_move and the mover, a resumable
+ * state machine that empties the sparsest arenas of every (class, band)
+ * whose free slots add up to whole arenas, and returns them to the OS.
+ *
+ * alloc decides what to move and when; the owner of the blocks (keyspace)
+ * decides what a block means, through the evacuate callback (alloc.h). In
+ * short (the essay above the mover's state below has the details):
+ *   A run visits every (class, band) and, where the free slots add up to k
+ *   whole arenas, slates the k sparsest (exact order: fewest live per slot),
+ *   which pins them: off the bucket lists, so neither the copies nor other
+ *   allocations land there. It walks them with a slot cursor, sparsest
+ *   first, handing each live block to the owner's evacuate callback, which
+ *   drops it or alloc_move()s it; the copies go where alloc_block would put
+ *   them, the fullest unslated arena of the pair, so the pair ends with
+ *   ceil(live / slots) arenas. It never maps an arena to make room: when
+ *   concurrent allocations eat the destinations it gives slated arenas back
+ *   (densest first) and stops the pair. Emptied arenas are returned to the
+ *   OS at once (not retained), purged a slice per batch and then unmapped,
+ *   so that a step's work stays bounded whatever the arena size. Work is
+ *   cut in batches (16 blocks or 64 KiB of slots, or one pair planned)
+ *   with a clock read after each; a step runs batches until its budget is
+ *   spent. Per (class, band) live counts (size_class.blive) make the
+ *   trigger and "reclaimable" O(classes * bands) without walking arenas.
+ */
+#include "alloc/internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/clock.h"
+
+/*
+ * The mover. A run visits the (class, band) pairs in order. On reaching a
+ * pair it computes k = floor(free slots / slots per arena): the number of
+ * whole arenas the pair's free space adds up to, which is exactly how many
+ * arenas can be emptied with every live block fitting in the others. It
+ * slates the k sparsest arenas (fewest live blocks to move), which pins
+ * them: off the bucket lists, so neither the copies nor anybody else's
+ * allocations land there, and kept mapped when they empty. Then it walks
+ * them sparsest first, calling the owner for every live block; the copies
+ * go where alloc_block would put them, i.e. into the fullest unslated arena
+ * of the pair, so the pair ends dense.
+ *
+ * Concurrent allocations can eat the room the plan counted on. Before each
+ * arena the mover re-checks that the live blocks of the slated arenas fit in
+ * the free slots of the others and, if not, gives back the densest slated
+ * arenas (they become destinations); before each block it checks that some
+ * unslated arena has a free slot, else gives back the densest slated arena
+ * not yet started, or failing that the current one, and leaves the pair.
+ * So the mover never maps an arena to make room (that would only shift
+ * fragmentation), and once the pair's free space no longer adds up to a
+ * whole arena it stops. A pair is planned once per run, a run converges,
+ * and a run started right after a finished one finds k = 0 everywhere
+ * (unless blocks were freed meanwhile).
+ *
+ * Release: an evacuated arena is returned to the OS, never retained as a
+ * spare, whatever arena_retain says (the retained pool is for churn around
+ * an arena boundary; an arena the mover empties is surplus by construction,
+ * and retaining it would keep mapped_bytes where it was). The retained pool
+ * is left as it is. The arena leaves every list at once and goes on a
+ * release queue; the batches purge its pages 256 KiB at a time and then
+ * unmap it (mapped_bytes counts it until then), and a run ends only when
+ * the queue is empty, so arenas_released == arenas_evacuated at the end.
+ *
+ * Slated arenas are linked through bprev/bnext, which a pinned arena does
+ * not use for buckets, so the plan needs no memory of its own (only the
+ * sort that picks the k sparsest borrows a scratch array, with a fallback
+ * to bucket order if malloc fails).
+ */
+static struct {
+    bool running;
+    bool planned;               /* the pair under the cursor has been slated */
+    bool in_callback;
+    int filter;
+    unsigned cls, band, cls_end;
+    unsigned touched_cls;       /* last class counted in classes_touched */
+    struct alloc_arena *plan, *plan_tail;   /* slated, not started, sparsest first */
+    size_t nplan;
+    struct alloc_arena *cur;    /* being evacuated (slated too) */
+    size_t cursor;              /* next slot of cur to look at */
+    size_t cb_bytes;            /* bytes alloc_move copied for the current batch */
+    size_t planned_total, done;
+    uint64_t start_us;
+    size_t mapped_before, mapped_after;
+    uint64_t duration_us;
+    struct alloc_compact_counts run, total;
+    uint64_t runs, runs_finished;
+    uint64_t last_duration_us;
+    size_t last_mapped_before, last_mapped_after;
+    uint64_t (*clock)(void);
+    uint32_t est[MAX_CLASSES][ALLOC_BANDS];  /* k per pair at start, for pairs not reached */
+} mv = {.touched_cls = ~0u};
+
+void mover_reset(void)
+{
+    uint64_t (*clock_fn)(void) = mv.clock;
+    memset(&mv, 0, sizeof(mv));
+    mv.touched_cls = ~0u;
+    mv.clock = clock_fn;
+}
+
+/* The mover's clock: clock_mono_us, or a test's (alloc_compact_test_clock). */
+static uint64_t mover_now(void)
+{
+    return mv.clock ? mv.clock() : clock_mono_us();
+}
+
+/* Returns up to `budget` bytes of the oldest releasing arena's pages to the
+ * OS, and unmaps it once they are all gone (then cheap: no resident pages
+ * left but the header's). Returns the bytes of work done. Purging first
+ * bounds the step: munmap of a resident arena costs about 0.1 ms per MiB,
+ * and arenas may be up to 1 GiB. */
+static size_t release_some(size_t budget)
+{
+    struct alloc_arena *a = alloc_g.rel_head;
+    uintptr_t from = round_up((uintptr_t)a->slots, alloc_g.page) + alloc_g.rel_off;
+    uintptr_t end = round_up((uintptr_t)a->slots + (size_t)a->bumped * a->slot_size, alloc_g.page);
+    if (from < end) {
+        size_t n = end - from < budget ? end - from : budget;
+        os_purge((void *)from, n);
+        alloc_g.rel_off += n;
+        return n;
+    }
+    alloc_g.rel_head = a->enext;
+    if (alloc_g.rel_head == NULL)
+        alloc_g.rel_tail = NULL;
+    alloc_g.nreleasing--;
+    alloc_g.rel_off = 0;
+    os_unmap((void *)base_of(a), alloc_g.opt.arena_size);
+    return alloc_g.page;
+}
+
+/* Unmaps every releasing arena at once (abort, teardown). */
+size_t release_all(void)
+{
+    size_t n = 0;
+    while (alloc_g.rel_head) {
+        struct alloc_arena *a = alloc_g.rel_head;
+        alloc_g.rel_head = a->enext;
+        os_unmap((void *)base_of(a), alloc_g.opt.arena_size);
+        n++;
+    }
+    alloc_g.rel_tail = NULL;
+    alloc_g.nreleasing = 0;
+    alloc_g.rel_off = 0;
+    return n;
+}
+
+/* Whole arenas the free slots of (ci, b) add up to. */
+static size_t pair_reclaimable(unsigned ci, unsigned b)
+{
+    const struct band_lists *bl = &alloc_g.bl[ci][b];
+    if (bl->narenas < 2)
+        return 0;
+    size_t slots = (size_t)bl->narenas * alloc_g.cls[ci].nslots;
+    return (slots - alloc_g.cls[ci].blive[b]) / alloc_g.cls[ci].nslots;
+}
+
+/* The same summed over the bands of class ci. */
+static size_t class_reclaimable(unsigned ci)
+{
+    if (alloc_g.cls[ci].arenas < 2)
+        return 0;
+    size_t n = 0;
+    for (unsigned b = 0; b < ALLOC_BANDS; b++)
+        n += pair_reclaimable(ci, b);
+    return n;
+}
+
+size_t alloc_compact_reclaimable(int cls)
+{
+    if (!alloc_g.ready)
+        return 0;
+    unsigned from, to;
+    class_range(cls, &from, &to);
+    size_t arenas = 0;
+    for (unsigned ci = from; ci < to; ci++)
+        arenas += class_reclaimable(ci);
+    return arenas * alloc_g.opt.arena_size;
+}
+
+void alloc_compact_opts_default(struct alloc_compact_opts *o)
+{
+    o->cls = -1;
+}
+
+bool alloc_compact_wanted(const struct alloc_compact_opts *o)
+{
+    struct alloc_compact_opts def;
+    if (o == NULL) {
+        alloc_compact_opts_default(&def);
+        o = &def;
+    }
+    if (!alloc_g.ready)
+        return false;
+    /* the options in force; the ratio is stored in thousandths (CFG_MILLI) */
+    double frag_threshold = (double)alloc_g.opt.compact_frag_threshold / 1000.0;
+    size_t min_reclaim = alloc_g.opt.compact_min_reclaim;
+    if ((double)mapped_now() > frag_threshold * (double)alloc_g.live_bytes) {
+        size_t r = alloc_compact_reclaimable(o->cls);
+        if (r > 0 && r >= min_reclaim)
+            return true;
+    }
+    /* Per class as well: the overall ratio includes every class's slot
+     * rounding and densely packed classes, which can hide a few classes
+     * full of holes (values written and half deleted size by size leave
+     * holes only in each class's last sizes). Only the whole arenas of the
+     * classes over the threshold count towards min_reclaim, so a run still
+     * has at least that much to give back. */
+    unsigned from, to;
+    class_range(o->cls, &from, &to);
+    size_t arenas = 0;
+    for (unsigned ci = from; ci < to; ci++) {
+        const struct size_class *c = &alloc_g.cls[ci];
+        if ((double)c->arenas * (double)alloc_g.opt.arena_size >
+            frag_threshold * (double)c->live_bytes)
+            arenas += class_reclaimable(ci);
+    }
+    return arenas > 0 && arenas * alloc_g.opt.arena_size >= min_reclaim;
+}
+
+static void count(uint64_t *run_field, uint64_t *total_field, uint64_t n)
+{
+    *run_field += n;
+    *total_field += n;
+}
+
+#define COUNT(field, n) count(&mv.run.field, &mv.total.field, (n))
+
+/* Ends the mover's hold on slated arena a (already off the plan list):
+ * unmapped if it emptied, else back on the allocation lists. */
+static void mover_drop(struct alloc_arena *a)
+{
+    a->flags &= (uint8_t)~FLAG_MOVER;
+    if (a->live == 0) {
+        arena_unlink_empty(&alloc_g.cls[a->cls], a, true);   /* queued: release_some unmaps it */
+        COUNT(arenas_evacuated, 1);
+    } else {
+        alloc_arena_unpin(a);
+        COUNT(arenas_abandoned, 1);
+    }
+    mv.done++;
+}
+
+static void plan_unlink(struct alloc_arena *a)
+{
+    blist_unlink(&mv.plan, &mv.plan_tail, a);
+    a->bprev = a->bnext = NULL;
+    mv.nplan--;
+}
+
+static void plan_append(struct alloc_arena *a)
+{
+    blist_append(&mv.plan, &mv.plan_tail, a);
+    mv.nplan++;
+}
+
+/* Gives back the densest slated arena not yet started. */
+static void unplan_tail(void)
+{
+    struct alloc_arena *a = mv.plan_tail;
+    plan_unlink(a);
+    mover_drop(a);
+}
+
+static int arena_ptr_cmp(const void *x, const void *y)
+{
+    const struct alloc_arena *a = *(const struct alloc_arena *const *)x;
+    const struct alloc_arena *b = *(const struct alloc_arena *const *)y;
+    return sparser(a, b) ? -1 : sparser(b, a) ? 1 : 0;
+}
+
+static void slate(struct alloc_arena *a)
+{
+    bucket_remove(&alloc_g.bl[a->cls][a->band], a);
+    a->flags |= FLAG_BUSY | FLAG_MOVER;
+    plan_append(a);
+}
+
+/* Slates the k sparsest arenas of the pair under the cursor. Returns the
+ * work done, in arenas looked at. */
+static size_t plan_pair(void)
+{
+    unsigned ci = mv.cls, b = mv.band;
+    struct band_lists *bl = &alloc_g.bl[ci][b];
+    size_t k = pair_reclaimable(ci, b);
+    mv.planned_total -= mv.est[ci][b];
+    mv.est[ci][b] = 0;
+    mv.planned = true;
+    if (k == 0)
+        return 1;
+    /* candidates: the lowest buckets until they hold k arenas (pinned
+     * arenas are on no list and so never candidates) */
+    size_t m = 0;
+    unsigned last = 0;
+    for (unsigned q = 0; q < NB && m < k; q++) {
+        for (struct alloc_arena *a = bl->head[q]; a; a = a->bnext)
+            m++;
+        last = q;
+    }
+    if (m == 0)
+        return 1;
+    struct alloc_arena **v = malloc(m * sizeof *v);
+    size_t n = 0;
+    if (v) {
+        for (unsigned q = 0; q <= last; q++)
+            for (struct alloc_arena *a = bl->head[q]; a; a = a->bnext)
+                v[n++] = a;
+        qsort(v, n, sizeof *v, arena_ptr_cmp);
+        if (n > k)
+            n = k;
+        for (size_t i = 0; i < n; i++)
+            slate(v[i]);
+        free(v);
+    } else {
+        /* no scratch: bucket order is sparsest to within an eighth */
+        for (unsigned q = 0; q <= last && n < k; q++)
+            while (bl->head[q] && n < k) {
+                slate(bl->head[q]);
+                n++;
+            }
+    }
+    mv.planned_total += n;
+    if (n > 0 && mv.touched_cls != ci) {
+        mv.touched_cls = ci;
+        COUNT(classes_touched, 1);
+    }
+    return m;
+}
+
+/* Free slots of the pair's arenas that are not slated. */
+static size_t free_unslated(void)
+{
+    const struct band_lists *bl = &alloc_g.bl[mv.cls][mv.band];
+    size_t per = alloc_g.cls[mv.cls].nslots;
+    size_t fr = (size_t)bl->narenas * per - alloc_g.cls[mv.cls].blive[mv.band];
+    for (const struct alloc_arena *a = mv.plan; a; a = a->bnext)
+        fr -= per - a->live;
+    if (mv.cur)
+        fr -= per - mv.cur->live;
+    return fr;
+}
+
+/* Takes the next slated arena of the pair, after checking that the live
+ * blocks of all slated arenas still fit in the others. false: pair done. */
+static bool next_arena(void)
+{
+    size_t fr = free_unslated(), need = 0, per = alloc_g.cls[mv.cls].nslots;
+    for (const struct alloc_arena *a = mv.plan; a; a = a->bnext)
+        need += a->live;
+    while (mv.plan && need > fr) {
+        struct alloc_arena *t = mv.plan_tail;
+        /* given back, it becomes a destination, unless it is empty: then
+         * it is released and gives no room */
+        if (t->live > 0) {
+            need -= t->live;
+            fr += per - t->live;
+        }
+        unplan_tail();
+    }
+    if (!mv.plan)
+        return false;
+    mv.cur = mv.plan;
+    plan_unlink(mv.cur);
+    mv.cursor = 0;
+    return true;
+}
+
+static void finish_run(void)
+{
+    mv.running = false;
+    mv.mapped_after = mapped_now();
+    mv.duration_us = mover_now() - mv.start_us;
+    mv.last_duration_us = mv.duration_us;
+    mv.last_mapped_before = mv.mapped_before;
+    mv.last_mapped_after = mv.mapped_after;
+    mv.runs_finished++;
+}
+
+/* Gives back the arena being evacuated and every arena still planned in
+ * the current pair (a pair that ends and an aborted run both do this). */
+static void pair_drop_work(void)
+{
+    if (mv.cur) {
+        struct alloc_arena *a = mv.cur;
+        mv.cur = NULL;
+        mover_drop(a);
+    }
+    while (mv.plan)
+        unplan_tail();
+    mv.planned = false;
+}
+
+/* Gives back everything slated in the pair and moves the cursor on;
+ * finishes the run after the last pair. */
+static void pair_done(void)
+{
+    pair_drop_work();
+    if (++mv.band == ALLOC_BANDS) {
+        mv.band = 0;
+        mv.cls++;
+    }
+    /* past the last pair the run ends once the releases are done: now if
+     * none are queued, so a running mover's cursor is past the end only
+     * while arenas are still being released (verify_mover relies on it) */
+    if (mv.cls >= mv.cls_end && alloc_g.rel_head == NULL)
+        finish_run();
+}
+
+void alloc_compact_start(const struct alloc_compact_opts *o)
+{
+    if (mv.running)
+        return;
+    if (!alloc_g.ready && alloc_setup(NULL) != 0)
+        return;
+    struct alloc_compact_opts def;
+    if (o == NULL) {
+        alloc_compact_opts_default(&def);
+        o = &def;
+    }
+    memset(&mv.run, 0, sizeof(mv.run));
+    memset(mv.est, 0, sizeof(mv.est));
+    mv.filter = o->cls < 0 ? -1 : o->cls;
+    class_range(o->cls, &mv.cls, &mv.cls_end);
+    mv.band = 0;
+    mv.planned = false;
+    mv.touched_cls = ~0u;
+    mv.planned_total = mv.done = 0;
+    for (unsigned ci = mv.cls; ci < mv.cls_end; ci++)
+        for (unsigned b = 0; b < ALLOC_BANDS; b++) {
+            mv.est[ci][b] = (uint32_t)pair_reclaimable(ci, b);
+            mv.planned_total += mv.est[ci][b];
+        }
+    mv.mapped_before = mapped_now();
+    mv.mapped_after = mv.mapped_before;
+    mv.start_us = mover_now();
+    mv.duration_us = 0;
+    mv.runs++;
+    mv.running = true;
+    if (mv.cls >= mv.cls_end)
+        finish_run();
+    A_VERIFY("at the start of a compaction run");
+}
+
+void alloc_compact_abort(void)
+{
+    if (!mv.running)
+        return;
+    pair_drop_work();
+    COUNT(arenas_released, release_all());
+    finish_run();
+    A_VERIFY("after a compaction abort");
+}
+
+enum batch { BATCH_GO, BATCH_STOP, BATCH_DONE };
+
+/*
+ * One batch of work: at most ALLOC_COMPACT_BATCH_BLOCKS blocks visited (in
+ * units of 64: looking at a pair or arena costs a fraction of a block) or
+ * ALLOC_COMPACT_BATCH_BYTES bytes of slots handled, or one pair planned.
+ */
+static enum batch mover_batch(alloc_evacuate_fn fn, void *ctx)
+{
+    size_t units = 0, bytes = 0;
+    const size_t max_units = (size_t)ALLOC_COMPACT_BATCH_BLOCKS * 64;
+    while (units < max_units && bytes < ALLOC_COMPACT_BATCH_BYTES) {
+        if (!mv.running)
+            return BATCH_DONE;
+        if (alloc_g.rel_head) {
+            size_t nrel = alloc_g.nreleasing;
+            bytes += release_some(4 * ALLOC_COMPACT_BATCH_BYTES) / 4;
+            if (alloc_g.nreleasing < nrel)
+                COUNT(arenas_released, 1);
+            if (alloc_g.rel_head == NULL && mv.cls >= mv.cls_end)
+                finish_run();   /* that was the last release of the run */
+            continue;
+        }
+        if (mv.cls >= mv.cls_end) {
+            finish_run();
+            return BATCH_DONE;
+        }
+        if (!mv.planned) {
+            size_t looked = plan_pair();
+            units += 1 + looked * 4;
+            if (mv.nplan == 0) {
+                pair_done();
+                continue;
+            }
+            return BATCH_GO;   /* a plan may have sorted many arenas */
+        }
+        if (!mv.cur) {
+            units += 16;
+            if (!next_arena())
+                pair_done();
+            continue;
+        }
+        struct alloc_arena *a = mv.cur;
+        struct band_lists *bl = &alloc_g.bl[a->cls][a->band];
+        /* next live slot at or after the cursor (an empty bitmap word
+         * costs a unit); the arena is slated, so no slot becomes live
+         * behind our back */
+        size_t i = next_live(a, mv.cursor, &units);
+        if (i >= a->bumped) {
+            mv.cur = NULL;
+            mover_drop(a);
+            units += 16;
+            continue;
+        }
+        if (bl->nonempty == 0) {
+            /* no unslated arena with a free slot: a copy would need a new arena */
+            if (mv.plan)
+                unplan_tail();
+            else
+                pair_done();
+            units += 16;
+            continue;
+        }
+        void *block = a->slots + i * a->slot_size;
+        uint64_t moved = mv.run.blocks_moved;
+        mv.in_callback = true;
+        mv.cb_bytes = 0;
+        bool ok = fn(block, ctx);
+        mv.in_callback = false;
+        if (!mv.running || mv.cur != a)
+            return BATCH_DONE;   /* the callback aborted the run */
+        units += 64;
+        bytes += a->slot_size + mv.cb_bytes;
+        mv.cursor = i + 1;
+        if (!ok) {
+            COUNT(move_failures, 1);
+            pair_done();
+            return mv.running ? BATCH_STOP : BATCH_DONE;
+        }
+        if (mv.run.blocks_moved == moved && !(*bm_word(a, (uint32_t)(i >> 6)) & (1ull << (i & 63))))
+            COUNT(blocks_dropped, 1);
+    }
+    return mv.running ? BATCH_GO : BATCH_DONE;
+}
+
+bool alloc_compact_step(uint64_t budget_us, alloc_evacuate_fn fn, void *ctx)
+{
+    if (!mv.running)
+        return false;
+    uint64_t t0 = mover_now();
+    uint64_t deadline = budget_us > UINT64_MAX - t0 ? UINT64_MAX : t0 + budget_us;
+    uint64_t t = t0;
+    for (;;) {
+        enum batch r = mover_batch(fn, ctx);
+        t = mover_now();
+        if (r != BATCH_GO || t >= deadline)
+            break;
+    }
+    COUNT(steps, 1);
+    COUNT(time_us, t - t0);
+    if (mv.running)
+        mv.duration_us = t - mv.start_us;
+    A_VERIFY("after a compaction step");
+    return mv.running;
+}
+
+void alloc_compact_status(struct alloc_compact_status *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->running = mv.running;
+    st->cls = mv.filter;
+    st->runs = mv.runs;
+    st->runs_finished = mv.runs_finished;
+    st->arenas_planned = mv.planned_total;
+    st->arenas_done = mv.done;
+    st->cur_cls = mv.cls;
+    st->cur_band = mv.band;
+#define X(field, kind, help) st->field = mv.run.field;
+    ALLOC_COMPACT_METRICS(X)
+#undef X
+    st->duration_us = mv.running ? mover_now() - mv.start_us : mv.duration_us;
+    st->mapped_before = mv.mapped_before;
+    st->mapped_after = mv.running ? mapped_now() : mv.mapped_after;
+    st->total = mv.total;
+    st->last_duration_us = mv.last_duration_us;
+    st->last_mapped_before = mv.last_mapped_before;
+    st->last_mapped_after = mv.last_mapped_after;
+    st->reclaimable = alloc_compact_reclaimable(-1);
+}
+
+void alloc_compact_test_clock(uint64_t (*now_us)(void))
+{
+    mv.clock = now_us;
+}
+
+void *alloc_move(const void *from)
+{
+    struct alloc_arena *a = arena_of_ptr(from);
+    size_t size;
+    void *p;
+    if (a->magic != ARENA_MAGIC) {
+        const struct large *l = (const void *)a;
+        if (l->magic != LARGE_MAGIC || (const char *)from != (const char *)l + LARGE_HDR)
+            alloc_panic("move of a pointer that is not a live block", from);
+        size = l->size;
+        p = large_alloc(size);   /* counts a failure and sets errno itself */
+    } else {
+        size_t off = (size_t)((const char *)from - a->slots);
+        uint32_t idx = slot_index(a, off);
+        if (off >= (size_t)a->bumped * a->slot_size || (size_t)idx * a->slot_size != off ||
+            !(*bm_word(a, idx >> 6) & (1ull << (idx & 63))))
+            alloc_panic("move of a pointer that is not a live block", from);
+        size = a->slot_size - slack_get(a, idx);
+        struct band_lists *bl = &alloc_g.bl[a->cls][a->band];
+        /* keep the copy out of from's own arena: pin it for the allocation
+         * unless it already is (the mover's source is); it keeps from, so
+         * the unpin puts it back on its list */
+        bool pinned_here = alloc_arena_pin(a);
+        struct alloc_arena *d = bl->nonempty ? bl->head[31 - __builtin_clz(bl->nonempty)]
+                                             : arena_new(a->cls, a->band);
+        p = d ? arena_take(&alloc_g.cls[a->cls], d, size) : NULL;
+        if (pinned_here)
+            alloc_arena_unpin(a);
+        if (p == NULL) {
+            alloc_g.failures++;
+            errno = ENOMEM;
+        }
+    }
+    if (p == NULL)
+        return NULL;
+    memcpy(p, from, size);
+    if (mv.in_callback) {
+        COUNT(blocks_moved, 1);
+        COUNT(bytes_moved, size);
+        mv.cb_bytes += size;
+    }
+    return p;
+}
+
+bool mover_running(void)
+{
+    return mv.running;
+}
+
+/* The mover's state: the slated arenas are exactly the plan list and the
+ * current arena, all of the pair under the cursor, pinned by the mover;
+ * nothing is slated between runs; progress adds up. */
+bool verify_mover(size_t slated)
+{
+    CHECK(mv.done <= mv.planned_total, "mover done %zu > planned %zu", mv.done,
+          mv.planned_total);
+    if (!mv.running) {
+        CHECK(slated == 0 && mv.plan == NULL && mv.cur == NULL && mv.nplan == 0,
+              "no run, but %zu arenas slated", slated);
+        return true;
+    }
+    /* past the last pair, the run only waits for its releases: nothing
+     * slated, nothing planned, and at least one arena still releasing */
+    bool past_end = mv.cls == mv.cls_end && mv.band == 0 && alloc_g.rel_head != NULL &&
+                    !mv.planned && slated == 0;
+    CHECK((mv.cls < mv.cls_end || past_end) && mv.cls_end <= alloc_g.nclasses &&
+              mv.band < ALLOC_BANDS,
+          "mover cursor %u/%u of %u", mv.cls, mv.band, mv.cls_end);
+    CHECK(mv.planned || (mv.plan == NULL && mv.cur == NULL), "arenas slated before planning");
+    size_t n = 0;
+    const struct alloc_arena *prev = NULL;
+    for (const struct alloc_arena *a = mv.plan; a; a = a->bnext) {
+        CHECK(n < slated, "plan list longer than the slated arenas");
+        CHECK(a->bprev == prev, "plan list links");
+        CHECK(a->magic == ARENA_MAGIC && (a->flags & FLAG_MOVER) && a->cls == mv.cls &&
+                  a->band == mv.band,
+              "plan arena %p not slated in pair %u/%u", (const void *)a, mv.cls, mv.band);
+        n++;
+        prev = a;
+    }
+    CHECK(mv.plan_tail == prev && n == mv.nplan, "plan list tail/count");
+    if (mv.cur) {
+        CHECK((mv.cur->flags & FLAG_MOVER) && mv.cur->cls == mv.cls && mv.cur->band == mv.band,
+              "current arena %p not slated", (const void *)mv.cur);
+        CHECK(mv.cursor <= mv.cur->nslots, "cursor %zu", mv.cursor);
+        n++;
+    }
+    CHECK(n == slated, "%zu arenas slated, %zu in the plan", slated, n);
+    CHECK(mv.done + n <= mv.planned_total, "progress: done %zu + slated %zu > planned %zu",
+          mv.done, n, mv.planned_total);
+    return true;
+}
