@@ -23,6 +23,7 @@
 
 #include "alloc/alloc.h"
 #include "daemon/compactor.h"
+#include "daemon/cmd_server.h"
 #include "daemon/config.h"
 #include "daemon/conn.h"
 #include "daemon/dashboard.h"

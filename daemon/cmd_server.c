@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "alloc/alloc.h"
+#include "daemon/cmd_server.h"
 #include "daemon/config.h"
 #include "daemon/conn.h"
 #include "daemon/introspect.h"

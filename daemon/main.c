@@ -20,6 +20,7 @@
 
 #include "alloc/alloc.h"
 #include "daemon/admin.h"
+#include "daemon/cmd_server.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
