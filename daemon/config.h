@@ -12,7 +12,8 @@
  * module writes it. CONFIG SET is all-or-nothing: every pair is parsed and
  * checked before any value changes.
  *
- * This file knows nothing of the network or the protocol, so it is unit
+ * This file knows nothing of the network; from proto/ it takes only the line
+ * splitter (proto/split.h), which inline requests share. So it is unit
  * tested on its own (tests/unit/daemon).
  */
 #pragma once
@@ -220,8 +221,9 @@ config_rstatus_e config_load_file(const char *path, char *err, size_t errlen);
 config_rstatus_e config_load_string(const char *text, const char *origin, char *err, size_t errlen);
 
 /*
- * Splits one line into arguments (quotes as above). Returns the count, or -1
- * for unbalanced quotes. *argv is malloc'd (an array of malloc'd strings,
+ * Splits one line into arguments (quotes as above; proto/split.h with its
+ * configuration-file rules: a quote opens only at the start of a word, and
+ * every blank ends one). Returns the count, or -1 for unbalanced quotes. *argv is malloc'd (an array of malloc'd strings,
  * free with config_free_args).
  */
 int config_split_line(const char *line, char ***argv);
