@@ -28,6 +28,7 @@
 #include "daemon/text.h"
 #include "keyspace/keyspace.h"
 #include "proto/command.h"
+#include "proto/human.h"
 
 #define REDIS_COMPAT_VERSION "7.0.0"
 
@@ -474,20 +475,6 @@ static void cmd_client_reply(struct session *s, int argc, struct slice *argv)
 
 /* ---- INFO ---- */
 
-static void human_bytes(char *buf, size_t len, double n)
-{
-    if (n < 1024)
-        snprintf(buf, len, "%.0fB", n);
-    else if (n < 1024.0 * 1024)
-        snprintf(buf, len, "%.2fK", n / 1024);
-    else if (n < 1024.0 * 1024 * 1024)
-        snprintf(buf, len, "%.2fM", n / (1024.0 * 1024));
-    else if (n < 1024.0 * 1024 * 1024 * 1024)
-        snprintf(buf, len, "%.2fG", n / (1024.0 * 1024 * 1024));
-    else
-        snprintf(buf, len, "%.2fT", n / (1024.0 * 1024 * 1024 * 1024));
-}
-
 static size_t used_memory_peak;
 
 static long long server_now_us(void)
@@ -563,15 +550,15 @@ static void info_memory(struct text *b)
     ks_stats(&ks);
     size_t used = ks_used_memory();
     char h_max[32];
-    human_bytes(h_max, sizeof(h_max), (double)cfg.maxmemory);
+    human_bytes(h_max, sizeof(h_max), (double)cfg.maxmemory, HUMAN_REDIS);
     if (used > used_memory_peak)
         used_memory_peak = used;
     size_t rss = alloc_rss_bytes();
     char h_used[32], h_rss[32], h_peak[32], h_mapped[32];
-    human_bytes(h_used, sizeof(h_used), (double)used);
-    human_bytes(h_rss, sizeof(h_rss), (double)rss);
-    human_bytes(h_peak, sizeof(h_peak), (double)used_memory_peak);
-    human_bytes(h_mapped, sizeof(h_mapped), (double)as.mapped_bytes);
+    human_bytes(h_used, sizeof(h_used), (double)used, HUMAN_REDIS);
+    human_bytes(h_rss, sizeof(h_rss), (double)rss, HUMAN_REDIS);
+    human_bytes(h_peak, sizeof(h_peak), (double)used_memory_peak, HUMAN_REDIS);
+    human_bytes(h_mapped, sizeof(h_mapped), (double)as.mapped_bytes, HUMAN_REDIS);
     text_printf(b,
               "# Memory\r\n"
               "used_memory:%zu\r\n"

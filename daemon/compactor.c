@@ -20,6 +20,7 @@
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "keyspace/keyspace.h"
+#include "proto/human.h"
 
 #define AUTO_BACKOFF_MS 60000   /* after an automatic run that released nothing */
 
@@ -39,22 +40,6 @@ static void opts_from_cfg(struct alloc_compact_opts *o, int cls)
     o->cls = cls;
 }
 
-static void human(char *buf, size_t len, double n)
-{
-    const char *u = "B";
-    if (n >= 1024.0 * 1024 * 1024) {
-        n /= 1024.0 * 1024 * 1024;
-        u = "G";
-    } else if (n >= 1024.0 * 1024) {
-        n /= 1024.0 * 1024;
-        u = "M";
-    } else if (n >= 1024.0) {
-        n /= 1024.0;
-        u = "K";
-    }
-    snprintf(buf, len, "%.2f%s", n, u);
-}
-
 /* The run ended (this step finished it): one log line. */
 static void finish(void)
 {
@@ -65,11 +50,11 @@ static void finish(void)
     cst.last_rss_before = rss_before;
     cst.last_rss_after = rss_after;
     char moved[32], rb[32], ra[32], mb[32], ma[32];
-    human(moved, sizeof(moved), (double)st.bytes_moved);
-    human(rb, sizeof(rb), (double)rss_before);
-    human(ra, sizeof(ra), (double)rss_after);
-    human(mb, sizeof(mb), (double)st.mapped_before);
-    human(ma, sizeof(ma), (double)st.mapped_after);
+    human_bytes(moved, sizeof(moved), (double)st.bytes_moved, HUMAN_LOG);
+    human_bytes(rb, sizeof(rb), (double)rss_before, HUMAN_LOG);
+    human_bytes(ra, sizeof(ra), (double)rss_after, HUMAN_LOG);
+    human_bytes(mb, sizeof(mb), (double)st.mapped_before, HUMAN_LOG);
+    human_bytes(ma, sizeof(ma), (double)st.mapped_after, HUMAN_LOG);
     /* Runs that found nothing to do (scheduled, automatic) are verbose only. */
     bool idle = st.blocks_moved == 0 && st.blocks_dropped == 0 && st.arenas_released == 0 &&
                 strncmp(run_why, "manual", 6) != 0;
