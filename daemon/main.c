@@ -228,7 +228,12 @@ int main(int argc, char **argv)
         }
     }
     ks_set_evict_policy((enum ks_evict_policy)cfg.maxmemory_policy);
-    proto_setup();
+    rc = proto_setup();
+    if (rc != 0) {
+        fatal("Cannot register the data commands: %s", strerror(rc));
+        exit_code = EX_SOFTWARE;
+        goto out_proto;
+    }
     proto_set_max_value_len((uint64_t)cfg.proto_max_bulk_len);
     rc = cmd_server_setup();
     if (rc != 0) {

@@ -103,8 +103,10 @@ struct command {
 int command_register(const struct command *rows, size_t n);
 /* Forgets every registered row and all counters (for proto_teardown). */
 void command_table_clear(void);
-/* Registers proto's own data commands. Idempotent. */
-void proto_setup(void);
+/* Registers proto's own data commands. Idempotent. Returns 0, or the errno
+ * of the failed command_register (nothing of proto's is registered then,
+ * and the daemon must not run without its commands). */
+int proto_setup(void);
 void proto_teardown(void);
 
 /* Case-insensitive lookup; NULL if unknown. */

@@ -345,13 +345,16 @@ static const struct command proto_commands[] = {
 static bool registered;
 static uint64_t max_value_len = RESP_DEFAULT_MAX_BULK;
 
-void proto_setup(void)
+int proto_setup(void)
 {
     if (registered)
-        return;
-    if (command_register(proto_commands, sizeof proto_commands / sizeof proto_commands[0]) == 0)
-        registered = true;
+        return 0;
+    int rc = command_register(proto_commands, sizeof proto_commands / sizeof proto_commands[0]);
+    if (rc != 0)
+        return rc;
+    registered = true;
     proto_memory_reset();
+    return 0;
 }
 
 /* Clears the whole shared table (the daemon's rows too): teardown runs once,

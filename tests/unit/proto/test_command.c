@@ -513,10 +513,22 @@ static void test_command_getkeys(void **state)
     REPLY_IS("-ERR Invalid command specified\r\n");
 }
 
+/* proto_setup reports a registration it could not make (here every
+ * data command whose name the fixture's rows already hold), and adds
+ * nothing then: the daemon refuses to start rather than run without them. */
+static void test_proto_setup_failure(void **state)
+{
+    assert_int_equal(proto_setup(), EEXIST);
+    assert_int_equal(command_count(), NROWS);
+    assert_ptr_equal(command_lookup("set", 3), &rows[1]);
+    assert_null(command_lookup("append", 6));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_setup_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispatch_ok, setup, teardown),
