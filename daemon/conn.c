@@ -15,7 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/admin.h"
+#include "daemon/admin_cmd.h"
+#include "daemon/admin_http.h"
 #include "daemon/config.h"
 #include "daemon/introspect.h"
 #include "daemon/log.h"

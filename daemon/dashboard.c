@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
-#include "daemon/admin.h"
+#include "daemon/admin_http.h"
 #include "daemon/compactor.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
