@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
-#include "daemon/cmd_server.h"
+#include "daemon/cmd_config.h"
 #include "daemon/compactor.h"
 #include "daemon/config.h"
 #include "daemon/conn.h"
@@ -417,7 +417,7 @@ static bool admin_option(const struct cfg_option *o)
 }
 
 /* CONFIG GET and SET on the admin port: its options, its wording. */
-static const struct cmd_server_port admin_port = {
+static const struct cmd_config_port admin_port = {
     .allowed = admin_option,
     .refused = "ERR '%s' cannot be set on the admin port (only memory, expiry and compaction "
                "options)",
@@ -426,7 +426,7 @@ static const struct cmd_server_port admin_port = {
 
 static void a_config_set(struct conn *c, int argc, struct slice *argv)
 {
-    if (!cmd_server_config_set(&c->sess.reply, argc, argv, &admin_port))
+    if (!cmd_config_set_port(&c->sess.reply, argc, argv, &admin_port))
         return;
     for (int i = 2; i < argc; i += 2)
         log_notice("Admin port: CONFIG SET %.*s %.*s (from %s)", (int)argv[i].len, argv[i].p,
@@ -439,7 +439,7 @@ static void a_config(struct conn *c, int argc, struct slice *argv)
         if (argc < 3)
             err_args(c, "config|get");
         else
-            cmd_server_config_get(&c->sess.reply, argc, argv, &admin_port);
+            cmd_config_get_port(&c->sess.reply, argc, argv, &admin_port);
     } else if (slice_eq(&argv[1], "set")) {
         a_config_set(c, argc, argv);
     } else {

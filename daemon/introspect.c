@@ -875,25 +875,23 @@ void introspect_info_persistence(struct text *t)
 
 /* ---- the table ---- */
 
-#define F_ADMIN (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
-
 #define SUB(n, ar, fl, fn, sum)                                                             \
     {.name = n, .arity = ar, .flags = fl, .proc = fn, .summary = sum, .group = "server", \
      .since = "2.2.12"}
 
 static const struct command slowlog_subs[] = {
     SUB("help", 2, CMD_LOADING | CMD_STALE, cmd_slowlog_help, "Show helpful text about the different subcommands"),
-    SUB("get", -2, F_ADMIN, cmd_slowlog_get, "Get the slow log's entries"),
-    SUB("len", 2, F_ADMIN, cmd_slowlog_len, "Get the slow log's length"),
-    SUB("reset", 2, F_ADMIN, cmd_slowlog_reset, "Clear all entries from the slow log"),
+    SUB("get", -2, CMD_FLAGS_ADMIN, cmd_slowlog_get, "Get the slow log's entries"),
+    SUB("len", 2, CMD_FLAGS_ADMIN, cmd_slowlog_len, "Get the slow log's length"),
+    SUB("reset", 2, CMD_FLAGS_ADMIN, cmd_slowlog_reset, "Clear all entries from the slow log"),
     {.name = NULL},
 };
 
 static const struct command latency_subs[] = {
     SUB("help", 2, CMD_LOADING | CMD_STALE, cmd_latency_help, "Show helpful text about the different subcommands"),
-    SUB("latest", 2, F_ADMIN, cmd_latency_latest, "Return the latest latency samples for all events."),
-    SUB("history", 3, F_ADMIN, cmd_latency_history, "Return timestamp-latency samples for the event."),
-    SUB("reset", -2, F_ADMIN, cmd_latency_reset, "Reset latency data for one or more events."),
+    SUB("latest", 2, CMD_FLAGS_ADMIN, cmd_latency_latest, "Return the latest latency samples for all events."),
+    SUB("history", 3, CMD_FLAGS_ADMIN, cmd_latency_history, "Return timestamp-latency samples for the event."),
+    SUB("reset", -2, CMD_FLAGS_ADMIN, cmd_latency_reset, "Reset latency data for one or more events."),
     {.name = NULL},
 };
 
@@ -905,7 +903,7 @@ static const struct command introspect_rows[] = {
     {.name = "latency", .arity = -2, .flags = 0, .proc = NULL,
      .summary = "A container for latency diagnostics commands", .group = "server",
      .since = "2.8.13", .subcommands = latency_subs},
-    {.name = "monitor", .arity = 1, .flags = F_ADMIN, .proc = cmd_monitor,
+    {.name = "monitor", .arity = 1, .flags = CMD_FLAGS_ADMIN, .proc = cmd_monitor,
      .summary = "Listen for all requests received by the server in real time",
      .group = "server", .since = "1.0.0"},
 };

@@ -37,6 +37,16 @@
 enum command_flag { COMMAND_FLAGS(X) };
 #undef X
 
+/* The flag sets Redis 7.0 gives two families of server commands:
+ * administration (CONFIG GET, CLIENT KILL, SLOWLOG GET, MONITOR, ...) and
+ * connection handling (HELLO, AUTH, CLIENT ID, ...). */
+#define CMD_FLAGS_ADMIN (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
+#define CMD_FLAGS_CONN  (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST)
+
+/* The Redis version whose commands and replies compactd follows, and which
+ * it reports where clients look for one (HELLO, INFO redis_version). */
+#define REDIS_COMPAT_VERSION "7.0.0"
+
 struct tx_queued;   /* a command queued by MULTI (proto/multi.c) */
 struct tx_watch;    /* a key watched by WATCH (proto/multi.c) */
 
