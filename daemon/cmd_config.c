@@ -15,7 +15,7 @@
 
 #include "daemon/cmd_info.h"
 #include "daemon/config.h"
-#include "daemon/introspect.h"
+#include "daemon/latency.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "daemon/text.h"
@@ -128,7 +128,7 @@ static void cmd_config_resetstat(struct session *s, int argc, struct slice *argv
     ks_stats_reset();
     command_stats_reset();
     reply_errorstats_reset();
-    introspect_stats_reset();   /* latencystats */
+    latency_stats_reset();      /* latencystats */
     cmd_info_stats_reset();     /* used_memory_peak */
     reply_ok(&s->reply);
 }

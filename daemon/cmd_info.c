@@ -20,6 +20,7 @@
 #include "daemon/config.h"
 #include "daemon/conn.h"
 #include "daemon/introspect.h"
+#include "daemon/latency.h"
 #include "daemon/server.h"
 #include "daemon/text.h"
 #include "keyspace/keyspace.h"
@@ -247,7 +248,7 @@ static void info_errorstats(struct text *b)
 static void info_latencystats(struct text *b)
 {
     text_printf(b, "# Latencystats\r\n");
-    introspect_info_latencystats(b);
+    latency_info_stats(b);
 }
 
 static void info_keyspace(struct text *b)

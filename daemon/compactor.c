@@ -16,7 +16,7 @@
 
 #include "alloc/alloc.h"
 #include "daemon/config.h"
-#include "daemon/introspect.h"
+#include "daemon/latency.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "keyspace/keyspace.h"

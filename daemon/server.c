@@ -39,6 +39,7 @@
 #include "daemon/config.h"
 #include "daemon/conn.h"
 #include "daemon/introspect.h"
+#include "daemon/latency.h"
 #include "daemon/log.h"
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
