@@ -1,6 +1,7 @@
 /*
- * admin: the admin port (see admin.h): its option check, its setup (the
- * HTTP routes and the listener) and its teardown.
+ * admin: the admin port (see admin.h): what its connections do (a struct
+ * conn_port), its option check, its setup (the HTTP routes and the
+ * listener) and its teardown.
  */
 #include "daemon/admin.h"
 
@@ -8,11 +9,26 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "daemon/admin_cmd.h"
 #include "daemon/admin_http.h"
 #include "daemon/admin_metrics.h"
 #include "daemon/config.h"
+#include "daemon/conn.h"
 #include "daemon/dashboard.h"
+#include "daemon/listener.h"
 #include "daemon/server.h"
+
+/* What an admin connection does: admin commands or one HTTP request,
+ * admin-password, none of the client limits, errors counted apart. */
+static const struct conn_port admin_conn_port = {
+    .run = admin_run,
+    .http_detect = admin_http_detect,
+    .http_serve = admin_http,
+    .password = &cfg.admin_password,
+    .clients = false,
+    .error_replies = &srv.stats.admin_error_replies,
+    .listen_note = " (admin port: admin commands; HTTP: dashboard at GET /, GET /metrics)",
+};
 
 static bool host_is_loopback(const char *h)
 {
@@ -39,7 +55,7 @@ int admin_setup(char *err, size_t errlen)
         return 0;
     if (!admin_config_check(err, errlen))
         return EX_CONFIG;
-    return server_listen_tcp(cfg.admin_bind, (int)cfg.admin_port, true, err, errlen);
+    return listener_tcp(cfg.admin_bind, (int)cfg.admin_port, &admin_conn_port, err, errlen);
 }
 
 void admin_teardown(void)

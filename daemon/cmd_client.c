@@ -156,7 +156,7 @@ static void cmd_client_list(struct session *s, int argc, struct slice *argv)
     char line[1024];
     conn_of(s)->last_cmd = &cmd_client_subs[CLIENT_SUB_LIST];   /* Redis shows the running command */
     for (struct conn *c = conn_first(); c && !none; c = c->next) {
-        if (c->dead || c->admin)   /* data clients see only data clients */
+        if (c->dead || !c->port->clients)   /* clients see only clients */
             continue;
         if (ids_at) {
             bool want = false;
@@ -194,7 +194,7 @@ static void cmd_client_kill(struct session *s, int argc, struct slice *argv)
     if (argc == 3) {
         /* Old form: CLIENT KILL addr -> +OK or an error. */
         for (struct conn *c = conn_first(); c; c = c->next) {
-            if (c->dead || c->admin || !addr_eq(c->addr, &argv[2]))
+            if (c->dead || !c->port->clients || !addr_eq(c->addr, &argv[2]))
                 continue;
             reply_ok(&s->reply);
             if (c == self)
@@ -258,7 +258,7 @@ static void cmd_client_kill(struct session *s, int argc, struct slice *argv)
     struct conn *next;
     for (struct conn *c = conn_first(); c; c = next) {
         next = c->next;
-        if (c->dead || c->admin || (id && c->sess.id != (uint64_t)id) ||
+        if (c->dead || !c->port->clients || (id && c->sess.id != (uint64_t)id) ||
             (addr && !addr_eq(c->addr, addr)) || (laddr && !addr_eq(c->laddr, laddr)) ||
             (skipme && c == self))
             continue;

@@ -91,7 +91,7 @@ bool cmd_config_set_port(struct reply *r, int argc, const struct slice *argv,
         reply_errorf(r, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
                      names[bad], err);
     } else {
-        server_config_changed(changed);   /* proto-max-bulk-len included */
+        config_changed(changed);   /* proto-max-bulk-len included */
         reply_ok(r);
         set = true;
     }

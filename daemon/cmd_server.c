@@ -20,7 +20,6 @@
 #include "daemon/cmd_info.h"
 #include "daemon/config.h"
 #include "daemon/conn.h"
-#include "daemon/introspect.h"
 #include "daemon/server.h"
 #include "proto/command.h"
 
@@ -198,6 +197,5 @@ static const struct command server_rows[] = {
 
 int cmd_server_setup(void)
 {
-    int rc = command_register(server_rows, sizeof(server_rows) / sizeof(server_rows[0]));
-    return rc != 0 ? rc : introspect_setup();   /* SLOWLOG, LATENCY, MONITOR */
+    return command_register(server_rows, sizeof(server_rows) / sizeof(server_rows[0]));
 }

@@ -34,6 +34,19 @@ struct cfg_value {
     char *str;   /* STRING and LIST */
 };
 
+static config_changed_fn changed_hook;
+
+void config_set_changed_hook(config_changed_fn fn)
+{
+    changed_hook = fn;
+}
+
+void config_changed(const bool *changed)
+{
+    if (changed_hook != NULL)
+        changed_hook(changed);
+}
+
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {

@@ -197,6 +197,16 @@ typedef enum config_rstatus {
     CONFIG_ENOMEM,
 } config_rstatus_e;
 
+/*
+ * Run-time effects of changed options: the daemon installs one function at
+ * start-up, and the two ways options change at run time (CONFIG SET, and
+ * SIGHUP's reload) call config_changed with what they changed (changed is
+ * indexed by enum cfg_opt). Without a hook config_changed does nothing.
+ */
+typedef void (*config_changed_fn)(const bool *changed);
+void config_set_changed_hook(config_changed_fn fn);
+void config_changed(const bool *changed);
+
 /* Sets every option to its default. Call once before anything reads cfg. */
 config_rstatus_e config_init(void);
 /* Frees the strings cfg holds. */

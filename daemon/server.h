@@ -1,8 +1,8 @@
 /*
- * server: the event loop and everything process-wide around it: listeners
- * (TCP on each bind address, optional Unix socket), signals, the cron timer
- * that drives keyspace maintenance and idle-client timeouts, systemd
- * readiness notification and the server-wide statistics.
+ * server: the process and its event loop (see server.c): srv, which holds
+ * the event base, the loop's clock and the server-wide statistics; the
+ * loop's lifecycle, shutdown and SIGHUP's reload; systemd notification.
+ * Every part of the daemon may use it; it uses none of them.
  */
 #pragma once
 
@@ -61,35 +61,32 @@ struct server {
      * one millisecond too long a PTTL). */
     uint64_t clock_us;
     int64_t clock_offset_us;
-    int admin_port;                 /* the admin port actually listened on, 0 if none */
 };
 
 extern struct server srv;
 
 /*
- * Creates the event base, the listeners and the timers from cfg. Returns 0,
- * or a sysexits code after writing a message to err.
+ * Creates the event base and registers the signals (before any listener
+ * opens, so that a SIGTERM sent as soon as a port accepts is a clean
+ * shutdown). Returns 0, or a sysexits code after writing a message to err.
  */
 int server_setup(char *err, size_t errlen);
-/* Listens on TCP spec:port (an admin listener if admin). Returns 0 or a
- * sysexits code after writing a message to err. */
-int server_listen_tcp(const char *spec, int port, bool admin, char *err, size_t errlen);
 /* Runs the loop until a shutdown signal or SHUTDOWN; tells systemd READY=1 first. */
 void server_run(void);
-/* Closes clients and listeners and frees the loop. */
+/* Frees the signals and the loop (every other event must be gone). */
 void server_teardown(void);
 
 /* Stops the loop after the current callback (SHUTDOWN, signals). */
 void server_request_shutdown(const char *why);
 
-/* Applies run-time effects of a successful CONFIG SET (changed is indexed by
- * enum cfg_opt). */
-void server_config_changed(const bool *changed);
+/* Sends one message to systemd's $NOTIFY_SOCKET (nothing without one). */
+void server_sd_notify(const char *msg);
 
+/* instantaneous_ops_per_sec: the average of the last samples, which the
+ * cron takes every 100 ms with server_ops_sample. */
 uint64_t server_instantaneous_ops(void);
-/* With maxmemory set and exceeded: evicts by maxmemory-policy. Returns
- * false if memory is still over the limit (writes must then be refused). */
-bool server_enforce_maxmemory(void);
+void server_ops_sample(int64_t now_ms);
+/* CONFIG RESETSTAT: zeroes srv.stats but the admin port's own counters. */
 void server_stats_reset(void);
 
 /* Monotonic-ish wall clock in milliseconds (for ages and idle times). */
@@ -109,6 +106,11 @@ static inline uint64_t server_clock_read(void)
     srv.clock_us = server_mono_us();
     return srv.clock_us;
 }
+/* Re-reads both clocks: the wall clock for the keyspace and the offset that
+ * maps the loop's clock to it (the cron, and at start-up). Returns the wall
+ * clock in milliseconds. */
+int64_t server_clock_sync(void);
+
 /* srv.clock_us as wall-clock milliseconds (no clock read). */
 static inline int64_t server_clock_ms(void)
 {
