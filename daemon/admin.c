@@ -5,6 +5,7 @@
  */
 #include "daemon/admin.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
@@ -17,10 +18,48 @@
 #include "daemon/dashboard.h"
 #include "daemon/listener.h"
 #include "daemon/server.h"
+#include "proto/command.h"
+
+/*
+ * Runs an admin connection's request through proto's dispatcher, among
+ * the admin port's rows, with the port's own rules in front: while
+ * admin-password is unanswered everything but AUTH and QUIT (the rows
+ * flagged CMD_NOAUTH) is refused before the name is even looked at, and an
+ * unknown name gets the port's own error, which points at HELP.
+ */
+static void admin_run(struct conn *c)
+{
+    struct session *s = &c->sess;
+    int argc = c->req.argc;
+    struct slice *argv = c->req.argv;
+    if (argc <= 0)
+        return;
+    const struct command *cmd = command_lookup_port(CMD_PORT_ADMIN, argv[0].p, argv[0].len);
+    if (s->need_auth && (cmd == NULL || !(cmd->flags & CMD_NOAUTH))) {
+        reply_error(&s->reply, ERR_NOAUTH);
+        return;
+    }
+    if (cmd == NULL) {
+        int n = (int)(argv[0].len > 64 ? 64 : argv[0].len);
+        /* printable only: the name is echoed to an operator's terminal */
+        char name[65];
+        for (int i = 0; i < n; i++)
+            name[i] = isprint((unsigned char)argv[0].p[i]) ? argv[0].p[i] : '?';
+        name[n] = '\0';
+        reply_errorf(&s->reply, "ERR unknown admin command '%s'. Try HELP.", name);
+        return;
+    }
+    /* counted before it runs, so that STATS counts itself; a request the
+     * dispatcher refuses (arity) is no command run */
+    srv.stats.admin_commands++;
+    if (command_dispatch(s, argc, argv) == NULL)
+        srv.stats.admin_commands--;
+}
 
 /* What an admin connection does: admin commands or one HTTP request,
  * admin-password, none of the client limits, errors counted apart. */
 static const struct conn_port admin_conn_port = {
+    .commands = CMD_PORT_ADMIN,
     .run = admin_run,
     .http_detect = admin_http_detect,
     .http_serve = admin_http,
@@ -48,6 +87,11 @@ bool admin_config_check(char *err, size_t errlen)
 
 int admin_setup(char *err, size_t errlen)
 {
+    int rc = admin_cmd_setup();
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot register the admin commands: %s", strerror(rc));
+        return EX_SOFTWARE;
+    }
     admin_http_clear_routes();
     admin_metrics_setup();
     dashboard_setup();   /* GET /, /api/... */

@@ -2,11 +2,11 @@
  * admin_cmd: the admin port's commands (AUTH, PING, COMPACT, ARENAS,
  * PINNERS, STATS, CONFIG, PURGE, SHUTDOWN, QUIT, HELP).
  *
- * The admin table is separate from proto's command table on purpose: the
- * data port must never run admin commands and the admin port never data
- * commands, and neither may show up in the other's COMMAND, INFO
- * commandstats or SLOWLOG. Admin commands are few, cheap and run by hand,
- * so a linear table is enough.
+ * They are rows of proto's command table flagged CMD_ADMIN_PORT, so they
+ * go through the same dispatcher (arity, authentication, timing) as the
+ * data commands, and only an admin-port session finds them: the data port
+ * never runs admin commands and the admin port never data commands, and
+ * neither shows up in the other's COMMAND, INFO commandstats or SLOWLOG.
  *
  * Replies are RESP2/RESP3-neutral: text for the status-like commands
  * (STATS, COMPACT STATUS: "field:value" lines, like INFO) and maps (arrays
@@ -14,7 +14,6 @@
  */
 #include "daemon/admin_cmd.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,51 +46,41 @@ static bool arg_uint(const struct slice *a, long long max, long long *out)
     return true;
 }
 
-static void err_args(struct conn *c, const char *name)
+static void err_args(struct session *s, const char *name)
 {
-    reply_errorf(&c->sess.reply, "ERR wrong number of arguments for '%s' command", name);
+    reply_errorf(&s->reply, "ERR wrong number of arguments for '%s' command", name);
 }
 
 /* ---- commands ---- */
 
-typedef void (*admin_fn)(struct conn *c, int argc, struct slice *argv);
-
-struct admin_cmd {
-    const char *name;
-    int min_argc, max_argc;   /* counting the name; max -1 = no limit */
-    admin_fn fn;
-    const char *usage;
-    const char *help;
-};
-
-static void a_auth(struct conn *c, int argc, struct slice *argv)
+static void a_auth(struct session *s, int argc, struct slice *argv)
 {
     if (cfg.admin_password[0] == '\0') {
-        reply_error(&c->sess.reply, "ERR AUTH called without any admin-password configured");
+        reply_error(&s->reply, "ERR AUTH called without any admin-password configured");
         return;
     }
     const struct slice *pw = &argv[argc - 1];   /* AUTH [user] password: any user */
     if (!config_secret_eq(cfg.admin_password, pw->p, pw->len)) {
-        log_warn("Admin port: failed AUTH from %s", c->addr);
-        reply_error(&c->sess.reply, "WRONGPASS invalid admin password");
+        log_warn("Admin port: failed AUTH from %s", conn_of(s)->addr);
+        reply_error(&s->reply, "WRONGPASS invalid admin password");
         return;
     }
-    c->sess.need_auth = false;
-    reply_ok(&c->sess.reply);
+    s->need_auth = false;
+    reply_ok(&s->reply);
 }
 
-static void a_ping(struct conn *c, int argc, struct slice *argv)
+static void a_ping(struct session *s, int argc, struct slice *argv)
 {
     if (argc == 2)
-        reply_bulk(&c->sess.reply, argv[1].p, argv[1].len);
+        reply_bulk(&s->reply, argv[1].p, argv[1].len);
     else
-        reply_status(&c->sess.reply, "PONG");
+        reply_status(&s->reply, "PONG");
 }
 
-static void a_quit(struct conn *c, int argc, struct slice *argv)
+static void a_quit(struct session *s, int argc, struct slice *argv)
 {
-    reply_ok(&c->sess.reply);
-    c->sess.close_after_reply = true;
+    reply_ok(&s->reply);
+    s->close_after_reply = true;
 }
 
 static void compact_status_text(struct text *t)
@@ -159,15 +148,15 @@ static void compact_status_text(struct text *t)
 }
 
 /* Parses "CLASS n" at argv[i]; replies the error and returns false if bad. */
-static bool parse_class(struct conn *c, int argc, struct slice *argv, int i, int *cls)
+static bool parse_class(struct session *s, int argc, struct slice *argv, int i, int *cls)
 {
     long long v;
     if (i + 1 >= argc) {
-        reply_error(&c->sess.reply, "ERR CLASS needs a class number");
+        reply_error(&s->reply, "ERR CLASS needs a class number");
         return false;
     }
     if (!arg_uint(&argv[i + 1], 1000000, &v) || (unsigned)v >= alloc_class_count()) {
-        reply_errorf(&c->sess.reply, "ERR no such size class (there are %u: 0..%u)",
+        reply_errorf(&s->reply, "ERR no such size class (there are %u: 0..%u)",
                      alloc_class_count(), alloc_class_count() - 1);
         return false;
     }
@@ -175,19 +164,19 @@ static bool parse_class(struct conn *c, int argc, struct slice *argv, int i, int
     return true;
 }
 
-static void a_compact(struct conn *c, int argc, struct slice *argv)
+static void a_compact(struct session *s, int argc, struct slice *argv)
 {
     if (argc == 2 && slice_eq(&argv[1], "abort")) {
         if (compactor_abort())
-            reply_ok(&c->sess.reply);
+            reply_ok(&s->reply);
         else
-            reply_error(&c->sess.reply, "ERR no compaction is running");
+            reply_error(&s->reply, "ERR no compaction is running");
         return;
     }
     if (argc == 2 && slice_eq(&argv[1], "status")) {
         struct text t = {0};
         compact_status_text(&t);
-        text_reply(&c->sess.reply, &t);
+        text_reply(&s->reply, &t);
         return;
     }
     bool sync = false;
@@ -198,11 +187,11 @@ static void a_compact(struct conn *c, int argc, struct slice *argv)
         } else if (slice_eq(&argv[i], "async")) {
             sync = false;
         } else if (slice_eq(&argv[i], "class")) {
-            if (!parse_class(c, argc, argv, i, &cls))
+            if (!parse_class(s, argc, argv, i, &cls))
                 return;
             i++;
         } else {
-            reply_error(&c->sess.reply,
+            reply_error(&s->reply,
                         "ERR syntax error: COMPACT [SYNC|ASYNC] [CLASS n] | COMPACT STATUS | COMPACT ABORT");
             return;
         }
@@ -220,13 +209,13 @@ static void a_compact(struct conn *c, int argc, struct slice *argv)
                     (unsigned long long)st.bytes_moved, (unsigned long long)st.blocks_dropped,
                     (unsigned long long)st.arenas_released, (unsigned long long)st.duration_us,
                     st.mapped_before, st.mapped_after);
-        text_reply(&c->sess.reply, &t);
+        text_reply(&s->reply, &t);
         return;
     }
     if (!compactor_start(cls, "manual"))
-        reply_error(&c->sess.reply, "ERR a compaction is already running (see COMPACT STATUS)");
+        reply_error(&s->reply, "ERR a compaction is already running (see COMPACT STATUS)");
     else
-        reply_status(&c->sess.reply, "Compaction started");
+        reply_status(&s->reply, "Compaction started");
 }
 
 /* Map fields of ARENAS and PINNERS rows. */
@@ -254,9 +243,8 @@ static void field_arena(struct reply *r, const void *base)
     reply_cstr(r, addr);
 }
 
-static void arena_map(struct conn *c, const struct alloc_arena_info *ai)
+static void arena_map(struct reply *r, const struct alloc_arena_info *ai)
 {
-    struct reply *r = &c->sess.reply;
     reply_map(r, 7);
     field_int(r, "class", ai->cls);
     field_int(r, "slot_size", (long long)ai->slot_size);
@@ -267,21 +255,21 @@ static void arena_map(struct conn *c, const struct alloc_arena_info *ai)
     field_arena(r, ai->base);
 }
 
-static void a_arenas(struct conn *c, int argc, struct slice *argv)
+static void a_arenas(struct session *s, int argc, struct slice *argv)
 {
     int only = -1;
     if (argc == 3) {
         if (!slice_eq(&argv[1], "class")) {
-            reply_error(&c->sess.reply, "ERR syntax error: ARENAS [CLASS n]");
+            reply_error(&s->reply, "ERR syntax error: ARENAS [CLASS n]");
             return;
         }
-        if (!parse_class(c, argc, argv, 1, &only))
+        if (!parse_class(s, argc, argv, 1, &only))
             return;
     } else if (argc != 1) {
-        reply_error(&c->sess.reply, "ERR syntax error: ARENAS [CLASS n]");
+        reply_error(&s->reply, "ERR syntax error: ARENAS [CLASS n]");
         return;
     }
-    size_t h = reply_defer(&c->sess.reply);
+    size_t h = reply_defer(&s->reply);
     size_t n = 0;
     unsigned ncls = alloc_class_count();
     for (unsigned cls = 0; cls < ncls; cls++) {
@@ -290,22 +278,22 @@ static void a_arenas(struct conn *c, int argc, struct slice *argv)
         for (struct alloc_arena *a = alloc_arena_first(cls); a; a = alloc_arena_next(a)) {
             struct alloc_arena_info ai;
             alloc_arena_info(a, &ai);
-            arena_map(c, &ai);
+            arena_map(&s->reply, &ai);
             n++;
         }
     }
-    reply_defer_array(&c->sess.reply, h, n);
+    reply_defer_array(&s->reply, h, n);
 }
 
 struct pin_ctx {
-    struct conn *c;
+    struct reply *r;
     size_t n;
 };
 
 static void pinner_one(const struct ks_pinner *p, void *ctx)
 {
     struct pin_ctx *pc = ctx;
-    struct reply *r = &pc->c->sess.reply;
+    struct reply *r = pc->r;
     size_t klen = 0;
     const char *key = entry_key(p->e, &klen);
     int64_t exp = entry_expire(p->e);
@@ -323,18 +311,18 @@ static void pinner_one(const struct ks_pinner *p, void *ctx)
     pc->n++;
 }
 
-static void a_pinners(struct conn *c, int argc, struct slice *argv)
+static void a_pinners(struct session *s, int argc, struct slice *argv)
 {
     long long n = PINNERS_DEFAULT;
     if (argc == 2 && !arg_uint(&argv[1], PINNERS_MAX, &n)) {
-        reply_errorf(&c->sess.reply, "ERR PINNERS takes a count from 0 to %d", PINNERS_MAX);
+        reply_errorf(&s->reply, "ERR PINNERS takes a count from 0 to %d", PINNERS_MAX);
         return;
     }
     ks_clock_update_to(server_now_ms());
-    struct pin_ctx pc = {c, 0};
-    size_t h = reply_defer(&c->sess.reply);
+    struct pin_ctx pc = {&s->reply, 0};
+    size_t h = reply_defer(&s->reply);
     ks_pinners((size_t)n, pinner_one, &pc);
-    reply_defer_array(&c->sess.reply, h, pc.n);
+    reply_defer_array(&s->reply, h, pc.n);
 }
 
 static void stats_text(struct text *t)
@@ -393,11 +381,11 @@ static void stats_text(struct text *t)
                 (unsigned long long)srv.stats.admin_error_replies);
 }
 
-static void a_stats(struct conn *c, int argc, struct slice *argv)
+static void a_stats(struct session *s, int argc, struct slice *argv)
 {
     struct text t = {0};
     stats_text(&t);
-    text_reply(&c->sess.reply, &t);
+    text_reply(&s->reply, &t);
 }
 
 /* The options the admin port may read and change: memory, expiry and
@@ -424,31 +412,31 @@ static const struct cmd_config_port admin_port = {
     .unknown = "ERR Unknown option '%s'",
 };
 
-static void a_config_set(struct conn *c, int argc, struct slice *argv)
+static void a_config_set(struct session *s, int argc, struct slice *argv)
 {
-    if (!cmd_config_set_port(&c->sess.reply, argc, argv, &admin_port))
+    if (!cmd_config_set_port(&s->reply, argc, argv, &admin_port))
         return;
     for (int i = 2; i < argc; i += 2)
         log_notice("Admin port: CONFIG SET %.*s %.*s (from %s)", (int)argv[i].len, argv[i].p,
-                   (int)argv[i + 1].len, argv[i + 1].p, c->addr);
+                   (int)argv[i + 1].len, argv[i + 1].p, conn_of(s)->addr);
 }
 
-static void a_config(struct conn *c, int argc, struct slice *argv)
+static void a_config(struct session *s, int argc, struct slice *argv)
 {
     if (slice_eq(&argv[1], "get")) {
         if (argc < 3)
-            err_args(c, "config|get");
+            err_args(s, "config|get");
         else
-            cmd_config_get_port(&c->sess.reply, argc, argv, &admin_port);
+            cmd_config_get_port(&s->reply, argc, argv, &admin_port);
     } else if (slice_eq(&argv[1], "set")) {
-        a_config_set(c, argc, argv);
+        a_config_set(s, argc, argv);
     } else {
-        reply_errorf(&c->sess.reply, "ERR unknown subcommand '%.*s'. Try CONFIG GET or CONFIG SET.",
+        reply_errorf(&s->reply, "ERR unknown subcommand '%.*s'. Try CONFIG GET or CONFIG SET.",
                      (int)(argv[1].len > 64 ? 64 : argv[1].len), argv[1].p);
     }
 }
 
-static void a_purge(struct conn *c, int argc, struct slice *argv)
+static void a_purge(struct session *s, int argc, struct slice *argv)
 {
     struct alloc_stats before, after;
     alloc_stats(&before);
@@ -457,82 +445,69 @@ static void a_purge(struct conn *c, int argc, struct slice *argv)
     size_t freed = before.mapped_bytes > after.mapped_bytes ? before.mapped_bytes - after.mapped_bytes : 0;
     log_notice("Admin port: PURGE released %zu retained arenas (%zu bytes)",
                before.retained_arenas - after.retained_arenas, freed);
-    reply_int(&c->sess.reply, (long long)freed);
+    reply_int(&s->reply, (long long)freed);
 }
 
-static void a_shutdown(struct conn *c, int argc, struct slice *argv)
+static void a_shutdown(struct session *s, int argc, struct slice *argv)
 {
     /* No reply, as with Redis's SHUTDOWN: the client sees the close. */
     server_request_shutdown("Shutdown requested on the admin port...");
 }
 
-static void a_help(struct conn *c, int argc, struct slice *argv);
+static void a_help(struct session *s, int argc, struct slice *argv);
 
-static const struct admin_cmd admin_cmds[] = {
-    {"auth", 2, 3, a_auth, "AUTH [user] <password>", "Authenticate with admin-password."},
-    {"ping", 1, 2, a_ping, "PING [message]", "Answer PONG (or the message)."},
-    {"compact", 1, 5, a_compact, "COMPACT [SYNC|ASYNC] [CLASS n] | COMPACT STATUS | COMPACT ABORT",
-     "Run a compaction (ASYNC: in the background, the default), show its state, or end it."},
-    {"arenas", 1, 3, a_arenas, "ARENAS [CLASS n]",
-     "Every arena: class, slot size, lifetime band, slots, live slots, occupancy."},
-    {"pinners", 1, 2, a_pinners, "PINNERS [count]",
-     "Live keys that pin the sparsest arenas (default 10)."},
-    {"stats", 1, 1, a_stats, "STATS", "Memory, expiry and compaction counters."},
-    {"config", 2, -1, a_config, "CONFIG GET <pattern> | CONFIG SET <name> <value> ...",
-     "Read or change memory, expiry and compaction options."},
-    {"purge", 1, 1, a_purge, "PURGE", "Return retained empty arenas to the OS; replies the bytes."},
-    {"shutdown", 1, 1, a_shutdown, "SHUTDOWN", "Stop the server."},
-    {"quit", 1, 1, a_quit, "QUIT", "Close this connection."},
-    {"help", 1, 1, a_help, "HELP", "This list."},
-};
-#define NADMIN (sizeof(admin_cmds) / sizeof(admin_cmds[0]))
+/*
+ * The admin port's rows: X(name, arity, max_args, flags, handler, usage,
+ * help). Arity counts the name as proto's does (-2: at least two), and
+ * max_args bounds it from above (0: no bound). The help text is the row's
+ * summary; HELP lists usage and summary in this order.
+ */
+#define ADMIN_COMMANDS(X)                                                                    \
+    X("auth", -2, 3, CMD_NOAUTH, a_auth, "AUTH [user] <password>",                          \
+      "Authenticate with admin-password.")                                                   \
+    X("ping", -1, 2, 0, a_ping, "PING [message]", "Answer PONG (or the message).")           \
+    X("compact", -1, 5, 0, a_compact,                                                        \
+      "COMPACT [SYNC|ASYNC] [CLASS n] | COMPACT STATUS | COMPACT ABORT",                     \
+      "Run a compaction (ASYNC: in the background, the default), show its state, or end it.") \
+    X("arenas", -1, 3, 0, a_arenas, "ARENAS [CLASS n]",                                       \
+      "Every arena: class, slot size, lifetime band, slots, live slots, occupancy.")          \
+    X("pinners", -1, 2, 0, a_pinners, "PINNERS [count]",                                      \
+      "Live keys that pin the sparsest arenas (default 10).")                                 \
+    X("stats", 1, 0, 0, a_stats, "STATS", "Memory, expiry and compaction counters.")         \
+    X("config", -2, 0, 0, a_config, "CONFIG GET <pattern> | CONFIG SET <name> <value> ...",  \
+      "Read or change memory, expiry and compaction options.")                                \
+    X("purge", 1, 0, 0, a_purge, "PURGE",                                                     \
+      "Return retained empty arenas to the OS; replies the bytes.")                           \
+    X("shutdown", 1, 0, 0, a_shutdown, "SHUTDOWN", "Stop the server.")                       \
+    X("quit", 1, 0, CMD_NOAUTH, a_quit, "QUIT", "Close this connection.")                    \
+    X("help", 1, 0, 0, a_help, "HELP", "This list.")
 
-static void a_help(struct conn *c, int argc, struct slice *argv)
+#define X(n, ar, max, fl, fn, use, help)                                                     \
+    {.name = n, .arity = ar, .max_args = max, .flags = CMD_ADMIN_PORT | (fl), .proc = fn,  \
+     .summary = help, .group = "admin"},
+static const struct command admin_rows[] = {ADMIN_COMMANDS(X)};
+#undef X
+#define X(n, ar, max, fl, fn, use, help) use,
+static const char *const admin_usage[] = {ADMIN_COMMANDS(X)};
+#undef X
+#define NADMIN (sizeof(admin_rows) / sizeof(admin_rows[0]))
+
+static void a_help(struct session *s, int argc, struct slice *argv)
 {
-    struct reply *r = &c->sess.reply;
+    struct reply *r = &s->reply;
     reply_array(r, 1 + 2 * NADMIN + 1);
     reply_status(r, "compactd admin port commands (HTTP: dashboard at GET /, metrics at "
                     "GET /metrics):");
     for (size_t i = 0; i < NADMIN; i++) {
-        reply_status(r, admin_cmds[i].usage);
+        reply_status(r, admin_usage[i]);
         char line[256];
-        snprintf(line, sizeof(line), "    %s", admin_cmds[i].help);
+        snprintf(line, sizeof(line), "    %s", admin_rows[i].summary);
         reply_status(r, line);
     }
     reply_status(r, "With admin-password set, AUTH first.");
 }
 
-void admin_run(struct conn *c)
+int admin_cmd_setup(void)
 {
-    int argc = c->req.argc;
-    struct slice *argv = c->req.argv;
-    if (argc <= 0)
-        return;
-    const struct admin_cmd *cmd = NULL;
-    for (size_t i = 0; i < NADMIN; i++) {
-        if (slice_eq(&argv[0], admin_cmds[i].name)) {
-            cmd = &admin_cmds[i];
-            break;
-        }
-    }
-    if (c->sess.need_auth && (cmd == NULL || (cmd->fn != a_auth && cmd->fn != a_quit))) {
-        reply_error(&c->sess.reply, ERR_NOAUTH);
-        return;
-    }
-    if (cmd == NULL) {
-        int n = (int)(argv[0].len > 64 ? 64 : argv[0].len);
-        /* printable only: the name is echoed to an operator's terminal */
-        char name[65];
-        for (int i = 0; i < n; i++)
-            name[i] = isprint((unsigned char)argv[0].p[i]) ? argv[0].p[i] : '?';
-        name[n] = '\0';
-        reply_errorf(&c->sess.reply, "ERR unknown admin command '%s'. Try HELP.", name);
-        return;
-    }
-    if (argc < cmd->min_argc || (cmd->max_argc >= 0 && argc > cmd->max_argc)) {
-        err_args(c, cmd->name);
-        return;
-    }
-    srv.stats.admin_commands++;
-    cmd->fn(c, argc, argv);
+    return command_register(admin_rows, NADMIN);
 }

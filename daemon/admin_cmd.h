@@ -3,7 +3,6 @@
  */
 #pragma once
 
-struct conn;
-
-/* Runs the parsed request c->req of an admin connection (RESP). */
-void admin_run(struct conn *c);
+/* Registers the admin port's rows in proto's command table. Returns 0 or
+ * an errno (from command_register). */
+int admin_cmd_setup(void);

@@ -217,6 +217,7 @@ void conn_accept(int fd, bool is_unix, const struct conn_port *port, const char 
     c->sess.need_auth = port->password != NULL && (*port->password)[0] != '\0';
     c->sess.reply.no_errorstats = !port->clients;   /* INFO errorstats is the clients' */
     c->sess.owner = c;
+    c->sess.port = port->commands;
     request_init(&c->req);
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
     snprintf(c->laddr, sizeof(c->laddr), "%s", laddr);

@@ -34,6 +34,8 @@ struct conn;
  * connections without knowing what they are for.
  */
 struct conn_port {
+    /* The rows of proto's command table its sessions run. */
+    enum command_port commands;
     /* Runs the parsed request c->req (RESP). */
     void (*run)(struct conn *c);
     /* Whether c's parsed request must wait (CLIENT PAUSE); NULL: never.

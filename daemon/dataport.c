@@ -74,17 +74,20 @@ static void data_run(struct conn *c)
         /* Still over the limit after eviction: refuse what would add data,
          * serve everything else (Redis's rule). */
         const struct command *dc = command_lookup(c->req.argv[0].p, c->req.argv[0].len);
-        bool exec = dc != NULL && strcmp(dc->name, "exec") == 0;
         if (dc != NULL && ((dc->flags & CMD_DENYOOM) ||
-                           (exec && (session_tx_flags(&c->sess) & CMD_DENYOOM)))) {
+                           ((dc->flags & CMD_TX_EXEC) &&
+                            (session_tx_flags(&c->sess) & CMD_DENYOOM)))) {
             command_reject(&c->sess, dc, ERR_OOM);
             return;
         }
     }
     if (introspect_refuse(c))
         return;   /* a MONITOR client touching keys */
+    /* the loop's clock reading starts the command, and the one its handler
+     * ended at starts the next */
     const struct command *cmd =
-        command_dispatch_at(&c->sess, c->req.argc, c->req.argv, &srv.clock_us);
+        command_dispatch_at(&c->sess, c->req.argc, c->req.argv, srv.clock_us);
+    srv.clock_us = c->sess.now_us;
     if (cmd != NULL) {
         srv.stats.total_commands++;
         c->last_cmd = cmd;
@@ -92,6 +95,7 @@ static void data_run(struct conn *c)
 }
 
 const struct conn_port data_port = {
+    .commands = CMD_PORT_DATA,
     .run = data_run,
     .hold = introspect_hold,
     .password = &cfg.requirepass,

@@ -343,13 +343,15 @@ static void on_command(struct session *s, const struct command *cmd, int argc,
                        struct slice *argv, uint64_t usec)
 {
     struct conn *c = conn_of(s);
+    if (s->port != CMD_PORT_DATA)
+        return;   /* the admin port's commands are the operator's, not the data port's views */
     if (strcmp(cmd->name, "quit") == 0)
         return;   /* Redis answers QUIT before running commands: never logged or shown */
     latency_record_command(cmd, usec);
     latency_add_sample((cmd->flags & CMD_FAST) ? "fast-command" : "command", usec / 1000);
     /* EXEC is not logged itself: the commands it ran are */
     if (cfg.slowlog_log_slower_than >= 0 && usec >= (uint64_t)cfg.slowlog_log_slower_than &&
-        strcmp(cmd->name, "exec") != 0)
+        !(cmd->flags & CMD_TX_EXEC))
         slow_push(c, cmd, argc, argv, usec);
     if (monitor_hint > 0 && !(cmd->flags & CMD_ADMIN))
         monitor_feed(c, cmd, argc, argv);
@@ -377,7 +379,7 @@ static bool row_touches_keys(const struct conn *c, const struct command *cmd, ui
         return false;
     if (cmd->flags & mask)
         return true;
-    return strcmp(cmd->name, "exec") == 0 && (session_tx_flags(&c->sess) & mask);
+    return (cmd->flags & CMD_TX_EXEC) && (session_tx_flags(&c->sess) & mask);
 }
 
 bool introspect_refuse(struct conn *c)
