@@ -212,7 +212,7 @@ static void a_compact(struct session *s, int argc, struct slice *argv)
         text_reply(&s->reply, &t);
         return;
     }
-    if (!compactor_start(cls, "manual"))
+    if (!compactor_start(cls, COMPACT_MANUAL))
         reply_error(&s->reply, "ERR a compaction is already running (see COMPACT STATUS)");
     else
         reply_status(&s->reply, "Compaction started");
