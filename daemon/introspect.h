@@ -9,8 +9,9 @@
  * three views agree with INFO commandstats on what ran and for how long,
  * and the commands EXEC runs are seen one by one, as Redis 7.0 sees them.
  *
- * The CLIENT handlers are rows of cmd_client.c's CLIENT table; conn.c asks
- * introspect_hold / introspect_refuse before running a parsed request.
+ * The CLIENT handlers are rows of cmd_client.c's CLIENT table. Before a
+ * parsed request runs, the data port asks introspect_hold (it is the port's
+ * hold function, which conn.c calls) and introspect_refuse.
  */
 #pragma once
 

@@ -53,7 +53,8 @@ struct server {
     int64_t ops_last_ms;
 
     /* The loop's clock: one CLOCK_MONOTONIC read per batch of input and one
-     * per command (command_dispatch_at stores the handler's end time here),
+     * per command (the data port hands it to command_dispatch_at and keeps
+     * the session's now_us, the time the handler ended, for the next one),
      * shared by the keyspace clock and command timing. clock_offset_us maps
      * it to the wall clock; the cron refreshes the offset. It is kept in
      * microseconds because an offset between two clocks each truncated to

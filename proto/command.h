@@ -247,8 +247,9 @@ void command_stats_reset(void);
 /*
  * An observer called after every handler run, including the commands EXEC
  * runs (EXEC's own call comes after theirs), with the handler's wall time
- * as commandstats counts it. Rejected commands are not observed. The daemon
- * feeds SLOWLOG, LATENCY and MONITOR from it. NULL removes it.
+ * as commandstats counts it, for sessions of both ports (s->port tells).
+ * Rejected commands are not observed. The daemon feeds SLOWLOG, LATENCY and
+ * MONITOR from it, with the data port's commands only. NULL removes it.
  */
 typedef void (*command_observer)(struct session *s, const struct command *c, int argc,
                                  struct slice *argv, uint64_t usec);
