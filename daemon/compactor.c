@@ -10,47 +10,48 @@
 #include "daemon/compactor.h"
 
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 #include "alloc/alloc.h"
 #include "daemon/config.h"
-#include "daemon/introspect.h"
+#include "daemon/latency.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "keyspace/keyspace.h"
+#include "proto/human.h"
 
 #define AUTO_BACKOFF_MS 60000   /* after an automatic run that released nothing */
 
 static struct event *step_ev;
 static bool active;             /* a run started here is unfinished */
-static const char *run_why = "";
+static enum compact_trigger run_trigger;
+static bool run_aborted;        /* the running run was ended by COMPACT ABORT */
 static size_t rss_before;
 static int64_t last_start_ms;   /* wall clock of the last run's start (schedule) */
 static int64_t auto_quiet_until_ms;
 static struct compactor_stats cst;
 
+/* Each trigger's name in the log line, and whether it was an operator's
+ * request, which is logged even when it found nothing to do. */
+static const struct {
+    const char *name;
+    bool requested;
+} triggers[] = {
+    [COMPACT_AUTO] = {"auto", false},
+    [COMPACT_SCHEDULED] = {"scheduled", false},
+    [COMPACT_MANUAL] = {"manual", true},
+    [COMPACT_MANUAL_SYNC] = {"manual sync", true},
+    [COMPACT_DASHBOARD] = {"dashboard", false},
+};
+_Static_assert(sizeof(triggers) / sizeof(triggers[0]) == COMPACT_DASHBOARD + 1,
+               "a name for every trigger");
+
 static void opts_from_cfg(struct alloc_compact_opts *o, int cls)
 {
     alloc_compact_opts_default(o);
     o->cls = cls;
-}
-
-static void human(char *buf, size_t len, double n)
-{
-    const char *u = "B";
-    if (n >= 1024.0 * 1024 * 1024) {
-        n /= 1024.0 * 1024 * 1024;
-        u = "G";
-    } else if (n >= 1024.0 * 1024) {
-        n /= 1024.0 * 1024;
-        u = "M";
-    } else if (n >= 1024.0) {
-        n /= 1024.0;
-        u = "K";
-    }
-    snprintf(buf, len, "%.2f%s", n, u);
 }
 
 /* The run ended (this step finished it): one log line. */
@@ -63,24 +64,24 @@ static void finish(void)
     cst.last_rss_before = rss_before;
     cst.last_rss_after = rss_after;
     char moved[32], rb[32], ra[32], mb[32], ma[32];
-    human(moved, sizeof(moved), (double)st.bytes_moved);
-    human(rb, sizeof(rb), (double)rss_before);
-    human(ra, sizeof(ra), (double)rss_after);
-    human(mb, sizeof(mb), (double)st.mapped_before);
-    human(ma, sizeof(ma), (double)st.mapped_after);
+    human_bytes(moved, sizeof(moved), (double)st.bytes_moved, HUMAN_LOG);
+    human_bytes(rb, sizeof(rb), (double)rss_before, HUMAN_LOG);
+    human_bytes(ra, sizeof(ra), (double)rss_after, HUMAN_LOG);
+    human_bytes(mb, sizeof(mb), (double)st.mapped_before, HUMAN_LOG);
+    human_bytes(ma, sizeof(ma), (double)st.mapped_after, HUMAN_LOG);
     /* Runs that found nothing to do (scheduled, automatic) are verbose only. */
     bool idle = st.blocks_moved == 0 && st.blocks_dropped == 0 && st.arenas_released == 0 &&
-                strncmp(run_why, "manual", 6) != 0;
+                (run_aborted || !triggers[run_trigger].requested);
     log_at(idle ? LOG_LVL_VERBOSE : LOG_LVL_NOTICE, "Compaction run (%s%s): %llu classes touched, %llu entries moved (%s), "
                "%llu dropped, %llu arenas released, %llu abandoned; mapped %s -> %s, "
                "RSS %s -> %s; %.3f ms (%.3f ms in %llu steps)",
-               run_why, st.cls >= 0 ? ", one class" : "",
+               run_aborted ? "aborted" : triggers[run_trigger].name, st.cls >= 0 ? ", one class" : "",
                (unsigned long long)st.classes_touched, (unsigned long long)st.blocks_moved, moved,
                (unsigned long long)st.blocks_dropped, (unsigned long long)st.arenas_released,
                (unsigned long long)st.arenas_abandoned, mb, ma, rb, ra,
                (double)st.duration_us / 1000.0, (double)st.time_us / 1000.0,
                (unsigned long long)st.steps);
-    if (strcmp(run_why, "auto") == 0 && st.arenas_released == 0)
+    if (!run_aborted && run_trigger == COMPACT_AUTO && st.arenas_released == 0)
         auto_quiet_until_ms = server_now_ms() + AUTO_BACKOFF_MS;
 }
 
@@ -118,22 +119,23 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
     schedule_step(pct >= 100 ? 0 : took * (100 - pct) / pct);
 }
 
-static void start_run(int cls, const char *why)
+static void start_run(int cls, enum compact_trigger why)
 {
     struct alloc_compact_opts o;
     opts_from_cfg(&o, cls);
     rss_before = alloc_rss_bytes();
-    run_why = why;
+    run_trigger = why;
+    run_aborted = false;
     last_start_ms = server_now_ms();
     ks_compact_start(&o);
     active = true;
-    if (strcmp(why, "auto") == 0)
+    if (why == COMPACT_AUTO)
         cst.runs_auto++;
-    else if (strcmp(why, "scheduled") == 0)
+    else if (why == COMPACT_SCHEDULED)
         cst.runs_scheduled++;
     else
         cst.runs_manual++;
-    log_verbose("Compaction run started (%s, class %d)", why, cls);
+    log_verbose("Compaction run started (%s, class %d)", triggers[why].name, cls);
 }
 
 int compactor_setup(struct event_base *base)
@@ -151,7 +153,7 @@ void compactor_teardown(void)
     active = false;
 }
 
-bool compactor_start(int cls, const char *why)
+bool compactor_start(int cls, enum compact_trigger why)
 {
     struct alloc_compact_status st;
     ks_compact_status(&st);
@@ -167,7 +169,7 @@ void compactor_run_sync(int cls)
     struct alloc_compact_status st;
     ks_compact_status(&st);
     if (!active && !st.running)
-        start_run(cls, "manual sync");
+        start_run(cls, COMPACT_MANUAL_SYNC);
     if (step_ev != NULL)
         evtimer_del(step_ev);
     while (step(UINT64_MAX / 4))
@@ -184,14 +186,14 @@ void compactor_cron(void)
         return;
     int64_t now = server_now_ms();
     if (cfg.compact_interval > 0 && now - last_start_ms >= cfg.compact_interval * 1000) {
-        compactor_start(-1, "scheduled");
+        compactor_start(-1, COMPACT_SCHEDULED);
         return;
     }
     if (cfg.compact_auto && now >= auto_quiet_until_ms) {
         struct alloc_compact_opts o;
         opts_from_cfg(&o, -1);
         if (ks_compact_wanted(&o))
-            compactor_start(-1, "auto");
+            compactor_start(-1, COMPACT_AUTO);
     }
 }
 
@@ -225,7 +227,7 @@ bool compactor_abort(void)
     if (step_ev != NULL)
         evtimer_del(step_ev);
     ks_compact_abort();
-    run_why = "aborted";
+    run_aborted = true;
     finish();
     return true;
 }

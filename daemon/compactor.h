@@ -20,9 +20,19 @@ struct event_base;
 int compactor_setup(struct event_base *base);
 void compactor_teardown(void);
 
+/* What starts a run. The trigger is counted (STATS runs_auto,
+ * runs_scheduled, runs_manual) and named in the run's log line. */
+enum compact_trigger {
+    COMPACT_AUTO,          /* compact-auto: fragmentation passed the threshold */
+    COMPACT_SCHEDULED,     /* compact-interval */
+    COMPACT_MANUAL,        /* the admin port's COMPACT [ASYNC] */
+    COMPACT_MANUAL_SYNC,   /* COMPACT SYNC */
+    COMPACT_DASHBOARD,     /* the dashboard's POST /api/compact */
+};
+
 /* Starts an asynchronous run over class cls (-1: all). False if one is
- * already running. why goes into the log line. */
-bool compactor_start(int cls, const char *why);
+ * already running. */
+bool compactor_start(int cls, enum compact_trigger why);
 /* Runs a whole compaction now, blocking the loop (COMPACT SYNC); if a run
  * is in progress, finishes it. */
 void compactor_run_sync(int cls);

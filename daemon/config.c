@@ -19,6 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proto/split.h"
+
 struct config cfg;
 
 #define X(field, name, type, def, min, max, flags, words, desc) \
@@ -31,6 +33,19 @@ struct cfg_value {
     long long num;
     char *str;   /* STRING and LIST */
 };
+
+static config_changed_fn changed_hook;
+
+void config_set_changed_hook(config_changed_fn fn)
+{
+    changed_hook = fn;
+}
+
+void config_changed(const bool *changed)
+{
+    if (changed_hook != NULL)
+        changed_hook(changed);
+}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -461,16 +476,6 @@ config_rstatus_e config_apply(const char *name, int argc, char **argv, char *err
 
 /* ---- line splitting ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 void config_free_args(int argc, char **argv)
 {
     if (argv == NULL)
@@ -480,87 +485,23 @@ void config_free_args(int argc, char **argv)
     free(argv);
 }
 
+/* The file's quoting (proto/split.h): a quote opens a quoted part only at
+ * the start of a word, and every blank ends a word. */
+#define CONFIG_SPLIT_RULES SPLIT_ANY_SPACE_ENDS
+
 int config_split_line(const char *line, char ***argvp)
 {
     int argc = 0, cap = 0;
     char **argv = NULL;
-    const char *p = line;
     size_t linelen = strlen(line);
-    char *tok = malloc(linelen + 1);   /* a token is never longer than its line */
-    if (tok == NULL)
+    char *words = malloc(linelen + 1);   /* a word is never longer than its line */
+    if (words == NULL)
         return -1;
-
-    for (;;) {
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        if (*p == '\0')
-            break;
-        size_t tl = 0;
-        bool inq = false, insq = false;
-        for (;;) {
-            if (inq) {
-                if (*p == '\0')
-                    goto bad;
-                if (p[0] == '\\' && p[1] == 'x' && hexval(p[2]) >= 0 && hexval(p[3]) >= 0) {
-                    tok[tl++] = (char)(hexval(p[2]) * 16 + hexval(p[3]));
-                    p += 4;
-                    continue;
-                }
-                if (p[0] == '\\' && p[1]) {
-                    char c = p[1];
-                    switch (c) {
-                    case 'n': c = '\n'; break;
-                    case 'r': c = '\r'; break;
-                    case 't': c = '\t'; break;
-                    case 'b': c = '\b'; break;
-                    case 'a': c = '\a'; break;
-                    default: break;
-                    }
-                    tok[tl++] = c;
-                    p += 2;
-                    continue;
-                }
-                if (*p == '"') {
-                    /* A closing quote must end the token. */
-                    if (p[1] && !isspace((unsigned char)p[1]))
-                        goto bad;
-                    inq = false;
-                    p++;
-                    break;
-                }
-                tok[tl++] = *p++;
-            } else if (insq) {
-                if (*p == '\0')
-                    goto bad;
-                if (p[0] == '\\' && p[1] == '\'') {
-                    tok[tl++] = '\'';
-                    p += 2;
-                    continue;
-                }
-                if (*p == '\'') {
-                    if (p[1] && !isspace((unsigned char)p[1]))
-                        goto bad;
-                    insq = false;
-                    p++;
-                    break;
-                }
-                tok[tl++] = *p++;
-            } else {
-                if (*p == '\0' || isspace((unsigned char)*p))
-                    break;
-                if (*p == '"' && tl == 0) {
-                    inq = true;
-                    p++;
-                    continue;
-                }
-                if (*p == '\'' && tl == 0) {
-                    insq = true;
-                    p++;
-                    continue;
-                }
-                tok[tl++] = *p++;
-            }
-        }
+    struct split sp;
+    split_init(&sp, line, linelen, words, CONFIG_SPLIT_RULES);
+    size_t off, len;
+    enum split_status st;
+    while ((st = split_next(&sp, &off, &len)) == SPLIT_WORD) {
         if (argc == cap) {
             cap = cap ? cap * 2 : 4;
             char **n = realloc(argv, (size_t)cap * sizeof(*argv));
@@ -568,18 +509,20 @@ int config_split_line(const char *line, char ***argvp)
                 goto bad;
             argv = n;
         }
-        argv[argc] = malloc(tl + 1);
+        argv[argc] = malloc(len + 1);
         if (argv[argc] == NULL)
             goto bad;
-        memcpy(argv[argc], tok, tl);
-        argv[argc][tl] = '\0';
+        memcpy(argv[argc], words + off, len);
+        argv[argc][len] = '\0';
         argc++;
     }
-    free(tok);
+    if (st == SPLIT_EQUOTES)
+        goto bad;
+    free(words);
     *argvp = argv;
     return argc;
 bad:
-    free(tok);
+    free(words);
     config_free_args(argc, argv);
     *argvp = NULL;
     return -1;

@@ -12,7 +12,8 @@
  * module writes it. CONFIG SET is all-or-nothing: every pair is parsed and
  * checked before any value changes.
  *
- * This file knows nothing of the network or the protocol, so it is unit
+ * This file knows nothing of the network; from proto/ it takes only the line
+ * splitter (proto/split.h), which inline requests share. So it is unit
  * tested on its own (tests/unit/daemon).
  */
 #pragma once
@@ -196,6 +197,16 @@ typedef enum config_rstatus {
     CONFIG_ENOMEM,
 } config_rstatus_e;
 
+/*
+ * Run-time effects of changed options: the daemon installs one function at
+ * start-up, and the two ways options change at run time (CONFIG SET, and
+ * SIGHUP's reload) call config_changed with what they changed (changed is
+ * indexed by enum cfg_opt). Without a hook config_changed does nothing.
+ */
+typedef void (*config_changed_fn)(const bool *changed);
+void config_set_changed_hook(config_changed_fn fn);
+void config_changed(const bool *changed);
+
 /* Sets every option to its default. Call once before anything reads cfg. */
 config_rstatus_e config_init(void);
 /* Frees the strings cfg holds. */
@@ -220,8 +231,9 @@ config_rstatus_e config_load_file(const char *path, char *err, size_t errlen);
 config_rstatus_e config_load_string(const char *text, const char *origin, char *err, size_t errlen);
 
 /*
- * Splits one line into arguments (quotes as above). Returns the count, or -1
- * for unbalanced quotes. *argv is malloc'd (an array of malloc'd strings,
+ * Splits one line into arguments (quotes as above; proto/split.h with its
+ * configuration-file rules: a quote opens only at the start of a word, and
+ * every blank ends one). Returns the count, or -1 for unbalanced quotes. *argv is malloc'd (an array of malloc'd strings,
  * free with config_free_args).
  */
 int config_split_line(const char *line, char ***argv);

@@ -12,26 +12,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/admin.h"
 #include "daemon/config.h"
-#include "daemon/introspect.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
-#include "keyspace/keyspace.h"
 
 #define QBUF_MIN      (16u * 1024)       /* read at least this much per read() */
 #define QBUF_KEEP     (64u * 1024)       /* larger empty buffers are freed after a batch */
 #define QBUF_IDLE_MS  2000               /* empty buffers of idle clients are freed */
 
 static struct conn *conn_head, *conn_tail;
-static size_t nconns;      /* data-port connections */
-static size_t nadmin;      /* admin-port connections */
+static size_t nconns;      /* connections of client ports */
+static size_t nadmin;      /* connections of operator ports (the admin port) */
 static uint64_t next_id = 1;
 
-/* client-output-buffer-limit (normal class), parsed at start-up (server_setup)
+/* client-output-buffer-limit (normal class), parsed at start-up (conn_setup)
  * and once per change. */
 static struct cfg_obl obl;
 
@@ -45,6 +43,26 @@ static struct cfg_obl obl;
  */
 static size_t pause_at = CONN_OUT_HIGH;
 
+/* Raises RLIMIT_NOFILE to fit maxclients, as far as the hard limit allows. */
+void conn_fd_limit(void)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)cfg.maxclients + 32;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rlim_t cap = rl.rlim_max == RLIM_INFINITY ? want : (want < rl.rlim_max ? want : rl.rlim_max);
+    rl.rlim_cur = cap;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || cap < want)
+        log_warn("Open files limit is %llu: fewer than maxclients %lld clients may connect",
+                 (unsigned long long)cap, cfg.maxclients);
+}
+
+void conn_setup(void)
+{
+    conn_fd_limit();
+    conn_obl_update();
+}
+
 void conn_obl_update(void)
 {
     if (!config_parse_obl(cfg.client_output_buffer_limit, &obl))
@@ -57,12 +75,12 @@ void conn_obl_update(void)
 
 /*
  * Checks c's unsent output against client-output-buffer-limit; closes c
- * (with a log line) and returns false when it is over. Admin connections
- * are exempt (their replies are bounded).
+ * (with a log line) and returns false when it is over. Operator ports'
+ * connections are exempt (their replies are bounded).
  */
 static bool obl_check(struct conn *c, int64_t now_ms)
 {
-    if (c->admin)
+    if (!c->port->clients)
         return true;
     size_t pending = c->sess.reply.len - c->wpos;
     const char *why = NULL;
@@ -165,17 +183,18 @@ static void reading_off(struct conn *c)
     }
 }
 
-void conn_accept(int fd, bool is_unix, bool admin, const char *addr, const char *laddr)
+void conn_accept(int fd, bool is_unix, const struct conn_port *port, const char *addr,
+                 const char *laddr)
 {
     srv.stats.total_connections++;
-    if (!admin && nconns >= (size_t)cfg.maxclients) {
+    if (port->clients && nconns >= (size_t)cfg.maxclients) {
         static const char msg[] = "-ERR max number of clients reached\r\n";
         refuse(fd, msg, sizeof(msg) - 1);
         srv.stats.rejected_connections++;
         log_verbose("Rejected client %s: max number of clients reached", addr);
         return;
     }
-    if (!admin && !is_unix && cfg.protected_mode && cfg.requirepass[0] == '\0' &&
+    if (port->clients && !is_unix && cfg.protected_mode && cfg.requirepass[0] == '\0' &&
         !addr_is_loopback(addr)) {
         refuse(fd, protected_msg, sizeof(protected_msg) - 1);
         srv.stats.rejected_connections++;
@@ -194,10 +213,11 @@ void conn_accept(int fd, bool is_unix, bool admin, const char *addr, const char 
     reply_init(&c->sess.reply);
     c->sess.reply.resp = 2;
     c->sess.id = next_id++;
-    c->admin = admin;
-    c->sess.need_auth = admin ? cfg.admin_password[0] != '\0' : cfg.requirepass[0] != '\0';
-    c->sess.reply.no_errorstats = admin;   /* INFO errorstats is the data port's */
+    c->port = port;
+    c->sess.need_auth = port->password != NULL && (*port->password)[0] != '\0';
+    c->sess.reply.no_errorstats = !port->clients;   /* INFO errorstats is the clients' */
     c->sess.owner = c;
+    c->sess.port = port->commands;
     request_init(&c->req);
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
     snprintf(c->laddr, sizeof(c->laddr), "%s", laddr);
@@ -212,10 +232,10 @@ void conn_accept(int fd, bool is_unix, bool admin, const char *addr, const char 
     else
         conn_head = c;
     conn_tail = c;
-    if (admin)
-        nadmin++;
-    else
+    if (port->clients)
         nconns++;
+    else
+        nadmin++;
     log_verbose("Accepted %s (id %llu)", addr, (unsigned long long)c->sess.id);
 }
 
@@ -235,10 +255,10 @@ static void conn_free(struct conn *c)
         c->next->prev = c->prev;
     else
         conn_tail = c->prev;
-    if (c->admin)
-        nadmin--;
-    else
+    if (c->port->clients)
         nconns--;
+    else
+        nadmin--;
     request_deinit(&c->req);
     session_deinit(&c->sess);
     reply_deinit(&c->sess.reply);
@@ -269,10 +289,10 @@ void conn_close_all(void)
         conn_free(conn_head);
 }
 
-void conn_auth_all(void)
+void conn_auth_all(const struct conn_port *port)
 {
     for (struct conn *c = conn_head; c; c = c->next)
-        if (!c->admin)
+        if (c->port == port)
             c->sess.need_auth = false;
 }
 
@@ -323,39 +343,15 @@ static bool conn_flush(struct conn *c)
     return true;
 }
 
+/* Runs the parsed request through the port, then drops its reply if the
+ * client asked not to get it (CLIENT REPLY OFF/SKIP). */
 static void conn_run(struct conn *c)
 {
     struct reply *r = &c->sess.reply;
     size_t mark = r->len;
     bool skip = c->skip_next;
     c->skip_next = false;
-
-    if (c->admin) {
-        admin_run(c);
-        goto out;
-    }
-    ks_clock_update_to(server_clock_ms());   /* the loop's clock: no clock read */
-    if (cfg.maxmemory > 0 && !c->sess.need_auth && c->req.argc > 0 &&
-        !server_enforce_maxmemory()) {
-        /* Still over the limit after eviction: refuse what would add data,
-         * serve everything else (Redis's rule). */
-        const struct command *dc = command_lookup(c->req.argv[0].p, c->req.argv[0].len);
-        bool exec = dc != NULL && strcmp(dc->name, "exec") == 0;
-        if (dc != NULL && ((dc->flags & CMD_DENYOOM) ||
-                           (exec && (session_tx_flags(&c->sess) & CMD_DENYOOM)))) {
-            command_reject(&c->sess, dc, ERR_OOM);
-            goto out;
-        }
-    }
-    if (introspect_refuse(c))
-        goto out;   /* a MONITOR client touching keys */
-    const struct command *cmd =
-        command_dispatch_at(&c->sess, c->req.argc, c->req.argv, &srv.clock_us);
-    if (cmd != NULL) {
-        srv.stats.total_commands++;
-        c->last_cmd = cmd;
-    }
-out:
+    c->port->run(c);
     if (skip || c->reply_off || c->suppress_this) {
         r->len = mark;   /* CLIENT REPLY OFF/SKIP: drop what this command wrote */
         c->suppress_this = false;
@@ -398,9 +394,9 @@ static void conn_process(struct conn *c)
                 c->paused = true;
                 break;
             }
-            if (c->admin && !c->spoke) {
-                /* The admin port speaks HTTP too: its first bytes tell. */
-                int h = admin_http_detect(c->qbuf + pos, c->qlen - pos);
+            if (c->port->http_detect != NULL && !c->spoke) {
+                /* The port speaks HTTP too: the first bytes tell. */
+                int h = c->port->http_detect(c->qbuf + pos, c->qlen - pos);
                 if (h < 0) {
                     unfin = true;   /* too few bytes to tell */
                     break;
@@ -409,7 +405,7 @@ static void conn_process(struct conn *c)
                 c->spoke = true;
             }
             if (c->http) {
-                size_t hu = admin_http(c, c->qbuf + pos, c->qlen - pos);
+                size_t hu = c->port->http_serve(c, c->qbuf + pos, c->qlen - pos);
                 if (hu == 0) {
                     unfin = true;   /* the headers are not complete yet */
                     break;
@@ -420,7 +416,7 @@ static void conn_process(struct conn *c)
             size_t used = 0;
             parse_rstatus_e st = resp_parse(&c->req, c->qbuf + pos, c->qlen - pos, &lim, &used);
             if (st == PARSE_OK) {
-                if (!c->admin && introspect_hold(c)) {
+                if (c->port->hold != NULL && c->port->hold(c)) {
                     c->held = true;   /* CLIENT PAUSE: parsed again once it ends */
                     break;
                 }
@@ -481,8 +477,8 @@ static void conn_process(struct conn *c)
     }
 
     c->in_process = false;
-    if (c->admin)
-        srv.stats.admin_error_replies += c->sess.reply.nerrors - errors_before;
+    if (c->port->error_replies != NULL)
+        *c->port->error_replies += c->sess.reply.nerrors - errors_before;
     if (c->dead) {
         conn_free(c);
         return;

@@ -25,6 +25,44 @@
 
 #define CONN_OUT_HIGH (1u << 20)   /* unsent bytes that pause parsing */
 
+struct conn;
+
+/*
+ * What the connections of one listening port do. The port's owner
+ * (dataport.c, admin.c) hands it to the listener, which hands it to
+ * conn_accept with every connection, so this file runs any port's
+ * connections without knowing what they are for.
+ */
+struct conn_port {
+    /* The rows of proto's command table its sessions run. */
+    enum command_port commands;
+    /* Runs the parsed request c->req (RESP). */
+    void (*run)(struct conn *c);
+    /* Whether c's parsed request must wait (CLIENT PAUSE); NULL: never.
+     * conn_resume_held parses a held request again. */
+    bool (*hold)(const struct conn *c);
+    /* HTTP on the same port, recognised by a connection's first bytes;
+     * NULL: RESP only. http_detect: 1 HTTP, 0 not, -1 too few bytes to
+     * tell. http_serve: 0 while the request head is incomplete, else the
+     * bytes consumed, after queueing the whole response and marking the
+     * connection to close once it is sent. */
+    int (*http_detect)(const char *buf, size_t len);
+    size_t (*http_serve)(struct conn *c, const char *buf, size_t len);
+    /* The option holding the password a new connection must AUTH with
+     * first (none while it is empty). */
+    char *const *password;
+    /* A client port: maxclients, protected-mode and
+     * client-output-buffer-limit apply, its connections are the clients
+     * INFO, CLIENT LIST and CLIENT KILL see (conn_count), and its errors
+     * count in INFO errorstats. Otherwise an operator's port, exempt from
+     * all of that: counted by conn_admin_count, its errors by
+     * *error_replies. */
+    bool clients;
+    uint64_t *error_replies;
+    /* Appended to the "Listening on <address>" log line. */
+    const char *listen_note;
+};
+
 struct conn {
     struct session sess;       /* sess.owner points back here */
     int fd;
@@ -59,16 +97,23 @@ struct conn {
     bool no_evict;
     bool monitor;              /* MONITOR: receives every command others run */
     bool held;                 /* CLIENT PAUSE holds its next request */
-    bool admin;                /* accepted on the admin port: admin commands only */
-    bool http;                 /* admin port: the input is an HTTP request */
+    const struct conn_port *port;   /* what this connection does */
+    bool http;                 /* the input is an HTTP request (a port with HTTP) */
     bool spoke;                /* some input was parsed (HTTP is recognised only first) */
     int64_t obl_soft_since_ms; /* pending output above the soft limit since (0: not) */
 };
 
-/* Takes ownership of an accepted, nonblocking socket. An admin connection
- * (admin port) runs admin commands and HTTP, authenticates with
- * admin-password, and is exempt from maxclients and protected-mode. */
-void conn_accept(int fd, bool is_unix, bool admin, const char *addr, const char *laddr);
+/* Takes ownership of an accepted, nonblocking socket of port (which must
+ * stay valid while connections use it). */
+void conn_accept(int fd, bool is_unix, const struct conn_port *port, const char *addr,
+                 const char *laddr);
+
+/* At start-up: raises the open files limit for maxclients and applies
+ * client-output-buffer-limit. */
+void conn_setup(void);
+/* maxclients changed: raises the open files limit to fit, as far as the
+ * hard limit allows. */
+void conn_fd_limit(void);
 
 /* Applies client-output-buffer-limit: at start-up, before the first
  * connection, and after a change of the option. */
@@ -79,8 +124,9 @@ void conn_obl_update(void);
 void conn_close(struct conn *c);
 void conn_close_all(void);
 
-/* Open connections on the data ports (INFO connected_clients, maxclients),
- * and on the admin port (counted apart: STATS and /metrics). */
+/* Open connections on client ports (INFO connected_clients, maxclients),
+ * and on operator ports (the admin port, counted apart: STATS and
+ * /metrics). */
 size_t conn_count(void);
 size_t conn_admin_count(void);
 struct conn *conn_first(void);   /* iterate with c->next */
@@ -89,8 +135,9 @@ struct conn *conn_find_id(uint64_t id);
 /* Housekeeping once per second: idle timeout, freeing idle query buffers. */
 void conn_cron(int64_t now_ms);
 
-/* CONFIG SET requirepass "": unauthenticated clients become authenticated. */
-void conn_auth_all(void);
+/* CONFIG SET requirepass "": port's unauthenticated connections become
+ * authenticated. */
+void conn_auth_all(const struct conn_port *port);
 
 /* One CLIENT LIST line (with the trailing newline) into buf. */
 void conn_describe(const struct conn *c, char *buf, size_t len);

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
-#include "daemon/admin.h"
+#include "daemon/admin_http.h"
 #include "daemon/compactor.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
@@ -155,7 +155,7 @@ static int route_compact(const struct admin_http_req *req, struct admin_http_bod
 {
     b->content_type = JSON_TYPE;
     b->headers = API_HEADERS;
-    if (!compactor_start(-1, "dashboard")) {
+    if (!compactor_start(-1, COMPACT_DASHBOARD)) {
         admin_body_printf(b, "{\"error\":\"a compaction is already running\",\"status\":409}\n");
         return 409;
     }

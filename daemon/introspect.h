@@ -1,15 +1,17 @@
 /*
  * introspect: what the daemon tells operators about the commands it runs:
- * SLOWLOG, LATENCY, MONITOR and CLIENT PAUSE/UNPAUSE (plus the CLIENT
- * TRACKING/GETREDIR/TRACKINGINFO answers of a server without tracking).
+ * SLOWLOG, MONITOR and CLIENT PAUSE/UNPAUSE (plus the CLIENT
+ * TRACKING/GETREDIR/TRACKINGINFO answers of a server without tracking),
+ * and the feed of LATENCY and INFO latencystats (daemon/latency.h).
  *
  * Everything is fed from proto's command observer (command_set_observer),
  * which runs after each handler with the time commandstats counts, so the
  * three views agree with INFO commandstats on what ran and for how long,
  * and the commands EXEC runs are seen one by one, as Redis 7.0 sees them.
  *
- * The CLIENT handlers are rows of cmd_server.c's CLIENT table; conn.c asks
- * introspect_hold / introspect_refuse before running a parsed request.
+ * The CLIENT handlers are rows of cmd_client.c's CLIENT table. Before a
+ * parsed request runs, the data port asks introspect_hold (it is the port's
+ * hold function, which conn.c calls) and introspect_refuse.
  */
 #pragma once
 
@@ -29,13 +31,6 @@ int introspect_setup(void);
 void introspect_teardown(void);
 
 /*
- * Records a latency sample of event ("command", "fast-command",
- * "expire-cycle", "compaction", ...) if latency-monitor-threshold is on
- * (> 0) and ms reaches it. Samples within one second keep the largest.
- */
-void latency_add_sample(const char *event, uint64_t ms);
-
-/*
  * CLIENT PAUSE: true if c's parsed request (c->req) must wait for the pause
  * to end (every command in ALL mode; commands that write in WRITE mode,
  * EXEC of a transaction that writes included). QUIT and MONITOR clients
@@ -50,7 +45,7 @@ bool introspect_hold(const struct conn *c);
  */
 bool introspect_refuse(struct conn *c);
 
-/* CLIENT subcommands (rows in cmd_server.c). */
+/* CLIENT subcommands (rows in cmd_client.c). */
 void introspect_client_pause(struct session *s, int argc, struct slice *argv);
 void introspect_client_unpause(struct session *s, int argc, struct slice *argv);
 void introspect_client_tracking(struct session *s, int argc, struct slice *argv);
@@ -65,13 +60,3 @@ void introspect_client_unblock(struct session *s, int argc, struct slice *argv);
  * the start time, as for a fresh Redis.
  */
 void introspect_info_persistence(struct text *t);
-
-/*
- * INFO latencystats's lines (without the header), one per command that
- * ran since the last reset: "latency_percentiles_usec_<name>:p50=..,p99=..,
- * p99.9=..", in microseconds from a log-linear histogram (at most 1/16
- * above the true value), appended to t.
- */
-void introspect_info_latencystats(struct text *t);
-/* CONFIG RESETSTAT: forgets the latency histograms. */
-void introspect_stats_reset(void);

@@ -1,7 +1,11 @@
 /*
- * main: command line, then the modules' setup in dependency order
- * (options -> log -> alloc -> keyspace -> proto -> server), the event loop,
- * and teardown in reverse.
+ * main: command line, then the modules' setup in dependency order, the
+ * event loop, and teardown in reverse. This is the one place that knows
+ * every module: options -> log -> alloc -> keyspace -> proto (the data
+ * commands) -> the loop (server) -> the server commands -> connections ->
+ * the admin port -> the data port -> compaction -> the cron. It also holds
+ * what a changed option does at run time (apply_changes, installed as
+ * config_changed's hook), since that reaches into most modules.
  *
  * Command line, as redis-server accepts it:
  *   compactd [CONFIG_FILE] [--config FILE] [--<directive> <value>...]...
@@ -20,7 +24,14 @@
 
 #include "alloc/alloc.h"
 #include "daemon/admin.h"
+#include "daemon/cmd_server.h"
+#include "daemon/compactor.h"
 #include "daemon/config.h"
+#include "daemon/conn.h"
+#include "daemon/cron.h"
+#include "daemon/dataport.h"
+#include "daemon/introspect.h"
+#include "daemon/listener.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "keyspace/keyspace.h"
@@ -72,6 +83,37 @@ static void fatal(const char *fmt, ...)
     log_warn("%s", msg);
     if (cfg.logfile != NULL && cfg.logfile[0] != '\0')
         fprintf(stderr, "compactd: %s\n", msg);
+}
+
+/* The run-time effects of options that CONFIG SET or a reload changed
+ * (changed is indexed by enum cfg_opt). */
+static void apply_changes(const bool *changed)
+{
+    if (changed[CFG_OPT_loglevel])
+        log_set_level((int)cfg.loglevel);
+    if (changed[CFG_OPT_hz])
+        cron_hz_changed();
+    if (changed[CFG_OPT_requirepass] && cfg.requirepass[0] == '\0')
+        conn_auth_all(&data_port);
+    if (changed[CFG_OPT_maxclients])
+        conn_fd_limit();
+    if (changed[CFG_OPT_active_expire_cycle_us] || changed[CFG_OPT_active_expire_effort])
+        ks_set_expire_tuning((unsigned)cfg.active_expire_cycle_us,
+                             (unsigned)cfg.active_expire_effort);
+    if (changed[CFG_OPT_maxmemory_policy])
+        ks_set_evict_policy((enum ks_evict_policy)cfg.maxmemory_policy);
+    if (changed[CFG_OPT_maxmemory_samples])
+        ks_set_evict_samples((unsigned)cfg.maxmemory_samples);
+    if (changed[CFG_OPT_lifetime_segregation])
+        ks_set_lifetime_segregation(cfg.lifetime_segregation != 0);
+    if (changed[CFG_OPT_client_output_buffer_limit])
+        conn_obl_update();
+    if (changed[CFG_OPT_proto_max_bulk_len])
+        proto_set_max_value_len((uint64_t)cfg.proto_max_bulk_len);
+    if (changed[CFG_OPT_compact_auto] || changed[CFG_OPT_compact_frag_threshold] ||
+        changed[CFG_OPT_compact_min_reclaim] || changed[CFG_OPT_compact_interval] ||
+        changed[CFG_OPT_compact_slice_us] || changed[CFG_OPT_compact_cpu_pct])
+        compactor_config_changed();
 }
 
 #define override server_override   /* kept in srv for SIGHUP's reload */
@@ -229,24 +271,66 @@ int main(int argc, char **argv)
         }
     }
     ks_set_evict_policy((enum ks_evict_policy)cfg.maxmemory_policy);
-    proto_setup();
-    proto_set_max_value_len((uint64_t)cfg.proto_max_bulk_len);
-    rc = cmd_server_setup();
+    rc = proto_setup();
     if (rc != 0) {
-        fatal("Cannot register the server commands: %s", strerror(rc));
+        fatal("Cannot register the data commands: %s", strerror(rc));
         exit_code = EX_SOFTWARE;
         goto out_proto;
     }
-
+    proto_set_max_value_len((uint64_t)cfg.proto_max_bulk_len);
+    /* The loop first, with its signals, then what runs on it. The admin
+     * port opens before the data port: a client that finds the data port
+     * accepting can count on the admin port too. */
     rc = server_setup(err, sizeof(err));
     if (rc != 0) {
         fatal("Cannot start: %s", err);
         exit_code = rc;
         goto out_server;
     }
+    rc = cmd_server_setup();
+    if (rc == 0)
+        rc = introspect_setup();   /* SLOWLOG, LATENCY, MONITOR and the observer */
+    if (rc != 0) {
+        fatal("Cannot register the server commands: %s", strerror(rc));
+        exit_code = EX_SOFTWARE;
+        goto out_introspect;
+    }
+    conn_setup();
+    rc = admin_setup(err, sizeof(err));
+    if (rc == 0)
+        rc = dataport_setup(err, sizeof(err));
+    if (rc != 0) {
+        fatal("Cannot start: %s", err);
+        exit_code = rc;
+        goto out_listeners;
+    }
+    if (compactor_setup(srv.base) != 0) {
+        fatal("Cannot start: cannot create the compaction timer");
+        exit_code = EX_OSERR;
+        goto out_compactor;
+    }
+    rc = cron_setup(err, sizeof(err));
+    if (rc != 0) {
+        fatal("Cannot start: %s", err);
+        exit_code = rc;
+        goto out_cron;
+    }
+    config_set_changed_hook(apply_changes);
+
     server_run();
     log_notice("compactd is now ready to exit, bye bye...");
 
+    config_set_changed_hook(NULL);
+out_cron:
+    cron_teardown();
+out_compactor:
+    compactor_teardown();
+out_listeners:
+    listener_teardown();
+    admin_teardown();
+    conn_close_all();
+out_introspect:
+    introspect_teardown();
 out_server:
     server_teardown();
 out_proto:

@@ -1,8 +1,8 @@
 /*
- * server: the event loop and everything process-wide around it: listeners
- * (TCP on each bind address, optional Unix socket), signals, the cron timer
- * that drives keyspace maintenance and idle-client timeouts, systemd
- * readiness notification and the server-wide statistics.
+ * server: the process and its event loop (see server.c): srv, which holds
+ * the event base, the loop's clock and the server-wide statistics; the
+ * loop's lifecycle, shutdown and SIGHUP's reload; systemd notification.
+ * Every part of the daemon may use it; it uses none of them.
  */
 #pragma once
 
@@ -13,9 +13,6 @@
 #include <time.h>
 
 struct event_base;
-struct reply;
-struct slice;
-struct cfg_option;
 
 #define SERVER_OPS_SAMPLES 16
 
@@ -56,7 +53,8 @@ struct server {
     int64_t ops_last_ms;
 
     /* The loop's clock: one CLOCK_MONOTONIC read per batch of input and one
-     * per command (command_dispatch_at stores the handler's end time here),
+     * per command (the data port hands it to command_dispatch_at and keeps
+     * the session's now_us, the time the handler ended, for the next one),
      * shared by the keyspace clock and command timing. clock_offset_us maps
      * it to the wall clock; the cron refreshes the offset. It is kept in
      * microseconds because an offset between two clocks each truncated to
@@ -64,35 +62,32 @@ struct server {
      * one millisecond too long a PTTL). */
     uint64_t clock_us;
     int64_t clock_offset_us;
-    int admin_port;                 /* the admin port actually listened on, 0 if none */
 };
 
 extern struct server srv;
 
 /*
- * Creates the event base, the listeners and the timers from cfg. Returns 0,
- * or a sysexits code after writing a message to err.
+ * Creates the event base and registers the signals (before any listener
+ * opens, so that a SIGTERM sent as soon as a port accepts is a clean
+ * shutdown). Returns 0, or a sysexits code after writing a message to err.
  */
 int server_setup(char *err, size_t errlen);
-/* Listens on TCP spec:port (an admin listener if admin). Returns 0 or a
- * sysexits code after writing a message to err. */
-int server_listen_tcp(const char *spec, int port, bool admin, char *err, size_t errlen);
 /* Runs the loop until a shutdown signal or SHUTDOWN; tells systemd READY=1 first. */
 void server_run(void);
-/* Closes clients and listeners and frees the loop. */
+/* Frees the signals and the loop (every other event must be gone). */
 void server_teardown(void);
 
 /* Stops the loop after the current callback (SHUTDOWN, signals). */
 void server_request_shutdown(const char *why);
 
-/* Applies run-time effects of a successful CONFIG SET (changed is indexed by
- * enum cfg_opt). */
-void server_config_changed(const bool *changed);
+/* Sends one message to systemd's $NOTIFY_SOCKET (nothing without one). */
+void server_sd_notify(const char *msg);
 
+/* instantaneous_ops_per_sec: the average of the last samples, which the
+ * cron takes every 100 ms with server_ops_sample. */
 uint64_t server_instantaneous_ops(void);
-/* With maxmemory set and exceeded: evicts by maxmemory-policy. Returns
- * false if memory is still over the limit (writes must then be refused). */
-bool server_enforce_maxmemory(void);
+void server_ops_sample(int64_t now_ms);
+/* CONFIG RESETSTAT: zeroes srv.stats but the admin port's own counters. */
 void server_stats_reset(void);
 
 /* Monotonic-ish wall clock in milliseconds (for ages and idle times). */
@@ -112,6 +107,11 @@ static inline uint64_t server_clock_read(void)
     srv.clock_us = server_mono_us();
     return srv.clock_us;
 }
+/* Re-reads both clocks: the wall clock for the keyspace and the offset that
+ * maps the loop's clock to it (the cron, and at start-up). Returns the wall
+ * clock in milliseconds. */
+int64_t server_clock_sync(void);
+
 /* srv.clock_us as wall-clock milliseconds (no clock read). */
 static inline int64_t server_clock_ms(void)
 {
@@ -120,24 +120,3 @@ static inline int64_t server_clock_ms(void)
 
 /* SIGHUP: re-reads the configuration file and applies what may change. */
 void server_reload(void);
-
-/* Registers the daemon's own commands (cmd_server.c). Returns 0 or an errno. */
-int cmd_server_setup(void);
-
-/* What differs between the data and the admin port's CONFIG GET and SET. */
-struct cmd_server_port {
-    bool (*allowed)(const struct cfg_option *o);   /* the options it shows and sets; NULL: all */
-    const char *refused;   /* SET of an option allowed() refuses: error format, %s its name */
-    const char *unknown;   /* SET of an unknown option: error format, %s its name */
-};
-
-/* CONFIG GET <pattern>... (argv[2..]): the port's options matching any
- * pattern, as a name/value map in table order. */
-void cmd_server_config_get(struct reply *r, int argc, const struct slice *argv,
-                           const struct cmd_server_port *port);
-
-/* CONFIG SET <name> <value>... (argv[2..]): sets every pair or none, applies
- * the run-time effects and replies. True if the options were set (the
- * caller logs the pairs its own way). */
-bool cmd_server_config_set(struct reply *r, int argc, const struct slice *argv,
-                           const struct cmd_server_port *port);

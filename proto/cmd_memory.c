@@ -30,6 +30,7 @@
 
 #include "alloc/alloc.h"
 #include "keyspace/keyspace.h"
+#include "proto/human.h"
 #include "proto/internal.h"
 
 static size_t peak_allocated;
@@ -282,23 +283,6 @@ static void tprintf(struct text *t, const char *fmt, ...)
         t->len = sizeof t->buf - 1;
 }
 
-/* "1.50 MiB" style; bytes below 1 KiB are printed exactly. */
-static void human(char *out, size_t cap, size_t n)
-{
-    static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
-    if (n < 1024) {
-        snprintf(out, cap, "%zu bytes", n);
-        return;
-    }
-    double d = (double)n / 1024.0;
-    unsigned u = 0;
-    while (d >= 1024.0 && u + 1 < sizeof unit / sizeof unit[0]) {
-        d /= 1024.0;
-        u++;
-    }
-    snprintf(out, cap, "%.2f %s", d, unit[u]);
-}
-
 #define DOCTOR_WORST 3
 
 void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
@@ -314,7 +298,8 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
         tprintf(&t, "The keyspace is empty, so there is no memory problem to diagnose yet. "
                     "Run MEMORY DOCTOR again once the server holds data.\n");
         if (v.as.retained_arenas > 0) {
-            human(h1, sizeof h1, v.as.retained_arenas * v.as.arena_size);
+            human_bytes(h1, sizeof h1, (double)(v.as.retained_arenas * v.as.arena_size),
+                        HUMAN_PROSE);
             tprintf(&t, "%zu empty arenas (%s of address space) are still retained; "
                         "MEMORY PURGE unmaps them.\n", v.as.retained_arenas, h1);
         }
@@ -324,9 +309,9 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
 
     unsigned problems = 0;
     tprintf(&t, "compactd memory report\n\n");
-    human(h1, sizeof h1, v.total);
-    human(h2, sizeof h2, v.as.mapped_bytes);
-    human(h3, sizeof h3, v.ks.index_bytes);
+    human_bytes(h1, sizeof h1, (double)v.total, HUMAN_PROSE);
+    human_bytes(h2, sizeof h2, (double)v.as.mapped_bytes, HUMAN_PROSE);
+    human_bytes(h3, sizeof h3, (double)v.ks.index_bytes, HUMAN_PROSE);
     tprintf(&t, "Data and index: %s (%zu keys, index %s). Mapped from the OS by the "
                 "allocator: %s.\n", h1, v.ks.keys, h3, h2);
 
@@ -334,8 +319,8 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
      * hold requested data. */
     if (v.arena_bytes > 0) {
         double frag = ratio(v.arena_bytes, v.arena_live_bytes);
-        human(h1, sizeof h1, v.arena_bytes);
-        human(h2, sizeof h2, v.arena_waste);
+        human_bytes(h1, sizeof h1, (double)v.arena_bytes, HUMAN_PROSE);
+        human_bytes(h2, sizeof h2, (double)v.arena_waste, HUMAN_PROSE);
         double pct = (double)v.arena_waste * 100.0 / (double)v.arena_bytes;
         tprintf(&t, "Arenas: %zu of %zu bytes each (%s); %s of that (%.1f%%) holds no data, "
                     "a fragmentation ratio of %.2f.\n",
@@ -344,7 +329,7 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
             problems++;
     }
     if (v.as.large_blocks > 0) {
-        human(h1, sizeof h1, v.as.large_bytes);
+        human_bytes(h1, sizeof h1, (double)v.as.large_bytes, HUMAN_PROSE);
         tprintf(&t, "Large values: %zu blocks with mappings of their own, %s.\n",
                 v.as.large_blocks, h1);
     }
@@ -372,7 +357,7 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
         tprintf(&t, "\nSize classes wasting the most:\n");
         for (size_t k = 0; k < nworst; k++) {
             const struct alloc_class_stats *c = &worst[k];
-            human(h1, sizeof h1, c->waste);
+            human_bytes(h1, sizeof h1, (double)c->waste, HUMAN_PROSE);
             tprintf(&t, "  * class %u (%zu-byte slots): %s wasted; %zu arenas, "
                         "%zu of %zu slots live (%.1f%% full)\n",
                     c->cls, c->slot_size, h1, c->arenas, c->live, c->slots,
@@ -384,7 +369,8 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
      * arenas, per class. */
     tprintf(&t, "\n");
     if (v.reclaim_arenas > 0) {
-        human(h1, sizeof h1, v.reclaim_arenas * v.as.arena_size);
+        human_bytes(h1, sizeof h1, (double)(v.reclaim_arenas * v.as.arena_size),
+                    HUMAN_PROSE);
         tprintf(&t, "Reclaimable by compaction: the free slots of sparse arenas add up to "
                     "%zu whole arenas (%s). Moving live entries out of the sparsest arenas "
                     "could return that much to the OS.\n",
@@ -396,7 +382,8 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
                     "worth of free slots.\n");
     }
     if (v.as.retained_arenas > 0) {
-        human(h1, sizeof h1, v.as.retained_arenas * v.as.arena_size);
+        human_bytes(h1, sizeof h1, (double)(v.as.retained_arenas * v.as.arena_size),
+                    HUMAN_PROSE);
         tprintf(&t, "Retained: %zu empty arenas (%s of address space, already purged of "
                     "pages) are kept for reuse; MEMORY PURGE unmaps them.\n",
                 v.as.retained_arenas, h1);

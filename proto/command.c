@@ -8,9 +8,13 @@
  * (server commands); the table keeps pointers to those static rows plus an
  * entry per command and per subcommand holding its counters and full name.
  *
+ * Both ports' rows share the table: an entry records its port, lookups
+ * probe for a name and a port together, and every walk that takes no port
+ * stays on the data port (see command.h).
+ *
  * Invariants:
- *  - the hash holds exactly the top-level entries, at load factor <= 1/2, so
- *    probing always reaches an empty slot;
+ *  - the hash holds exactly the top-level entries of both ports, at load
+ *    factor <= 1/2, so probing always reaches an empty slot;
  *  - entries never move once created (they are allocated one by one), so a
  *    pointer to an entry stays valid until command_table_clear;
  *  - checks run in Redis 7's order: existence (command, then subcommand),
@@ -30,6 +34,7 @@
 
 struct cmd_entry {
     const struct command *cmd;
+    enum command_port port;         /* from the row's CMD_ADMIN_PORT; a subcommand's is its parent's */
     struct cmd_entry *parent;       /* NULL for a top-level command */
     struct cmd_entry *subs;         /* array of nsubs entries */
     size_t nsubs;
@@ -40,6 +45,7 @@ struct cmd_entry {
 
 static struct cmd_entry **order;    /* top-level entries, registration order */
 static size_t norder, order_cap;
+static size_t ndata;                /* of which the data port's */
 static struct cmd_entry **slots;    /* hash: power-of-two size */
 static size_t nslots;
 static size_t max_namelen;
@@ -69,7 +75,12 @@ static inline bool name_eq(const char *row, size_t rowlen, const char *p, size_t
     return true;
 }
 
-static struct cmd_entry *lookup_entry(const char *name, size_t len)
+static inline enum command_port row_port(const struct command *c)
+{
+    return (c->flags & CMD_ADMIN_PORT) ? CMD_PORT_ADMIN : CMD_PORT_DATA;
+}
+
+static struct cmd_entry *lookup_entry(enum command_port port, const char *name, size_t len)
 {
     if (nslots == 0 || len > max_namelen)
         return NULL;
@@ -78,7 +89,7 @@ static struct cmd_entry *lookup_entry(const char *name, size_t len)
         struct cmd_entry *e = slots[i];
         if (e == NULL)
             return NULL;
-        if (name_eq(e->cmd->name, e->namelen, name, len))
+        if (e->port == port && name_eq(e->cmd->name, e->namelen, name, len))
             return e;
     }
 }
@@ -136,6 +147,7 @@ static struct cmd_entry *entry_new(const struct command *row)
     if (e == NULL)
         return NULL;
     e->cmd = row;
+    e->port = row_port(row);
     e->namelen = strlen(row->name);
     e->fullname = (char *)row->name;
     if (row->subcommands == NULL)
@@ -151,6 +163,7 @@ static struct cmd_entry *entry_new(const struct command *row)
     for (size_t i = 0; i < n; i++) {
         struct cmd_entry *s = &e->subs[i];
         s->cmd = &row->subcommands[i];
+        s->port = e->port;
         s->parent = e;
         s->namelen = strlen(s->cmd->name);
         s->fullname = malloc(e->namelen + 1 + s->namelen + 1);
@@ -174,10 +187,11 @@ int command_register(const struct command *rows, size_t n)
         if (rows[i].name == NULL || rows[i].name[0] == '\0')
             return EINVAL;
         size_t len = strlen(rows[i].name);
-        if (lookup_entry(rows[i].name, len) != NULL)
+        if (lookup_entry(row_port(&rows[i]), rows[i].name, len) != NULL)
             return EEXIST;
         for (size_t j = 0; j < i; j++)
-            if (name_eq(rows[j].name, strlen(rows[j].name), rows[i].name, len))
+            if (row_port(&rows[j]) == row_port(&rows[i]) &&
+                name_eq(rows[j].name, strlen(rows[j].name), rows[i].name, len))
                 return EEXIST;
     }
     if (norder + n > order_cap) {
@@ -206,6 +220,8 @@ int command_register(const struct command *rows, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         order[norder++] = fresh[i];
+        if (fresh[i]->port == CMD_PORT_DATA)
+            ndata++;
         hash_put(slots, nslots, fresh[i]);
         if (fresh[i]->namelen > max_namelen)
             max_namelen = fresh[i]->namelen;
@@ -222,14 +238,20 @@ void command_table_clear(void)
     free(slots);
     order = NULL;
     slots = NULL;
-    norder = order_cap = nslots = 0;
+    norder = order_cap = nslots = ndata = 0;
     max_namelen = 0;
+}
+
+const struct command *command_lookup_port(enum command_port port, const char *name,
+                                          size_t len)
+{
+    struct cmd_entry *e = lookup_entry(port, name, len);
+    return e ? e->cmd : NULL;
 }
 
 const struct command *command_lookup(const char *name, size_t len)
 {
-    struct cmd_entry *e = lookup_entry(name, len);
-    return e ? e->cmd : NULL;
+    return command_lookup_port(CMD_PORT_DATA, name, len);
 }
 
 const struct command *command_lookup_sub(const struct command *parent,
@@ -245,13 +267,14 @@ const struct command *command_lookup_sub(const struct command *parent,
 
 size_t command_count(void)
 {
-    return norder;
+    return ndata;
 }
 
 void command_foreach(void (*fn)(const struct command *c, void *ctx), void *ctx)
 {
     for (size_t i = 0; i < norder; i++)
-        fn(order[i]->cmd, ctx);
+        if (order[i]->port == CMD_PORT_DATA)
+            fn(order[i]->cmd, ctx);
 }
 
 /* The entry of a row from the table (top level or subcommand), or NULL.
@@ -260,7 +283,7 @@ void command_foreach(void (*fn)(const struct command *c, void *ctx), void *ctx)
 static struct cmd_entry *entry_of(const struct command *c)
 {
     if (c->name != NULL) {
-        struct cmd_entry *e = lookup_entry(c->name, strlen(c->name));
+        struct cmd_entry *e = lookup_entry(row_port(c), c->name, strlen(c->name));
         if (e != NULL && e->cmd == c)
             return e;
     }
@@ -291,6 +314,8 @@ void command_stats_foreach(command_stats_fn fn, void *ctx)
 {
     for (size_t i = 0; i < norder; i++) {
         struct cmd_entry *e = order[i];
+        if (e->port != CMD_PORT_DATA)
+            continue;
         fn(e->fullname, e->cmd, &e->st, ctx);
         for (size_t j = 0; j < e->nsubs; j++)
             fn(e->subs[j].fullname, e->subs[j].cmd, &e->subs[j].st, ctx);
@@ -358,9 +383,6 @@ static inline uint64_t now_usec(void)
 }
 
 static command_observer observer;
-/* Set by command_dispatch_at for one dispatch: the caller's CLOCK_MONOTONIC
- * reading, which starts the timing and receives the end time. */
-static uint64_t *call_clock;
 
 void command_set_observer(command_observer fn)
 {
@@ -375,11 +397,10 @@ void command_call(struct session *s, struct cmd_entry *e, int argc, struct slice
         proc = e->parent->cmd->proc;
     uint64_t errs = s->reply.nerrors;
     uint64_t nested = s->tx.nested_errors;
-    uint64_t t0 = call_clock != NULL ? *call_clock : now_usec();
+    uint64_t t0 = s->now_us;
     proc(s, argc, argv);
     uint64_t t1 = now_usec();
-    if (call_clock != NULL)
-        *call_clock = t1;   /* EXEC's commands chain: each starts where the last ended */
+    s->now_us = t1;   /* EXEC's commands chain: each starts where the last ended */
     uint64_t usec = t1 > t0 ? t1 - t0 : 0;
     e->st.usec += usec;
     e->st.calls++;
@@ -394,18 +415,6 @@ void command_call(struct session *s, struct cmd_entry *e, int argc, struct slice
         observer(s, e->cmd, argc, argv, usec);
 }
 
-/* EXEC, DISCARD, MULTI, WATCH, QUIT and RESET run even inside MULTI. */
-static bool runs_in_multi(const struct cmd_entry *e)
-{
-    static const char *const names[] = { "exec", "discard", "multi", "watch", "quit", "reset" };
-    if (e->parent != NULL)
-        return false;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(e->cmd->name, names[i]) == 0)
-            return true;
-    return false;
-}
-
 /*
  * Refuses a known command before its handler runs. As in Redis, refusing
  * EXEC itself (arity, NOAUTH, maxmemory) ends the transaction, in or out
@@ -415,7 +424,7 @@ static bool runs_in_multi(const struct cmd_entry *e)
 static void reject_known(struct session *s, struct cmd_entry *e, const char *err)
 {
     e->st.rejected_calls++;
-    if (e->parent == NULL && strcmp(e->cmd->name, "exec") == 0) {
+    if (e->cmd->flags & CMD_TX_EXEC) {
         tx_discard(s);
         if (strncmp(err, "ERR ", 4) == 0)
             err += 4;
@@ -447,9 +456,16 @@ void command_reject(struct session *s, const struct command *c, const char *err)
 
 const struct command *command_dispatch(struct session *s, int argc, struct slice *argv)
 {
+    return command_dispatch_at(s, argc, argv, now_usec());
+}
+
+const struct command *command_dispatch_at(struct session *s, int argc, struct slice *argv,
+                                          uint64_t now_us)
+{
+    s->now_us = now_us;
     if (argc <= 0)
         return NULL;
-    struct cmd_entry *e = lookup_entry(argv[0].p, argv[0].len);
+    struct cmd_entry *e = lookup_entry(s->port, argv[0].p, argv[0].len);
     if (e == NULL) {
         reject_unknown_command(s, argc, argv);
         goto rejected;
@@ -463,7 +479,8 @@ const struct command *command_dispatch(struct session *s, int argc, struct slice
         e = sub;
     }
     const struct command *c = e->cmd;
-    if ((c->arity > 0 && argc != c->arity) || (c->arity < 0 && argc < -c->arity)) {
+    if ((c->arity > 0 && argc != c->arity) || (c->arity < 0 && argc < -c->arity) ||
+        (c->max_args > 0 && argc > c->max_args)) {
         char msg[ERR_QUOTE_MAX * 2];
         snprintf(msg, sizeof msg, "ERR wrong number of arguments for '%s' command", e->fullname);
         reject_checked(s, e, msg);
@@ -479,7 +496,7 @@ const struct command *command_dispatch(struct session *s, int argc, struct slice
         reject_checked(s, e, msg);
         return NULL;
     }
-    if (s->tx.active && !runs_in_multi(e)) {
+    if (s->tx.active && !(c->flags & CMD_TX_NOQUEUE)) {
         if (!tx_queue(s, e, argc, argv)) {
             reply_error(&s->reply, ERR_NOMEM);
             goto rejected;
@@ -495,13 +512,4 @@ rejected:
     if (s->tx.active)
         s->tx.aborted = true;
     return NULL;
-}
-
-const struct command *command_dispatch_at(struct session *s, int argc, struct slice *argv,
-                                          uint64_t *now_us)
-{
-    call_clock = now_us;
-    const struct command *c = command_dispatch(s, argc, argv);
-    call_clock = NULL;
-    return c;
 }

@@ -4,8 +4,16 @@
  * Commands are rows (name, arity, flags, key positions, handler). proto/
  * registers the data commands it implements on top of keyspace/; the daemon
  * registers the server commands that need connection or server state
- * (HELLO, AUTH, CLIENT, CONFIG, INFO, ...). Both share one table, so COMMAND,
- * arity checks and error wording are uniform.
+ * (HELLO, AUTH, CLIENT, CONFIG, INFO, ...) and the admin port's commands.
+ * All share one table and one dispatcher, so arity checks, authentication
+ * and error wording are uniform.
+ *
+ * Ports: a row flagged CMD_ADMIN_PORT belongs to the admin port, every
+ * other row to the data port, and a session runs only the rows of its own
+ * port (session.port): the other port's commands are unknown to it. A name
+ * is unique within a port, so both ports may have a PING or a CONFIG. The
+ * table's walks and lookups that take no port (COMMAND, INFO commandstats,
+ * command_lookup) see the data port only, which is what clients see.
  *
  * A handler writes exactly one reply (or a protocol-legal sequence of them)
  * into s->reply.
@@ -33,9 +41,43 @@
     X(CMD_NOAUTH,   1u << 9, "no_auth")  \
     X(CMD_MAYREPLICATE, 1u << 10, "may_replicate")
 
+/*
+ * Flags of compactd's own, which COMMAND INFO never shows (Redis either
+ * has no such flag or does not report it for these commands):
+ *  - CMD_TX_NOQUEUE: runs at once inside MULTI instead of being queued
+ *    (MULTI, EXEC, DISCARD, WATCH, QUIT, RESET);
+ *  - CMD_TX_EXEC: runs the transaction's queue (EXEC), so it is judged by
+ *    the flags of the queued commands (maxmemory, CLIENT PAUSE, MONITOR),
+ *    refusing it ends the transaction with EXECABORT, and the slow log
+ *    shows the commands it ran rather than itself;
+ *  - CMD_ADMIN_PORT: a row of the admin port (see Ports above).
+ */
+#define COMMAND_INTERNAL_FLAGS(X)      \
+    X(CMD_TX_NOQUEUE, 1u << 24)          \
+    X(CMD_TX_EXEC,    1u << 25)          \
+    X(CMD_ADMIN_PORT, 1u << 26)
+
 #define X(name, bit, str) name = bit,
-enum command_flag { COMMAND_FLAGS(X) };
+#define Y(name, bit) name = bit,
+enum command_flag { COMMAND_FLAGS(X) COMMAND_INTERNAL_FLAGS(Y) };
+#undef Y
 #undef X
+
+/* The port whose rows a session runs. */
+enum command_port {
+    CMD_PORT_DATA = 0,   /* clients' Redis commands */
+    CMD_PORT_ADMIN,      /* operators' admin commands (rows with CMD_ADMIN_PORT) */
+};
+
+/* The flag sets Redis 7.0 gives two families of server commands:
+ * administration (CONFIG GET, CLIENT KILL, SLOWLOG GET, MONITOR, ...) and
+ * connection handling (HELLO, AUTH, CLIENT ID, ...). */
+#define CMD_FLAGS_ADMIN (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
+#define CMD_FLAGS_CONN  (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST)
+
+/* The Redis version whose commands and replies compactd follows, and which
+ * it reports where clients look for one (HELLO, INFO redis_version). */
+#define REDIS_COMPAT_VERSION "7.0.0"
 
 struct tx_queued;   /* a command queued by MULTI (proto/multi.c) */
 struct tx_watch;    /* a key watched by WATCH (proto/multi.c) */
@@ -47,6 +89,16 @@ struct tx_watch;    /* a key watched by WATCH (proto/multi.c) */
 struct session {
     struct reply reply;
     uint64_t id;
+    enum command_port port;  /* whose rows it runs; CMD_PORT_DATA when zeroed */
+    /*
+     * The dispatcher's clock: a CLOCK_MONOTONIC reading in microseconds.
+     * Each dispatch sets it to the caller's reading (the time the command
+     * starts at, which its handler may read); the handler's time is
+     * measured from it, and the reading taken when a handler returns is
+     * stored back (the commands EXEC runs chain this way), so it ends as
+     * the time the request ended, ready to start the caller's next one.
+     */
+    uint64_t now_us;
     bool need_auth;          /* requirepass is set and AUTH has not succeeded */
     bool close_after_reply;  /* QUIT, protocol errors */
     void *owner;             /* the daemon's connection object */
@@ -86,6 +138,8 @@ struct command {
     const char *since;       /* Redis version that introduced it, for COMMAND DOCS */
     const struct command *subcommands;  /* NULL-name-terminated, or NULL */
     const char *complexity;  /* for COMMAND DOCS, e.g. "O(1)"; may be NULL */
+    int max_args;            /* most arguments, counting the name (with a negative
+                              * arity: a range); 0 means no limit but arity's */
 };
 
 /*
@@ -99,18 +153,26 @@ struct command {
  * ("get", not "config|get"); their arity counts the parent's name too, as in
  * Redis (CONFIG GET is -3). A subcommand row with a NULL proc runs its
  * parent's proc. Authentication is waived only for rows flagged CMD_NOAUTH.
+ * Names are unique per port: a row flagged CMD_ADMIN_PORT may share its
+ * name with a data row.
  */
 int command_register(const struct command *rows, size_t n);
 /* Forgets every registered row and all counters (for proto_teardown). */
 void command_table_clear(void);
-/* Registers proto's own data commands. Idempotent. */
-void proto_setup(void);
+/* Registers proto's own data commands. Idempotent. Returns 0, or the errno
+ * of the failed command_register (nothing of proto's is registered then,
+ * and the daemon must not run without its commands). */
+int proto_setup(void);
 void proto_teardown(void);
 
-/* Case-insensitive lookup; NULL if unknown. */
+/* Case-insensitive lookup among the data port's rows; NULL if unknown. */
 const struct command *command_lookup(const char *name, size_t len);
+/* The same among port's rows. */
+const struct command *command_lookup_port(enum command_port port, const char *name,
+                                          size_t len);
+/* The data port's commands (COMMAND COUNT). */
 size_t command_count(void);
-/* Visits every registered command in registration order. */
+/* Visits every data-port command in registration order. */
 void command_foreach(void (*fn)(const struct command *c, void *ctx), void *ctx);
 
 /* Looks up a subcommand row of parent (case-insensitive); NULL if none. */
@@ -120,26 +182,26 @@ const struct command *command_lookup_sub(const struct command *parent,
 const char *command_fullname(const struct command *c);
 
 /*
- * Runs one request: looks the command (and subcommand) up, checks arity,
- * then authentication, and calls its handler. The checks run in Redis's
- * order, so an unauthenticated client still gets "unknown command" and
- * arity errors. Inside MULTI a command other than EXEC, DISCARD, MULTI,
- * WATCH, QUIT and RESET is queued instead (its arguments copied) and
+ * Runs one request among the rows of s's port: looks the command (and
+ * subcommand) up, checks arity, then authentication, and calls its
+ * handler. The checks run in Redis's order, so an unauthenticated client
+ * still gets "unknown command" and arity errors. Inside MULTI a command
+ * not flagged CMD_TX_NOQUEUE is queued instead (its arguments copied) and
  * answered +QUEUED; a rejected one makes EXEC fail with EXECABORT.
  * Returns the command run or queued, or NULL if it was rejected.
  */
 const struct command *command_dispatch(struct session *s, int argc, struct slice *argv);
 
 /*
- * command_dispatch with a caller-supplied clock, so that one clock read per
+ * command_dispatch at a time the caller read, so that one clock read per
  * command serves both the caller (its keyspace clock) and the handler
- * timing: *now_us is a CLOCK_MONOTONIC reading in microseconds taken just
- * before the call; the handler's time is measured from it, and the reading
- * taken when the handler returns is stored back (unchanged if no handler
- * ran), ready to be the next command's start.
+ * timing: now_us is a CLOCK_MONOTONIC reading in microseconds taken just
+ * before the call, handed to the command in s->now_us (which holds the
+ * time the request ended afterwards: see struct session). command_dispatch
+ * reads the clock itself.
  */
 const struct command *command_dispatch_at(struct session *s, int argc, struct slice *argv,
-                                          uint64_t *now_us);
+                                          uint64_t now_us);
 
 /*
  * For checks the daemon makes before dispatch (e.g. maxmemory): replies
@@ -174,8 +236,8 @@ struct command_stats {
 };
 typedef void (*command_stats_fn)(const char *fullname, const struct command *c,
                                  const struct command_stats *st, void *ctx);
-/* Visits every command and subcommand, in registration order, including
- * those never called (the caller filters as INFO does). */
+/* Visits every data-port command and subcommand, in registration order,
+ * including those never called (the caller filters as INFO does). */
 void command_stats_foreach(command_stats_fn fn, void *ctx);
 /* The counters of one command row from the table; NULL if not registered. */
 const struct command_stats *command_stats_get(const struct command *c);
@@ -185,8 +247,9 @@ void command_stats_reset(void);
 /*
  * An observer called after every handler run, including the commands EXEC
  * runs (EXEC's own call comes after theirs), with the handler's wall time
- * as commandstats counts it. Rejected commands are not observed. The daemon
- * feeds SLOWLOG, LATENCY and MONITOR from it. NULL removes it.
+ * as commandstats counts it, for sessions of both ports (s->port tells).
+ * Rejected commands are not observed. The daemon feeds SLOWLOG, LATENCY and
+ * MONITOR from it, with the data port's commands only. NULL removes it.
  */
 typedef void (*command_observer)(struct session *s, const struct command *c, int argc,
                                  struct slice *argv, uint64_t usec);

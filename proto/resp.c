@@ -20,6 +20,7 @@
  * waiting for its end.
  */
 #include "proto/resp.h"
+#include "proto/split.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -39,6 +40,10 @@ enum { ST_FRESH = 0, ST_MBULK };
 #define ERR_INLINE_BIG   "ERR Protocol error: too big inline request"
 #define ERR_QUOTES       "ERR Protocol error: unbalanced quotes in request"
 #define ERR_NOMEM        "ERR Protocol error: out of memory for the request"
+
+/* Inline requests are quoted as Redis reads them: a quote may open
+ * anywhere in a word, and only space, tab, CR and LF end one. */
+#define INLINE_RULES SPLIT_QUOTES_ANYWHERE
 
 /* Longest textual long double slice_to_ld accepts. */
 #define LD_MAX_CHARS (5 * 1024)
@@ -275,108 +280,29 @@ static parse_rstatus_e parse_multibulk(struct request *req, const char *buf, siz
     return PARSE_OK;
 }
 
-static inline bool is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static inline int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    return (c | 0x20) - 'a' + 10;
-}
-
-static inline bool word_end(char c)
-{
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\0';
-}
-
 static inline bool is_blank(char c)
 {
     return isspace((unsigned char)c) != 0;
 }
 
-/*
- * Splits one inline line into arguments, with quoting as redis-cli and
- * Redis accept it: "..." with \n \r \t \b \a \\ \" \xHH escapes, '...' with
- * \' only; a closing quote must be followed by a blank or the end. Arguments
- * are unquoted into scratch, which is at least n bytes.
- */
+/* Splits one inline line into arguments with Redis's quoting (proto/split.h),
+ * unquoted into scratch, which is at least n bytes. */
 static parse_rstatus_e split_inline(struct request *req, const char *p, size_t n)
 {
-    char *out = req->scratch;
-    size_t i = 0, o = 0;
+    struct split sp;
+    split_init(&sp, p, n, req->scratch, INLINE_RULES);
     req->argc = 0;
-    for (;;) {
-        while (i < n && is_blank(p[i]))
-            i++;
-        if (i >= n)
-            break;
+    size_t off, len;
+    enum split_status st;
+    while ((st = split_next(&sp, &off, &len)) == SPLIT_WORD) {
         if (!args_reserve(req, (size_t)req->argc + 1))
             return fail(req, PARSE_EOVERSIZE, ERR_NOMEM);
-        size_t start = o;
-        int inq = 0;            /* 0 none, 1 double, 2 single */
-        bool done = false;
-        while (!done) {
-            char c = i < n ? p[i] : '\0';
-            bool at_end = i >= n;
-            if (inq == 1) {
-                if (at_end)
-                    return fail(req, PARSE_EINVALID, ERR_QUOTES);
-                if (c == '\\' && i + 3 < n && p[i + 1] == 'x' && is_hex(p[i + 2])
-                    && is_hex(p[i + 3])) {
-                    out[o++] = (char)(hex_val(p[i + 2]) * 16 + hex_val(p[i + 3]));
-                    i += 3;
-                } else if (c == '\\' && i + 1 < n) {
-                    char e = p[++i];
-                    switch (e) {
-                    case 'n': e = '\n'; break;
-                    case 'r': e = '\r'; break;
-                    case 't': e = '\t'; break;
-                    case 'b': e = '\b'; break;
-                    case 'a': e = '\a'; break;
-                    default: break;
-                    }
-                    out[o++] = e;
-                } else if (c == '"') {
-                    if (i + 1 < n && !is_blank(p[i + 1]))
-                        return fail(req, PARSE_EINVALID, ERR_QUOTES);
-                    done = true;
-                } else {
-                    out[o++] = c;
-                }
-            } else if (inq == 2) {
-                if (at_end)
-                    return fail(req, PARSE_EINVALID, ERR_QUOTES);
-                if (c == '\\' && i + 1 < n && p[i + 1] == '\'') {
-                    out[o++] = '\'';
-                    i++;
-                } else if (c == '\'') {
-                    if (i + 1 < n && !is_blank(p[i + 1]))
-                        return fail(req, PARSE_EINVALID, ERR_QUOTES);
-                    done = true;
-                } else {
-                    out[o++] = c;
-                }
-            } else {
-                if (at_end || (word_end(c) && c != '\0')) {
-                    done = true;
-                } else if (c == '"') {
-                    inq = 1;
-                } else if (c == '\'') {
-                    inq = 2;
-                } else {
-                    out[o++] = c;
-                }
-            }
-            if (i < n)
-                i++;
-        }
-        req->off[req->argc] = start;
-        req->lens[req->argc] = o - start;
+        req->off[req->argc] = off;
+        req->lens[req->argc] = len;
         req->argc++;
     }
+    if (st == SPLIT_EQUOTES)
+        return fail(req, PARSE_EINVALID, ERR_QUOTES);
     for (int k = 0; k < req->argc; k++) {
         req->argv[k].p = req->scratch + req->off[k];
         req->argv[k].len = req->lens[k];
@@ -395,7 +321,7 @@ static parse_rstatus_e split_plain(struct request *req, const char *p, size_t n)
         if (i >= n)
             break;
         size_t start = i;
-        while (i < n && !(word_end(p[i]) && p[i] != '\0'))
+        while (i < n && !split_ends_word(p[i], INLINE_RULES))
             i++;
         if (!args_reserve(req, (size_t)req->argc + 1))
             return fail(req, PARSE_EOVERSIZE, ERR_NOMEM);

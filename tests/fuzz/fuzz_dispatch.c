@@ -180,7 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bool once;
     if (!once) {
-        proto_setup();
+        CHECK(proto_setup() == 0);
         proto_set_max_value_len(SMALL_LIMIT);
         once = true;
     }

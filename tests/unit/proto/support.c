@@ -41,7 +41,7 @@ void ptest_setup(const struct alloc_options *ao, const struct ks_options *ko)
         ko = &o;
     }
     assert_int_equal(ks_setup(ko), 0);
-    proto_setup();
+    assert_int_equal(proto_setup(), 0);
     ks_clock_set(T0);
     session_fresh(&S);
     session_fresh(&S2);

@@ -513,10 +513,140 @@ static void test_command_getkeys(void **state)
     REPLY_IS("-ERR Invalid command specified\r\n");
 }
 
+/* ---- the admin port's rows (CMD_ADMIN_PORT) ---- */
+
+static int ran_admin;
+
+static void p_admin(struct session *s, int argc, struct slice *argv)
+{
+    ran_admin++;
+    reply_status(&s->reply, "ADMIN");
+}
+
+static const struct command admin_rows[] = {
+    {.name = "ping", .arity = -1, .max_args = 2, .flags = CMD_ADMIN_PORT | CMD_NOAUTH,
+     .proc = p_admin},
+    {.name = "stats", .arity = 1, .flags = CMD_ADMIN_PORT, .proc = p_admin},
+    {.name = "get", .arity = -1, .flags = CMD_ADMIN_PORT, .proc = p_admin},
+};
+#define NADMIN (sizeof(admin_rows) / sizeof(admin_rows[0]))
+
+static void test_ports(void **state)
+{
+    ran_admin = 0;
+    assert_int_equal(command_register(admin_rows, NADMIN), 0);
+    /* a name is unique within its port, not across ports */
+    static const struct command dup[] = {
+        {.name = "STATS", .arity = 1, .flags = CMD_ADMIN_PORT, .proc = p_admin}};
+    assert_int_equal(command_register(dup, 1), EEXIST);
+
+    assert_ptr_equal(command_lookup("ping", 4), &rows[3]);
+    assert_ptr_equal(command_lookup_port(CMD_PORT_DATA, "PING", 4), &rows[3]);
+    assert_ptr_equal(command_lookup_port(CMD_PORT_ADMIN, "PING", 4), &admin_rows[0]);
+    assert_ptr_equal(command_lookup("get", 3), &rows[0]);
+    assert_ptr_equal(command_lookup_port(CMD_PORT_ADMIN, "get", 3), &admin_rows[2]);
+    assert_null(command_lookup("stats", 5));
+    assert_null(command_lookup_port(CMD_PORT_ADMIN, "set", 3));
+    assert_string_equal(command_fullname(&admin_rows[1]), "stats");
+    assert_non_null(command_stats_get(&admin_rows[1]));
+
+    /* the data port's walks and COMMAND see none of the admin rows */
+    assert_int_equal(command_count(), NROWS);
+    run(2, "command", "count");
+    REPLY_IS(":6\r\n");
+    run(3, "command", "info", "stats");
+    REPLY_IS("*1\r\n*-1\r\n");
+    struct ptest_node n;
+    run(2, "command", "list");
+    ptest_parse_reply(&S.reply, &n);
+    assert_int_equal(n.nkids, 8);
+    assert_false(has_str(&n, "stats"));
+    ptest_node_free(&n);
+    struct stat_seen seen = {0};
+    command_stats_foreach(collect, &seen);
+    assert_int_equal(seen.n, 8);
+    for (int i = 0; i < seen.n; i++)
+        assert_string_not_equal(seen.names[i], "stats");
+
+    /* a data session does not know the admin rows ... */
+    assert_null(run(1, "stats"));
+    REPLY_IS("-ERR unknown command 'stats', with args beginning with: \r\n");
+    assert_int_equal(ran_admin, 0);
+
+    /* ... and an admin session knows only them */
+    S.port = CMD_PORT_ADMIN;
+    assert_ptr_equal(run(1, "PING"), &admin_rows[0]);
+    REPLY_IS("+ADMIN\r\n");
+    assert_null(run(3, "set", "k", "v"));
+    REPLY_IS("-ERR unknown command 'set', with args beginning with: 'k' 'v' \r\n");
+    assert_ptr_equal(run(2, "get", "k"), &admin_rows[2]);
+    assert_int_equal(ran_get, 0);
+    assert_int_equal(ran_admin, 2);
+
+    /* max_args bounds a range from above, with the arity error */
+    assert_ptr_equal(run(2, "ping", "x"), &admin_rows[0]);
+    assert_null(run(3, "ping", "x", "y"));
+    REPLY_IS("-ERR wrong number of arguments for 'ping' command\r\n");
+    assert_int_equal(command_stats_get(&admin_rows[0])->rejected_calls, 1);
+    assert_int_equal(command_stats_get(&admin_rows[0])->calls, 2);
+    assert_int_equal(command_stats_get(&rows[3])->calls, 0);
+    S.port = CMD_PORT_DATA;
+}
+
+/* ---- the time a command is handed ---- */
+
+static uint64_t handed_now;
+
+static void p_clock(struct session *s, int argc, struct slice *argv)
+{
+    handed_now = s->now_us;
+    reply_ok(&s->reply);
+}
+
+static void test_dispatch_clock(void **state)
+{
+    static const struct command clock_rows[] = {{.name = "clock", .arity = 1, .proc = p_clock}};
+    assert_int_equal(command_register(clock_rows, 1), 0);
+    struct slice argv[1] = {{"clock", 5}};
+
+    /* the handler reads the caller's reading; the session ends at the
+     * reading taken when the handler returned, which the call is timed to */
+    uint64_t start = 1000;
+    assert_ptr_equal(command_dispatch_at(&S, 1, argv, start), &clock_rows[0]);
+    assert_int_equal(handed_now, start);
+    assert_true(S.now_us > start);
+    assert_int_equal(command_stats_get(&clock_rows[0])->usec, S.now_us - start);
+
+    /* no handler ran: the session keeps the caller's reading */
+    struct slice nope[1] = {{"nope", 4}};
+    assert_null(command_dispatch_at(&S, 1, nope, 777));
+    assert_int_equal(S.now_us, 777);
+
+    /* command_dispatch reads the clock itself */
+    uint64_t before = S.now_us;
+    command_dispatch(&S, 1, argv);
+    assert_true(handed_now > before);
+    assert_true(S.now_us >= handed_now);
+}
+
+/* proto_setup reports a registration it could not make (here every
+ * data command whose name the fixture's rows already hold), and adds
+ * nothing then: the daemon refuses to start rather than run without them. */
+static void test_proto_setup_failure(void **state)
+{
+    assert_int_equal(proto_setup(), EEXIST);
+    assert_int_equal(command_count(), NROWS);
+    assert_ptr_equal(command_lookup("set", 3), &rows[1]);
+    assert_null(command_lookup("append", 6));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_setup_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ports, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dispatch_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispatch_ok, setup, teardown),

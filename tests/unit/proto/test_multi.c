@@ -510,6 +510,57 @@ static void test_commandstats(void **state)
     CMD("-EXECABORT Transaction discarded because of previous errors.\r\n", "exec");
 }
 
+/* What runs at once inside MULTI, and what stands for the transaction, is
+ * decided by the rows' flags (CMD_TX_NOQUEUE, CMD_TX_EXEC), not by their
+ * names; COMMAND INFO shows neither flag, only Redis's. */
+static int ran_now;
+
+static void p_now(struct session *s, int argc, struct slice *argv)
+{
+    ran_now++;
+    reply_status(&s->reply, "NOW");
+}
+
+static void expect_info_flags(const char *name, const char *const *flags, size_t n)
+{
+    ptest_run_strs(&S, 3, (const char *[]){"command", "info", name});
+    struct ptest_node r;
+    ptest_parse_reply(&S.reply, &r);
+    reply_clear(&S.reply);
+    const struct ptest_node *f = &r.kids[0].kids[2];
+    assert_int_equal(f->nkids, n);
+    for (size_t i = 0; i < n; i++)
+        assert_true(ptest_str_is(&f->kids[i], flags[i]));
+    ptest_node_free(&r);
+}
+
+static void test_tx_flags(void **state)
+{
+    (void)state;
+    static const struct command rows[] = {
+        {.name = "xnow", .arity = 1, .flags = CMD_TX_NOQUEUE, .proc = p_now},
+        {.name = "xlater", .arity = 1, .proc = p_now},
+    };
+    assert_int_equal(command_register(rows, 2), 0);
+    ran_now = 0;
+    CMD("+OK\r\n", "multi");
+    CMD("+NOW\r\n", "xnow");
+    CMD("+QUEUED\r\n", "xlater");
+    CMD("*1\r\n+NOW\r\n", "exec");
+    assert_int_equal(ran_now, 2);
+
+    const char *const noqueue[] = {"multi", "exec", "discard", "watch"};
+    for (size_t i = 0; i < sizeof noqueue / sizeof noqueue[0]; i++)
+        assert_true(command_lookup(noqueue[i], strlen(noqueue[i]))->flags & CMD_TX_NOQUEUE);
+    assert_false(command_lookup("unwatch", 7)->flags & CMD_TX_NOQUEUE);
+    assert_true(command_lookup("exec", 4)->flags & CMD_TX_EXEC);
+    assert_false(command_lookup("multi", 5)->flags & CMD_TX_EXEC);
+
+    expect_info_flags("exec", (const char *[]){"noscript", "loading", "stale"}, 3);
+    expect_info_flags("multi", (const char *[]){"noscript", "loading", "stale", "fast"}, 4);
+    expect_info_flags("watch", (const char *[]){"noscript", "loading", "stale", "fast"}, 4);
+}
+
 struct errstat_seen {
     char text[512];
 };
@@ -566,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_session_deinit),
         cmocka_unit_test(test_commandstats),
         cmocka_unit_test(test_errorstats),
+        cmocka_unit_test(test_tx_flags),
     };
     return cmocka_run_group_tests(tests, ptest_fixture_setup, ptest_fixture_teardown);
 }

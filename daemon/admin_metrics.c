@@ -1,0 +1,131 @@
+/*
+ * admin_metrics: GET /metrics on the admin port, the Prometheus text
+ * exposition (version 0.0.4) of the server's figures: memory, keys,
+ * clients, compaction and the per-size-class gauges, every family with its
+ * HELP and TYPE lines.
+ */
+#include "daemon/admin_metrics.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "alloc/alloc.h"
+#include "daemon/admin_http.h"
+#include "daemon/conn.h"
+#include "daemon/server.h"
+#include "keyspace/keyspace.h"
+
+static void metric(struct admin_http_body *b, const char *name, const char *type,
+                   const char *help, double v)
+{
+    admin_body_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+}
+
+/* The per-class gauges, in the order class_row's `which` picks their values. */
+static const struct {
+    const char *name, *help;
+} class_metrics[] = {
+    {"compactd_class_arenas", "Arenas of the size class holding live blocks."},
+    {"compactd_class_live_blocks", "Live blocks in the size class."},
+    {"compactd_class_slots", "Slots in the size class's arenas."},
+    {"compactd_class_live_bytes", "Requested bytes of the size class's live blocks."},
+};
+
+struct class_rows {
+    struct admin_http_body *b;
+    int which;
+};
+
+static void class_row(const struct alloc_class_stats *st, void *ctx)
+{
+    struct class_rows *cr = ctx;
+    double v = cr->which == 0 ? (double)st->arenas : cr->which == 1 ? (double)st->live
+             : cr->which == 2 ? (double)st->slots : (double)st->live_bytes;
+    admin_body_printf(cr->b, "%s{class=\"%u\",slot_size=\"%zu\"} %.17g\n",
+                      class_metrics[cr->which].name, st->cls, st->slot_size, v);
+}
+
+static int route_metrics(const char *path, const char *query, struct admin_http_body *b)
+{
+    struct alloc_stats as;
+    struct ks_stats ks;
+    struct alloc_compact_status cst;
+    alloc_stats(&as);
+    ks_stats(&ks);
+    ks_compact_status(&cst);
+    b->content_type = "text/plain; version=0.0.4; charset=utf-8";
+
+    metric(b, "compactd_used_memory_bytes", "gauge",
+           "Data memory as maxmemory counts it (live entry bytes plus the index).",
+           (double)ks_used_memory());
+    metric(b, "compactd_rss_bytes", "gauge", "Resident set size of the process.",
+           (double)alloc_rss_bytes());
+    metric(b, "compactd_mapped_bytes", "gauge",
+           "Bytes the allocator holds from the OS (arenas, retained arenas, large blocks).",
+           (double)as.mapped_bytes);
+    metric(b, "compactd_live_bytes", "gauge", "Requested bytes of live entries.",
+           (double)as.live_bytes);
+    metric(b, "compactd_arenas", "gauge", "Arenas holding live blocks.", (double)as.arenas);
+    metric(b, "compactd_retained_arenas", "gauge", "Empty arenas kept mapped for reuse.",
+           (double)as.retained_arenas);
+    metric(b, "compactd_keys", "gauge", "Keys in the keyspace.", (double)ks.keys);
+    metric(b, "compactd_expires", "gauge", "Keys with a time to live.", (double)ks.expires);
+    metric(b, "compactd_connected_clients", "gauge", "Client connections on the data port.",
+           (double)conn_count());
+    metric(b, "compactd_admin_connections", "gauge", "Connections on the admin port.",
+           (double)conn_admin_count());
+    metric(b, "compactd_uptime_seconds", "gauge", "Seconds since the server started.",
+           (double)(server_now_ms() - srv.start_ms) / 1000.0);
+    metric(b, "compactd_compaction_running", "gauge", "1 while a compaction run is active.",
+           cst.running ? 1.0 : 0.0);
+    metric(b, "compactd_compaction_reclaimable_bytes", "gauge",
+           "Bytes a compaction could return to the OS now.", (double)cst.reclaimable);
+
+    for (int w = 0; w < (int)(sizeof(class_metrics) / sizeof(class_metrics[0])); w++) {
+        admin_body_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", class_metrics[w].name,
+                          class_metrics[w].help, class_metrics[w].name);
+        struct class_rows cr = {b, w};
+        alloc_class_stats_foreach(false, class_row, &cr);
+    }
+
+    metric(b, "compactd_compaction_runs_total", "counter", "Compaction runs started.",
+           (double)cst.runs);
+    metric(b, "compactd_compaction_blocks_moved_total", "counter",
+           "Entries moved by compaction.", (double)cst.total.blocks_moved);
+    metric(b, "compactd_compaction_bytes_moved_total", "counter", "Bytes moved by compaction.",
+           (double)cst.total.bytes_moved);
+    metric(b, "compactd_compaction_arenas_released_total", "counter",
+           "Arenas compaction emptied and returned to the OS.",
+           (double)cst.total.arenas_released);
+    metric(b, "compactd_compaction_seconds_total", "counter",
+           "Time spent in compaction steps.", (double)cst.total.time_us / 1e6);
+    metric(b, "compactd_expired_keys_total", "counter", "Keys deleted because their TTL passed.",
+           (double)ks.expired_keys);
+    metric(b, "compactd_evicted_keys_total", "counter", "Keys evicted by maxmemory-policy.",
+           (double)ks.evicted_keys);
+    metric(b, "compactd_commands_processed_total", "counter", "Commands run on the data port.",
+           (double)srv.stats.total_commands);
+    metric(b, "compactd_connections_received_total", "counter", "Connections accepted.",
+           (double)srv.stats.total_connections);
+    metric(b, "compactd_keyspace_hits_total", "counter", "Successful key lookups.",
+           (double)ks.keyspace_hits);
+    metric(b, "compactd_keyspace_misses_total", "counter", "Failed key lookups.",
+           (double)ks.keyspace_misses);
+    metric(b, "compactd_net_input_bytes_total", "counter", "Bytes read from clients.",
+           (double)srv.stats.net_input_bytes);
+    metric(b, "compactd_net_output_bytes_total", "counter", "Bytes written to clients.",
+           (double)srv.stats.net_output_bytes);
+    metric(b, "compactd_output_buffer_disconnects_total", "counter",
+           "Clients closed by client-output-buffer-limit.", (double)srv.stats.obl_disconnects);
+    metric(b, "compactd_admin_commands_total", "counter", "Commands run on the admin port.",
+           (double)srv.stats.admin_commands);
+    metric(b, "compactd_admin_error_replies_total", "counter",
+           "Error replies on the admin port (not in INFO errorstats).",
+           (double)srv.stats.admin_error_replies);
+    return 200;
+}
+
+void admin_metrics_setup(void)
+{
+    admin_http_route("/metrics", route_metrics);
+}
