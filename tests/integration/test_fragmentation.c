@@ -33,6 +33,7 @@
  * it counts reads, errors and mismatches, and the main thread asserts them.
  */
 #include "harness.h"
+#include "tests/support/shadow.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -104,7 +105,9 @@ static long rss_bytes(void)
     long size = 0, res = 0;
     assert_int_equal(fscanf(f, "%ld %ld", &size, &res), 2);
     fclose(f);
-    return res * sysconf(_SC_PAGESIZE);
+    long shadow = test_shadow_rss_bytes((int)srv.pid);  /* see shadow.h */
+    assert_true(shadow >= 0);
+    return res * sysconf(_SC_PAGESIZE) - shadow;
 }
 
 /* Distinct size classes that have at least one arena (ARENAS rows are

@@ -33,6 +33,7 @@
 
 #include "alloc/alloc.h"
 
+#include "tests/support/shadow.h"
 #include "tests/unit/rng.h"   /* rng_state, rng() */
 #include "tests/unit/alloc/pattern.h"
 
@@ -40,12 +41,15 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* alloc_rss_bytes, which must have read a figure (0 means it could not) */
+/* alloc_rss_bytes, which must have read a figure (0 means it could not),
+ * less ASan's shadow (tests/support/shadow.h) */
 static size_t rss_bytes(void)
 {
     size_t rss = alloc_rss_bytes();
     assert_true(rss > 0);
-    return rss;
+    long shadow = test_shadow_rss_bytes(0);
+    assert_true(shadow >= 0 && (size_t)shadow < rss);
+    return rss - (size_t)shadow;
 }
 
 static void setup_with(size_t arena_size, unsigned retain)
