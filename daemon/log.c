@@ -75,3 +75,25 @@ void log_write(int level, const char *fmt, ...)
     (void)w;
     errno = saved;
 }
+
+bool log_limit_pass(struct log_limit *l, int64_t now_ms, int64_t period_ms, uint64_t *held)
+{
+    if (l->started && now_ms - l->last_ms < period_ms) {
+        l->held++;
+        return false;
+    }
+    *held = l->held;
+    l->held = 0;
+    l->last_ms = now_ms;
+    l->started = true;
+    return true;
+}
+
+const char *log_held_note(uint64_t held)
+{
+    static char note[64];
+    if (held == 0)
+        return "";
+    snprintf(note, sizeof note, " (%llu more since the last report)", (unsigned long long)held);
+    return note;
+}
