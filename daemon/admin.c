@@ -57,7 +57,8 @@ static void admin_run(struct conn *c)
 }
 
 /* What an admin connection does: admin commands or one HTTP request,
- * admin-password, none of the client limits, errors counted apart. */
+ * admin-password, limits of its own (admin-maxclients, admin-auth-timeout)
+ * and none of the clients', errors counted apart. */
 static const struct conn_port admin_conn_port = {
     .commands = CMD_PORT_ADMIN,
     .run = admin_run,
@@ -66,6 +67,9 @@ static const struct conn_port admin_conn_port = {
     .password = &cfg.admin_password,
     .clients = false,
     .error_replies = &srv.stats.admin_error_replies,
+    .maxclients = &cfg.admin_maxclients,
+    .rejected = &srv.stats.admin_rejected,
+    .auth_timeout = &cfg.admin_auth_timeout,
     .listen_note = " (admin port: admin commands; HTTP: dashboard at GET /, GET /metrics)",
 };
 

@@ -61,7 +61,10 @@ static void a_auth(struct session *s, int argc, struct slice *argv)
     }
     const struct slice *pw = &argv[argc - 1];   /* AUTH [user] password: any user */
     if (!config_secret_eq(cfg.admin_password, pw->p, pw->len)) {
-        log_warn("Admin port: failed AUTH from %s", conn_of(s)->addr);
+        static struct log_limit limit;   /* a guessing loop must not fill the disk */
+        uint64_t held;
+        if (log_limit_pass(&limit, server_clock_ms(), 10000, &held))
+            log_warn("Admin port: failed AUTH from %s%s", conn_of(s)->addr, log_held_note(held));
         reply_error(&s->reply, "WRONGPASS invalid admin password");
         return;
     }
@@ -367,7 +370,8 @@ static void stats_text(struct text *t)
                 "connected_clients:%zu\r\n"
                 "admin_connections:%zu\r\n"
                 "admin_commands:%llu\r\n"
-                "admin_error_replies:%llu\r\n",
+                "admin_error_replies:%llu\r\n"
+                "admin_rejected_connections:%llu\r\n",
                 used, rss, as.live_bytes, as.slot_bytes, ks.index_bytes, as.mapped_bytes,
                 as.arena_size, as.arenas, as.retained_arenas, as.large_blocks, as.large_bytes,
                 as.live_bytes ? (double)as.mapped_bytes / (double)as.live_bytes : 0.0,
@@ -378,7 +382,8 @@ static void stats_text(struct text *t)
                 (unsigned long long)cst.total.arenas_released,
                 (unsigned long long)cst.total.time_us, cst.reclaimable, conn_count(),
                 conn_admin_count(), (unsigned long long)srv.stats.admin_commands,
-                (unsigned long long)srv.stats.admin_error_replies);
+                (unsigned long long)srv.stats.admin_error_replies,
+                (unsigned long long)srv.stats.admin_rejected);
 }
 
 static void a_stats(struct session *s, int argc, struct slice *argv)
@@ -389,9 +394,13 @@ static void a_stats(struct session *s, int argc, struct slice *argv)
 }
 
 /* The options the admin port may read and change: memory, expiry and
- * compaction. Everything else stays on the data port (or the file). */
+ * compaction, and its own (CFG_ADMIN: admin-password and the limits; the
+ * address and port are immutable). Everything else stays on the data port
+ * (or the file). */
 static bool admin_option(const struct cfg_option *o)
 {
+    if (o->flags & CFG_ADMIN)
+        return true;
     static const char *const names[] = {
         "maxmemory", "maxmemory-policy", "maxmemory-samples", "arena-size", "arena-retain",
         "expire-cycle-ms", "expire-effort", "active-expire-sweep", "lifetime-segregation",
@@ -407,18 +416,25 @@ static bool admin_option(const struct cfg_option *o)
 /* CONFIG GET and SET on the admin port: its options, its wording. */
 static const struct cmd_config_port admin_port = {
     .allowed = admin_option,
-    .refused = "ERR '%s' cannot be set on the admin port (only memory, expiry and compaction "
-               "options)",
+    .refused = "ERR '%s' cannot be set on the admin port (only memory, expiry, compaction "
+               "and admin-port options)",
     .unknown = "ERR Unknown option '%s'",
+    .get_hidden = CFG_SECRET,   /* admin-password: set here, read nowhere */
 };
 
 static void a_config_set(struct session *s, int argc, struct slice *argv)
 {
     if (!cmd_config_set_port(&s->reply, argc, argv, &admin_port))
         return;
-    for (int i = 2; i < argc; i += 2)
+    for (int i = 2; i < argc; i += 2) {
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)argv[i].len, argv[i].p);
+        const struct cfg_option *o = config_find(name);   /* set: the name is known */
+        bool secret = o != NULL && (o->flags & CFG_SECRET);
         log_notice("Admin port: CONFIG SET %.*s %.*s (from %s)", (int)argv[i].len, argv[i].p,
-                   (int)argv[i + 1].len, argv[i + 1].p, conn_of(s)->addr);
+                   secret ? 8 : (int)argv[i + 1].len, secret ? "(hidden)" : argv[i + 1].p,
+                   conn_of(s)->addr);
+    }
 }
 
 static void a_config(struct session *s, int argc, struct slice *argv)

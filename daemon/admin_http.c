@@ -385,6 +385,7 @@ size_t admin_http(struct conn *c, const char *buf, size_t len)
     /* headers: Authorization, and for a POST its length and origin */
     bool authorized = cfg.admin_password[0] == '\0';
     bool has_clen = false, bad_clen = false, chunked = false;   /* Content-Length seen, bad */
+    bool dup_host = false;   /* more than one Host: RFC 9112 says 400, whichever we would pick */
     size_t clen = 0;
     const char *origin = NULL, *host = NULL;
     size_t origin_len = 0, host_len = 0;
@@ -418,6 +419,7 @@ size_t admin_http(struct conn *c, const char *buf, size_t len)
             origin = v;
             origin_len = vl;
         } else if ((v = header_value(h, hl, "Host", &vl)) != NULL) {
+            dup_host = dup_host || host != NULL;
             host = v;
             host_len = vl;
         }
@@ -427,6 +429,11 @@ size_t admin_http(struct conn *c, const char *buf, size_t len)
     /* a POST's body: bounded, and only by Content-Length (none: empty);
      * a chunked one is refused rather than parsed */
     const char *body = NULL;
+    if (dup_host) {
+        srv.stats.admin_commands++;
+        http_respond(c, 400, head, flags, &b);
+        return len;
+    }
     if (post) {
         int code = 0;
         if (bad_clen)

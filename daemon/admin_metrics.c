@@ -122,6 +122,15 @@ static int route_metrics(const char *path, const char *query, struct admin_http_
     metric(b, "compactd_admin_error_replies_total", "counter",
            "Error replies on the admin port (not in INFO errorstats).",
            (double)srv.stats.admin_error_replies);
+    metric(b, "compactd_admin_rejected_connections_total", "counter",
+           "Admin-port connections refused for admin-maxclients.",
+           (double)srv.stats.admin_rejected);
+    metric(b, "compactd_cross_protocol_requests_total", "counter",
+           "Data-port connections closed for sending an HTTP request (POST or Host:).",
+           (double)srv.stats.cross_protocol);
+    metric(b, "compactd_accept_backoffs_total", "counter",
+           "Pauses of accept() for lack of file descriptors or kernel memory.",
+           (double)srv.stats.accept_fd_waits);
     return 200;
 }
 

@@ -31,6 +31,7 @@ void cmd_config_get_port(struct reply *r, int argc, const struct slice *argv,
         for (size_t i = 0; i < CFG_OPT_COUNT; i++) {
             const char *name = config_options[i].name;
             if (!add[i] && (port->allowed == NULL || port->allowed(&config_options[i])) &&
+                !(config_options[i].flags & port->get_hidden) &&
                 config_glob_match(argv[a].p, argv[a].len, name, strlen(name), true)) {
                 add[i] = true;
                 n++;
@@ -105,7 +106,16 @@ out:
     return set;
 }
 
+/* What guards the admin port is a privilege of its own: a data client can
+ * neither read nor change it (CFG_ADMIN rows). */
+static bool data_option(const struct cfg_option *o)
+{
+    return !(o->flags & CFG_ADMIN);
+}
+
 static const struct cmd_config_port data_port = {
+    .allowed = data_option,
+    .refused = "ERR '%s' can only be changed on the admin port or in the configuration file",
     .unknown = "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
 };
 

@@ -18,6 +18,7 @@ struct cmd_config_port {
     bool (*allowed)(const struct cfg_option *o);   /* the options it shows and sets; NULL: all */
     const char *refused;   /* SET of an option allowed() refuses: error format, %s its name */
     const char *unknown;   /* SET of an unknown option: error format, %s its name */
+    unsigned get_hidden;   /* rows with any of these CFG_* flags are settable, never shown */
 };
 
 /* CONFIG GET <pattern>... (argv[2..]): the port's options matching any

@@ -172,6 +172,7 @@ static void info_stats(struct text *b)
               "total_net_input_bytes:%llu\r\n"
               "total_net_output_bytes:%llu\r\n"
               "rejected_connections:%llu\r\n"
+              "cross_protocol_requests:%llu\r\n"
               "expired_keys:%llu\r\n"
               "evicted_keys:%llu\r\n"
               "keyspace_hits:%llu\r\n"
@@ -185,6 +186,7 @@ static void info_stats(struct text *b)
               (unsigned long long)srv.stats.net_input_bytes,
               (unsigned long long)srv.stats.net_output_bytes,
               (unsigned long long)srv.stats.rejected_connections,
+              (unsigned long long)srv.stats.cross_protocol,
               (unsigned long long)ks.expired_keys, (unsigned long long)ks.evicted_keys,
               (unsigned long long)ks.keyspace_hits,
               (unsigned long long)ks.keyspace_misses, (unsigned long long)reply_errors_total(),

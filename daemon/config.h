@@ -35,6 +35,8 @@ enum cfg_type { CFG_BOOL, CFG_INT, CFG_SIZE, CFG_STRING, CFG_ENUM, CFG_LIST };
 #define CFG_MILLI   0x10u /* INT written as a decimal with up to 3 fraction digits and
                              stored times 1000 ("1.2" is 1200; min/max are scaled too) */
 #define CFG_OBL     0x20u /* LIST in client-output-buffer-limit syntax (checked on parse) */
+#define CFG_ADMIN   0x40u /* guards the admin port: the data port neither shows nor sets it */
+#define CFG_SECRET  0x80u /* a password: its value is never logged */
 
 typedef long long cfg_BOOL_t;
 typedef long long cfg_INT_t;
@@ -83,7 +85,7 @@ typedef char *cfg_LIST_t;
       CFG_MUTABLE, NULL,                                                                       \
       "LATENCY records events (commands, expiry cycles, compaction) lasting at least this "    \
       "many milliseconds; 0 disables it")                                                      \
-    X(requirepass, "requirepass", STRING, "", 0, 0, CFG_MUTABLE, NULL,                         \
+    X(requirepass, "requirepass", STRING, "", 0, 0, CFG_MUTABLE | CFG_SECRET, NULL,             \
       "Password clients must give with AUTH or HELLO; empty means none")                       \
     X(proto_max_bulk_len, "proto-max-bulk-len", SIZE, "512mb", 1048576, CFG_LL_MAX,            \
       CFG_MUTABLE, NULL, "Largest bulk string (key or value) a request may carry")            \
@@ -138,13 +140,23 @@ typedef char *cfg_LIST_t;
       "without soft, never above hard) until it reads, so with a soft or small hard limit a " \
       "client that never reads is disconnected. The default bounds one client's pending "      \
       "output at 256mb (a huge reply) and pauses a slow reader at 8mb")                        \
-    X(admin_bind, "admin-bind", STRING, "127.0.0.1", 0, 0, 0, NULL,                            \
+    X(admin_bind, "admin-bind", STRING, "127.0.0.1", 0, 0, CFG_ADMIN, NULL,                    \
       "Address of the admin port (RESP admin commands and HTTP /metrics)")                      \
-    X(admin_port, "admin-port", INT, "6380", 0, 65535, 0, NULL,                                 \
+    X(admin_port, "admin-port", INT, "6380", 0, 65535, CFG_ADMIN, NULL,                         \
       "TCP port of the admin listener; 0 disables it")                                         \
-    X(admin_password, "admin-password", STRING, "", 0, 0, CFG_MUTABLE, NULL,                   \
+    X(admin_password, "admin-password", STRING, "", 0, 0, CFG_MUTABLE | CFG_ADMIN | CFG_SECRET, \
+      NULL,                                                                                    \
       "Password of the admin port (AUTH, or HTTP Bearer/Basic); required when admin-bind "     \
-      "is not a loopback address")                                                             \
+      "is not a loopback address. Set in the file (then SIGHUP) or by CONFIG SET on the "      \
+      "admin port; the data port neither shows nor changes it")                                \
+    X(admin_maxclients, "admin-maxclients", INT, "64", 1, 100000, CFG_MUTABLE | CFG_ADMIN,     \
+      NULL,                                                                                    \
+      "Most admin-port connections at once, counted apart from maxclients; more are told "    \
+      "so and disconnected")                                                                   \
+    X(admin_auth_timeout, "admin-auth-timeout", INT, "10", 1, 3600, CFG_MUTABLE | CFG_ADMIN,   \
+      NULL,                                                                                    \
+      "Seconds an admin-port connection may stay idle before it authenticates (or, without "  \
+      "admin-password, before it sends anything); then it is closed")                         \
     X(compact_auto, "compact-auto", BOOL, "yes", 0, 0, CFG_MUTABLE, NULL,                      \
       "Start a compaction run by itself when fragmentation passes compact-frag-threshold "     \
       "and at least compact-min-reclaim bytes can be returned")                                \

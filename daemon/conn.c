@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "daemon/config.h"
@@ -43,24 +44,76 @@ static struct cfg_obl obl;
  */
 static size_t pause_at = CONN_OUT_HIGH;
 
-/* Raises RLIMIT_NOFILE to fit maxclients, as far as the hard limit allows. */
-void conn_fd_limit(void)
+/* Descriptors that are not connections: listeners, the log, the event
+ * loop's, what libc opens (Redis keeps the same 32 apart). */
+#define FD_RESERVED 32
+
+/* Descriptors both ports' connections need at most. */
+static rlim_t fds_wanted(void)
 {
-    struct rlimit rl;
-    rlim_t want = (rlim_t)cfg.maxclients + 32;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
-        return;
-    rlim_t cap = rl.rlim_max == RLIM_INFINITY ? want : (want < rl.rlim_max ? want : rl.rlim_max);
-    rl.rlim_cur = cap;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || cap < want)
-        log_warn("Open files limit is %llu: fewer than maxclients %lld clients may connect",
-                 (unsigned long long)cap, cfg.maxclients);
+    return (rlim_t)cfg.maxclients + (rlim_t)cfg.admin_maxclients + FD_RESERVED;
 }
 
-void conn_setup(void)
+/* Raises the soft RLIMIT_NOFILE toward want, as far as the hard limit
+ * allows; returns the soft limit in force afterwards (0 if unknown). */
+static rlim_t raise_fd_limit(rlim_t want)
 {
-    conn_fd_limit();
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return rl.rlim_cur;
+    rlim_t old = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+    if (rl.rlim_cur > old && setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        log_notice("Increased maximum number of open files to %llu (it was originally set to "
+                   "%llu)", (unsigned long long)rl.rlim_cur, (unsigned long long)old);
+        return rl.rlim_cur;
+    }
+    return old;
+}
+
+void conn_fd_limit(void)
+{
+    rlim_t want = fds_wanted();
+    rlim_t got = raise_fd_limit(want);
+    if (got != 0 && got < want)
+        log_warn("Open files limit is %llu, fewer than the %llu that maxclients %lld and "
+                 "admin-maxclients %lld need: new clients may be refused before maxclients",
+                 (unsigned long long)got, (unsigned long long)want, cfg.maxclients,
+                 cfg.admin_maxclients);
+}
+
+int conn_setup(char *err, size_t errlen)
+{
+    /* As Redis does at start: take what the hard limit allows, and where
+     * it is too low, lower maxclients to fit, so that extra clients are
+     * refused with an error instead of accept() failing over and over. */
+    rlim_t want = fds_wanted();
+    rlim_t got = raise_fd_limit(want);
+    if (got != 0 && got < want) {
+        rlim_t other = (rlim_t)cfg.admin_maxclients + FD_RESERVED;
+        if (got <= other) {
+            snprintf(err, errlen,
+                     "Your current 'ulimit -n' of %llu is not enough for the server to start: "
+                     "admin-maxclients %lld and %d reserved descriptors need more. Please "
+                     "increase your open file limit to at least %llu",
+                     (unsigned long long)got, cfg.admin_maxclients, FD_RESERVED,
+                     (unsigned long long)want);
+            return EX_CONFIG;
+        }
+        char v[32], e[128];
+        snprintf(v, sizeof v, "%llu", (unsigned long long)(got - other));
+        config_set_string(&config_options[CFG_OPT_maxclients], v, e, sizeof e);
+        log_warn("You requested maxclients of %llu requiring at least %llu max file "
+                 "descriptors. Current maximum open files is %llu. maxclients has been reduced "
+                 "to %lld to compensate for low ulimit. If you need higher maxclients increase "
+                 "'ulimit -n'.",
+                 (unsigned long long)(want - other), (unsigned long long)want,
+                 (unsigned long long)got, cfg.maxclients);
+    }
     conn_obl_update();
+    return 0;
 }
 
 void conn_obl_update(void)
@@ -187,11 +240,11 @@ void conn_accept(int fd, bool is_unix, const struct conn_port *port, const char 
                  const char *laddr)
 {
     srv.stats.total_connections++;
-    if (port->clients && nconns >= (size_t)cfg.maxclients) {
+    if ((port->clients ? nconns : nadmin) >= (size_t)*port->maxclients) {
         static const char msg[] = "-ERR max number of clients reached\r\n";
         refuse(fd, msg, sizeof(msg) - 1);
-        srv.stats.rejected_connections++;
-        log_verbose("Rejected client %s: max number of clients reached", addr);
+        (*port->rejected)++;
+        log_verbose("Rejected %s: max number of clients reached (%lld)", addr, *port->maxclients);
         return;
     }
     if (port->clients && !is_unix && cfg.protected_mode && cfg.requirepass[0] == '\0' &&
@@ -545,6 +598,13 @@ void conn_cron(int64_t now_ms)
         if (idle_limit > 0 && idle > idle_limit && !c->writing) {
             log_verbose("Closing idle client id=%llu addr=%s", (unsigned long long)c->sess.id,
                         c->addr);
+            conn_free(c);
+            continue;
+        }
+        if (c->port->auth_timeout != NULL && idle > *c->port->auth_timeout * 1000 &&
+            (c->sess.need_auth || !c->spoke)) {
+            log_verbose("Closing %s: no authentication within %llds", c->addr,
+                        *c->port->auth_timeout);
             conn_free(c);
             continue;
         }

@@ -59,6 +59,17 @@ struct conn_port {
      * *error_replies. */
     bool clients;
     uint64_t *error_replies;
+    /* The option capping the port's open connections (maxclients,
+     * admin-maxclients); each port is counted apart, so a flood of one
+     * cannot take the other's slots. */
+    const long long *maxclients;
+    /* Connections past it are refused: counted here, logged (rate-limited)
+     * under this name. */
+    uint64_t *rejected;
+    /* An option in seconds: a connection idle that long that has not
+     * authenticated (or, with no password, not sent a byte) is closed.
+     * NULL: none. */
+    const long long *auth_timeout;
     /* Appended to the "Listening on <address>" log line. */
     const char *listen_note;
 };
@@ -108,11 +119,13 @@ struct conn {
 void conn_accept(int fd, bool is_unix, const struct conn_port *port, const char *addr,
                  const char *laddr);
 
-/* At start-up: raises the open files limit for maxclients and applies
- * client-output-buffer-limit. */
-void conn_setup(void);
-/* maxclients changed: raises the open files limit to fit, as far as the
- * hard limit allows. */
+/* At start-up: raises the open files limit toward what maxclients and
+ * admin-maxclients need, lowers maxclients to fit a hard limit below that
+ * (logged), and applies client-output-buffer-limit. Returns 0, or an exit
+ * code with err set when the limit leaves no room for a client. */
+int conn_setup(char *err, size_t errlen);
+/* maxclients or admin-maxclients changed: raises the open files limit to
+ * fit, as far as the hard limit allows (logs if it cannot). */
 void conn_fd_limit(void);
 
 /* Applies client-output-buffer-limit: at start-up, before the first

@@ -67,8 +67,31 @@ static bool enforce_maxmemory(void)
     return used <= limit;
 }
 
+/* Cross-protocol scripting: a web page can make a browser POST to the data
+ * port, and the request's lines would run as inline commands. A request
+ * whose first word is POST or Host: is an HTTP request, never a client's
+ * command: run nothing, close, count it (Redis's rule since 3.2.7). */
+static bool cross_protocol(struct conn *c)
+{
+    const struct slice *a0 = &c->req.argv[0];
+    if (!slice_eq(a0, "post") && !slice_eq(a0, "host:"))
+        return false;
+    static struct log_limit limit;
+    uint64_t held;
+    srv.stats.cross_protocol++;
+    if (log_limit_pass(&limit, server_clock_ms(), 10000, &held))
+        log_warn("Possible SECURITY ATTACK detected: %s sent an HTTP request (POST or Host:) to "
+                 "the data port, likely cross-protocol scripting from a web page. Connection "
+                 "closed, nothing run%s",
+                 c->addr, log_held_note(held));
+    conn_close(c);
+    return true;
+}
+
 static void data_run(struct conn *c)
 {
+    if (c->req.argc > 0 && cross_protocol(c))
+        return;
     ks_clock_update_to(server_clock_ms());   /* the loop's clock: no clock read */
     if (cfg.maxmemory > 0 && !c->sess.need_auth && c->req.argc > 0 && !enforce_maxmemory()) {
         /* Still over the limit after eviction: refuse what would add data,
@@ -100,6 +123,8 @@ const struct conn_port data_port = {
     .hold = introspect_hold,
     .password = &cfg.requirepass,
     .clients = true,
+    .maxclients = &cfg.maxclients,
+    .rejected = &srv.stats.rejected_connections,
 };
 
 int dataport_setup(char *err, size_t errlen)

@@ -60,8 +60,13 @@ static bool redacted(const struct command *c, int argc, const struct slice *argv
         return false;
     }
     if (strcmp(c->name, "set") == 0 && argc >= 4 && slice_eq(&argv[0], "config")) {
-        /* CONFIG SET requirepass <value> */
-        return j >= 3 && j % 2 == 1 && slice_eq(&argv[j - 1], "requirepass");
+        /* CONFIG SET <password option> <value> */
+        if (j < 3 || j % 2 == 0)
+            return false;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)argv[j - 1].len, argv[j - 1].p);
+        const struct cfg_option *o = config_find(name);
+        return o != NULL && (o->flags & CFG_SECRET);
     }
     return false;
 }

@@ -8,6 +8,12 @@
  * TCP_NODELAY and, with tcp-keepalive, keepalive probes; an accept burst
  * takes at most ACCEPTS_PER_CALL sockets so one busy listener cannot
  * starve the loop.
+ *
+ * When accept fails for lack of descriptors (EMFILE, ENFILE) or kernel
+ * memory, the pending connection stays in the backlog and the listener
+ * stays readable, so retrying at once would spin a core and write the
+ * same log line millions of times. Instead every listener stops for
+ * ACCEPT_BACKOFF_MS and then tries again; the line is rate-limited.
  */
 #include "daemon/listener.h"
 
@@ -32,6 +38,8 @@
 
 #define MAX_LISTENERS    16
 #define ACCEPTS_PER_CALL 32
+#define ACCEPT_BACKOFF_MS 100
+#define ACCEPT_LOG_MS     10000
 
 struct listener {
     int fd;
@@ -43,6 +51,8 @@ struct listener {
 
 static struct listener listeners[MAX_LISTENERS];
 static int nlisteners;
+static struct event *resume_ev;   /* ends a backoff (created on the first one) */
+static bool backing_off;
 static char unix_path[108];   /* the Unix socket to unlink at teardown, "" if none */
 
 static void format_addr(const struct sockaddr *sa, char *buf, size_t len)
@@ -61,6 +71,34 @@ static void format_addr(const struct sockaddr *sa, char *buf, size_t len)
     }
 }
 
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    backing_off = false;
+    for (int i = 0; i < nlisteners; i++)
+        event_add(listeners[i].ev, NULL);
+}
+
+/* accept failed for want of a resource that only time can free */
+static void back_off(int err)
+{
+    static struct log_limit limit;
+    uint64_t held;
+    srv.stats.accept_fd_waits++;
+    if (log_limit_pass(&limit, server_clock_ms(), ACCEPT_LOG_MS, &held))
+        log_warn("Accepting client connection: %s; not accepting for %d ms%s", strerror(err),
+                 ACCEPT_BACKOFF_MS, log_held_note(held));
+    if (resume_ev == NULL)
+        resume_ev = evtimer_new(srv.base, on_resume, NULL);
+    if (resume_ev == NULL)
+        return;   /* no memory for a timer: keep accepting rather than stop for good */
+    for (int i = 0; i < nlisteners; i++)
+        event_del(listeners[i].ev);
+    backing_off = true;
+    struct timeval tv = {0, ACCEPT_BACKOFF_MS * 1000};
+    evtimer_add(resume_ev, &tv);
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
     struct listener *l = arg;
@@ -71,7 +109,9 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                back_off(errno);
+            else if (errno != EAGAIN && errno != EWOULDBLOCK)
                 log_warn("Accepting client connection: %s", strerror(errno));
             return;
         }
@@ -110,7 +150,7 @@ static int add_listener(int fd, bool is_unix, const struct conn_port *port, cons
     l->port = port;
     snprintf(l->laddr, sizeof(l->laddr), "%s", laddr);
     l->ev = event_new(srv.base, fd, EV_READ | EV_PERSIST, on_accept, l);
-    if (l->ev == NULL || event_add(l->ev, NULL) != 0) {
+    if (l->ev == NULL || (!backing_off && event_add(l->ev, NULL) != 0)) {
         if (l->ev)
             event_free(l->ev);
         close(fd);
@@ -225,6 +265,10 @@ void listener_teardown(void)
         close(listeners[i].fd);
     }
     nlisteners = 0;
+    if (resume_ev != NULL)
+        event_free(resume_ev);
+    resume_ev = NULL;
+    backing_off = false;
     if (unix_path[0] != '\0')
         unlink(unix_path);
     unix_path[0] = '\0';

@@ -95,7 +95,7 @@ static void apply_changes(const bool *changed)
         cron_hz_changed();
     if (changed[CFG_OPT_requirepass] && cfg.requirepass[0] == '\0')
         conn_auth_all(&data_port);
-    if (changed[CFG_OPT_maxclients])
+    if (changed[CFG_OPT_maxclients] || changed[CFG_OPT_admin_maxclients])
         conn_fd_limit();
     if (changed[CFG_OPT_active_expire_cycle_us] || changed[CFG_OPT_active_expire_effort])
         ks_set_expire_tuning((unsigned)cfg.active_expire_cycle_us,
@@ -295,8 +295,9 @@ int main(int argc, char **argv)
         exit_code = EX_SOFTWARE;
         goto out_introspect;
     }
-    conn_setup();
-    rc = admin_setup(err, sizeof(err));
+    rc = conn_setup(err, sizeof(err));
+    if (rc == 0)
+        rc = admin_setup(err, sizeof(err));
     if (rc == 0)
         rc = dataport_setup(err, sizeof(err));
     if (rc != 0) {

@@ -117,9 +117,11 @@ void server_stats_reset(void)
      * RESETSTAT must not clear what an operator's scraper sees */
     uint64_t admin_commands = srv.stats.admin_commands;
     uint64_t admin_errors = srv.stats.admin_error_replies;
+    uint64_t admin_rejected = srv.stats.admin_rejected;
     memset(&srv.stats, 0, sizeof(srv.stats));
     srv.stats.admin_commands = admin_commands;
     srv.stats.admin_error_replies = admin_errors;
+    srv.stats.admin_rejected = admin_rejected;
     memset(srv.ops_samples, 0, sizeof(srv.ops_samples));
     srv.ops_last_count = 0;
     srv.ops_last_ms = server_now_ms();
@@ -194,7 +196,7 @@ void server_reload(void)
             restore_value(o, old[i]);
             nrefused++;
         } else {
-            bool secret = strcmp(o->name, "requirepass") == 0 || strcmp(o->name, "admin-password") == 0;
+            bool secret = o->flags & CFG_SECRET;
             log_notice("Reload: %s changed from '%s' to '%s'", o->name, secret ? "(hidden)" : old[i],
                        secret ? "(hidden)" : now);
             changed[i] = true;

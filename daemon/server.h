@@ -22,8 +22,11 @@ struct server_stats {
     uint64_t total_commands;
     uint64_t admin_commands;        /* run on the admin port (not in total_commands) */
     uint64_t admin_error_replies;   /* errors sent on the admin port (not in INFO errorstats) */
+    uint64_t admin_rejected;        /* admin connections refused for admin-maxclients */
     uint64_t obl_disconnects;       /* clients closed by client-output-buffer-limit */
     uint64_t protected_denials;     /* clients refused by protected-mode */
+    uint64_t cross_protocol;        /* closed for sending POST or Host: (an HTTP request) */
+    uint64_t accept_fd_waits;       /* accept backed off for lack of file descriptors */
     uint64_t net_input_bytes;
     uint64_t net_output_bytes;
 };
