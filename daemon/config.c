@@ -904,3 +904,20 @@ void config_write_sample(FILE *out)
         fprintf(out, quote ? "%s \"%s\"\n" : "%s %s\n", o->name, o->def);
     }
 }
+
+long long config_admin_port_for(long long port)
+{
+    /* Redis Cluster puts its bus at port + 10000: the same offset is easy
+     * to remember, and instances on distinct data ports get distinct admin
+     * ports. Above 55535 it goes down instead; a port taken that way fails
+     * start-up with the usual "could not listen" error. */
+    if (port == 0)
+        return 0;
+    return port + 10000 <= 65535 ? port + 10000 : port - 10000;
+}
+
+void config_derive(void)
+{
+    if (cfg.admin_port == -1)
+        cfg.admin_port = config_admin_port_for(cfg.port);
+}

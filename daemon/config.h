@@ -142,8 +142,10 @@ typedef char *cfg_LIST_t;
       "output at 256mb (a huge reply) and pauses a slow reader at 8mb")                        \
     X(admin_bind, "admin-bind", STRING, "127.0.0.1", 0, 0, CFG_ADMIN, NULL,                    \
       "Address of the admin port (RESP admin commands and HTTP /metrics)")                      \
-    X(admin_port, "admin-port", INT, "6380", 0, 65535, CFG_ADMIN, NULL,                         \
-      "TCP port of the admin listener; 0 disables it")                                         \
+    X(admin_port, "admin-port", INT, "-1", -1, 65535, CFG_ADMIN, NULL,                          \
+      "TCP port of the admin listener; 0 disables it. -1 (the default) derives it from the "   \
+      "data port: port + 10000 (16379 for 6379), or port - 10000 above 55535, so instances "   \
+      "on one host never collide; CONFIG GET and the start-up log show the port chosen")       \
     X(admin_password, "admin-password", STRING, "", 0, 0, CFG_MUTABLE | CFG_ADMIN | CFG_SECRET, \
       NULL,                                                                                    \
       "Password of the admin port (AUTH, or HTTP Bearer/Basic); required when admin-bind "     \
@@ -301,6 +303,14 @@ bool config_parse_obl(const char *s, struct cfg_obl *out);
 /* Whether got (glen bytes) equals the password option's value want, in time
  * that depends only on the two lengths (requirepass, admin-password). */
 bool config_secret_eq(const char *want, const char *got, size_t glen);
+
+/* admin-port -1's rule: the admin port that goes with data port port (0
+ * for port 0, no TCP). */
+long long config_admin_port_for(long long port);
+/* Replaces values that stand for a rule (admin-port -1) by what the rule
+ * gives; call after every source (file, command line) was applied, at
+ * start-up and on reload, so CONFIG GET and the log show the real value. */
+void config_derive(void);
 
 /* The enum value as its word ("notice"), for logs; NULL if out of range. */
 const char *config_enum_name(const struct cfg_option *o, long long v);

@@ -205,6 +205,7 @@ int main(int argc, char **argv)
             return quit(ovr, test_only ? 1 : EX_USAGE);
         }
     }
+    config_derive();
     if (!admin_config_check(err, sizeof(err))) {
         fprintf(stderr, "compactd: configuration error: %s\n", err);
         return quit(ovr, test_only ? 1 : EX_CONFIG);

@@ -179,6 +179,7 @@ void server_reload(void)
         const struct server_override *ov = &srv.overrides[k];
         st = config_apply(ov->name, ov->argc, ov->argv, err, sizeof(err));
     }
+    config_derive();
     bool changed[CFG_OPT_COUNT] = {false};
     size_t nchanged = 0, nrefused = 0;
     for (size_t i = 0; i < CFG_OPT_COUNT; i++) {

@@ -101,7 +101,7 @@ class Daemon:
         if is_redis():
             args += ["--save", "", "--appendonly", "no"]
         elif "--admin-port" not in extra:
-            args += ["--admin-port", "0"]   # the default 6380 would be shared by parallel tests
+            args += ["--admin-port", "0"]   # port + 10000 could be another test's port
         args += list(extra)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,

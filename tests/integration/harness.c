@@ -172,8 +172,8 @@ void server_spawn(struct server *s, int port, const char *conf_path,
         argv[argc++] = "--daemonize";
         argv[argc++] = "no";
     }
-    /* compactd's admin port defaults to 6380, which parallel tests would
-     * share: off unless the test asks for one. */
+    /* compactd's admin port defaults to the data port + 10000, which may be
+     * another test's port: off unless the test asks for one. */
     bool admin_given = false;
     for (int i = 0; extra && extra[i]; i++)
         admin_given = admin_given || strcmp(extra[i], "--admin-port") == 0;

@@ -433,6 +433,30 @@ static void test_milli_obl_alias(void **state)
     assert_get("client-output-buffer-limit", "normal 8mb 4mb 2");
 }
 
+/* admin-port -1 follows the data port; an explicit value or 0 stays */
+static void test_admin_port_rule(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_int_equal(cfg.admin_port, -1);   /* the default is the rule */
+    assert_int_equal(config_admin_port_for(6379), 16379);
+    assert_int_equal(config_admin_port_for(55535), 65535);
+    assert_int_equal(config_admin_port_for(55536), 45536);
+    assert_int_equal(config_admin_port_for(0), 0);
+    assert_int_equal(apply1("port", "7001", err, sizeof err), CONFIG_OK);
+    config_derive();
+    assert_int_equal(cfg.admin_port, 17001);
+    config_derive();   /* idempotent: the derived value is a port now */
+    assert_int_equal(cfg.admin_port, 17001);
+    assert_int_equal(apply1("admin-port", "0", err, sizeof err), CONFIG_OK);
+    config_derive();
+    assert_int_equal(cfg.admin_port, 0);
+    assert_int_equal(apply1("admin-port", "9000", err, sizeof err), CONFIG_OK);
+    config_derive();
+    assert_int_equal(cfg.admin_port, 9000);
+    assert_int_equal(apply1("admin-port", "-2", err, sizeof err), CONFIG_EVALUE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +471,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_secret_eq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sample_matches_conf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_milli_obl_alias, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_port_rule, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
