@@ -2,7 +2,8 @@
 # tests/install_check.sh BUILD_DIR PREFIX BINDIR SYSCONFDIR UNITDIR
 #
 # Runs `cmake --install BUILD_DIR` into a temporary DESTDIR and checks that
-# it places exactly the binary, the configuration and the systemd unit, in
+# it places exactly the binary, the configuration and the systemd units
+# (compactd.service and the template compactd@.service), in
 # the directories CMake computed (the full paths come from tests/CMakeLists.txt),
 # that the unit starts the installed binary with the installed configuration,
 # that the configuration is the repository's, and that the installed binary
@@ -51,9 +52,11 @@ conf="$dest$SYSCONFDIR/compactd/compactd.conf"
 unit="$dest$UNITDIR/compactd.service"
 check "binary installed and executable" test -x "$bin"
 check "configuration is the repository's" cmp -s "$conf" "$ROOT/conf/compactd.conf"
+tmpl="$dest$UNITDIR/compactd@.service"
 check "unit installed" test -f "$unit"
+check "template unit installed" test -f "$tmpl"
 nfiles="$(find "$dest" -type f | wc -l)"
-check "exactly three files installed (found $nfiles)" test "$nfiles" -eq 3
+check "exactly four files installed (found $nfiles)" test "$nfiles" -eq 4
 
 want_start="ExecStart=$BINDIR/compactd $SYSCONFDIR/compactd/compactd.conf"
 want_pre="ExecStartPre=$BINDIR/compactd --test-config $SYSCONFDIR/compactd/compactd.conf"
@@ -61,6 +64,14 @@ check "unit starts the installed binary with the installed configuration" \
     grep -qxF "$want_start" "$unit"
 check "unit's ExecStartPre checks the installed configuration" grep -qxF "$want_pre" "$unit"
 check "one ExecStart and one ExecStartPre" test "$(grep -cE '^ExecStart(Pre)?=' "$unit")" -eq 2
+check "template starts the installed binary with the instance's configuration" \
+    grep -qxF "ExecStart=$BINDIR/compactd $SYSCONFDIR/compactd/%i.conf" "$tmpl"
+check "template's ExecStartPre checks the instance's configuration" \
+    grep -qxF "ExecStartPre=$BINDIR/compactd --test-config $SYSCONFDIR/compactd/%i.conf" "$tmpl"
+check "template has a runtime directory per instance" grep -qxF "RuntimeDirectory=compactd/%i" "$tmpl"
+check "template keeps every hardening line of the unit" \
+    test "$(grep -cE '^(Protect|Restrict|SystemCall|Private|NoNew|Capab|Ambient|Dynamic)' "$tmpl")" \
+         -eq "$(grep -cE '^(Protect|Restrict|SystemCall|Private|NoNew|Capab|Ambient|Dynamic)' "$unit")"
 check "installed binary accepts the installed configuration" \
     "$bin" --test-config "$conf"
 
