@@ -42,6 +42,8 @@ fi
 # The client tests (tests/clients): redis-py, twemproxy, and Node.js for
 # ioredis (any node will do; Debian's only when there is none).
 PKGS+=(python3-redis nutcracker)
+# ip netns, for the README's scale-out example on its fixed ports
+PKGS+=(iproute2)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     PKGS+=(nodejs npm)
 fi
