@@ -332,26 +332,28 @@ static void cmd_client_reply(struct session *s, int argc, struct slice *argv)
 
 /* ---- the table ---- */
 
+/* CLIENT's own-connection subcommands: Redis 7.0 does not flag them fast */
+#define CLIENT_SELF (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
 #define SUB(n, ar, fl, fn, sum) \
     {.name = n, .arity = ar, .flags = fl, .proc = fn, .summary = sum, .group = "server", .since = "2.4.0"}
 
 const struct command cmd_client_subs[CLIENT_NSUBS] = {
     SUB("help", 2, CMD_LOADING | CMD_STALE, cmd_client_help, "Show helpful text about the different subcommands"),
-    SUB("id", 2, CMD_FLAGS_CONN, cmd_client_id, "Returns the client ID for the current connection"),
-    SUB("setname", 3, CMD_FLAGS_CONN, cmd_client_setname, "Set the current connection name"),
-    SUB("getname", 2, CMD_FLAGS_CONN, cmd_client_getname, "Get the current connection name"),
+    SUB("id", 2, CLIENT_SELF, cmd_client_id, "Returns the client ID for the current connection"),
+    SUB("setname", 3, CLIENT_SELF, cmd_client_setname, "Set the current connection name"),
+    SUB("getname", 2, CLIENT_SELF, cmd_client_getname, "Get the current connection name"),
     SUB("list", -2, CMD_FLAGS_ADMIN, cmd_client_list, "Get the list of client connections"),
-    SUB("info", 2, CMD_FLAGS_CONN, cmd_client_info, "Returns information about the current client connection."),
+    SUB("info", 2, CLIENT_SELF, cmd_client_info, "Returns information about the current client connection."),
     SUB("kill", -3, CMD_FLAGS_ADMIN, cmd_client_kill, "Kill the connection of a client"),
-    SUB("setinfo", 4, CMD_FLAGS_CONN, cmd_client_setinfo, "Set client or connection specific info"),
+    SUB("setinfo", 4, CLIENT_SELF, cmd_client_setinfo, "Set client or connection specific info"),
     SUB("no-evict", 3, CMD_FLAGS_ADMIN, cmd_client_no_evict, "Set client eviction mode for the current connection"),
-    SUB("reply", 3, CMD_FLAGS_CONN, cmd_client_reply, "Instruct the server whether to reply to commands"),
+    SUB("reply", 3, CLIENT_SELF, cmd_client_reply, "Instruct the server whether to reply to commands"),
     SUB("pause", -3, CMD_FLAGS_ADMIN, introspect_client_pause, "Stop processing commands from clients for some time"),
     SUB("unpause", 2, CMD_FLAGS_ADMIN, introspect_client_unpause, "Resume processing of clients that were paused"),
-    SUB("tracking", -3, CMD_FLAGS_CONN, introspect_client_tracking, "Enable or disable server assisted client side caching support"),
-    SUB("getredir", 2, CMD_FLAGS_CONN, introspect_client_getredir, "Get tracking notifications redirection client ID if any"),
-    SUB("trackinginfo", 2, CMD_FLAGS_CONN, introspect_client_trackinginfo, "Return information about server assisted client side caching for the current connection"),
-    SUB("caching", 3, CMD_FLAGS_CONN, introspect_client_caching, "Instruct the server about tracking or not keys in the next request"),
+    SUB("tracking", -3, CLIENT_SELF, introspect_client_tracking, "Enable or disable server assisted client side caching support"),
+    SUB("getredir", 2, CLIENT_SELF, introspect_client_getredir, "Get tracking notifications redirection client ID if any"),
+    SUB("trackinginfo", 2, CLIENT_SELF, introspect_client_trackinginfo, "Return information about server assisted client side caching for the current connection"),
+    SUB("caching", 3, CLIENT_SELF, introspect_client_caching, "Instruct the server about tracking or not keys in the next request"),
     SUB("unblock", -3, CMD_FLAGS_ADMIN, introspect_client_unblock, "Unblock a client blocked in a blocking command from a different connection"),
     {.name = NULL},
 };

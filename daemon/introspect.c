@@ -356,7 +356,7 @@ static void on_command(struct session *s, const struct command *cmd, int argc,
     latency_add_sample((cmd->flags & CMD_FAST) ? "fast-command" : "command", usec / 1000);
     /* EXEC is not logged itself: the commands it ran are */
     if (cfg.slowlog_log_slower_than >= 0 && usec >= (uint64_t)cfg.slowlog_log_slower_than &&
-        !(cmd->flags & CMD_TX_EXEC))
+        !(cmd->flags & CMD_SKIP_SLOWLOG))
         slow_push(c, cmd, argc, argv, usec);
     if (monitor_hint > 0 && !(cmd->flags & CMD_ADMIN))
         monitor_feed(c, cmd, argc, argv);
@@ -607,15 +607,17 @@ void introspect_info_persistence(struct text *t)
 
 /* ---- the table ---- */
 
+/* SLOWLOG's subcommands: admin, and unlike most, allowed in scripts (Redis 7.0) */
+#define SLOWLOG_SUB (CMD_ADMIN | CMD_LOADING | CMD_STALE)
 #define SUB(n, ar, fl, fn, sum)                                                             \
     {.name = n, .arity = ar, .flags = fl, .proc = fn, .summary = sum, .group = "server", \
      .since = "2.2.12"}
 
 static const struct command slowlog_subs[] = {
     SUB("help", 2, CMD_LOADING | CMD_STALE, cmd_slowlog_help, "Show helpful text about the different subcommands"),
-    SUB("get", -2, CMD_FLAGS_ADMIN, cmd_slowlog_get, "Get the slow log's entries"),
-    SUB("len", 2, CMD_FLAGS_ADMIN, cmd_slowlog_len, "Get the slow log's length"),
-    SUB("reset", 2, CMD_FLAGS_ADMIN, cmd_slowlog_reset, "Clear all entries from the slow log"),
+    SUB("get", -2, SLOWLOG_SUB, cmd_slowlog_get, "Get the slow log's entries"),
+    SUB("len", 2, SLOWLOG_SUB, cmd_slowlog_len, "Get the slow log's length"),
+    SUB("reset", 2, SLOWLOG_SUB, cmd_slowlog_reset, "Clear all entries from the slow log"),
     {.name = NULL},
 };
 

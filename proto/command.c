@@ -496,6 +496,10 @@ const struct command *command_dispatch_at(struct session *s, int argc, struct sl
         reject_checked(s, e, msg);
         return NULL;
     }
+    if (s->tx.active && (c->flags & CMD_NOMULTI)) {
+        reject_checked(s, e, "ERR Command not allowed inside a transaction");
+        return NULL;
+    }
     if (s->tx.active && !(c->flags & CMD_TX_NOQUEUE)) {
         if (!tx_queue(s, e, argc, argv)) {
             reply_error(&s->reply, ERR_NOMEM);

@@ -27,19 +27,30 @@
 #include "proto/reply.h"
 #include "proto/resp.h"
 
-/* Command flags; their names (lowercase) appear in COMMAND INFO. */
-#define COMMAND_FLAGS(X)               \
-    X(CMD_WRITE,    1u << 0, "write")    \
-    X(CMD_READONLY, 1u << 1, "readonly") \
-    X(CMD_DENYOOM,  1u << 2, "denyoom")  \
-    X(CMD_ADMIN,    1u << 3, "admin")    \
-    X(CMD_PUBSUB,   1u << 4, "pubsub")   \
-    X(CMD_NOSCRIPT, 1u << 5, "noscript") \
-    X(CMD_LOADING,  1u << 6, "loading")  \
-    X(CMD_STALE,    1u << 7, "stale")    \
-    X(CMD_FAST,     1u << 8, "fast")     \
-    X(CMD_NOAUTH,   1u << 9, "no_auth")  \
-    X(CMD_MAYREPLICATE, 1u << 10, "may_replicate")
+/*
+ * Command flags, in the order COMMAND INFO lists them (Redis 7.0's), by
+ * their names there. Most only describe; these also act:
+ *  - CMD_NOMULTI: refused inside MULTI ("Command not allowed inside a
+ *    transaction"), which makes the EXEC fail with EXECABORT;
+ *  - CMD_SKIP_SLOWLOG: the slow log shows what it ran, not itself (EXEC);
+ *  - CMD_ALLOW_BUSY: Redis runs it while a script is busy; compactd has no
+ *    scripts, so it is shown and nothing more.
+ */
+#define COMMAND_FLAGS(X)                         \
+    X(CMD_WRITE,    1u << 0, "write")              \
+    X(CMD_READONLY, 1u << 1, "readonly")           \
+    X(CMD_DENYOOM,  1u << 2, "denyoom")            \
+    X(CMD_ADMIN,    1u << 3, "admin")              \
+    X(CMD_PUBSUB,   1u << 4, "pubsub")             \
+    X(CMD_NOSCRIPT, 1u << 5, "noscript")           \
+    X(CMD_LOADING,  1u << 6, "loading")            \
+    X(CMD_STALE,    1u << 7, "stale")              \
+    X(CMD_SKIP_SLOWLOG, 1u << 11, "skip_slowlog")  \
+    X(CMD_FAST,     1u << 8, "fast")               \
+    X(CMD_NOAUTH,   1u << 9, "no_auth")            \
+    X(CMD_MAYREPLICATE, 1u << 10, "may_replicate") \
+    X(CMD_NOMULTI,  1u << 12, "no_multi")          \
+    X(CMD_ALLOW_BUSY, 1u << 13, "allow_busy")
 
 /*
  * Flags of compactd's own, which COMMAND INFO never shows (Redis either
@@ -48,8 +59,8 @@
  *    (MULTI, EXEC, DISCARD, WATCH, QUIT, RESET);
  *  - CMD_TX_EXEC: runs the transaction's queue (EXEC), so it is judged by
  *    the flags of the queued commands (maxmemory, CLIENT PAUSE, MONITOR),
- *    refusing it ends the transaction with EXECABORT, and the slow log
- *    shows the commands it ran rather than itself;
+ *    and refusing it ends the transaction with EXECABORT (the slow log
+ *    shows the commands it ran rather than itself: CMD_SKIP_SLOWLOG);
  *  - CMD_ADMIN_PORT: a row of the admin port (see Ports above).
  */
 #define COMMAND_INTERNAL_FLAGS(X)      \

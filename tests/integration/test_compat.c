@@ -832,6 +832,17 @@ static const char *const script_tx[] = {
 /* refusals while queuing (a refused EXEC ends the transaction at once),
  * and which commands modify a watched key */
 static const char *const script_tx_more[] = {
+    /* commands Redis 7.0 flags no_multi are refused in MULTI, and the EXEC
+     * fails (SHUTDOWN would otherwise stop the server at EXEC) */
+    "multi",
+    "set a 1",
+    "shutdown",
+    "exec",
+    "get a",
+    "multi",
+    "shutdown nosave",
+    "shutdown abort",
+    "discard",
     "multi",
     "object foo",
     "exec",
@@ -1157,6 +1168,56 @@ static void test_stats(void **state)
     redisFree(hr);
 }
 
+/* "a b c" from a COMMAND INFO entry's flag array (element 2) */
+static void flag_words(const redisReply *info, char *out, size_t cap)
+{
+    out[0] = '\0';
+    assert_true(info->type == REDIS_REPLY_ARRAY && info->elements >= 3);
+    const redisReply *fl = info->element[2];
+    for (size_t i = 0; i < fl->elements; i++) {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, "%s%s", i ? " " : "", fl->element[i]->str);
+    }
+}
+
+/* Every command and subcommand compactd has shows Redis 7.0's flags in
+ * COMMAND INFO (they decide what MULTI refuses, among others); commands
+ * Redis 7.0 lacks are skipped. */
+static void test_command_flags(void **state)
+{
+    (void)state;
+    if (!need_redis())
+        return;
+    redisContext *hc = server_connect(&cd), *hr = server_connect(&rd);
+    redisReply *names = run(hc, "COMMAND LIST");
+    assert_int_equal(names->type, REDIS_REPLY_ARRAY);
+    int compared = 0, bad = 0;
+    for (size_t i = 0; i < names->elements; i++) {
+        const char *name = names->element[i]->str;
+        redisReply *a = run(hc, "COMMAND INFO %s", name);
+        redisReply *b = run(hr, "COMMAND INFO %s", name);
+        assert_int_equal(a->type, REDIS_REPLY_ARRAY);
+        if (b->elements == 1 && b->element[0]->type == REDIS_REPLY_ARRAY) {
+            char fa[512], fb[512];
+            flag_words(a->element[0], fa, sizeof fa);
+            flag_words(b->element[0], fb, sizeof fb);
+            if (strcmp(fa, fb) != 0) {
+                print_message("  %s: compactd [%s], redis [%s]\n", name, fa, fb);
+                bad++;
+            }
+            compared++;
+        }
+        freeReplyObject(a);
+        freeReplyObject(b);
+    }
+    print_message("  flags of %d commands compared\n", compared);
+    assert_true(compared > 50);
+    assert_int_equal(bad, 0);
+    freeReplyObject(names);
+    redisFree(hc);
+    redisFree(hr);
+}
+
 #define SCRIPT_TEST(name)                                          \
     static void test_##name(void **state)                          \
     {                                                              \
@@ -1185,6 +1246,7 @@ int main(void)
         cmocka_unit_test(test_tx),
         cmocka_unit_test(test_tx_more),
         cmocka_unit_test(test_introspect),
+        cmocka_unit_test(test_command_flags),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
