@@ -312,7 +312,7 @@ static void test_admin_flood(void **state)
     char aport_s[16];
     int aport = free_admin_port(aport_s, sizeof aport_s);
     const char *args[] = {"--admin-port", aport_s, "--admin-maxclients", "8",
-                          "--admin-auth-timeout", "1", "--admin-password", "pw", NULL};
+                          "--admin-auth-timeout", "3", "--admin-password", "pw", NULL};
     server_start(&srv, args);
     enum { N = 40, ADMIN_MAX = 8 };
     struct raw conns[N];
@@ -325,7 +325,8 @@ static void test_admin_flood(void **state)
     assert_reply_status(run(c, "PING"), "PONG");
     assert_reply_status(run(c, "SET k v"), "OK");
     /* the kept admin connections never authenticate: closed after
-     * admin-auth-timeout (1 s) by the once-a-second housekeeping */
+     * admin-auth-timeout (3 s: longer than count_refused takes to PING
+     * them all, even under ASan) by the once-a-second housekeeping */
     for (int i = 0; i < N; i++)
         assert_true(raw_wait_close(&conns[i], 5000));
     for (int i = 0; i < N; i++)
@@ -333,7 +334,7 @@ static void test_admin_flood(void **state)
     /* an authenticated connection stays past the timeout */
     redisContext *a = server_connect_port(&srv, aport);
     assert_reply_status(run(a, "AUTH pw"), "OK");
-    harness_sleep_ms(2500);
+    harness_sleep_ms(4500);
     assert_int_equal(text_cmd_field(a, "STATS", "admin_rejected_connections"), N - ADMIN_MAX);
     redisFree(a);
     redisFree(c);
