@@ -27,13 +27,23 @@
 #include "proto/command.h"
 #include "proto/human.h"
 
-static size_t used_memory_peak;
 
 static long long server_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Redis's build id tells builds apart; ours is a hash of the version and
+ * the compiler, so it changes with either and stays reproducible. */
+static unsigned long long build_id(void)
+{
+    static const char what[] = COMPACTD_VERSION " " __VERSION__;
+    unsigned long long h = 1469598103934665603ULL;   /* FNV-1a */
+    for (const char *p = what; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
 }
 
 static void info_server(struct text *b)
@@ -49,31 +59,37 @@ static void info_server(struct text *b)
               "compactd_version:%s\r\n"
               "redis_git_sha1:00000000\r\n"
               "redis_git_dirty:0\r\n"
+              "redis_build_id:%016llx\r\n"
               "redis_mode:standalone\r\n"
               "os:%s %s %s\r\n"
               "arch_bits:%d\r\n"
+              "monotonic_clock:POSIX clock_gettime\r\n"
               "multiplexing_api:%s\r\n"
+              "atomicvar_api:none\r\n"   /* single-threaded: no atomics */
               "gcc_version:%d.%d.%d\r\n"
               "process_id:%d\r\n"
               "process_supervised:%s\r\n"
+              "run_id:%s\r\n"
               "tcp_port:%d\r\n"
               "server_time_usec:%lld\r\n"
               "uptime_in_seconds:%lld\r\n"
               "uptime_in_days:%lld\r\n"
               "hz:%lld\r\n"
               "configured_hz:%lld\r\n"
+              "lru_clock:%u\r\n"
               "executable:%s\r\n"
               "config_file:%s\r\n"
               "io_threads_active:0\r\n",
-              REDIS_COMPAT_VERSION, COMPACTD_VERSION, un.sysname, un.release, un.machine,
-              (int)(sizeof(void *) * 8), srv.base ? event_base_get_method(srv.base) : "",
+              REDIS_COMPAT_VERSION, COMPACTD_VERSION, build_id(), un.sysname, un.release,
+              un.machine, (int)(sizeof(void *) * 8), srv.base ? event_base_get_method(srv.base) : "",
 #ifdef __GNUC__
               __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
 #else
               0, 0, 0,
 #endif
-              (int)getpid(), getenv("NOTIFY_SOCKET") ? "systemd" : "no", srv.tcp_port,
-              (long long)server_now_us(), up, up / 86400, cfg.hz, cfg.hz, srv.executable,
+              (int)getpid(), getenv("NOTIFY_SOCKET") ? "systemd" : "no", srv.run_id, srv.tcp_port,
+              (long long)server_now_us(), up, up / 86400, cfg.hz, cfg.hz,
+              (unsigned)ks_access_clock(), srv.executable,
               srv.config_file ? srv.config_file : "");
 }
 
@@ -94,6 +110,79 @@ static void info_clients(struct text *b)
               conn_count(), cfg.maxclients, qmax, omax);
 }
 
+/*
+ * The rest of Redis 7.0's memory fields, under its names, from what
+ * compactd has: the allocator's are its arenas (allocated = slot bytes,
+ * active = mapped bytes, resident = the process's RSS, as arenas are
+ * compactd's only large memory), the dataset is the entries, the overhead
+ * the index and client buffers. What compactd does not have (scripts,
+ * functions, replication, AOF, cluster links, a lazy-free thread: every
+ * free is synchronous) is 0.
+ */
+static void info_memory_redis(struct text *b, size_t used, size_t rss, const struct alloc_stats *as,
+                              const struct ks_stats *ks)
+{
+    size_t clients = conn_buffer_bytes();
+    size_t overhead = ks->index_bytes + clients;
+    size_t startup = srv.used_memory_startup < used ? srv.used_memory_startup : used;
+    size_t net = used - startup;
+    long phys = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    size_t total = phys > 0 && page > 0 ? (size_t)phys * (size_t)page : 0;
+    char h_total[32];
+    human_bytes(h_total, sizeof(h_total), (double)total, HUMAN_REDIS);
+    size_t allocated = as->slot_bytes, active = as->mapped_bytes, resident = rss;
+    struct alloc_compact_status cst;   /* a compaction run is compactd's active defrag */
+    ks_compact_status(&cst);
+    text_printf(b,
+              "used_memory_peak_perc:%.2f%%\r\n"
+              "used_memory_overhead:%zu\r\n"
+              "used_memory_startup:%zu\r\n"
+              "used_memory_dataset_perc:%.2f%%\r\n"
+              "allocator_allocated:%zu\r\n"
+              "allocator_active:%zu\r\n"
+              "allocator_resident:%zu\r\n"
+              "total_system_memory:%zu\r\n"
+              "total_system_memory_human:%s\r\n"
+              "used_memory_lua:0\r\n"
+              "used_memory_vm_eval:0\r\n"
+              "used_memory_lua_human:0B\r\n"
+              "used_memory_scripts_eval:0\r\n"
+              "number_of_cached_scripts:0\r\n"
+              "number_of_functions:0\r\n"
+              "number_of_libraries:0\r\n"
+              "used_memory_vm_functions:0\r\n"
+              "used_memory_vm_total:0\r\n"
+              "used_memory_vm_total_human:0B\r\n"
+              "used_memory_functions:0\r\n"
+              "used_memory_scripts:0\r\n"
+              "used_memory_scripts_human:0B\r\n"
+              "allocator_frag_ratio:%.2f\r\n"
+              "allocator_frag_bytes:%lld\r\n"
+              "allocator_rss_ratio:%.2f\r\n"
+              "allocator_rss_bytes:%lld\r\n"
+              "rss_overhead_ratio:%.2f\r\n"
+              "rss_overhead_bytes:%lld\r\n"
+              "mem_fragmentation_bytes:%lld\r\n"
+              "mem_not_counted_for_evict:0\r\n"
+              "mem_replication_backlog:0\r\n"
+              "mem_total_replication_buffers:0\r\n"
+              "mem_clients_slaves:0\r\n"
+              "mem_clients_normal:%zu\r\n"
+              "mem_cluster_links:0\r\n"
+              "mem_aof_buffer:0\r\n"
+              "active_defrag_running:%d\r\n"
+              "lazyfree_pending_objects:0\r\n"
+              "lazyfreed_objects:0\r\n",
+              srv.used_memory_peak ? 100.0 * (double)used / (double)srv.used_memory_peak : 0.0, overhead,
+              startup, net ? 100.0 * (double)as->live_bytes / (double)net : 0.0, allocated, active,
+              resident, total, h_total, allocated ? (double)active / (double)allocated : 0.0,
+              (long long)active - (long long)allocated,
+              active ? (double)resident / (double)active : 0.0,
+              (long long)resident - (long long)active, 1.0, 0LL,
+              (long long)rss - (long long)used,
+              clients, cst.running ? (int)cfg.compact_cpu_pct : 0);
+}
+
 static void info_memory(struct text *b)
 {
     struct alloc_stats as;
@@ -103,13 +192,13 @@ static void info_memory(struct text *b)
     size_t used = ks_used_memory();
     char h_max[32];
     human_bytes(h_max, sizeof(h_max), (double)cfg.maxmemory, HUMAN_REDIS);
-    if (used > used_memory_peak)
-        used_memory_peak = used;
+    if (used > srv.used_memory_peak)
+        srv.used_memory_peak = used;
     size_t rss = alloc_rss_bytes();
     char h_used[32], h_rss[32], h_peak[32], h_mapped[32];
     human_bytes(h_used, sizeof(h_used), (double)used, HUMAN_REDIS);
     human_bytes(h_rss, sizeof(h_rss), (double)rss, HUMAN_REDIS);
-    human_bytes(h_peak, sizeof(h_peak), (double)used_memory_peak, HUMAN_REDIS);
+    human_bytes(h_peak, sizeof(h_peak), (double)srv.used_memory_peak, HUMAN_REDIS);
     human_bytes(h_mapped, sizeof(h_mapped), (double)as.mapped_bytes, HUMAN_REDIS);
     text_printf(b,
               "# Memory\r\n"
@@ -136,12 +225,13 @@ static void info_memory(struct text *b)
               "maxmemory_human:%s\r\n"
               "maxmemory_policy:%s\r\n"
               "mem_allocator:compactd-arena\r\n",
-              used, h_used, rss, h_rss, used_memory_peak, h_peak, as.live_bytes, ks.index_bytes,
+              used, h_used, rss, h_rss, srv.used_memory_peak, h_peak, as.live_bytes, ks.index_bytes,
               as.live_blocks, as.slot_bytes, as.mapped_bytes, h_mapped, as.arena_size, as.arenas,
               as.retained_arenas, as.large_blocks, as.large_bytes,
               (unsigned long long)as.alloc_failures, used ? (double)rss / (double)used : 0.0,
               cfg.maxmemory, h_max,
               config_enum_name(&config_options[CFG_OPT_maxmemory_policy], cfg.maxmemory_policy));
+    info_memory_redis(b, used, rss, &as, &ks);
 }
 
 static void info_persistence(struct text *b)
@@ -158,6 +248,68 @@ static void info_modules(struct text *b)
 static void info_cluster(struct text *b)
 {
     text_printf(b, "# Cluster\r\ncluster_enabled:0\r\n");
+}
+
+/*
+ * The rest of Redis 7.0's stats fields, under its names. A compaction run
+ * is what Redis calls active defrag (moving live values to give memory
+ * back), so the defrag fields count its moves and time; what compactd does
+ * not have (replication, pub/sub, forks, client tracking, I/O threads,
+ * DUMP/RESTORE, client eviction) is 0. The expire cycle's stale
+ * percentage and time cap are not measured by compactd's arena sweep: 0.
+ */
+static void info_stats_redis(struct text *b)
+{
+    struct alloc_compact_status cst;
+    ks_compact_status(&cst);
+    text_printf(b,
+              "total_net_repl_input_bytes:0\r\n"
+              "total_net_repl_output_bytes:0\r\n"
+              "instantaneous_input_kbps:%.2f\r\n"
+              "instantaneous_output_kbps:%.2f\r\n"
+              "instantaneous_input_repl_kbps:0.00\r\n"
+              "instantaneous_output_repl_kbps:0.00\r\n"
+              "sync_full:0\r\n"
+              "sync_partial_ok:0\r\n"
+              "sync_partial_err:0\r\n"
+              "expired_stale_perc:0.00\r\n"
+              "expired_time_cap_reached_count:0\r\n"
+              "expire_cycle_cpu_milliseconds:0\r\n"
+              "evicted_clients:0\r\n"
+              "total_eviction_exceeded_time:0\r\n"
+              "current_eviction_exceeded_time:0\r\n"
+              "pubsub_channels:0\r\n"
+              "pubsub_patterns:0\r\n"
+              "pubsubshard_channels:0\r\n"
+              "latest_fork_usec:0\r\n"
+              "total_forks:0\r\n"
+              "migrate_cached_sockets:0\r\n"
+              "slave_expires_tracked_keys:0\r\n"
+              "active_defrag_hits:%llu\r\n"
+              "active_defrag_misses:0\r\n"
+              "active_defrag_key_hits:%llu\r\n"
+              "active_defrag_key_misses:0\r\n"
+              "total_active_defrag_time:%llu\r\n"
+              "current_active_defrag_time:%llu\r\n"
+              "tracking_total_keys:0\r\n"
+              "tracking_total_items:0\r\n"
+              "tracking_total_prefixes:0\r\n"
+              "unexpected_error_replies:0\r\n"
+              "dump_payload_sanitizations:0\r\n"
+              "total_reads_processed:%llu\r\n"
+              "total_writes_processed:%llu\r\n"
+              "io_threaded_reads_processed:0\r\n"
+              "io_threaded_writes_processed:0\r\n"
+              "reply_buffer_shrinks:0\r\n"
+              "reply_buffer_expands:0\r\n",
+              (double)server_rate(SERVER_RATE_NET_IN) / 1024.0,
+              (double)server_rate(SERVER_RATE_NET_OUT) / 1024.0,
+              (unsigned long long)cst.total.blocks_moved,
+              (unsigned long long)cst.total.blocks_moved,
+              (unsigned long long)(cst.total.time_us / 1000),
+              (unsigned long long)(cst.running ? cst.duration_us / 1000 : 0),
+              (unsigned long long)srv.stats.reads_processed,
+              (unsigned long long)srv.stats.writes_processed);
 }
 
 static void info_stats(struct text *b)
@@ -182,7 +334,7 @@ static void info_stats(struct text *b)
               "index_rehashing:%d\r\n",
               (unsigned long long)srv.stats.total_connections,
               (unsigned long long)srv.stats.total_commands,
-              (unsigned long long)server_instantaneous_ops(),
+              (unsigned long long)server_rate(SERVER_RATE_OPS),
               (unsigned long long)srv.stats.net_input_bytes,
               (unsigned long long)srv.stats.net_output_bytes,
               (unsigned long long)srv.stats.rejected_connections,
@@ -191,23 +343,29 @@ static void info_stats(struct text *b)
               (unsigned long long)ks.keyspace_hits,
               (unsigned long long)ks.keyspace_misses, (unsigned long long)reply_errors_total(),
               ks.index_slots, ks.rehashing ? 1 : 0);
+    info_stats_redis(b);
 }
 
 static void info_cpu(struct text *b)
 {
-    struct rusage self, kids;
+    struct rusage self, kids, main;   /* compactd has one thread: main is self */
     getrusage(RUSAGE_SELF, &self);
     getrusage(RUSAGE_CHILDREN, &kids);
+    getrusage(RUSAGE_THREAD, &main);
     text_printf(b,
               "# CPU\r\n"
               "used_cpu_sys:%ld.%06ld\r\n"
               "used_cpu_user:%ld.%06ld\r\n"
               "used_cpu_sys_children:%ld.%06ld\r\n"
-              "used_cpu_user_children:%ld.%06ld\r\n",
+              "used_cpu_user_children:%ld.%06ld\r\n"
+              "used_cpu_sys_main_thread:%ld.%06ld\r\n"
+              "used_cpu_user_main_thread:%ld.%06ld\r\n",
               (long)self.ru_stime.tv_sec, (long)self.ru_stime.tv_usec,
               (long)self.ru_utime.tv_sec, (long)self.ru_utime.tv_usec,
               (long)kids.ru_stime.tv_sec, (long)kids.ru_stime.tv_usec,
-              (long)kids.ru_utime.tv_sec, (long)kids.ru_utime.tv_usec);
+              (long)kids.ru_utime.tv_sec, (long)kids.ru_utime.tv_usec,
+              (long)main.ru_stime.tv_sec, (long)main.ru_stime.tv_usec,
+              (long)main.ru_utime.tv_sec, (long)main.ru_utime.tv_usec);
 }
 
 static void info_replication(struct text *b)
@@ -215,7 +373,19 @@ static void info_replication(struct text *b)
     text_printf(b,
               "# Replication\r\n"
               "role:master\r\n"
-              "connected_slaves:0\r\n");
+              "connected_slaves:0\r\n"
+              /* a standalone master's, as Redis 7.0 prints them: no
+               * replicas, no failover, an empty backlog */
+              "master_failover_state:no-failover\r\n"
+              "master_replid:%s\r\n"
+              "master_replid2:0000000000000000000000000000000000000000\r\n"
+              "master_repl_offset:0\r\n"
+              "second_repl_offset:-1\r\n"
+              "repl_backlog_active:0\r\n"
+              "repl_backlog_size:1048576\r\n"
+              "repl_backlog_first_byte_offset:0\r\n"
+              "repl_backlog_histlen:0\r\n",
+              srv.replid);
 }
 
 static void info_cmdstat_one(const char *fullname, const struct command *c,
@@ -308,5 +478,5 @@ void cmd_info(struct session *s, int argc, struct slice *argv)
 
 void cmd_info_stats_reset(void)
 {
-    used_memory_peak = 0;
+    srv.used_memory_peak = 0;
 }

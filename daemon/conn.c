@@ -361,6 +361,8 @@ static bool conn_flush(struct conn *c)
         conn_close(c);
         return false;
     }
+    if (c->wpos < r->len)
+        srv.stats.writes_processed++;
     while (c->wpos < r->len) {
         ssize_t n = write(c->fd, r->buf + c->wpos, r->len - c->wpos);
         if (n > 0) {
@@ -561,6 +563,7 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
     }
     c->qlen += (size_t)n;
     srv.stats.net_input_bytes += (uint64_t)n;
+    srv.stats.reads_processed++;
     server_clock_read();   /* the batch's clock: commands chain from it */
     c->last_ms = server_clock_ms();
     conn_process(c);
@@ -694,6 +697,15 @@ void conn_describe(const struct conn *c, char *buf, size_t len)
              sizeof(*c) + c->qcap + c->sess.reply.cap, c->reading ? "r" : "",
              c->writing ? "w" : "", cmd, c->sess.reply.resp, c->lib_name ? c->lib_name : "",
              c->lib_ver ? c->lib_ver : "");
+}
+
+size_t conn_buffer_bytes(void)
+{
+    size_t n = 0;
+    for (struct conn *c = conn_head; c; c = c->next)
+        if (c->port->clients)
+            n += c->qcap + c->sess.reply.cap;
+    return n;
 }
 
 void conn_buffer_peaks(size_t *qbuf_max, size_t *obuf_max)

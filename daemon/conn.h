@@ -162,6 +162,8 @@ void conn_want_write(struct conn *c);
  * inside a command). */
 void conn_resume_held(void);
 
+/* Bytes the clients' query and output buffers hold (INFO mem_clients_normal). */
+size_t conn_buffer_bytes(void);
 /* Largest query/output buffers now, for INFO clients. */
 void conn_buffer_peaks(size_t *qbuf_max, size_t *obuf_max);
 

@@ -318,6 +318,7 @@ int main(int argc, char **argv)
         goto out_cron;
     }
     config_set_changed_hook(apply_changes);
+    srv.used_memory_startup = srv.used_memory_peak = ks_used_memory();
 
     server_run();
     log_notice("compactd is now ready to exit, bye bye...");

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,20 +95,28 @@ int64_t server_clock_sync(void)
 
 void server_ops_sample(int64_t now)
 {
-    if (now - srv.ops_last_ms < 100)
+    int64_t dt = now - srv.rate_last_ms;
+    if (dt < 100)
         return;
-    uint64_t ops = srv.stats.total_commands - srv.ops_last_count;
-    int64_t dt = now - srv.ops_last_ms;
-    srv.ops_samples[srv.ops_idx++ % SERVER_OPS_SAMPLES] = dt > 0 ? ops * 1000 / (uint64_t)dt : 0;
-    srv.ops_last_count = srv.stats.total_commands;
-    srv.ops_last_ms = now;
+    const uint64_t counters[SERVER_RATE_COUNT] = {
+        [SERVER_RATE_OPS] = srv.stats.total_commands,
+        [SERVER_RATE_NET_IN] = srv.stats.net_input_bytes,
+        [SERVER_RATE_NET_OUT] = srv.stats.net_output_bytes,
+    };
+    unsigned i = srv.rate_idx++ % SERVER_OPS_SAMPLES;
+    for (int k = 0; k < SERVER_RATE_COUNT; k++) {
+        struct server_rate *r = &srv.rates[k];
+        r->samples[i] = (counters[k] - r->last) * 1000 / (uint64_t)dt;
+        r->last = counters[k];
+    }
+    srv.rate_last_ms = now;
 }
 
-uint64_t server_instantaneous_ops(void)
+uint64_t server_rate(enum server_rate_kind k)
 {
     uint64_t sum = 0;
     for (unsigned i = 0; i < SERVER_OPS_SAMPLES; i++)
-        sum += srv.ops_samples[i];
+        sum += srv.rates[k].samples[i];
     return sum / SERVER_OPS_SAMPLES;
 }
 
@@ -122,9 +131,8 @@ void server_stats_reset(void)
     srv.stats.admin_commands = admin_commands;
     srv.stats.admin_error_replies = admin_errors;
     srv.stats.admin_rejected = admin_rejected;
-    memset(srv.ops_samples, 0, sizeof(srv.ops_samples));
-    srv.ops_last_count = 0;
-    srv.ops_last_ms = server_now_ms();
+    memset(srv.rates, 0, sizeof(srv.rates));
+    srv.rate_last_ms = server_now_ms();
 }
 
 /* ---- signals ---- */
@@ -218,11 +226,29 @@ void server_reload(void)
 
 /* ---- lifecycle ---- */
 
+/* 40 random hex digits: getrandom, or the clock and pid if it fails (ids
+ * that tell runs apart, not secrets) */
+static void random_id(char out[41])
+{
+    unsigned char b[20];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+        uint64_t x = (uint64_t)server_now_ms() ^ ((uint64_t)getpid() << 32);
+        for (size_t i = 0; i < sizeof b; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            b[i] = (unsigned char)(x >> 56);
+        }
+    }
+    for (size_t i = 0; i < sizeof b; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
 int server_setup(char *err, size_t errlen)
 {
     signal(SIGPIPE, SIG_IGN);
+    random_id(srv.run_id);
+    random_id(srv.replid);
     srv.start_ms = server_now_ms();
-    srv.ops_last_ms = srv.start_ms;
+    srv.rate_last_ms = srv.start_ms;
     ssize_t n = readlink("/proc/self/exe", srv.executable, sizeof(srv.executable) - 1);
     srv.executable[n > 0 ? n : 0] = '\0';
 

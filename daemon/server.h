@@ -16,6 +16,14 @@ struct event_base;
 
 #define SERVER_OPS_SAMPLES 16
 
+/* What INFO's instantaneous_* fields average. */
+enum server_rate_kind {
+    SERVER_RATE_OPS,       /* commands */
+    SERVER_RATE_NET_IN,    /* bytes read from clients */
+    SERVER_RATE_NET_OUT,   /* bytes written to clients */
+    SERVER_RATE_COUNT
+};
+
 struct server_stats {
     uint64_t total_connections;     /* accepted, including rejected ones */
     uint64_t rejected_connections;  /* refused for maxclients */
@@ -29,6 +37,8 @@ struct server_stats {
     uint64_t accept_fd_waits;       /* accept backed off for lack of file descriptors */
     uint64_t net_input_bytes;
     uint64_t net_output_bytes;
+    uint64_t reads_processed;       /* read() calls that brought input */
+    uint64_t writes_processed;      /* flushes that had output to write */
 };
 
 /* A --name value... command-line override (main.c), re-applied on reload. */
@@ -47,13 +57,23 @@ struct server {
     const char *config_file;        /* absolute path or "" */
     char executable[4096];
     int tcp_port;                   /* the port actually listened on */
+    /* 40 hex digits each, random per start (INFO's run_id and, as a
+     * standalone master's, master_replid) */
+    char run_id[41];
+    char replid[41];
+    /* used_memory (ks_used_memory) right after start-up, and its peak since
+     * start or CONFIG RESETSTAT: the cron and INFO raise it */
+    size_t used_memory_startup;
+    size_t used_memory_peak;
     bool shutting_down;
 
-    /* instantaneous_ops_per_sec: command counts sampled every 100 ms */
-    uint64_t ops_samples[SERVER_OPS_SAMPLES];
-    unsigned ops_idx;
-    uint64_t ops_last_count;
-    int64_t ops_last_ms;
+    /* instantaneous_*: counters sampled every 100 ms (server_rate) */
+    struct server_rate {
+        uint64_t samples[SERVER_OPS_SAMPLES];   /* per second */
+        uint64_t last;                          /* the counter at the last sample */
+    } rates[SERVER_RATE_COUNT];
+    unsigned rate_idx;
+    int64_t rate_last_ms;
 
     /* The loop's clock: one CLOCK_MONOTONIC read per batch of input and one
      * per command (the data port hands it to command_dispatch_at and keeps
@@ -86,9 +106,10 @@ void server_request_shutdown(const char *why);
 /* Sends one message to systemd's $NOTIFY_SOCKET (nothing without one). */
 void server_sd_notify(const char *msg);
 
-/* instantaneous_ops_per_sec: the average of the last samples, which the
- * cron takes every 100 ms with server_ops_sample. */
-uint64_t server_instantaneous_ops(void);
+/* instantaneous_ops_per_sec, _input_kbps, _output_kbps: the average of the
+ * last samples (per second), which the cron takes every 100 ms with
+ * server_ops_sample. */
+uint64_t server_rate(enum server_rate_kind k);
 void server_ops_sample(int64_t now_ms);
 /* CONFIG RESETSTAT: zeroes srv.stats but the admin port's own counters. */
 void server_stats_reset(void);

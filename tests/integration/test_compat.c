@@ -1218,6 +1218,73 @@ static void test_command_flags(void **state)
     redisFree(hr);
 }
 
+/* A field value's type as a monitoring tool parses it. */
+static char value_type(const char *v, size_t n)
+{
+    size_t i = (n > 0 && v[0] == '-') ? 1 : 0;
+    bool digits = i < n, dot = false;
+    for (size_t j = i; j < n && digits; j++) {
+        if (v[j] == '.' && !dot && j > i)
+            dot = true;
+        else if (v[j] < '0' || v[j] > '9')
+            digits = false;
+    }
+    if (digits)
+        return dot ? 'f' : 'i';
+    if (n > 1 && v[n - 1] == '%')
+        return '%';
+    return 's';
+}
+
+/* INFO's sections with fixed fields: every field Redis 7.0 prints is in
+ * compactd's, with a value of the same type (integer, decimal, percentage;
+ * a string field may hold anything). compactd's own extra fields are
+ * allowed. Commandstats, errorstats, latencystats and keyspace list what
+ * ran or exists, and are compared elsewhere (test_stats). */
+static void test_info_fields(void **state)
+{
+    (void)state;
+    if (!need_redis())
+        return;
+    static const char *const sections[] = {"server", "clients", "memory", "persistence",
+                                           "stats", "replication", "cpu", "modules", "cluster"};
+    redisContext *hc = server_connect(&cd), *hr = server_connect(&rd);
+    int bad = 0, fields = 0;
+    for (size_t k = 0; k < sizeof sections / sizeof sections[0]; k++) {
+        char *ct = text_cmd(hc, "INFO %s", sections[k]);
+        char *rt = text_cmd(hr, "INFO %s", sections[k]);
+        for (char *line = rt; line && *line; ) {
+            char *eol = strstr(line, "\r\n");
+            size_t len = eol ? (size_t)(eol - line) : strlen(line);
+            const char *colon = memchr(line, ':', len);
+            if (line[0] != '#' && colon != NULL) {
+                char name[128];
+                snprintf(name, sizeof name, "%.*s", (int)(colon - line), line);
+                size_t cl;
+                const char *cv = text_find(ct, name, &cl);
+                char rtype = value_type(colon + 1, len - (size_t)(colon + 1 - line));
+                fields++;
+                if (cv == NULL) {
+                    print_message("  INFO %s: compactd lacks %s\n", sections[k], name);
+                    bad++;
+                } else if (rtype != 's' && value_type(cv, cl) != rtype) {
+                    print_message("  INFO %s: %s is '%.*s', Redis's '%.*s'\n", sections[k], name,
+                                  (int)cl, cv, (int)(len - (size_t)(colon + 1 - line)), colon + 1);
+                    bad++;
+                }
+            }
+            line = eol ? eol + 2 : NULL;
+        }
+        free(ct);
+        free(rt);
+    }
+    print_message("  %d Redis INFO fields checked\n", fields);
+    assert_true(fields > 150);
+    assert_int_equal(bad, 0);
+    redisFree(hc);
+    redisFree(hr);
+}
+
 #define SCRIPT_TEST(name)                                          \
     static void test_##name(void **state)                          \
     {                                                              \
@@ -1247,6 +1314,7 @@ int main(void)
         cmocka_unit_test(test_tx_more),
         cmocka_unit_test(test_introspect),
         cmocka_unit_test(test_command_flags),
+        cmocka_unit_test(test_info_fields),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
