@@ -1082,6 +1082,16 @@ struct entry *ks_get(const char *key, size_t klen)
     return e;
 }
 
+struct entry *ks_get_notouch(const char *key, size_t klen)
+{
+    struct entry *e = lookup_live(key, klen);
+    if (e)
+        ks.hits++;
+    else
+        ks.misses++;
+    return e;
+}
+
 struct entry *ks_peek(const char *key, size_t klen)
 {
     return lookup_live(key, klen);

@@ -109,7 +109,11 @@ bool ks_lfu_mode(void);
 /* Returns the live entry for key, or NULL. An expired entry is deleted and
  * reported as missing. Counts a keyspace hit or miss. */
 struct entry *ks_get(const char *key, size_t klen);
-/* Like ks_get but counts no hit/miss (for EXISTS-like internal use). */
+/* Like ks_get but leaves the access clock alone (OBJECT IDLETIME and
+ * LRU/LFU), for the commands Redis lets look without touching: EXISTS,
+ * TYPE, TTL and its kin. */
+struct entry *ks_get_notouch(const char *key, size_t klen);
+/* Like ks_get but counts no hit/miss and touches nothing (internal use). */
 struct entry *ks_peek(const char *key, size_t klen);
 
 /*

@@ -149,7 +149,7 @@ void cmd_exists(struct session *s, int argc, struct slice *argv)
     long long n = 0;
 
     for (int j = 1; j < argc; j++)
-        n += ks_get(argv[j].p, argv[j].len) != NULL;
+        n += ks_get_notouch(argv[j].p, argv[j].len) != NULL;
     reply_int(&s->reply, n);
 }
 
@@ -169,7 +169,7 @@ void cmd_touch(struct session *s, int argc, struct slice *argv)
 
 void cmd_type(struct session *s, int argc, struct slice *argv)
 {
-    reply_status(&s->reply, ks_get(argv[1].p, argv[1].len) != NULL ? "string" : "none");
+    reply_status(&s->reply, ks_get_notouch(argv[1].p, argv[1].len) != NULL ? "string" : "none");
 }
 
 /* ---------------------------------------------------------------- rename */
@@ -528,7 +528,7 @@ void cmd_pexpireat(struct session *s, int argc, struct slice *argv)
  * are rounded half up, as Redis does. */
 static void ttl_generic(struct session *s, const struct slice *key, bool ms, bool absolute)
 {
-    struct entry *e = ks_get(key->p, key->len);
+    struct entry *e = ks_get_notouch(key->p, key->len);
 
     if (e == NULL) {
         reply_int(&s->reply, -2);

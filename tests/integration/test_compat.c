@@ -1285,6 +1285,39 @@ static void test_info_fields(void **state)
     redisFree(hr);
 }
 
+/* OBJECT IDLETIME after commands that only look (TTL, PTTL, TYPE, EXISTS,
+ * OBJECT, EXPIRETIME): the idle time keeps growing; a GET resets it. The
+ * same on both servers (idle times are whole seconds, hence the bounds). */
+static void test_idletime(void **state)
+{
+    (void)state;
+    if (!need_redis())
+        return;
+    redisContext *hc[2] = {server_connect(&cd), server_connect(&rd)};
+    for (int i = 0; i < 2; i++) {
+        freeReplyObject(run(hc[i], "FLUSHALL"));
+        assert_reply_status(run(hc[i], "SET idle v EX 1000"), "OK");
+    }
+    harness_sleep_ms(2200);
+    static const char *const looks[] = {"TTL idle", "PTTL idle", "TYPE idle", "EXISTS idle",
+                                        "OBJECT ENCODING idle", "OBJECT FREQ idle",
+                                        "EXPIRETIME idle", "OBJECT IDLETIME idle"};
+    for (int i = 0; i < 2; i++) {
+        for (size_t k = 0; k < sizeof looks / sizeof looks[0]; k++) {
+            redisReply *r = run(hc[i], looks[k]);
+            freeReplyObject(r);
+        }
+        redisReply *r = run(hc[i], "OBJECT IDLETIME idle");
+        assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+        print_message("  %s: idle %lld s after the looks\n", i ? "redis" : "compactd", r->integer);
+        assert_true(r->integer >= 1 && r->integer <= 4);
+        freeReplyObject(r);
+        freeReplyObject(run(hc[i], "GET idle"));
+        assert_reply_int(run(hc[i], "OBJECT IDLETIME idle"), 0);
+        redisFree(hc[i]);
+    }
+}
+
 #define SCRIPT_TEST(name)                                          \
     static void test_##name(void **state)                          \
     {                                                              \
@@ -1315,6 +1348,7 @@ int main(void)
         cmocka_unit_test(test_introspect),
         cmocka_unit_test(test_command_flags),
         cmocka_unit_test(test_info_fields),
+        cmocka_unit_test(test_idletime),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
