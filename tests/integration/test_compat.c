@@ -1318,6 +1318,40 @@ static void test_idletime(void **state)
     }
 }
 
+/* A client's query buffer after a large request shrinks once the client
+ * is idle (Redis: after 2 s, in clientsCron), so idle clients do not pin
+ * what their largest request needed. CLIENT INFO's qbuf-free is measured
+ * while CLIENT INFO itself is being read, 3 s after the request. */
+static void test_qbuf_shrinks(void **state)
+{
+    (void)state;
+    if (!need_redis())
+        return;
+    static const size_t sizes[] = {40 * 1024, 200 * 1024};
+    char *big = malloc(200 * 1024);
+    assert_non_null(big);
+    memset(big, 'q', 200 * 1024);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        redisContext *hc[2] = {server_connect(&cd), server_connect(&rd)};
+        for (int i = 0; i < 2; i++)
+            assert_reply_status(run(hc[i], "SET qbuf %b", big, sizes[k]), "OK");
+        harness_sleep_ms(3000);
+        for (int i = 0; i < 2; i++) {
+            redisReply *r = run(hc[i], "CLIENT INFO");
+            assert_int_equal(r->type, REDIS_REPLY_STRING);
+            const char *f = strstr(r->str, " qbuf-free=");
+            assert_non_null(f);
+            long long qfree = atoll(f + 11);
+            print_message("  %s: after a %zu KiB request and 3 s idle, qbuf-free=%lld\n",
+                          i ? "redis" : "compactd", sizes[k] / 1024, qfree);
+            assert_true(qfree < 32 * 1024);
+            freeReplyObject(r);
+            redisFree(hc[i]);
+        }
+    }
+    free(big);
+}
+
 #define SCRIPT_TEST(name)                                          \
     static void test_##name(void **state)                          \
     {                                                              \
@@ -1349,6 +1383,7 @@ int main(void)
         cmocka_unit_test(test_command_flags),
         cmocka_unit_test(test_info_fields),
         cmocka_unit_test(test_idletime),
+        cmocka_unit_test(test_qbuf_shrinks),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
