@@ -592,3 +592,20 @@ void cmd_bitfield_ro(struct session *s, int argc, struct slice *argv)
 {
     bitfield_generic(s, argc, argv, true);
 }
+
+/* BITFIELD's key flags (COMMAND GETKEYSANDFLAGS): read-only while every
+ * operation is a complete GET <type> <offset> or OVERFLOW <how>; anything
+ * else (SET, INCRBY, a stray word) may write, as Redis judges it. */
+const char *cmd_bitfield_key_flags(int argc, const struct slice *argv)
+{
+    for (int j = 2; j < argc; j++) {
+        int rest = argc - j - 1;
+        if (slice_eq(&argv[j], "get") && rest >= 2)
+            j += 2;
+        else if (slice_eq(&argv[j], "overflow") && rest >= 1)
+            j += 1;
+        else
+            return "RW access update";
+    }
+    return "RO access";
+}

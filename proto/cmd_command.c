@@ -9,21 +9,18 @@
  * and whose "arguments" is an array (redis-cli asserts these types when it
  * builds its hints at start-up).
  *
- * The table has no ACL categories or key specs of its own, so both are
- * derived from the row's flags, group and key positions.
+ * The table has no ACL categories of its own, so they are derived from the
+ * row's flags and group; key specs come from the row's key positions and
+ * key_flags (Redis's flag words, declared with the row).
  *
- * The row for "command" is a plain row (no subcommand rows), so this handler
- * does its own subcommand dispatch and arity checks, with the wording Redis
- * uses for its "command|<sub>" subcommands.
+ * COMMAND's subcommands are rows of their own (cmd_command_subs), so that
+ * dispatch checks their arity with Redis's wording and COMMAND LIST, INFO
+ * and DOCS show them as Redis does.
  */
-#include <fnmatch.h>
 #include <string.h>
 #include <strings.h>
 
 #include "proto/internal.h"
-
-/* Longest LIST FILTERBY argument, plus its NUL (fnmatch needs one). */
-#define FILTER_MAX_LEN 256
 
 static size_t count_subs(const struct command *c)
 {
@@ -80,24 +77,38 @@ static size_t categories(const struct command *c, const struct command *parent,
     return n;
 }
 
-static void reply_key_specs(struct reply *r, const struct command *c)
+/* Longest flag word, plus its NUL ("variable_flags" is the longest). */
+#define FLAG_WORD_MAX 32
+
+/* Writes flags ("RW access update") as a set of status words. */
+static void reply_flag_words(struct reply *r, const char *flags)
 {
-    if (c->first_key <= 0) {
-        reply_array(r, 0);
-        return;
+    size_t n = 0;
+    for (const char *p = flags; *p; ) {
+        size_t w = strcspn(p, " ");
+        n += w > 0 && w < FLAG_WORD_MAX;
+        p += w + (p[w] == ' ');
     }
-    reply_array(r, 1);
+    reply_set(r, n);
+    for (const char *p = flags; *p; ) {
+        size_t w = strcspn(p, " ");
+        char word[FLAG_WORD_MAX];
+        if (w > 0 && w < sizeof word) {
+            memcpy(word, p, w);
+            word[w] = '\0';
+            reply_status(r, word);
+        }
+        p += w + (p[w] == ' ');
+    }
+}
+
+/* One key spec: keys from argument begin to last (negative: from the end;
+ * else an absolute index), every step. */
+static void reply_key_spec(struct reply *r, const char *flags, int begin, int last, int step)
+{
     reply_map(r, 3);
     reply_cstr(r, "flags");
-    if (c->flags & CMD_WRITE) {
-        reply_set(r, 2);
-        reply_status(r, "RW");
-        reply_status(r, "update");
-    } else {
-        reply_set(r, 2);
-        reply_status(r, "RO");
-        reply_status(r, "access");
-    }
+    reply_flag_words(r, flags);
     reply_cstr(r, "begin_search");
     reply_map(r, 2);
     reply_cstr(r, "type");
@@ -105,7 +116,7 @@ static void reply_key_specs(struct reply *r, const struct command *c)
     reply_cstr(r, "spec");
     reply_map(r, 1);
     reply_cstr(r, "index");
-    reply_int(r, c->first_key);
+    reply_int(r, begin);
     reply_cstr(r, "find_keys");
     reply_map(r, 2);
     reply_cstr(r, "type");
@@ -114,11 +125,28 @@ static void reply_key_specs(struct reply *r, const struct command *c)
     reply_map(r, 3);
     reply_cstr(r, "lastkey");
     /* key specs count the last key from the first one, or from the end */
-    reply_int(r, c->last_key < 0 ? c->last_key : c->last_key - c->first_key);
+    reply_int(r, last < 0 ? last : last - begin);
     reply_cstr(r, "keystep");
-    reply_int(r, c->key_step);
+    reply_int(r, step);
     reply_cstr(r, "limit");
     reply_int(r, 0);
+}
+
+static void reply_key_specs(struct reply *r, const struct command *c)
+{
+    if (c->first_key <= 0 || c->key_flags == NULL) {
+        reply_array(r, 0);
+        return;
+    }
+    if (c->key_flags2 == NULL) {
+        reply_array(r, 1);
+        reply_key_spec(r, c->key_flags, c->first_key, c->last_key, c->key_step);
+        return;
+    }
+    /* two roles: the first key, then the rest */
+    reply_array(r, 2);
+    reply_key_spec(r, c->key_flags, c->first_key, c->first_key, 1);
+    reply_key_spec(r, c->key_flags2, c->first_key + c->key_step, c->last_key, c->key_step);
 }
 
 static void reply_info(struct reply *r, const struct command *c, const struct command *parent)
@@ -190,8 +218,8 @@ struct walk {
     struct reply *r;
     size_t n;
     int mode;                   /* what the walk writes, see below */
-    const char *pattern;        /* LIST FILTERBY PATTERN */
-    const char *aclcat;         /* LIST FILTERBY ACLCAT, without '@' */
+    const struct slice *pattern;   /* LIST FILTERBY PATTERN (Redis's glob, any case) */
+    const char *aclcat;            /* LIST FILTERBY ACLCAT, without '@' */
 };
 
 enum { WALK_INFO, WALK_DOCS, WALK_LIST };
@@ -199,7 +227,8 @@ enum { WALK_INFO, WALK_DOCS, WALK_LIST };
 static bool list_match(const struct walk *w, const struct command *c,
                        const struct command *parent, const char *name)
 {
-    if (w->pattern != NULL && fnmatch(w->pattern, name, FNM_CASEFOLD) != 0)
+    if (w->pattern != NULL &&
+        !glob_match(w->pattern->p, w->pattern->len, name, strlen(name), true))
         return false;
     if (w->aclcat != NULL) {
         const char *cats[8];
@@ -241,43 +270,73 @@ static void walk_one(const struct command *c, void *ctx)
     }
 }
 
-static void command_getkeys(struct session *s, int argc, struct slice *argv)
+/* The row COMMAND GETKEYS[ANDFLAGS] <command> <args...> asks about (a
+ * subcommand's if it has them), or NULL after replying Redis's error. */
+static const struct command *getkeys_target(struct session *s, int targc, const struct slice *targv)
 {
     struct reply *r = &s->reply;
-    struct slice *targv = argv + 2;
-    int targc = argc - 2;
     const struct command *c = command_lookup(targv[0].p, targv[0].len);
-    if (c != NULL && c->subcommands != NULL && targc >= 2) {
+    if (c != NULL && c->subcommands != NULL && targc >= 2)
         c = command_lookup_sub(c, targv[1].p, targv[1].len);
-    }
     if (c == NULL) {
         reply_error(r, "ERR Invalid command specified");
-        return;
+        return NULL;
     }
     if (c->first_key <= 0) {
         reply_error(r, "ERR The command has no key arguments");
-        return;
+        return NULL;
     }
     if ((c->arity > 0 && c->arity != targc) || targc < -c->arity) {
         reply_error(r, "ERR Invalid number of arguments specified for command");
-        return;
+        return NULL;
     }
     int last = c->last_key < 0 ? targc + c->last_key : c->last_key;
-    int step = c->key_step > 0 ? c->key_step : 1;
     if (last >= targc || c->first_key >= targc) {
         reply_error(r, "ERR Invalid arguments specified for command");
-        return;
+        return NULL;
     }
+    return c;
+}
+
+static void getkeys(struct session *s, int argc, struct slice *argv, bool with_flags)
+{
+    struct reply *r = &s->reply;
+    const struct slice *targv = argv + 2;
+    int targc = argc - 2;
+    const struct command *c = getkeys_target(s, targc, targv);
+    if (c == NULL)
+        return;
+    int last = c->last_key < 0 ? targc + c->last_key : c->last_key;
+    int step = c->key_step > 0 ? c->key_step : 1;
+    const char *flags = c->key_flags;
+    if (c->key_flags_for != NULL)
+        flags = c->key_flags_for(targc, targv);
     size_t h = reply_defer(r);
     size_t n = 0;
     for (int i = c->first_key; i <= last; i += step) {
-        reply_bulk(r, targv[i].p, targv[i].len);
+        if (with_flags) {
+            reply_array(r, 2);
+            reply_bulk(r, targv[i].p, targv[i].len);
+            reply_flag_words(r, i > c->first_key && c->key_flags2 ? c->key_flags2 : flags);
+        } else {
+            reply_bulk(r, targv[i].p, targv[i].len);
+        }
         n++;
     }
     reply_defer_array(r, h, n);
 }
 
-static void command_help(struct reply *r)
+static void cmd_command_getkeys(struct session *s, int argc, struct slice *argv)
+{
+    getkeys(s, argc, argv, false);
+}
+
+static void cmd_command_getkeysandflags(struct session *s, int argc, struct slice *argv)
+{
+    getkeys(s, argc, argv, true);
+}
+
+static void cmd_command_help(struct session *s, int argc, struct slice *argv)
 {
     static const char *const lines[] = {
         "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -287,6 +346,8 @@ static void command_help(struct reply *r)
         "    Return the total number of commands.",
         "GETKEYS <full-command>",
         "    Return the keys from a full command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full command.",
         "INFO [<command-name> ...]",
         "    Return details about the given commands, or all when none is given.",
         "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
@@ -296,109 +357,121 @@ static void command_help(struct reply *r)
         "HELP",
         "    Print this help.",
     };
+    struct reply *r = &s->reply;
     size_t n = sizeof(lines) / sizeof(lines[0]);
     reply_array(r, n);
     for (size_t i = 0; i < n; i++)
         reply_status(r, lines[i]);
 }
 
-static bool sub_arity_ok(struct session *s, int argc, int arity, const char *sub)
+static void cmd_command_count(struct session *s, int argc, struct slice *argv)
 {
-    if ((arity > 0 && argc == arity) || (arity < 0 && argc >= -arity))
-        return true;
-    reply_errorf(&s->reply, "ERR wrong number of arguments for 'command|%s' command", sub);
-    return false;
+    reply_int(&s->reply, (long long)command_count());
 }
 
-void cmd_command(struct session *s, int argc, struct slice *argv)
+/* COMMAND INFO and DOCS: every command, or the names asked for. */
+static void info_or_docs(struct session *s, int argc, struct slice *argv, bool info)
 {
     struct reply *r = &s->reply;
-    struct walk w = {.r = r};
-
-    if (argc == 1) {
+    struct walk w = {.r = r, .mode = info ? WALK_INFO : WALK_DOCS};
+    if (argc == 2) {
         size_t h = reply_defer(r);
-        w.mode = WALK_INFO;
         command_foreach(walk_one, &w);
-        reply_defer_array(r, h, w.n);
+        if (info)
+            reply_defer_array(r, h, w.n);
+        else
+            reply_defer_map(r, h, w.n);
         return;
     }
-
-    const struct slice *sub = &argv[1];
-    if (slice_eq(sub, "count")) {
-        if (sub_arity_ok(s, argc, 2, "count"))
-            reply_int(r, (long long)command_count());
-    } else if (slice_eq(sub, "info") || slice_eq(sub, "docs")) {
-        bool info = slice_eq(sub, "info");
-        w.mode = info ? WALK_INFO : WALK_DOCS;
-        if (argc == 2) {
-            size_t h = reply_defer(r);
-            command_foreach(walk_one, &w);
-            if (info)
-                reply_defer_array(r, h, w.n);
+    if (info) {
+        /* one entry per name asked, null for unknown ones */
+        reply_array(r, (size_t)(argc - 2));
+        for (int i = 2; i < argc; i++) {
+            const struct command *parent;
+            const struct command *c = lookup_full(&argv[i], &parent);
+            if (c != NULL)
+                reply_info(r, c, parent);
             else
-                reply_defer_map(r, h, w.n);
-            return;
+                reply_null_array(r);
         }
-        if (info) {
-            /* one entry per name asked, null for unknown ones */
-            reply_array(r, (size_t)(argc - 2));
-            for (int i = 2; i < argc; i++) {
-                const struct command *parent;
-                const struct command *c = lookup_full(&argv[i], &parent);
-                if (c != NULL)
-                    reply_info(r, c, parent);
-                else
-                    reply_null_array(r);
-            }
+        return;
+    }
+    /* unknown names are left out of the map */
+    size_t h = reply_defer(r);
+    size_t n = 0;
+    for (int i = 2; i < argc; i++) {
+        const struct command *parent;
+        const struct command *c = lookup_full(&argv[i], &parent);
+        if (c == NULL)
+            continue;
+        reply_cstr(r, command_fullname(c));
+        reply_docs(r, c, parent);
+        n++;
+    }
+    reply_defer_map(r, h, n);
+}
+
+static void cmd_command_info(struct session *s, int argc, struct slice *argv)
+{
+    info_or_docs(s, argc, argv, true);
+}
+
+static void cmd_command_docs(struct session *s, int argc, struct slice *argv)
+{
+    info_or_docs(s, argc, argv, false);
+}
+
+static void cmd_command_list(struct session *s, int argc, struct slice *argv)
+{
+    struct reply *r = &s->reply;
+    struct walk w = {.r = r, .mode = WALK_LIST};
+    char aclcat[64];
+    if (argc == 5 && slice_eq(&argv[2], "filterby")) {
+        if (slice_eq(&argv[3], "pattern")) {
+            w.pattern = &argv[4];
+        } else if (slice_eq(&argv[3], "aclcat") && argv[4].len < sizeof(aclcat)) {
+            memcpy(aclcat, argv[4].p, argv[4].len);
+            aclcat[argv[4].len] = '\0';
+            w.aclcat = aclcat[0] == '@' ? aclcat + 1 : aclcat;
+        } else if (slice_eq(&argv[3], "module")) {
+            reply_array(r, 0);      /* no modules here */
+            return;
         } else {
-            /* unknown names are left out of the map */
-            size_t h = reply_defer(r);
-            size_t n = 0;
-            for (int i = 2; i < argc; i++) {
-                const struct command *parent;
-                const struct command *c = lookup_full(&argv[i], &parent);
-                if (c == NULL)
-                    continue;
-                reply_cstr(r, command_fullname(c));
-                reply_docs(r, c, parent);
-                n++;
-            }
-            reply_defer_map(r, h, n);
-        }
-    } else if (slice_eq(sub, "list")) {
-        if (!sub_arity_ok(s, argc, -2, "list"))
-            return;
-        char filter[FILTER_MAX_LEN];
-        if (argc == 5 && slice_eq(&argv[2], "filterby") && argv[4].len < sizeof(filter)) {
-            memcpy(filter, argv[4].p, argv[4].len);
-            filter[argv[4].len] = '\0';
-            if (slice_eq(&argv[3], "pattern")) {
-                w.pattern = filter;
-            } else if (slice_eq(&argv[3], "aclcat")) {
-                w.aclcat = filter[0] == '@' ? filter + 1 : filter;
-            } else if (slice_eq(&argv[3], "module")) {
-                reply_array(r, 0);      /* no modules here */
-                return;
-            } else {
-                reply_error(r, ERR_SYNTAX);
-                return;
-            }
-        } else if (argc != 2) {
             reply_error(r, ERR_SYNTAX);
             return;
         }
-        size_t h = reply_defer(r);
-        w.mode = WALK_LIST;
-        command_foreach(walk_one, &w);
-        reply_defer_array(r, h, w.n);
-    } else if (slice_eq(sub, "getkeys")) {
-        if (sub_arity_ok(s, argc, -4, "getkeys"))
-            command_getkeys(s, argc, argv);
-    } else if (slice_eq(sub, "help")) {
-        if (sub_arity_ok(s, argc, 2, "help"))
-            command_help(r);
-    } else {
-        int n = sub->len > 128 ? 128 : (int)sub->len;
-        reply_errorf(r, "ERR unknown subcommand '%.*s'. Try COMMAND HELP.", n, sub->p);
+    } else if (argc != 2) {
+        reply_error(r, ERR_SYNTAX);
+        return;
     }
+    size_t h = reply_defer(r);
+    command_foreach(walk_one, &w);
+    reply_defer_array(r, h, w.n);
 }
+
+/* COMMAND without a subcommand: every command's INFO entry. */
+void cmd_command(struct session *s, int argc, struct slice *argv)
+{
+    info_or_docs(s, 2, argv, true);
+}
+
+#define LS (CMD_LOADING | CMD_STALE)
+const struct command cmd_command_subs[] = {
+    {.name = "count", .arity = 2, .flags = LS, .proc = cmd_command_count,
+     .summary = "Get total number of Redis commands", .since = "2.8.13"},
+    {.name = "docs", .arity = -2, .flags = LS, .proc = cmd_command_docs,
+     .summary = "Get array of specific Redis command documentation", .since = "7.0.0"},
+    {.name = "getkeys", .arity = -4, .flags = LS, .proc = cmd_command_getkeys,
+     .summary = "Extract keys given a full Redis command", .since = "2.8.13"},
+    {.name = "getkeysandflags", .arity = -4, .flags = LS, .proc = cmd_command_getkeysandflags,
+     .summary = "Extract keys and access flags given a full Redis command", .since = "7.0.0"},
+    {.name = "help", .arity = 2, .flags = LS, .proc = cmd_command_help,
+     .summary = "Show helpful text about the different subcommands", .since = "5.0.0"},
+    {.name = "info", .arity = -2, .flags = LS, .proc = cmd_command_info,
+     .summary = "Get array of specific Redis command details, or all when no argument is given",
+     .since = "2.8.13"},
+    {.name = "list", .arity = -2, .flags = LS, .proc = cmd_command_list,
+     .summary = "Get an array of Redis command names", .since = "7.0.0"},
+    {.name = NULL},
+};
+#undef LS

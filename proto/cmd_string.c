@@ -575,3 +575,13 @@ void cmd_incrbyfloat(struct session *s, int argc, struct slice *argv)
     if (store_counter(s, key, old, buf, n))
         reply_bulk(&s->reply, buf, n);
 }
+
+/* SET's key flags (COMMAND GETKEYSANDFLAGS): it only overwrites, unless GET
+ * makes it read the old value first. */
+const char *cmd_set_key_flags(int argc, const struct slice *argv)
+{
+    for (int j = 3; j < argc; j++)
+        if (slice_eq(&argv[j], "get"))
+            return "RW access update";
+    return "OW update";
+}

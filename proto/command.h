@@ -151,6 +151,15 @@ struct command {
     const char *complexity;  /* for COMMAND DOCS, e.g. "O(1)"; may be NULL */
     int max_args;            /* most arguments, counting the name (with a negative
                               * arity: a range); 0 means no limit but arity's */
+    /* What the command does with its keys, in Redis 7.0's key-spec flags
+     * ("RW access update"), for COMMAND INFO and COMMAND GETKEYSANDFLAGS.
+     * With key_flags2 the keys have two roles: key_flags is the first key
+     * alone, key_flags2 the keys after it (COPY, RENAME, BITOP). */
+    const char *key_flags;
+    const char *key_flags2;
+    /* Rows flagged variable_flags: the flags the arguments choose (SET with
+     * or without GET, BITFIELD with only GETs); NULL: key_flags. */
+    const char *(*key_flags_for)(int argc, const struct slice *argv);
 };
 
 /*

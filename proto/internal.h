@@ -23,6 +23,10 @@ bool proto_check_value_len(struct session *s, uint64_t len);
 
 /* ---- cmd_command.c: COMMAND [COUNT|INFO|DOCS|LIST|GETKEYS] ---- */
 void cmd_command(struct session *s, int argc, struct slice *argv);
+extern const struct command cmd_command_subs[];   /* COUNT, DOCS, GETKEYS, ... */
+/* The key flags SET and BITFIELD's arguments choose (rows' key_flags_for). */
+const char *cmd_set_key_flags(int argc, const struct slice *argv);
+const char *cmd_bitfield_key_flags(int argc, const struct slice *argv);
 
 /* ---- cmd_misc.c: connection and server basics ---- */
 void cmd_ping(struct session *s, int argc, struct slice *argv);

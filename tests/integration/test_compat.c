@@ -1352,6 +1352,107 @@ static void test_qbuf_shrinks(void **state)
     free(big);
 }
 
+/* COMMAND GETKEYS and GETKEYSANDFLAGS for every command and subcommand both
+ * servers have, with 0 to 5 arguments (keyless commands, wrong counts and
+ * every key position included): compared byte for byte as a generated
+ * script. */
+static void test_getkeys(void **state)
+{
+    (void)state;
+    if (!need_redis())
+        return;
+    redisContext *hc = server_connect(&cd), *hr = server_connect(&rd);
+    redisReply *names = run(hc, "COMMAND LIST");
+    assert_int_equal(names->type, REDIS_REPLY_ARRAY);
+    size_t cap = names->elements * 12 + 16, n = 0;
+    char **lines = calloc(cap, sizeof *lines);
+    assert_non_null(lines);
+    static const char *const args[] = {"", " k1", " k1 k2", " k1 k2 k3", " k1 k2 k3 k4",
+                                       " k1 get k3 k4 k5"};
+    for (size_t i = 0; i < names->elements; i++) {
+        const char *name = names->element[i]->str;
+        redisReply *b = run(hr, "COMMAND INFO %s", name);
+        bool redis_has = b->elements == 1 && b->element[0]->type == REDIS_REPLY_ARRAY;
+        freeReplyObject(b);
+        if (!redis_has)
+            continue;
+        char spaced[128];
+        snprintf(spaced, sizeof spaced, "%s", name);
+        char *bar = strchr(spaced, '|');
+        if (bar != NULL)
+            *bar = ' ';
+        for (size_t a = 0; a < sizeof args / sizeof args[0]; a++) {
+            for (int f = 0; f < 2; f++) {
+                char line[256];
+                snprintf(line, sizeof line, "command %s %s%s", f ? "getkeysandflags" : "getkeys",
+                         spaced, args[a]);
+                lines[n] = strdup(line);
+                assert_non_null(lines[n++]);
+            }
+        }
+    }
+    assert_true(n < cap);
+    lines[n] = NULL;
+    int bad = run_script("getkeys", (const char *const *)lines);
+    print_message("  %zu requests compared\n", n);
+    for (size_t k = 0; k < n; k++)
+        free(lines[k]);
+    free(lines);
+    freeReplyObject(names);
+    redisFree(hc);
+    redisFree(hr);
+    assert_int_equal(bad, 0);
+}
+
+/* True if the array reply r holds the string name. */
+static bool reply_has(const redisReply *r, const char *name)
+{
+    for (size_t i = 0; i < r->elements; i++)
+        if (strcmp(r->element[i]->str, name) == 0)
+            return true;
+    return false;
+}
+
+/* COMMAND LIST FILTERBY PATTERN matches with Redis's glob, in any case:
+ * every command both servers have is in both answers or in neither (the
+ * order is the table's, which differs, and Redis has commands compactd
+ * does not, such as CLUSTER). */
+static void test_list_filterby(void **state)
+{
+    (void)state;
+    if (!need_redis())
+        return;
+    redisContext *hc = server_connect(&cd), *hr = server_connect(&rd);
+    redisReply *all_c = run(hc, "COMMAND LIST"), *all_r = run(hr, "COMMAND LIST");
+    static const char *const patterns[] = {"c*", "*|*", "[gs]et", "[^a-s]*", "OBJECT|?????",
+                                           "*\\|*", "m[!e]*", "get[a-z]", "*e?", "nomatch",
+                                           "[a-c]*|[h-j]*"};
+    int bad = 0, shared = 0;
+    for (size_t k = 0; k < sizeof patterns / sizeof patterns[0]; k++) {
+        redisReply *a = run(hc, "COMMAND LIST FILTERBY PATTERN %s", patterns[k]);
+        redisReply *b = run(hr, "COMMAND LIST FILTERBY PATTERN %s", patterns[k]);
+        for (size_t i = 0; i < all_c->elements; i++) {
+            const char *name = all_c->element[i]->str;
+            if (!reply_has(all_r, name))
+                continue;
+            shared++;
+            if (reply_has(a, name) != reply_has(b, name)) {
+                print_message("  pattern %s: %s matches on %s only\n", patterns[k], name,
+                              reply_has(a, name) ? "compactd" : "redis");
+                bad++;
+            }
+        }
+        freeReplyObject(a);
+        freeReplyObject(b);
+    }
+    assert_true(shared > 100);
+    assert_int_equal(bad, 0);
+    freeReplyObject(all_c);
+    freeReplyObject(all_r);
+    redisFree(hc);
+    redisFree(hr);
+}
+
 #define SCRIPT_TEST(name)                                          \
     static void test_##name(void **state)                          \
     {                                                              \
@@ -1384,6 +1485,8 @@ int main(void)
         cmocka_unit_test(test_info_fields),
         cmocka_unit_test(test_idletime),
         cmocka_unit_test(test_qbuf_shrinks),
+        cmocka_unit_test(test_getkeys),
+        cmocka_unit_test(test_list_filterby),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -64,20 +64,21 @@ static const struct command config_subs[] = {
 static const struct command rows[] = {
     {.name = "get", .arity = 2, .flags = CMD_READONLY | CMD_FAST, .first_key = 1,
      .last_key = 1, .key_step = 1, .proc = p_get, .summary = "Get the value of a key",
-     .group = "string", .since = "1.0.0"},
+     .group = "string", .since = "1.0.0", .key_flags = "RO access"},
     {.name = "set", .arity = -3, .flags = CMD_WRITE | CMD_DENYOOM, .first_key = 1,
      .last_key = 1, .key_step = 1, .proc = p_set, .summary = "Set a key",
-     .group = "string", .since = "1.0.0"},
+     .group = "string", .since = "1.0.0", .key_flags = "OW update"},
     {.name = "mset", .arity = -3, .flags = CMD_WRITE, .first_key = 1,
      .last_key = -1, .key_step = 2, .proc = p_set, .summary = "Set keys",
-     .group = "string", .since = "1.0.1"},
+     .group = "string", .since = "1.0.1", .key_flags = "OW update"},
     {.name = "ping", .arity = -1, .flags = CMD_FAST | CMD_NOAUTH, .proc = p_ping,
      .summary = "Ping", .group = "connection", .since = "1.0.0"},
     {.name = "config", .arity = -2, .flags = 0, .proc = p_config,
      .summary = "Config container", .group = "server", .since = "2.0.0",
      .subcommands = config_subs},
     {.name = "command", .arity = -1, .flags = CMD_LOADING | CMD_STALE, .proc = cmd_command,
-     .summary = "Get array of command details", .group = "server", .since = "2.8.13"},
+     .summary = "Get array of command details", .group = "server", .since = "2.8.13",
+     .subcommands = cmd_command_subs},
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
@@ -307,8 +308,9 @@ static void test_stats(void **state)
 
     struct stat_seen seen = {0};
     command_stats_foreach(collect, &seen);
-    /* 6 commands + 2 config subcommands, in registration order */
-    assert_int_equal(seen.n, 8);
+    /* 6 commands + 2 config subcommands + 7 command subcommands, in
+     * registration order */
+    assert_int_equal(seen.n, 15);
     assert_string_equal(seen.names[0], "get");
     assert_string_equal(seen.names[4], "config");
     assert_string_equal(seen.names[5], "config|get");
@@ -359,7 +361,7 @@ static void test_command_count_list(void **state)
     run(2, "COMMAND", "LIST");
     ptest_parse_reply(&S.reply, &n);
     assert_int_equal(n.type, '*');
-    assert_int_equal(n.nkids, 8);       /* 6 commands + config|get, config|help */
+    assert_int_equal(n.nkids, 15);      /* 6 commands + config|get, config|help, 7 command|* */
     assert_true(has_str(&n, "get"));
     assert_true(has_str(&n, "config|get"));
     assert_true(has_str(&n, "config|help"));
@@ -367,7 +369,7 @@ static void test_command_count_list(void **state)
 
     run(5, "command", "list", "filterby", "pattern", "c*");
     ptest_parse_reply(&S.reply, &n);
-    assert_int_equal(n.nkids, 4);       /* config, config|get, config|help, command */
+    assert_int_equal(n.nkids, 11);      /* config, config|get, config|help, command, command|* */
     assert_false(has_str(&n, "get"));
     ptest_node_free(&n);
 
@@ -559,12 +561,12 @@ static void test_ports(void **state)
     struct ptest_node n;
     run(2, "command", "list");
     ptest_parse_reply(&S.reply, &n);
-    assert_int_equal(n.nkids, 8);
+    assert_int_equal(n.nkids, 15);
     assert_false(has_str(&n, "stats"));
     ptest_node_free(&n);
     struct stat_seen seen = {0};
     command_stats_foreach(collect, &seen);
-    assert_int_equal(seen.n, 8);
+    assert_int_equal(seen.n, 15);
     for (int i = 0; i < seen.n; i++)
         assert_string_not_equal(seen.names[i], "stats");
 
