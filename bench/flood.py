@@ -15,7 +15,10 @@ for FLOOD_SECONDS the script measures:
   maxclients   CONFIG GET maxclients after start
 
 A second phase floods compactd's admin port (2,000 connections) and checks
-the data port still serves a new client and how PING fares.
+the data port still serves a new client and how PING fares; a third sends
+500 cross-protocol requests (an HTTP POST whose body is `SET pwned yes`,
+what a web page can make a browser send) and reports CPU, log bytes, PING
+latency meanwhile and whether the key was set.
 
 usage: bench/flood.py [compactd-binary ...]   (default build/daemon/compactd)
        env REDIS_SERVER (default redis-server), FLOOD_SECONDS (default 5)
@@ -149,6 +152,32 @@ def run(name, argv, port, log_path, admin_port=None):
                   flush=True)
             for s in flood:
                 s.close()
+        log0, cpu0 = os.path.getsize(log_path), cpu_seconds(p.pid)
+        t = time.monotonic()
+        post = (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+                b"Content-Length: 15\r\n\r\nSET pwned yes\r\n")
+        lat = []
+        for i in range(500):
+            s = connect(port)
+            s.sendall(post)
+            s.settimeout(0.02)   # a server that keeps the connection open answers nothing more
+            try:
+                while s.recv(4096):
+                    pass
+            except OSError:
+                pass
+            s.close()
+            if i % 5 == 0:
+                t0 = time.monotonic()
+                cmd(c, b"PING")
+                lat.append((time.monotonic() - t0) * 1000)
+        lat.sort()
+        pwned = cmd(c, b"EXISTS", b"pwned").strip()
+        print("%-22s 500 POSTs in %.1f s: cpu_s %6.2f  log_bytes %9d  ping_p50 %6.3f ms  "
+              "ping_p99 %7.3f ms  pwned set: %s" % (name, time.monotonic() - t,
+              cpu_seconds(p.pid) - cpu0, os.path.getsize(log_path) - log0,
+              lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+              "yes" if pwned == b":1" else "no"), flush=True)
         c.close()
     finally:
         p.terminate()
