@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "keyspace/keyspace.h"   /* KS_MAX_VAL_LEN bounds proto-max-bulk-len */
+
 /* Value types. INT and SIZE are stored as long long; SIZE accepts k/kb/m/mb/
  * g/gb suffixes (k = 1000, kb = 1024, as Redis does) and reads back in bytes.
  * ENUM is stored as the index into the row's word list. LIST is a
@@ -87,8 +89,10 @@ typedef char *cfg_LIST_t;
       "many milliseconds; 0 disables it")                                                      \
     X(requirepass, "requirepass", STRING, "", 0, 0, CFG_MUTABLE | CFG_SECRET, NULL,             \
       "Password clients must give with AUTH or HELLO; empty means none")                       \
-    X(proto_max_bulk_len, "proto-max-bulk-len", SIZE, "512mb", 1048576, CFG_LL_MAX,            \
-      CFG_MUTABLE, NULL, "Largest bulk string (key or value) a request may carry")            \
+    X(proto_max_bulk_len, "proto-max-bulk-len", SIZE, "512mb", 1048576, KS_MAX_VAL_LEN,        \
+      CFG_MUTABLE, NULL,                                                                       \
+      "Largest bulk string (key or value) a request may carry; at most 512mb, the largest "    \
+      "key or value the keyspace stores")                                                      \
     X(client_query_buffer_limit, "client-query-buffer-limit", SIZE, "1gb", 1048576,           \
       CFG_LL_MAX, CFG_MUTABLE, NULL,                                                           \
       "Largest unprocessed input kept per client; a client exceeding it is disconnected")      \

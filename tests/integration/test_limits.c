@@ -211,6 +211,13 @@ static void test_proto_max_bulk_len(void **state)
     start(args);
     redisContext *k = keeper_open();
 
+    /* Above what the keyspace stores (512mb) it cannot be set: a larger
+     * value would pass the parser only to fail with OOM. */
+    assert_reply_error(run(k, "CONFIG SET proto-max-bulk-len 513mb"),
+                       "ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len')");
+    assert_reply_status(run(k, "CONFIG SET proto-max-bulk-len 512mb"), "OK");
+    assert_reply_status(run(k, "CONFIG SET proto-max-bulk-len 1mb"), "OK");
+
     /* Exactly the limit is allowed. */
     size_t lim = 1024 * 1024;
     char *big = malloc(2 * lim);

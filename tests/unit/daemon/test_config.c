@@ -90,17 +90,21 @@ static void test_sizes(void **state)
         {"2048kb", 2097152},   {"1500k", 1500000},     {"3145728b", 3145728},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        assert_int_equal(apply1("proto-max-bulk-len", ok[i].in, err, sizeof err), CONFIG_OK);
-        assert_int_equal(cfg.proto_max_bulk_len, ok[i].want);
+        assert_int_equal(apply1("client-query-buffer-limit", ok[i].in, err, sizeof err), CONFIG_OK);
+        assert_int_equal(cfg.client_query_buffer_limit, ok[i].want);
     }
     static const char *bad[] = {"", "1zz", "-1", "mb", "1 mb", "1.5mb", "99999999999999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(apply1("proto-max-bulk-len", bad[i], err, sizeof err), CONFIG_EVALUE);
+        assert_int_equal(apply1("client-query-buffer-limit", bad[i], err, sizeof err), CONFIG_EVALUE);
         assert_non_null(strstr(err, "memory value"));
     }
     /* Below the minimum. */
-    assert_int_equal(apply1("proto-max-bulk-len", "1k", err, sizeof err), CONFIG_EVALUE);
+    assert_int_equal(apply1("client-query-buffer-limit", "1k", err, sizeof err), CONFIG_EVALUE);
     assert_non_null(strstr(err, "between 1048576 and"));
+    /* proto-max-bulk-len stops at what the keyspace stores */
+    assert_int_equal(apply1("proto-max-bulk-len", "512mb", err, sizeof err), CONFIG_OK);
+    assert_int_equal(apply1("proto-max-bulk-len", "513mb", err, sizeof err), CONFIG_EVALUE);
+    assert_non_null(strstr(err, "between 1048576 and 536870912"));
     /* arena-size must be a power of two. */
     assert_int_equal(apply1("arena-size", "3mb", err, sizeof err), CONFIG_EVALUE);
     assert_non_null(strstr(err, "power of two"));
