@@ -1719,7 +1719,7 @@ struct ks_evict_result ks_evict(size_t bytes_to_free, enum ks_evict_policy p)
 }
 
 /*
- * ---- compaction glue (notes/COMPACTION.md) ----
+ * ---- compaction glue (the mover is alloc/compact.c) ----
  *
  * alloc/ decides which arenas to evacuate and walks their live blocks;
  * evacuate() decides what each block means. An expired entry is deleted

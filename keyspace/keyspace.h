@@ -306,7 +306,7 @@ struct entry *ks_entry_of_block(void *block);
  */
 bool ks_repoint(struct entry *old, struct entry *moved);
 
-/* ---- compaction (issue 4 §3; see notes/COMPACTION.md) ---- */
+/* ---- compaction (the mover and its contract: alloc/alloc.h, alloc/compact.c) ---- */
 
 /*
  * Wrappers of alloc's compactor for the daemon (daemon -> keyspace ->

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench/memory/ttl.py: the TTL workload of issue 4 section 6.
+"""bench/memory/ttl.py: the TTL workload.
 
 A mix of persistent keys (written first) and keys with short TTLs (1-5 s,
 uniform, millisecond precision; whole seconds for memcached, whose protocol

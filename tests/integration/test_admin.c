@@ -1,5 +1,5 @@
 /*
- * test_admin: the admin port (issue 4 §4).
+ * test_admin: the admin port.
  *
  * One daemon with an admin port and compact-auto off (so that only the
  * test starts compaction runs) gets a fragmented keyspace: 60000 keys, two

@@ -1,5 +1,5 @@
 /*
- * test_dashboard: the HTTP side of the admin port's dashboard (issue 6 §4),
+ * test_dashboard: the HTTP side of the admin port's dashboard,
  * at the byte level; tests/clients/dashboard_test.js drives the page itself
  * in a browser.
  *

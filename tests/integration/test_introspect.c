@@ -1,5 +1,5 @@
 /*
- * test_introspect: the introspection commands operators use (issue 7 §4),
+ * test_introspect: the introspection commands operators use,
  * against a real daemon: INFO sections and their counters, SLOWLOG,
  * LATENCY, CLIENT LIST/KILL/PAUSE/REPLY, MONITOR and inline commands.
  *

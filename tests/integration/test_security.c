@@ -1,6 +1,6 @@
 /*
  * test_security: hostile clients and exhausted resources, each reproduced
- * as an attacker on the same host would (issue 11):
+ * as an attacker on the same host would:
  *
  *  - a browser's cross-protocol POST to the data port runs nothing, is
  *    closed, logged with the peer's address and counted;

@@ -2,7 +2,7 @@
  * Active expiry without reads: the arena sweep (default) and the index sweep
  * free expired entries that nobody looks up, including values too large for
  * an arena (left to the index sweep in arena mode), and the latency
- * experiment of issue 4 §1: how long after its expiry an entry's bytes are
+ * experiment: how long after its expiry an entry's bytes are
  * freed when the daemon calls ks_expire_cycle every 10 ms with a 1 ms budget.
  *
  * The experiment pins the keyspace clock and advances it 10 ms per call,

@@ -1,5 +1,5 @@
 /*
- * Lifetime segregation (issue 4 §2), measured: the same TTL workload with
+ * Lifetime segregation, measured: the same TTL workload with
  * ttl_bands on and off. Workload: 240000 keys inserted in random order,
  * a quarter persistent and the rest with TTLs of 5 s, 60 s and 600 s
  * (equal shares), values of 24, 100 and 400 bytes (equal shares, so three

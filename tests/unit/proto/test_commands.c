@@ -996,7 +996,7 @@ static void test_table(void **state)
 {
     /* every row is registered once; proto_setup is idempotent */
     size_t n = command_count();
-    assert_int_equal(n, 64);     /* COMMAND, MEMORY, the 46 data commands and issue 7's 16 */
+    assert_int_equal(n, 64);     /* COMMAND, MEMORY and 62 data commands */
     assert_int_equal(proto_setup(), 0);
     assert_int_equal(command_count(), n);
 
