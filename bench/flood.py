@@ -32,17 +32,11 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench", "memory"))
+from benchlib import free_port  # noqa: E402  (the memory benchmarks' helpers)
 FLOOD = 1100
 FD_LIMIT = 1024
 SECONDS = float(os.environ.get("FLOOD_SECONDS", "5"))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def cpu_seconds(pid):
