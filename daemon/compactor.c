@@ -89,9 +89,9 @@ static void finish(void)
 static bool step(uint64_t budget_us)
 {
     ks_clock_update_to(server_now_ms());   /* expired entries are dropped by the clock */
-    uint64_t t0 = server_mono_us();
+    uint64_t t0 = clock_mono_us();
     bool more = ks_compact_step(budget_us);
-    uint64_t took = server_mono_us() - t0;
+    uint64_t took = clock_mono_us() - t0;
     if (took > cst.max_step_us)
         cst.max_step_us = took;
     latency_add_sample("compaction", took / 1000);
@@ -109,12 +109,12 @@ static void schedule_step(uint64_t delay_us)
 static void on_step(evutil_socket_t fd, short what, void *arg)
 {
     uint64_t slice = (uint64_t)cfg.compact_slice_us;
-    uint64_t t0 = server_mono_us();
+    uint64_t t0 = clock_mono_us();
     if (!step(slice))
         return;
     /* Idle (100 - pct) / pct of the time worked, so the run's share of a
      * core stays at compact-cpu-pct. */
-    uint64_t took = server_mono_us() - t0;
+    uint64_t took = clock_mono_us() - t0;
     uint64_t pct = (uint64_t)cfg.compact_cpu_pct;
     schedule_step(pct >= 100 ? 0 : took * (100 - pct) / pct);
 }

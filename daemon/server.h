@@ -12,6 +12,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "alloc/clock.h"   /* clock_mono_us, the one monotonic clock */
+
 struct event_base;
 
 #define SERVER_OPS_SAMPLES 16
@@ -117,18 +119,11 @@ void server_stats_reset(void);
 /* Monotonic-ish wall clock in milliseconds (for ages and idle times). */
 int64_t server_now_ms(void);
 
-/* The monotonic clock in microseconds (for durations). */
-static inline uint64_t server_mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* Reads the monotonic clock into srv.clock_us (once per batch of input). */
 static inline uint64_t server_clock_read(void)
 {
-    srv.clock_us = server_mono_us();
+    srv.clock_us = clock_mono_us();
     return srv.clock_us;
 }
 /* Re-reads both clocks: the wall clock for the keyspace and the offset that

@@ -186,6 +186,7 @@
 #include "keyspace/keyspace.h"
 
 #include "alloc/alloc.h"
+#include "alloc/clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -414,12 +415,6 @@ static inline uint64_t entry_hash(const struct entry *e)
 
 /* ---- clocks ---- */
 
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void set_now(int64_t ms)
 {
@@ -1855,7 +1850,7 @@ static size_t index_sweep(uint64_t deadline)
     size_t deleted = 0;
     while (ks.old.slots) {
         deleted += migrate(4 * BATCH, true);
-        if (mono_us() >= deadline)
+        if (clock_mono_us() >= deadline)
             return deleted;
     }
 
@@ -1889,7 +1884,7 @@ static size_t index_sweep(uint64_t deadline)
                 ks.exp_pass_min = INT64_MAX;
             }
         }
-        if (mono_us() >= deadline)
+        if (clock_mono_us() >= deadline)
             break;
     }
     ks.exp_cursor = i;
@@ -1961,7 +1956,7 @@ static bool sweep_visit(void *block, void *vctx)
     c->visited++;
     if (++c->work >= 64) {
         c->work = 0;
-        if (mono_us() >= c->deadline) {
+        if (clock_mono_us() >= c->deadline) {
             c->stopped = (uintptr_t)block;
             return false;
         }
@@ -2102,7 +2097,7 @@ static size_t arena_sweep(uint64_t deadline)
         }
         ks.aw_base = base + 1;
         ks.aw_resume = 0;
-        if (mono_us() >= deadline)
+        if (clock_mono_us() >= deadline)
             break;
     }
     return c.deleted;
@@ -2123,13 +2118,13 @@ size_t ks_expire_cycle(uint64_t budget_us)
     bool arena_due = ks.sweep == KS_SWEEP_ARENAS && ks.now_ms >= ks.aw_floor;
     if (!index_due && !arena_due)
         return 0;
-    uint64_t deadline = mono_us() + budget_us;
+    uint64_t deadline = clock_mono_us() + budget_us;
     size_t deleted = 0;
     if (arena_due)
         deleted += arena_sweep(deadline);
     /* in arena mode the index sweep has only loose entries to look after,
      * and gets what the arenas left of the budget */
-    if (index_due && ks.expires > 0 && (ks.sweep == KS_SWEEP_INDEX || mono_us() < deadline))
+    if (index_due && ks.expires > 0 && (ks.sweep == KS_SWEEP_INDEX || clock_mono_us() < deadline))
         deleted += index_sweep(deadline);
     maybe_shrink();
     return deleted;
@@ -2150,10 +2145,10 @@ void ks_cron(uint64_t budget_us)
     maybe_shrink();
     if (!ks.old.slots)
         return;
-    uint64_t deadline = mono_us() + budget_us;
+    uint64_t deadline = clock_mono_us() + budget_us;
     do {
         migrate(4 * BATCH, true);
-    } while (ks.old.slots && mono_us() < deadline);
+    } while (ks.old.slots && clock_mono_us() < deadline);
 }
 
 /* ---- stats and verification ---- */

@@ -23,6 +23,8 @@
 #include "proto/command.h"
 #include "proto/multi.h"
 
+#include "alloc/clock.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,12 +377,6 @@ static void reject_unknown_sub(struct session *s, struct slice *argv)
                  slen, argv[1].p, parent);
 }
 
-static inline uint64_t now_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static command_observer observer;
 
@@ -399,7 +395,7 @@ void command_call(struct session *s, struct cmd_entry *e, int argc, struct slice
     uint64_t nested = s->tx.nested_errors;
     uint64_t t0 = s->now_us;
     proc(s, argc, argv);
-    uint64_t t1 = now_usec();
+    uint64_t t1 = clock_mono_us();
     s->now_us = t1;   /* EXEC's commands chain: each starts where the last ended */
     uint64_t usec = t1 > t0 ? t1 - t0 : 0;
     e->st.usec += usec;
@@ -456,7 +452,7 @@ void command_reject(struct session *s, const struct command *c, const char *err)
 
 const struct command *command_dispatch(struct session *s, int argc, struct slice *argv)
 {
-    return command_dispatch_at(s, argc, argv, now_usec());
+    return command_dispatch_at(s, argc, argv, clock_mono_us());
 }
 
 const struct command *command_dispatch_at(struct session *s, int argc, struct slice *argv,
