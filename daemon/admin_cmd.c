@@ -384,6 +384,14 @@ static void stats_text(struct text *t)
                 conn_admin_count(), (unsigned long long)srv.stats.admin_commands,
                 (unsigned long long)srv.stats.admin_error_replies,
                 (unsigned long long)srv.stats.admin_rejected);
+    /* the keyspace's compaction counters, from its rows (alloc's are above) */
+    struct ks_compact_stats kc;
+    ks_compact_stats(&kc);
+    text_printf(t, "# Compaction (keyspace)\r\n");
+#define X(field, kind, help) \
+    text_printf(t, "compaction_%s:%llu\r\n", #field, (unsigned long long)kc.field);
+    KS_COMPACT_METRICS(X)
+#undef X
 }
 
 static void a_stats(struct session *s, int argc, struct slice *argv)

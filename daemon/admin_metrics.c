@@ -90,6 +90,14 @@ static int route_metrics(const char *path, const char *query, struct admin_http_
 
     metric(b, "compactd_compaction_runs_total", "counter", "Compaction runs started.",
            (double)cst.runs);
+    struct ks_compact_stats kc;
+    ks_compact_stats(&kc);
+#define PROM_COUNTER "counter"
+#define PROM_GAUGE "gauge"
+#define X(field, kind, help) \
+    metric(b, "compactd_compaction_" #field "_total", PROM_##kind, help, (double)kc.field);
+    KS_COMPACT_METRICS(X)
+#undef X
     metric(b, "compactd_compaction_blocks_moved_total", "counter",
            "Entries moved by compaction.", (double)cst.total.blocks_moved);
     metric(b, "compactd_compaction_bytes_moved_total", "counter", "Bytes moved by compaction.",

@@ -328,13 +328,22 @@ void ks_compact_status(struct alloc_compact_status *st);
 bool ks_compact_wanted(const struct alloc_compact_opts *o);
 void ks_compact_abort(void);
 
-/* The keyspace's side of it, cumulative since setup. */
+/*
+ * What only the keyspace knows of compaction, cumulative since set-up, as
+ * metric rows X(field, KIND, "help") like alloc's (KIND COUNTER or GAUGE,
+ * never expanded here). Moves, their bytes (requested bytes, the one
+ * definition) and failed moves are alloc's counters: ks_compact_status's
+ * ALLOC_COMPACT_METRICS.
+ */
+#define KS_COMPACT_METRICS(X)                                                                   \
+    X(dropped, COUNTER,                                                                         \
+      "Expired entries the mover deleted instead of moving (also in expired_keys).")            \
+    X(strays, COUNTER,                                                                          \
+      "Blocks the mover visited that no index slot holds, left in place (should stay 0).")
+
+#define KS_METRIC_U64_(field, kind, help) uint64_t field;
 struct ks_compact_stats {
-    uint64_t moved;          /* entries moved */
-    uint64_t bytes_moved;    /* their block bytes */
-    uint64_t dropped;        /* expired entries deleted instead (also in expired_keys) */
-    uint64_t move_failures;  /* alloc_move returned NULL (a step stopped early) */
-    uint64_t strays;         /* blocks not in the index (should stay 0) */
+    KS_COMPACT_METRICS(KS_METRIC_U64_)
 };
 void ks_compact_stats(struct ks_compact_stats *st);
 

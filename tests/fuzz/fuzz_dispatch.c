@@ -165,9 +165,11 @@ static void compact_finish(void)
     ks_compact_stats(&cs);
     CHECK(cs.strays == 0);
 #ifdef FUZZ_DEBUG   /* to see what a seed exercises: -DFUZZ_DEBUG */
+    struct alloc_compact_status as;
+    ks_compact_status(&as);
     fprintf(stderr, "compaction: moved %llu, dropped %llu, move failures %llu\n",
-            (unsigned long long)cs.moved, (unsigned long long)cs.dropped,
-            (unsigned long long)cs.move_failures);
+            (unsigned long long)as.total.blocks_moved, (unsigned long long)cs.dropped,
+            (unsigned long long)as.total.move_failures);
 #endif
 }
 

@@ -472,7 +472,8 @@ static void test_metrics(void **state)
         "compactd_compaction_arenas_released_total", "compactd_expired_keys_total",
         "compactd_evicted_keys_total", "compactd_commands_processed_total",
         "compactd_admin_connections", "compactd_admin_commands_total",
-        "compactd_admin_error_replies_total",
+        "compactd_admin_error_replies_total", "compactd_compaction_dropped_total",
+        "compactd_compaction_strays_total",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char help[128];
@@ -496,6 +497,7 @@ static void test_metrics(void **state)
     assert_int_equal((long long)metric_value(body, "compactd_admin_connections"), 1);
     assert_true(metric_value(body, "compactd_admin_error_replies_total") >= 14);
     assert_true(metric_value(body, "compactd_compaction_runs_total") >= 2);
+    assert_int_equal((long long)metric_value(body, "compactd_compaction_strays_total"), 0);
     assert_true(metric_value(body, "compactd_mapped_bytes") >= metric_value(body, "compactd_live_bytes"));
     free(resp);
 
