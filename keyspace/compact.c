@@ -57,6 +57,8 @@ bool ks_compact_step(uint64_t budget_us)
         return false;
     bool more = alloc_compact_step(budget_us, evacuate, NULL);
     maybe_shrink();
+    if (!more)
+        KS_VERIFY("at the end of a compaction run");
     return more;
 }
 

@@ -378,4 +378,6 @@ void ks_cron(uint64_t budget_us)
     do {
         migrate(4 * BATCH, true);
     } while (ks.old.slots && clock_mono_us() < deadline);
+    if (!ks.old.slots)
+        KS_VERIFY("when the cron finished a resize");
 }

@@ -36,6 +36,23 @@
 #define KS_ASSERT(cond) ((void)0)
 #endif
 
+/* The expensive tier (CD_ASSERT_LEVEL 2: Debug and sanitizer builds): the
+ * whole of ks_verify, aborting if an invariant is broken, at the boundaries
+ * where every invariant holds and whose rate is bounded: set-up, FLUSHALL,
+ * the end of a compaction run and of an index resize. Never per command
+ * (it walks every entry), as alloc's A_VERIFY. */
+#if defined(CD_ASSERT_LEVEL) && CD_ASSERT_LEVEL >= 2
+#define KS_VERIFY(where)                                                             \
+    do {                                                                             \
+        if (!ks_verify()) {                                                          \
+            fprintf(stderr, "keyspace: ks_verify failed %s\n", where);               \
+            abort();                                                                 \
+        }                                                                            \
+    } while (0)
+#else
+#define KS_VERIFY(where) ((void)0)
+#endif
+
 /* ---- entry ---- */
 
 struct entry {

@@ -171,6 +171,7 @@ int ks_setup(const struct ks_options *opt)
     expiry_pass_restart();
     arena_sweep_reset();
     ks.ready = true;
+    KS_VERIFY("after ks_setup");
     return 0;
 }
 
@@ -220,6 +221,7 @@ void ks_flush(void)
     expiry_pass_restart();
     arena_sweep_reset();
     ks.pool_n = 0;
+    KS_VERIFY("after ks_flush");
 }
 
 void ks_test_fault_hooks(ks_block_alloc_fn block_alloc, ks_index_alloc_ok_fn index_alloc_ok)
