@@ -21,11 +21,14 @@
 #include "daemon/log.h"
 #include "daemon/server.h"
 
+#include "alloc/list.h"
+
 #define QBUF_MIN      (16u * 1024)       /* read at least this much per read() */
 #define QBUF_KEEP     (64u * 1024)       /* larger empty buffers are freed after a batch */
 #define QBUF_IDLE_MS  2000               /* empty buffers of idle clients are freed */
 
-static struct conn *conn_head, *conn_tail;
+static struct conn *conn_head, *conn_tail;   /* oldest first */
+LIST_DEFINE(conn_list, struct conn, prev, next)
 static size_t nconns;      /* connections of client ports */
 static size_t nadmin;      /* connections of operator ports (the admin port) */
 static uint64_t next_id = 1;
@@ -279,12 +282,7 @@ void conn_accept(int fd, bool is_unix, const struct conn_port *port, const char 
     event_assign(&c->wev, srv.base, fd, EV_WRITE | EV_PERSIST, conn_on_write, c);
     reading_on(c);
 
-    c->prev = conn_tail;
-    if (conn_tail)
-        conn_tail->next = c;
-    else
-        conn_head = c;
-    conn_tail = c;
+    conn_list_append(&conn_head, &conn_tail, c);
     if (port->clients)
         nconns++;
     else
@@ -300,14 +298,7 @@ static void conn_free(struct conn *c)
         c->writing = false;
     }
     close(c->fd);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        conn_head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        conn_tail = c->prev;
+    conn_list_unlink(&conn_head, &conn_tail, c);
     if (c->port->clients)
         nconns--;
     else
