@@ -168,6 +168,48 @@ static void test_admin_secrets_not_on_data_port(void **state)
     server_stop(&srv);
 }
 
+/* The admin password also changes through the file and SIGHUP, and the
+ * reload's log line hides both values. */
+static void test_admin_password_reload(void **state)
+{
+    (void)state;
+    NEED_COMPACTD();
+    char path[600];
+    snprintf(path, sizeof path, "%s/test_security-%d.conf", harness_log_dir(), (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("admin-password first-pw\n", f);
+    fclose(f);
+    struct server srv;
+    char aport_s[16];
+    int aport = free_admin_port(aport_s, sizeof aport_s);
+    const char *args[] = {"--admin-port", aport_s, NULL};
+    server_start_conf(&srv, path, args);
+    redisContext *a = server_connect_port(&srv, aport);
+    assert_reply_status(run(a, "AUTH first-pw"), "OK");
+    redisFree(a);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("admin-password second-pw\n", f);
+    fclose(f);
+    assert_int_equal(kill(srv.pid, SIGHUP), 0);
+    bool changed = false;
+    for (int64_t t0 = harness_now_ms(); !changed && harness_now_ms() - t0 < 5000;) {
+        harness_sleep_ms(50);
+        a = server_connect_port(&srv, aport);
+        redisReply *r = run(a, "AUTH second-pw");
+        changed = r->type == REDIS_REPLY_STATUS;
+        freeReplyObject(r);
+        redisFree(a);
+    }
+    assert_true(changed);
+    assert_true(server_log_contains(&srv, "admin-password changed from '(hidden)' to '(hidden)'"));
+    assert_false(server_log_contains(&srv, "second-pw"));
+    assert_false(server_log_contains(&srv, "first-pw"));
+    server_stop(&srv);
+    unlink(path);
+}
+
 /* ---- 3. file descriptors ------------------------------------------------ */
 
 #define FD_LIMIT 1024
@@ -381,6 +423,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cross_protocol_post),
         cmocka_unit_test(test_admin_secrets_not_on_data_port),
+        cmocka_unit_test(test_admin_password_reload),
         cmocka_unit_test(test_fd_limit),
         cmocka_unit_test(test_admin_flood),
         cmocka_unit_test(test_duplicate_host),
