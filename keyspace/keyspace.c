@@ -81,8 +81,6 @@ static inline void ent_set_expire_field(struct entry *e, int64_t t)
     memcpy((char *)e + sizeof(struct entry) + ((e->flags & EF_LONGKEY) ? 4 : 0), &t, 8);
 }
 
-struct ks_state ks;
-
 /* ---- setup ---- */
 
 void ks_options_default(struct ks_options *opt)
