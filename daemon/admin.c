@@ -73,14 +73,9 @@ static const struct conn_port admin_conn_port = {
     .listen_note = " (admin port: admin commands; HTTP: dashboard at GET /, GET /metrics)",
 };
 
-static bool host_is_loopback(const char *h)
-{
-    return strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 || strcmp(h, "localhost") == 0;
-}
-
 bool admin_config_check(char *err, size_t errlen)
 {
-    if (cfg.admin_port == 0 || host_is_loopback(cfg.admin_bind) || cfg.admin_password[0] != '\0')
+    if (cfg.admin_port == 0 || conn_host_is_loopback(cfg.admin_bind, strlen(cfg.admin_bind)) || cfg.admin_password[0] != '\0')
         return true;
     snprintf(err, errlen,
              "admin-bind %s is not a loopback address: set admin-password (or bind the "

@@ -242,28 +242,6 @@ static bool origin_is_host(const char *o, size_t ol, const char *host, size_t hl
     return ol - off == hl && strncasecmp(sep + 3, host, hl) == 0;
 }
 
-/* Whether s (length n) is a dotted-quad in 127.0.0.0/8: digits only, so a
- * DNS name such as "127.example.com" does not pass. */
-static bool ipv4_loopback(const char *s, size_t n)
-{
-    if (n < 7 || n > 15 || memcmp(s, "127.", 4) != 0)
-        return false;
-    int dots = 0, digits = 0;
-    for (size_t i = 4; i < n; i++) {
-        if (s[i] == '.') {
-            if (digits == 0)
-                return false;
-            dots++;
-            digits = 0;
-        } else if (s[i] >= '0' && s[i] <= '9' && digits < 3) {
-            digits++;
-        } else {
-            return false;
-        }
-    }
-    return dots == 2 && digits > 0;
-}
-
 /*
  * Whether a Host header value names this server in a way a DNS-rebinding
  * page cannot produce: a loopback name or address, or the admin-bind
@@ -296,8 +274,7 @@ static bool http_host_ok(const char *h, size_t n)
     }
     if (nl == 0)
         return false;
-    if ((nl == 9 && strncasecmp(name, "localhost", 9) == 0) ||
-        (nl == 5 && memcmp(name, "[::1]", 5) == 0) || ipv4_loopback(name, nl))
+    if (conn_host_is_loopback(name, nl))
         return true;
     /* the admin-bind address: "::1"-style binds appear bracketed in Host */
     size_t bl = strlen(cfg.admin_bind);
@@ -313,8 +290,7 @@ static bool http_host_ok(const char *h, size_t n)
  * Host can only come from this machine then). */
 static bool bind_is_loopback(void)
 {
-    const char *b = cfg.admin_bind;
-    return ipv4_loopback(b, strlen(b)) || strcmp(b, "::1") == 0 || strcmp(b, "localhost") == 0;
+    return conn_host_is_loopback(cfg.admin_bind, strlen(cfg.admin_bind));
 }
 
 size_t admin_http(struct conn *c, const char *buf, size_t len)

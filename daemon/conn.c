@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sysexits.h>
@@ -164,11 +165,46 @@ static bool obl_check(struct conn *c, int64_t now_ms)
     return false;
 }
 
-/* True for 127.0.0.0/8, ::1 and IPv4-mapped loopback ("ip:port" forms). */
+/* Whether s (length n) is a dotted-quad in 127.0.0.0/8: digits only, so a
+ * DNS name such as "127.example.com" does not pass. */
+static bool ipv4_loopback(const char *s, size_t n)
+{
+    if (n < 7 || n > 15 || memcmp(s, "127.", 4) != 0)
+        return false;
+    int dots = 0, digits = 0;
+    for (size_t i = 4; i < n; i++) {
+        if (s[i] == '.') {
+            if (digits == 0)
+                return false;
+            dots++;
+            digits = 0;
+        } else if (s[i] >= '0' && s[i] <= '9' && digits < 3) {
+            digits++;
+        } else {
+            return false;
+        }
+    }
+    return dots == 2 && digits > 0;
+}
+
+bool conn_host_is_loopback(const char *s, size_t n)
+{
+    if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+        s++;
+        n -= 2;
+    }
+    if (n > 7 && strncasecmp(s, "::ffff:", 7) == 0)
+        return ipv4_loopback(s + 7, n - 7);
+    return (n == 9 && strncasecmp(s, "localhost", 9) == 0) || (n == 3 && memcmp(s, "::1", 3) == 0) ||
+           ipv4_loopback(s, n);
+}
+
+/* A peer's "ip:port" (IPv6 as "[ip]:port") is loopback. */
 static bool addr_is_loopback(const char *addr)
 {
-    return strncmp(addr, "127.", 4) == 0 || strncmp(addr, "[::1]:", 6) == 0 ||
-           strncmp(addr, "[::ffff:127.", 12) == 0;
+    const char *colon = strrchr(addr, ':');
+    size_t n = colon != NULL ? (size_t)(colon - addr) : strlen(addr);
+    return conn_host_is_loopback(addr, n);
 }
 
 /* Redis's refusal for protected mode, as clients know it. */
