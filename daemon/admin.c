@@ -75,7 +75,8 @@ static const struct conn_port admin_conn_port = {
 
 bool admin_config_check(char *err, size_t errlen)
 {
-    if (cfg.admin_port == 0 || conn_host_is_loopback(cfg.admin_bind, strlen(cfg.admin_bind)) || cfg.admin_password[0] != '\0')
+    if (cfg.admin_port == 0 || cfg.admin_password[0] != '\0' ||
+        conn_host_is_loopback(cfg.admin_bind, strlen(cfg.admin_bind)))
         return true;
     snprintf(err, errlen,
              "admin-bind %s is not a loopback address: set admin-password (or bind the "

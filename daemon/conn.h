@@ -165,13 +165,13 @@ void conn_resume_held(void);
 /* Bytes the clients' query and output buffers hold (INFO mem_clients_normal). */
 size_t conn_buffer_bytes(void);
 /* Largest query/output buffers now, for INFO clients. */
+void conn_buffer_peaks(size_t *qbuf_max, size_t *obuf_max);
+
 /* Whether host s (length n, not NUL-terminated) names this machine's
  * loopback: "localhost", ::1, a dotted quad in 127.0.0.0/8 or its
  * IPv4-mapped ::ffff: form, each bare or in brackets. The one test behind
  * protected mode, admin-bind's check and the admin HTTP Host check. */
 bool conn_host_is_loopback(const char *s, size_t n);
-
-void conn_buffer_peaks(size_t *qbuf_max, size_t *obuf_max);
 
 static inline struct conn *conn_of(struct session *s)
 {
