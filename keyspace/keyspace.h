@@ -378,3 +378,96 @@ size_t ks_pinners(size_t n, ks_pinner_fn fn, void *ctx);
 typedef void *(*ks_block_alloc_fn)(size_t size, unsigned band);
 typedef bool (*ks_index_alloc_ok_fn)(size_t bytes);
 void ks_test_fault_hooks(ks_block_alloc_fn block_alloc, ks_index_alloc_ok_fn index_alloc_ok);
+
+/* ---- census: who holds the memory (keyspace/census.c) ---- */
+
+/*
+ * An incremental census of the keyspace by key prefix. ks_census_start
+ * begins one; ks_census_step does about budget_us of it (the daemon's cron
+ * calls it in slices of at most 1 ms; 0 walks one index bucket, for tests)
+ * and returns true while unfinished.
+ * Every key present for the whole walk is counted exactly once, across
+ * index resizes, compaction moves, expiry and writes: the walk goes through
+ * the reversed-hash space in order, whatever the table sizes of the moment
+ * (see census.c). Keys written or deleted during the walk are counted once
+ * or not at all. The census holds no entry pointer between steps.
+ *
+ * A key's group is its prefix up to (not including) its depth-th delimiter;
+ * a key with fewer delimiters is grouped by the prefix up to its last one,
+ * a key without one in the empty group "". Prefixes longer than
+ * KS_CENSUS_PREFIX_MAX bytes are cut there. The walk keeps at most
+ * KS_CENSUS_GROUPS(top) groups: when a new prefix finds the table full, the
+ * smallest (by bytes) of a few sampled groups is folded into "other", so a
+ * group's figures are exact when there are no more distinct prefixes than
+ * that, and otherwise count its keys since it last entered the table
+ * (totals stay exact). Memory is bounded by top, not by the key count.
+ *
+ * At most two completed censuses are kept (the latest and the one before),
+ * so the latest reports each group's change in keys and bytes since then.
+ */
+#define KS_CENSUS_PREFIX_MAX 64
+#define KS_CENSUS_DEPTH_MAX 16
+#define KS_CENSUS_TOP_MAX 1000
+#define KS_CENSUS_GROUPS(top) ((top) * 4 < 256 ? 256 : (top) * 4)
+/* TTL buckets: none, < 1 min, < 1 h, < 1 day, longer. */
+#define KS_CENSUS_TTLS 5
+/* Value sizes: <= 16, 64, 256, 1 KiB, 4 KiB, 16 KiB, 64 KiB bytes, larger. */
+#define KS_CENSUS_SIZES 8
+/* Idle time since the last write or read (the entry's 16-bit access clock,
+ * ~1 s ticks wrapping at ~18 h): < 1 min, < 1 h, longer, unknown (an LFU
+ * policy holds a counter there instead). */
+#define KS_CENSUS_AGES 4
+/* alloc's ALLOC_BANDS (census.c checks), without including alloc.h here. */
+#define KS_CENSUS_BANDS 8
+
+struct ks_census_opts {
+    char delim;       /* default ':' */
+    unsigned depth;   /* 1..KS_CENSUS_DEPTH_MAX, default 1 */
+    unsigned top;     /* 1..KS_CENSUS_TOP_MAX, default 50 */
+};
+
+struct ks_census_group {
+    char prefix[KS_CENSUS_PREFIX_MAX + 1];  /* NUL-terminated; may hold other NULs: use plen */
+    size_t plen;
+    bool other;              /* the "other" row: every group not in the top */
+    uint64_t keys, bytes;    /* bytes: entry_footprint, as MEMORY USAGE */
+    uint64_t ttl[KS_CENSUS_TTLS];
+    uint64_t sizes[KS_CENSUS_SIZES];
+    uint64_t age[KS_CENSUS_AGES];
+    uint64_t pinned_keys;    /* keys in arenas under half full */
+    uint64_t pinned_arenas;  /* distinct such arenas holding the group's keys */
+    int64_t keys_delta, bytes_delta;  /* since the previous census (0 without one) */
+};
+
+/* A total per size class (class alloc_class_count() = large blocks) or band. */
+struct ks_census_total {
+    uint64_t keys, bytes;
+};
+
+struct ks_census_report {
+    bool running;            /* a walk is under way */
+    bool complete;           /* the fields below describe a finished census */
+    bool has_prev;           /* the deltas compare with a previous census */
+    struct ks_census_opts opts;
+    int64_t started_ms, finished_ms;   /* the walk in progress or the report's */
+    double progress;         /* 0..1 of the walk in progress */
+    uint64_t keys, bytes;
+    size_t ngroups;          /* top groups by bytes, then "other" if it is not empty */
+    const struct ks_census_group *groups;
+    size_t nclasses;         /* alloc_class_count() + 1 */
+    const struct ks_census_total *classes;
+    struct ks_census_total bands[KS_CENSUS_BANDS];  /* per lifetime band */
+    size_t memory;           /* bytes the census itself holds */
+};
+
+void ks_census_opts_default(struct ks_census_opts *o);
+/* Returns 0, EBUSY while a census runs, or EINVAL for options out of range. */
+int ks_census_start(const struct ks_census_opts *o);
+bool ks_census_step(uint64_t budget_us);
+void ks_census_abort(void);
+bool ks_census_running(void);
+/* The latest completed census (complete false if none), with running and
+ * progress of any walk under way. Valid until the next census call. */
+void ks_census_report(struct ks_census_report *r);
+/* Frees everything the census holds (ks_teardown calls it). */
+void ks_census_reset(void);
