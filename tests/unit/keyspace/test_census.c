@@ -341,6 +341,51 @@ static void test_resize_only(void **state)
     kstest_teardown(NULL);
 }
 
+/* The index shrinks to a coarser table while the walk is inside one of the
+ * coarse buckets: the keys of that bucket already counted (reversed hash
+ * below the position) must not be counted again. The walk stops after k
+ * fine buckets for every k up to 64, so most stops fall inside a coarse
+ * bucket of 8 or more fine ones. */
+static void test_shrink_mid_bucket(void **state)
+{
+    (void)state;
+    for (unsigned k = 1; k <= 64; k++) {
+        struct ks_options ko;
+        ks_options_default(&ko);
+        ko.initial_power = 4;
+        kstest_setup(NULL, &ko);
+        ks_clock_set(T0);
+        char key[32];
+        for (unsigned i = 0; i < 200; i++) {
+            size_t kl = (size_t)snprintf(key, sizeof key, "a:%u", i);
+            assert_int_equal(ks_set(key, kl, val, 8, KS_NO_EXPIRE), KS_OK);
+        }
+        for (unsigned i = 0; i < 4000; i++) {
+            size_t kl = (size_t)snprintf(key, sizeof key, "b:%u", i);
+            assert_int_equal(ks_set(key, kl, val, 8, KS_NO_EXPIRE), KS_OK);
+        }
+        struct ks_census_opts o;
+        ks_census_opts_default(&o);
+        assert_int_equal(ks_census_start(&o), 0);
+        for (unsigned s = 0; s < k; s++)
+            assert_true(ks_census_step(0));
+        for (unsigned i = 0; i < 4000; i++) {
+            size_t kl = (size_t)snprintf(key, sizeof key, "b:%u", i);
+            assert_true(ks_del(key, kl));
+        }
+        for (int i = 0; i < 100; i++)   /* start the shrink and finish it */
+            ks_cron(1000);
+        while (ks_census_step(0))
+            ;
+        struct ks_census_report r;
+        ks_census_report(&r);
+        const struct ks_census_group *a = find_group(&r, "a");
+        assert_non_null(a);
+        assert_int_equal(a->keys, 200);   /* "b" keys counted before the deletes count too */
+        kstest_teardown(NULL);
+    }
+}
+
 /* top N, "other", more prefixes than the table holds, and the diff. */
 static void test_top_other_diff(void **state)
 {
@@ -443,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_exact_static),
         cmocka_unit_test(test_churn),
         cmocka_unit_test(test_resize_only),
+        cmocka_unit_test(test_shrink_mid_bucket),
         cmocka_unit_test(test_top_other_diff),
         cmocka_unit_test(test_bad_options),
     };
