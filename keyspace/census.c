@@ -24,7 +24,10 @@
  * backward-shift deletion; when it is full, the smallest of a few sampled
  * groups is folded into "other" to make room. The end of the walk sorts
  * the groups by bytes, keeps the top ones and folds the rest into "other".
- * Pinned arenas: an entry pins when its arena is under half full; a
+ * Pinned arenas: an entry pins when its arena is under half full and its
+ * size class had something a compaction could return when the walk began
+ * (a class's only, partly filled arena keeps nothing from the OS that
+ * moving entries could give back); a
  * bounded set of (arena, group) pairs counts each arena once per group
  * (when the set is full, further pairs are counted without the check: an
  * overcount, never an undercount).
@@ -62,6 +65,7 @@ static struct {
     size_t npairs;
     size_t nclasses;
     struct ks_census_total *classes;
+    bool *reclaimable;           /* per class, at the start of the walk */
     struct ks_census_total bands[ALLOC_BANDS];
     struct census_result last, prev;
 } cs;
@@ -86,6 +90,8 @@ static void walk_free(void)
     free(cs.gidx);
     free(cs.pairs);
     free(cs.classes);
+    free(cs.reclaimable);
+    cs.reclaimable = NULL;
     cs.g = NULL;
     cs.gidx = NULL;
     cs.pairs = NULL;
@@ -127,10 +133,13 @@ int ks_census_start(const struct ks_census_opts *o)
     cs.gidx = calloc(slots, sizeof(*cs.gidx));
     cs.pairs = calloc(PAIRS_CAP, sizeof(*cs.pairs));
     cs.classes = calloc(cs.nclasses, sizeof(*cs.classes));
-    if (!cs.g || !cs.gidx || !cs.pairs || !cs.classes) {
+    cs.reclaimable = calloc(cs.nclasses, sizeof(*cs.reclaimable));
+    if (!cs.g || !cs.gidx || !cs.pairs || !cs.classes || !cs.reclaimable) {
         walk_free();
         return ENOMEM;
     }
+    for (size_t c = 0; c + 1 < cs.nclasses; c++)
+        cs.reclaimable[c] = alloc_compact_reclaimable((int)c) > 0;
     cs.g[cs.gcap].other = true;
     memcpy(cs.g[cs.gcap].prefix, "other", 6);
     cs.g[cs.gcap].plen = 5;
@@ -321,7 +330,7 @@ static void count_entry(struct entry *e)
             struct alloc_arena_info ai;
             alloc_arena_info(a, &ai);
             cls = ai.cls < cs.nclasses - 1 ? ai.cls : cs.nclasses - 1;
-            if (ai.live * 2 < ai.slots) {
+            if (ai.live * 2 < ai.slots && cs.reclaimable[cls]) {
                 g->pinned_keys++;
                 if (pair_new(ai.base, gi))
                     g->pinned_arenas++;
@@ -459,7 +468,8 @@ void ks_census_report(struct ks_census_report *r)
     size_t mem = sizeof(cs);
     if (cs.running)
         mem += (cs.gcap + 1) * sizeof(*cs.g) + (cs.gmask + 1) * sizeof(*cs.gidx) +
-               PAIRS_CAP * sizeof(*cs.pairs) + cs.nclasses * sizeof(*cs.classes);
+               PAIRS_CAP * sizeof(*cs.pairs) +
+               cs.nclasses * (sizeof(*cs.classes) + sizeof(*cs.reclaimable));
     const struct census_result *rs[2] = {&cs.last, &cs.prev};
     for (int i = 0; i < 2; i++)
         mem += rs[i]->ngroups * sizeof(*rs[i]->groups) + rs[i]->nclasses * sizeof(*rs[i]->classes);

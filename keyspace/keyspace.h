@@ -434,7 +434,8 @@ struct ks_census_group {
     uint64_t ttl[KS_CENSUS_TTLS];
     uint64_t sizes[KS_CENSUS_SIZES];
     uint64_t age[KS_CENSUS_AGES];
-    uint64_t pinned_keys;    /* keys in arenas under half full */
+    uint64_t pinned_keys;    /* keys in arenas under half full, of a size class a
+                              * compaction could shrink when the walk began */
     uint64_t pinned_arenas;  /* distinct such arenas holding the group's keys */
     int64_t keys_delta, bytes_delta;  /* since the previous census (0 without one) */
 };

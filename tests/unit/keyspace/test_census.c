@@ -386,6 +386,83 @@ static void test_shrink_mid_bucket(void **state)
     }
 }
 
+/* Pinning against the arenas themselves: "keep" keys share a size class
+ * with "drop" keys, three of four of which are deleted, so that class's
+ * arenas are sparse and a compaction could shrink it; "dense" keys fill
+ * another class, whose arenas (the last, partly filled one included) pin
+ * nothing because moving them would return nothing. */
+static void test_pinned(void **state)
+{
+    (void)state;
+    struct alloc_options ao;
+    alloc_options_default(&ao);
+    ao.arena_size = ALLOC_ARENA_MIN;
+    kstest_setup(&ao, NULL);
+    ks_clock_set(T0);
+    char key[32];
+    for (unsigned i = 0; i < 4000; i++) {
+        size_t kl = (size_t)snprintf(key, sizeof key, "%s:%06u", i % 4 ? "drop" : "keep", i);
+        assert_int_equal(ks_set(key, kl, val, 100, KS_NO_EXPIRE), KS_OK);
+    }
+    for (unsigned i = 0; i < 136; i++) {   /* 1400-byte values: 42 slots an arena */
+        size_t kl = (size_t)snprintf(key, sizeof key, "dense:%04u", i);
+        assert_int_equal(ks_set(key, kl, val, 1400, KS_NO_EXPIRE), KS_OK);
+    }
+    for (unsigned i = 0; i < 4000; i++) {
+        size_t kl = (size_t)snprintf(key, sizeof key, "drop:%06u", i);
+        if (i % 4)
+            assert_true(ks_del(key, kl));
+    }
+    /* the model: the sparse arenas of keep's class, from the allocator */
+    struct entry *e = ks_peek("keep:000000", 11);
+    assert_non_null(e);
+    struct alloc_arena_info ki;
+    alloc_arena_info(alloc_arena_of(e), &ki);
+    assert_true(alloc_compact_reclaimable((int)ki.cls) > 0);
+    size_t n = alloc_arena_list((int)ki.cls, NULL, 0);
+    struct alloc_arena_ref *refs = calloc(n, sizeof(*refs));
+    assert_non_null(refs);
+    assert_int_equal(alloc_arena_list((int)ki.cls, refs, n), n);
+    uint64_t sparse = 0, sparse_live = 0;
+    for (size_t i = 0; i < n; i++)
+        if (refs[i].info.live * 2 < refs[i].info.slots) {
+            sparse++;
+            sparse_live += refs[i].info.live;
+        }
+    free(refs);
+    assert_true(sparse >= 2);
+    /* dense's class: full arenas and a last one under half full */
+    e = ks_peek("dense:0000", 10);
+    assert_non_null(e);
+    struct alloc_arena_info di;
+    alloc_arena_info(alloc_arena_of(e), &di);
+    assert_int_equal(alloc_compact_reclaimable((int)di.cls), 0);
+    struct alloc_arena_ref dr[16];
+    size_t dn = alloc_arena_list((int)di.cls, dr, 16);
+    assert_true(dn >= 2 && dn <= 16);
+    size_t dsparse = 0;
+    for (size_t i = 0; i < dn; i++)
+        dsparse += dr[i].info.live * 2 < dr[i].info.slots;
+    assert_int_equal(dsparse, 1);
+
+    struct ks_census_opts o;
+    ks_census_opts_default(&o);
+    run_census(&o, 0);
+    struct ks_census_report r;
+    ks_census_report(&r);
+    const struct ks_census_group *keep = find_group(&r, "keep");
+    const struct ks_census_group *dense = find_group(&r, "dense");
+    assert_non_null(keep);
+    assert_non_null(dense);
+    assert_int_equal(keep->keys, 1000);
+    assert_int_equal(keep->pinned_keys, sparse_live);
+    assert_int_equal(keep->pinned_arenas, sparse);
+    assert_int_equal(dense->keys, 136);
+    assert_int_equal(dense->pinned_keys, 0);
+    assert_int_equal(dense->pinned_arenas, 0);
+    kstest_teardown(NULL);
+}
+
 /* top N, "other", more prefixes than the table holds, and the diff. */
 static void test_top_other_diff(void **state)
 {
@@ -489,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_churn),
         cmocka_unit_test(test_resize_only),
         cmocka_unit_test(test_shrink_mid_bucket),
+        cmocka_unit_test(test_pinned),
         cmocka_unit_test(test_top_other_diff),
         cmocka_unit_test(test_bad_options),
     };
