@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "daemon/admin_census.h"
 #include "daemon/admin_cmd.h"
 #include "daemon/admin_http.h"
 #include "daemon/admin_metrics.h"
@@ -95,6 +96,7 @@ int admin_setup(char *err, size_t errlen)
     admin_http_clear_routes();
     admin_metrics_setup();
     dashboard_setup();   /* GET /, /api/... */
+    census_http_routes();
     if (cfg.admin_port == 0)
         return 0;
     if (!admin_config_check(err, errlen))

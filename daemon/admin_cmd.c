@@ -1,6 +1,6 @@
 /*
  * admin_cmd: the admin port's commands (AUTH, PING, COMPACT, ARENAS,
- * PINNERS, STATS, CONFIG, PURGE, SHUTDOWN, QUIT, HELP).
+ * PINNERS, CENSUS (admin_census.c), STATS, CONFIG, PURGE, SHUTDOWN, QUIT, HELP).
  *
  * They are rows of proto's command table flagged CMD_ADMIN_PORT, so they
  * go through the same dispatcher (arity, authentication, timing) as the
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
+#include "daemon/admin_census.h"
 #include "daemon/cmd_config.h"
 #include "daemon/compactor.h"
 #include "daemon/config.h"
@@ -497,6 +498,9 @@ static void a_help(struct session *s, int argc, struct slice *argv);
       "Every arena: class, slot size, lifetime band, slots, live slots, occupancy.")          \
     X("pinners", -1, 2, 0, a_pinners, "PINNERS [count]",                                      \
       "Live keys that pin the sparsest arenas (default 10).")                                 \
+    X("census", -2, 8, 0, census_cmd, CENSUS_USAGE,                                          \
+      "Count keys and bytes by key prefix, TTL, size and age, in the background; "            \
+      "REPORT the latest census, DIFF it against the one before.")                            \
     X("stats", 1, 0, 0, a_stats, "STATS", "Memory, expiry and compaction counters.")         \
     X("config", -2, 0, 0, a_config, "CONFIG GET <pattern> | CONFIG SET <name> <value> ...",  \
       "Read or change memory, expiry and compaction options.")                                \

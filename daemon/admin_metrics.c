@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "alloc/alloc.h"
+#include "daemon/admin_census.h"
 #include "daemon/admin_http.h"
 #include "daemon/conn.h"
 #include "daemon/server.h"
@@ -139,6 +140,7 @@ static int route_metrics(const char *path, const char *query, struct admin_http_
     metric(b, "compactd_accept_backoffs_total", "counter",
            "Pauses of accept() for lack of file descriptors or kernel memory.",
            (double)srv.stats.accept_fd_waits);
+    census_metrics(b);
     return 200;
 }
 

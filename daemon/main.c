@@ -25,6 +25,7 @@
 #include "alloc/alloc.h"
 #include "daemon/admin.h"
 #include "daemon/cmd_server.h"
+#include "daemon/admin_census.h"
 #include "daemon/compactor.h"
 #include "daemon/config.h"
 #include "daemon/conn.h"
@@ -306,8 +307,8 @@ int main(int argc, char **argv)
         exit_code = rc;
         goto out_listeners;
     }
-    if (compactor_setup(srv.base) != 0) {
-        fatal("Cannot start: cannot create the compaction timer");
+    if (compactor_setup(srv.base) != 0 || census_setup(srv.base) != 0) {
+        fatal("Cannot start: cannot create the compaction and census timers");
         exit_code = EX_OSERR;
         goto out_compactor;
     }
@@ -327,6 +328,7 @@ int main(int argc, char **argv)
 out_cron:
     cron_teardown();
 out_compactor:
+    census_teardown();
     compactor_teardown();
 out_listeners:
     listener_teardown();

@@ -217,6 +217,7 @@ static void group_add(struct ks_census_group *to, const struct ks_census_group *
 {
     to->keys += from->keys;
     to->bytes += from->bytes;
+    to->entry_bytes += from->entry_bytes;
     for (int i = 0; i < KS_CENSUS_TTLS; i++)
         to->ttl[i] += from->ttl[i];
     for (int i = 0; i < KS_CENSUS_SIZES; i++)
@@ -318,6 +319,7 @@ static void count_entry(struct entry *e)
     size_t bytes = entry_footprint(e);
     g->keys++;
     g->bytes += bytes;
+    g->entry_bytes += alloc_usable(e);
     g->ttl[ttl_bucket(ent_expire(e))]++;
     g->sizes[size_bucket(e->vlen)]++;
     g->age[age_bucket(e)]++;
@@ -427,7 +429,8 @@ static void finish(void)
     for (size_t i = 0; comparable && i < n; i++) {
         const struct ks_census_group *p = prev_group(&r.groups[i]);
         r.groups[i].keys_delta = (int64_t)r.groups[i].keys - (p ? (int64_t)p->keys : 0);
-        r.groups[i].bytes_delta = (int64_t)r.groups[i].bytes - (p ? (int64_t)p->bytes : 0);
+        r.groups[i].bytes_delta =
+            (int64_t)r.groups[i].entry_bytes - (p ? (int64_t)p->entry_bytes : 0);
     }
     r.valid = true;
     r.opts = cs.opts;

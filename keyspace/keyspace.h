@@ -431,13 +431,17 @@ struct ks_census_group {
     size_t plen;
     bool other;              /* the "other" row: every group not in the top */
     uint64_t keys, bytes;    /* bytes: entry_footprint, as MEMORY USAGE */
+    uint64_t entry_bytes;    /* bytes without the index share, which moves with the
+                              * table's size for every group alike */
     uint64_t ttl[KS_CENSUS_TTLS];
     uint64_t sizes[KS_CENSUS_SIZES];
     uint64_t age[KS_CENSUS_AGES];
     uint64_t pinned_keys;    /* keys in arenas under half full, of a size class a
                               * compaction could shrink when the walk began */
     uint64_t pinned_arenas;  /* distinct such arenas holding the group's keys */
-    int64_t keys_delta, bytes_delta;  /* since the previous census (0 without one) */
+    /* since the previous census (0 without one); bytes_delta compares
+     * entry_bytes, so a group nobody wrote to shows 0 */
+    int64_t keys_delta, bytes_delta;
 };
 
 /* A total per size class (class alloc_class_count() = large blocks) or band. */

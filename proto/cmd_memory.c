@@ -285,6 +285,63 @@ static void tprintf(struct text *t, const char *fmt, ...)
 
 #define DOCTOR_WORST 3
 
+/*
+ * Who pins the sparse arenas, from the latest census (the admin port's
+ * CENSUS START): the DOCTOR_WORST key prefixes keeping the most of them.
+ * The census is a snapshot, so the report says how old it is.
+ */
+static void doctor_census(struct text *t, size_t reclaim_arenas)
+{
+    struct ks_census_report r;
+    ks_census_report(&r);
+    if (!r.complete) {
+        if (reclaim_arenas > 0)
+            tprintf(t, "Which keys pin those arenas: run CENSUS START on the admin port, "
+                       "then MEMORY DOCTOR names the key prefixes that keep the most sparse "
+                       "arenas.\n");
+        return;
+    }
+    const struct ks_census_group *worst[DOCTOR_WORST];
+    size_t nworst = 0;
+    for (size_t i = 0; i < r.ngroups; i++) {
+        const struct ks_census_group *g = &r.groups[i];
+        if (g->pinned_arenas == 0)
+            continue;
+        size_t pos = nworst < DOCTOR_WORST ? nworst : DOCTOR_WORST;
+        while (pos > 0 && worst[pos - 1]->pinned_arenas < g->pinned_arenas)
+            pos--;
+        if (pos >= DOCTOR_WORST)
+            continue;
+        size_t last = nworst < DOCTOR_WORST ? nworst : DOCTOR_WORST - 1;
+        for (size_t k = last; k > pos; k--)
+            worst[k] = worst[k - 1];
+        worst[pos] = g;
+        if (nworst < DOCTOR_WORST)
+            nworst++;
+    }
+    long long age_s = (ks_now_ms() - r.finished_ms) / 1000;
+    if (nworst == 0) {
+        tprintf(t, "The latest census (%lld s ago) found no key prefix keeping sparse "
+                   "arenas.\n", age_s);
+        return;
+    }
+    tprintf(t, "Key prefixes keeping the most sparse arenas (census of %lld s ago, "
+               "delimiter '%c', depth %u):\n", age_s, r.opts.delim, r.opts.depth);
+    for (size_t k = 0; k < nworst; k++) {
+        const struct ks_census_group *g = worst[k];
+        char name[KS_CENSUS_PREFIX_MAX + 1];   /* printable: it goes to a terminal */
+        for (size_t i = 0; i < g->plen; i++)
+            name[i] = g->prefix[i] >= 0x20 && g->prefix[i] < 0x7f ? g->prefix[i] : '?';
+        name[g->plen] = '\0';
+        char h[32];
+        human_bytes(h, sizeof h, (double)g->bytes, HUMAN_PROSE);
+        tprintf(t, "  * %s%s%s: %llu sparse arenas, %llu of its %llu keys in them (%s in "
+                   "all)\n", g->other ? "" : "'", g->other ? "all other prefixes" : name,
+                g->other ? "" : "'", (unsigned long long)g->pinned_arenas,
+                (unsigned long long)g->pinned_keys, (unsigned long long)g->keys, h);
+    }
+}
+
 void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
 {
     (void)argc;
@@ -381,6 +438,7 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
         tprintf(&t, "Reclaimable by compaction: nothing; no size class has a whole arena's "
                     "worth of free slots.\n");
     }
+    doctor_census(&t, v.reclaim_arenas);
     if (v.as.retained_arenas > 0) {
         human_bytes(h1, sizeof h1, (double)(v.as.retained_arenas * v.as.arena_size),
                     HUMAN_PROSE);

@@ -292,3 +292,71 @@ test('with admin-password, compacting needs the password (401 shown)', async () 
     assert.equal(await d.stop(), 0, 'clean shutdown\n' + d.log());
   }
 });
+
+// The census panel: "Start census" counts the keyspace by prefix, the bars
+// follow /api/census, and a second census marks the groups that grew.
+async function setKeys(port, prefix, n, size) {
+  const r = client(port);
+  await r.connect();
+  const p = r.pipeline();
+  for (let i = 0; i < n; i++) p.set(prefix + ':' + i, 'v'.repeat(size));
+  await p.exec();
+  await r.quit();
+}
+
+test('census panel: groups by prefix, and the diff highlighted', async () => {
+  const d = await startDaemon('dashboard-census', ['--arena-size', '65536', '--compact-auto', 'no']);
+  const page = await ctx.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  try {
+    await setKeys(d.port, 'user', 3000, 100);
+    await setKeys(d.port, 'session', 2000, 300);
+    await page.goto(`http://127.0.0.1:${d.admin}/`);
+    await page.waitForFunction(() => document.getElementById('census-state').dataset.complete === '0');
+    await page.click('#census-start');
+    await page.waitForFunction(() => document.getElementById('census-rows').dataset.groups === '2');
+    let api = await apiJson(d, '/api/census');
+    assert.equal(api.keys, 5000);
+    const rows = async () => page.$$eval('#census-rows .crow', (els) => els.map((e) => ({
+      prefix: e.dataset.prefix, bytes: Number(e.dataset.bytes), delta: Number(e.dataset.delta),
+      grew: e.classList.contains('grew') })));
+    assert.deepEqual((await rows()).map((r) => [r.prefix, r.bytes]),
+                     api.groups.map((g) => [g.prefix, g.bytes]), 'one bar per group, largest first');
+    assert.equal((await rows()).filter((r) => r.grew).length, 0, 'nothing to compare with yet');
+
+    // a leak appears and session grows: both are red after the next census
+    await setKeys(d.port, 'leak', 1500, 64);
+    await setKeys(d.port, 'session', 2500, 300);
+    const first = await page.getAttribute('#census-rows', 'data-finished');
+    await page.click('#census-start');
+    await page.waitForFunction((f) => {
+      const b = document.getElementById('census-rows');
+      return b.dataset.finished !== f && b.dataset.groups === '3';
+    }, first);
+    api = await apiJson(d, '/api/census');
+    assert.equal(api.has_previous, true);
+    const got = await rows();
+    const byPrefix = Object.fromEntries(got.map((r) => [r.prefix, r]));
+    for (const g of api.groups) {
+      assert.equal(byPrefix[g.prefix].delta, g.bytes_delta, g.prefix);
+      assert.equal(byPrefix[g.prefix].grew, g.bytes_delta > 0, g.prefix);
+    }
+    assert.equal(byPrefix.leak.grew, true);
+    assert.equal(byPrefix.session.grew, true);
+    assert.equal(byPrefix.user.grew, false);
+    assert.match(await page.textContent('#census-state'), /7,000 keys/);   // 3,000 + 2,500 + 1,500
+    await page.screenshot({ path: path.join(ART_DIR, 'dashboard-census.png'), fullPage: true });
+
+    // bad input from the form: the error shows, nothing starts
+    await page.fill('#census-depth', '0');
+    await page.click('#census-start');
+    await page.waitForFunction(() => document.getElementById('census-error').textContent !== '');
+    assert.match(await page.textContent('#census-error'), /^400 .*DEPTH must be an integer from 1 to 16/);
+    assert.deepEqual(pageErrors, [], 'no script errors');
+    assert.match(d.log(), /Census started from the dashboard/);
+  } finally {
+    await page.close();
+    assert.equal(await d.stop(), 0, 'clean shutdown\n' + d.log());
+  }
+});

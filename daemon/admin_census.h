@@ -1,0 +1,34 @@
+/*
+ * admin_census: the live heap census on the admin port (the counting is
+ * keyspace/census.c's).
+ *
+ * A census is started by CENSUS START on the admin port or by the
+ * dashboard's POST /api/census/start, and walks the keyspace from a timer
+ * in slices of compact-slice-us (never more than 1 ms), idling between them
+ * so that it uses at most compact-cpu-pct of a core, the budget background
+ * compaction has. Its report is CENSUS REPORT / DIFF, GET /api/census, the
+ * compactd_census_* gauges of /metrics and MEMORY DOCTOR's pinning lines.
+ */
+#pragma once
+
+struct event_base;
+struct session;
+struct slice;
+struct admin_http_body;
+
+int census_setup(struct event_base *base);
+void census_teardown(void);
+
+/* The admin port's CENSUS command (a row of admin_cmd.c's table). */
+#define CENSUS_USAGE                                                                        \
+    "CENSUS START [DELIMITER c] [DEPTH n] [TOP n] | CENSUS STATUS | CENSUS REPORT | "        \
+    "CENSUS DIFF | CENSUS ABORT"
+void census_cmd(struct session *s, int argc, struct slice *argv);
+
+/* GET /api/census and POST /api/census/start (admin_setup adds them). */
+void census_http_routes(void);
+
+/* The census gauges of /metrics: totals and the top groups, at most
+ * CENSUS_METRIC_GROUPS of them plus "other", so the series are bounded. */
+#define CENSUS_METRIC_GROUPS 20
+void census_metrics(struct admin_http_body *b);
