@@ -3,9 +3,9 @@
  * admin_census.h): the CENSUS command, the JSON of /api/census and the
  * /metrics gauges.
  *
- * The timer keeps the compactor's discipline: one slice, then an idle time
- * of slice * (100 - pct) / pct, so the walk's share of a core stays at
- * compact-cpu-pct, and the event is pending exactly while a walk started
+ * The timer keeps the compactor's discipline: one slice of census-slice-us,
+ * then an idle time of slice * (100 - pct) / pct, so the walk's share of a
+ * core stays at census-cpu-pct, and the event is pending exactly while a walk started
  * here runs. The keyspace clock is brought up to date before each slice,
  * so TTL buckets and the expired entries the walk skips follow the wall
  * clock.
@@ -40,8 +40,6 @@
 #include "proto/reply.h"
 #include "proto/resp.h"
 
-#define SLICE_MAX_US 1000   /* no slice longer than this, whatever compact-slice-us says */
-
 static const char err_busy[] =
     "ERR a census is already running (CENSUS STATUS shows it, CENSUS ABORT ends it)";
 
@@ -67,9 +65,7 @@ static void schedule_step(uint64_t delay_us)
 
 static void on_step(evutil_socket_t fd, short what, void *arg)
 {
-    uint64_t slice = (uint64_t)cfg.compact_slice_us;
-    if (slice > SLICE_MAX_US)
-        slice = SLICE_MAX_US;
+    uint64_t slice = (uint64_t)cfg.census_slice_us;
     ks_clock_update_to(server_now_ms());
     uint64_t t0 = clock_mono_us();
     bool more = ks_census_step(slice);
@@ -89,7 +85,7 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
                    (double)walk.max_step_us / 1000.0);
         return;
     }
-    uint64_t pct = (uint64_t)cfg.compact_cpu_pct;
+    uint64_t pct = (uint64_t)cfg.census_cpu_pct;
     schedule_step(pct >= 100 ? 0 : took * (100 - pct) / pct);
 }
 

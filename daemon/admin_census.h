@@ -4,9 +4,8 @@
  *
  * A census is started by CENSUS START on the admin port or by the
  * dashboard's POST /api/census/start, and walks the keyspace from a timer
- * in slices of compact-slice-us (never more than 1 ms), idling between them
- * so that it uses at most compact-cpu-pct of a core, the budget background
- * compaction has. Its report is CENSUS REPORT / DIFF, GET /api/census, the
+ * in slices of census-slice-us (at most 1 ms), idling between them so that
+ * it uses at most census-cpu-pct of a core. Its report is CENSUS REPORT / DIFF, GET /api/census, the
  * compactd_census_* gauges of /metrics and MEMORY DOCTOR's pinning lines.
  */
 #pragma once

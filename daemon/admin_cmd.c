@@ -414,7 +414,7 @@ static bool admin_option(const struct cfg_option *o)
         "maxmemory", "maxmemory-policy", "maxmemory-samples", "arena-size", "arena-retain",
         "expire-cycle-ms", "expire-effort", "active-expire-sweep", "lifetime-segregation",
     };
-    if (strncmp(o->name, "compact-", 8) == 0)
+    if (strncmp(o->name, "compact-", 8) == 0 || strncmp(o->name, "census-", 7) == 0)
         return true;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(o->name, names[i]) == 0)

@@ -177,7 +177,12 @@ typedef char *cfg_LIST_t;
       "Microseconds of work per compaction step; a request that arrives during a step waits "  \
       "for it, so keep this well below the tail latency clients expect")                       \
     X(compact_cpu_pct, "compact-cpu-pct", INT, "25", 1, 100, CFG_MUTABLE, NULL,                 \
-      "Steps are spaced so that a running compaction uses at most this share of one core")
+      "Steps are spaced so that a running compaction uses at most this share of one core")      \
+    X(census_slice_us, "census-slice-us", INT, "100", 20, 1000, CFG_MUTABLE, NULL,              \
+      "Microseconds of work per step of a heap census (CENSUS START on the admin port); a "    \
+      "request that arrives during a step waits for it")                                       \
+    X(census_cpu_pct, "census-cpu-pct", INT, "25", 1, 100, CFG_MUTABLE, NULL,                   \
+      "Steps are spaced so that a running census uses at most this share of one core")
 
 #define X(field, name, type, def, min, max, flags, words, desc) cfg_##type##_t field;
 struct config {

@@ -348,11 +348,14 @@ static void count_entry(struct entry *e)
 /* ---- the walk ---- */
 
 /* Counts the live entries of t in the probe run of home h0 whose hash lands
- * in bucket b of mask m and whose reversed hash is at least pos. */
-static void walk_run(const struct table *t, size_t h0, uint64_t m, uint64_t b, uint64_t pos)
+ * in bucket b of mask m and whose reversed hash is at least pos; returns the
+ * slots it looked at (a run can be long, so that is what a step's clock
+ * checks count, not buckets). */
+static size_t walk_run(const struct table *t, size_t h0, uint64_t m, uint64_t b, uint64_t pos)
 {
-    size_t i = h0;
+    size_t i = h0, seen = 0;
     do {
+        seen++;
         uint64_t s = t->slots[i];
         if (s == 0)
             break;
@@ -364,10 +367,12 @@ static void walk_run(const struct table *t, size_t h0, uint64_t m, uint64_t b, u
         }
         i = (i + 1) & t->mask;
     } while (i != h0);
+    return seen;
 }
 
-/* One bucket's worth; returns false when the walk is complete. */
-static bool walk_bucket(void)
+/* One bucket's worth, adding the slots looked at to *seen; returns false
+ * when the walk is complete. */
+static bool walk_bucket(size_t *seen)
 {
     const struct table *big = &ks.cur, *small = ks.old.slots ? &ks.old : NULL;
     if (small && small->mask > big->mask) {
@@ -378,9 +383,9 @@ static bool walk_bucket(void)
     unsigned bits = (unsigned)__builtin_popcountll(m);
     uint64_t b = rev64(cs.pos) & m;
     if (big->slots)
-        walk_run(big, b, m, b, cs.pos);
+        *seen += walk_run(big, b, m, b, cs.pos);
     if (small)
-        walk_run(small, b & small->mask, m, b, cs.pos);
+        *seen += walk_run(small, b & small->mask, m, b, cs.pos);
     uint64_t start = rev64(b);
     uint64_t next = start + (bits ? (uint64_t)1 << (64 - bits) : 0);
     if (bits == 0 || next == 0)
@@ -453,13 +458,20 @@ bool ks_census_step(uint64_t budget_us)
     if (!cs.running)
         return false;
     uint64_t t0 = clock_mono_us();
-    for (unsigned n = 0;; n++) {
-        if (!walk_bucket()) {
+    size_t seen = 0, checked = 0;
+    for (;;) {
+        if (!walk_bucket(&seen)) {
             finish();
             return false;
         }
-        if (budget_us == 0 || ((n & 63) == 63 && clock_mono_us() - t0 >= budget_us))
+        if (budget_us == 0)
             return true;
+        /* a slot costs a cache miss and a key hash: the clock every 32 */
+        if (seen - checked >= 32) {
+            checked = seen;
+            if (clock_mono_us() - t0 >= budget_us)
+                return true;
+        }
     }
 }
 

@@ -95,7 +95,7 @@ class Census(unittest.TestCase):
         self.r = redis.Redis(host="127.0.0.1", port=daemon.port, socket_timeout=20)
         self.a = redis.Redis(host="127.0.0.1", port=admin_port, socket_timeout=20)
         self.r.flushall()
-        self.a.execute_command("CONFIG", "SET", "compact-cpu-pct", "25")
+        self.a.execute_command("CONFIG", "SET", "census-cpu-pct", "25")
         self.rng = random.Random(1234)
 
     def tearDown(self):
@@ -219,7 +219,8 @@ class Census(unittest.TestCase):
             stable.setdefault("stable%d" % (i % 8), []).append("stable%d:%d" % (i % 8, i))
         usage = self.usage([k for ks in stable.values() for k in ks])
 
-        self.a.execute_command("CONFIG", "SET", "compact-cpu-pct", "1")   # a slow walk
+        # a slow walk, and a slow compaction run during it
+        self.a.execute_command("CONFIG", "SET", "census-cpu-pct", "1", "compact-cpu-pct", "1")
         self.a.execute_command("CENSUS", "START", "TOP", "100")
         self.assertEqual(self.a.execute_command("COMPACT", "ASYNC"), b"Compaction started")
         churn_present = set(range(5000))
@@ -345,7 +346,7 @@ class Census(unittest.TestCase):
         for i in range(50000):
             p.set("k%d:%d" % (i % 10, i), b"v")
         p.execute()
-        self.a.execute_command("CONFIG", "SET", "compact-cpu-pct", "1")
+        self.a.execute_command("CONFIG", "SET", "census-cpu-pct", "1")
         self.a.execute_command("CENSUS", "START")
         with self.assertRaisesRegex(err, "a census is already running"):
             self.a.execute_command("CENSUS", "START")

@@ -331,7 +331,8 @@ static void test_config_and_purge(void **state)
         const char *n = r->element[i]->str;
         assert_true(strncmp(n, "compact-", 8) == 0 || strncmp(n, "maxmemory", 9) == 0 ||
                     strncmp(n, "arena-", 6) == 0 || strstr(n, "expire") != NULL ||
-                    strcmp(n, "lifetime-segregation") == 0 || strncmp(n, "admin-", 6) == 0);
+                    strcmp(n, "lifetime-segregation") == 0 || strncmp(n, "admin-", 6) == 0 ||
+                    strncmp(n, "census-", 7) == 0);
         assert_true(strcmp(n, "requirepass") != 0 && strcmp(n, "admin-password") != 0);
     }
     freeReplyObject(r);

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# tests/clients/readme_scaleout_test.sh: runs README.md's scale-out example
-# verbatim, as a user pastes it: three instances started with --port only,
-# nutcracker in front, a SET through the proxy, a look at one admin port.
+# tests/clients/readme_examples_test.sh: runs README.md's examples that name
+# fixed ports verbatim, as a user pastes them:
+#   * the scale-out example: three instances started with --port only,
+#     nutcracker in front, a SET through the proxy, a look at one admin port;
+#   * the heap census example, against a default instance (port 6379, admin
+#     port 16379) holding a few keys.
 #
-# The example names fixed ports (7001-7003, their admin ports 17001-17003,
-# the proxy's 22121 and 22222). So that they can never meet another test's
+# The examples name fixed ports (7001-7003, their admin ports 17001-17003,
+# the proxy's 22121 and 22222, 6379 and 16379). So that they can never meet another test's
 # or a real server's, it runs in a network namespace of its own (ip netns),
 # with only a loopback, and its processes are stopped by PID
 # (`ip netns pids`). `build/daemon/compactd` in the example is a link to the
 # binary under test (COMPACTD_BIN) in a scratch directory that also holds
 # conf/nutcracker.yml.
 #
-# Checks: the SET answered OK and the admin port's STATS printed keys:; each
+# Scale-out checks: the SET answered OK and the admin port's STATS printed keys:; each
 # instance answers on its data port and on data port + 10000, and logged
 # that admin port at start; the key is on exactly one instance and reads
-# back through the proxy.
+# back through the proxy. Census checks: the report lists the depth-2 groups
+# with their key counts, and /api/census says the census is complete.
 # Exit 77 (skipped) without root (network namespaces need it), ip,
 # nutcracker or redis-cli.
 set -uo pipefail
@@ -26,10 +30,15 @@ for tool in ip nutcracker redis-cli; do
 done
 [ "$(id -u)" = 0 ] || { echo "SKIPPED: network namespaces need root"; exit 77; }
 
-block="$(awk '/^## Scaling out/ { s = 1 } s && /^```sh$/ { b = 1; next }
-              b && /^```$/ { exit } b { print }' "$ROOT/README.md")"
-if ! grep -q 'compactd --port 7001' <<<"$block"; then
-    echo "FAIL: no scale-out example found in README.md" >&2
+# The first ```sh block after the heading that matches $1.
+readme_block() {
+    awk -v h="$1" '$0 ~ h { s = 1 } s && /^```sh$/ { b = 1; next }
+                   b && /^```$/ { exit } b { print }' "$ROOT/README.md"
+}
+block="$(readme_block '^## Scaling out')"
+census_block="$(readme_block '^### Heap census')"
+if ! grep -q 'compactd --port 7001' <<<"$block" || ! grep -q 'CENSUS START' <<<"$census_block"; then
+    echo "FAIL: the scale-out or census example is missing from README.md" >&2
     exit 1
 fi
 
@@ -89,4 +98,23 @@ for p in 7001 7002 7003; do
 done
 check "greeting is on exactly one instance (found on $found)" test "$found" = 1
 check "greeting reads back through the proxy" test "$(in_ns redis-cli -p 22121 get greeting)" = hello
+
+echo "==> the census example, verbatim, against a default instance:"
+(cd "$work" && in_ns bash -c 'build/daemon/compactd --admin-bind 127.0.0.1 &') >"$work/default.log" 2>&1
+for _ in $(seq 100); do
+    [ "$(in_ns redis-cli -p 6379 ping 2>/dev/null)" = PONG ] && break
+    sleep 0.1
+done
+for i in 1 2 3; do in_ns redis-cli -p 6379 set "user:$i:cart" x >/dev/null; done
+in_ns redis-cli -p 6379 set "user:9:name" y >/dev/null
+in_ns redis-cli -p 6379 set "cart:1:items" z >/dev/null
+printf '%s\n' "$census_block"
+(cd "$work" && in_ns bash -c "$census_block") >"$work/census.txt" 2>&1
+echo "==> its output:"
+cat "$work/census.txt"
+check "CENSUS START answered" grep -qx 'Census started' "$work/census.txt"
+check "the report has the group user:1 with one key" \
+    grep -qzP 'prefix\nuser:1\nother\n0\nkeys\n1\n' "$work/census.txt"
+check "the report counts all 5 keys" grep -qzP '\nkeys\n5\n' "$work/census.txt"
+check "/api/census says complete" grep -q '"complete":true' "$work/census.txt"
 exit "$fail"
