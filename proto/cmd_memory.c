@@ -285,6 +285,25 @@ static void tprintf(struct text *t, const char *fmt, ...)
 
 #define DOCTOR_WORST 3
 
+/* Keeps the DOCTOR_WORST items of largest score seen so far, largest
+ * first: items (of size bytes each) and scores hold *n of them. */
+static void worst_insert(void *items, size_t size, uint64_t *scores, size_t *n,
+                         const void *item, uint64_t score)
+{
+    size_t pos = *n;
+    while (pos > 0 && scores[pos - 1] < score)
+        pos--;
+    if (pos >= DOCTOR_WORST)
+        return;
+    size_t moving = (*n < DOCTOR_WORST ? *n : DOCTOR_WORST - 1) - pos;
+    memmove((char *)items + (pos + 1) * size, (char *)items + pos * size, moving * size);
+    memmove(scores + pos + 1, scores + pos, moving * sizeof(*scores));
+    memcpy((char *)items + pos * size, item, size);
+    scores[pos] = score;
+    if (*n < DOCTOR_WORST)
+        (*n)++;
+}
+
 /*
  * Who pins the sparse arenas, from the latest census (the admin port's
  * CENSUS START): the DOCTOR_WORST key prefixes keeping the most of them.
@@ -302,22 +321,12 @@ static void doctor_census(struct text *t, size_t reclaim_arenas)
         return;
     }
     const struct ks_census_group *worst[DOCTOR_WORST];
+    uint64_t scores[DOCTOR_WORST];
     size_t nworst = 0;
     for (size_t i = 0; i < r.ngroups; i++) {
         const struct ks_census_group *g = &r.groups[i];
-        if (g->pinned_arenas == 0)
-            continue;
-        size_t pos = nworst < DOCTOR_WORST ? nworst : DOCTOR_WORST;
-        while (pos > 0 && worst[pos - 1]->pinned_arenas < g->pinned_arenas)
-            pos--;
-        if (pos >= DOCTOR_WORST)
-            continue;
-        size_t last = nworst < DOCTOR_WORST ? nworst : DOCTOR_WORST - 1;
-        for (size_t k = last; k > pos; k--)
-            worst[k] = worst[k - 1];
-        worst[pos] = g;
-        if (nworst < DOCTOR_WORST)
-            nworst++;
+        if (g->pinned_arenas > 0)
+            worst_insert(worst, sizeof(*worst), scores, &nworst, &g, g->pinned_arenas);
     }
     long long age_s = (ks_now_ms() - r.finished_ms) / 1000;
     if (nworst == 0) {
@@ -393,23 +402,12 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
 
     /* The size classes that waste the most, worst first. */
     struct alloc_class_stats worst[DOCTOR_WORST], st;
+    uint64_t scores[DOCTOR_WORST];
     size_t nworst = 0;
     unsigned cls = 0;
-    while (next_used_class(&cls, &st)) {
-        if (st.waste == 0)
-            continue;
-        size_t pos = nworst;
-        while (pos > 0 && worst[pos - 1].waste < st.waste)
-            pos--;
-        if (pos >= DOCTOR_WORST)
-            continue;
-        size_t last = nworst < DOCTOR_WORST ? nworst : DOCTOR_WORST - 1;
-        for (size_t k = last; k > pos; k--)
-            worst[k] = worst[k - 1];
-        worst[pos] = st;
-        if (nworst < DOCTOR_WORST)
-            nworst++;
-    }
+    while (next_used_class(&cls, &st))
+        if (st.waste > 0)
+            worst_insert(worst, sizeof(*worst), scores, &nworst, &st, st.waste);
     if (nworst > 0) {
         tprintf(&t, "\nSize classes wasting the most:\n");
         for (size_t k = 0; k < nworst; k++) {
