@@ -100,7 +100,7 @@ void census_teardown(void)
     if (step_ev != NULL)
         event_free(step_ev);
     step_ev = NULL;
-    ks_census_abort();
+    ks_census_reset();
 }
 
 /*

@@ -192,7 +192,6 @@ void ks_teardown(void)
     free(ks.cur.slots);
     free(ks.old.slots);
     memset(&ks, 0, sizeof ks);
-    ks_census_reset();
 }
 
 void ks_flush(void)

@@ -474,5 +474,7 @@ bool ks_census_running(void);
 /* The latest completed census (complete false if none), with running and
  * progress of any walk under way. Valid until the next census call. */
 void ks_census_report(struct ks_census_report *r);
-/* Frees everything the census holds (ks_teardown calls it). */
+/* Ends any walk and frees everything the census holds, the kept reports
+ * included; whoever runs censuses calls it before ks_teardown (the census
+ * depends on the rest of the keyspace, not the other way round). */
 void ks_census_reset(void);

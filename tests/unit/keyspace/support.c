@@ -39,6 +39,7 @@ int kstest_teardown(void **state)
     ks_test_fault_hooks(NULL, NULL);
     assert_true(ks_verify());
     assert_true(alloc_verify());
+    ks_census_reset();
     ks_teardown();
     struct alloc_stats st;
     alloc_stats(&st);

@@ -16,9 +16,9 @@
 void kstest_setup(const struct alloc_options *ao, const struct ks_options *o);
 
 /* Removes the test's hooks (modify, flush, fault injection), fails the
- * test unless ks_verify and alloc_verify hold, then ks_teardown, fails the
- * test unless every allocator block was freed with it (live_blocks == 0),
- * then alloc_teardown. A cmocka teardown (state is unused, may be NULL;
+ * test unless ks_verify and alloc_verify hold, then ks_census_reset and
+ * ks_teardown, fails the test unless every allocator block was freed with
+ * it (live_blocks == 0), then alloc_teardown. A cmocka teardown (state is unused, may be NULL;
  * returns 0), also called directly by tests that bring up their own. */
 int kstest_teardown(void **state);
 
