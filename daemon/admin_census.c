@@ -265,19 +265,23 @@ static int cmp_bytes_delta(const void *a, const void *b)
     return x->bytes_delta < y->bytes_delta ? 1 : x->bytes_delta > y->bytes_delta ? -1 : 0;
 }
 
-/* CENSUS DIFF: the latest census's groups by growth in bytes, largest first. */
+/* CENSUS DIFF: the latest census's groups and the vanished ones, by growth
+ * in bytes, largest first. */
 static void diff_reply(struct reply *rp, const struct ks_census_report *r)
 {
-    const struct ks_census_group **v = malloc((r->ngroups ? r->ngroups : 1) * sizeof(*v));
+    size_t n = r->ngroups + r->nvanished;
+    const struct ks_census_group **v = malloc((n ? n : 1) * sizeof(*v));
     if (v == NULL) {
         reply_error(rp, "ERR out of memory");
         return;
     }
     for (size_t i = 0; i < r->ngroups; i++)
         v[i] = &r->groups[i];
-    qsort(v, r->ngroups, sizeof(*v), cmp_bytes_delta);
-    reply_array(rp, r->ngroups);
-    for (size_t i = 0; i < r->ngroups; i++)
+    for (size_t i = 0; i < r->nvanished; i++)
+        v[r->ngroups + i] = &r->vanished[i];
+    qsort(v, n, sizeof(*v), cmp_bytes_delta);
+    reply_array(rp, n);
+    for (size_t i = 0; i < n; i++)
         group_map(rp, v[i], false);
     free(v);
 }
@@ -392,6 +396,13 @@ static int route_census(const struct admin_http_req *req, struct admin_http_body
                           "\"bytes_delta\":%lld}",
                           (unsigned long long)g->pinned_keys, (unsigned long long)g->pinned_arenas,
                           (long long)g->keys_delta, (long long)g->bytes_delta);
+    }
+    admin_body_printf(b, "],\"vanished\":[");
+    for (size_t i = 0; i < r.nvanished; i++) {
+        admin_body_printf(b, "%s{\"prefix\":", i ? "," : "");
+        json_str(b, r.vanished[i].prefix, r.vanished[i].plen);
+        admin_body_printf(b, ",\"keys_delta\":%lld,\"bytes_delta\":%lld}",
+                          (long long)r.vanished[i].keys_delta, (long long)r.vanished[i].bytes_delta);
     }
     admin_body_printf(b, "],\"size_classes\":[");
     bool first = true;

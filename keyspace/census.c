@@ -46,6 +46,8 @@ struct census_result {
     uint64_t keys, bytes;
     size_t ngroups;
     struct ks_census_group *groups;
+    size_t nvanished;
+    struct ks_census_group *vanished;
     size_t nclasses;
     struct ks_census_total *classes;
     struct ks_census_total bands[ALLOC_BANDS];
@@ -59,6 +61,7 @@ static struct {
     uint64_t keys, bytes;
     struct ks_census_group *g;   /* gcap groups, then one "other" at [gcap] */
     size_t gcap, gn;
+    bool folded;                 /* a group went to "other" during the walk */
     uint32_t *gidx;              /* group index + 1 per slot, 0 empty; gmask + 1 slots */
     size_t gmask;
     uint64_t *pairs;             /* hash of (arena, group), 0 empty */
@@ -80,6 +83,7 @@ void ks_census_opts_default(struct ks_census_opts *o)
 static void result_free(struct census_result *r)
 {
     free(r->groups);
+    free(r->vanished);
     free(r->classes);
     memset(r, 0, sizeof(*r));
 }
@@ -144,6 +148,7 @@ int ks_census_start(const struct ks_census_opts *o)
     memcpy(cs.g[cs.gcap].prefix, "other", 6);
     cs.g[cs.gcap].plen = 5;
     cs.gn = 0;
+    cs.folded = false;
     cs.npairs = 0;
     cs.pos = 0;
     cs.keys = cs.bytes = 0;
@@ -240,6 +245,7 @@ static size_t group_evict(void)
     }
     struct ks_census_group *v = &cs.g[victim];
     group_add(&cs.g[cs.gcap], v);
+    cs.folded = true;
     gidx_remove(gidx_find(v->prefix, v->plen, prefix_hash(v->prefix, v->plen)));
     return victim;
 }
@@ -410,17 +416,54 @@ static const struct ks_census_group *prev_group(const struct ks_census_group *g)
     return NULL;
 }
 
+/*
+ * The previous census's groups that have no key now: those whose prefix
+ * the walk never met. Known only when no group was folded into "other"
+ * during the walk (a folded prefix may have come back later).
+ */
+static bool find_vanished(struct census_result *r)
+{
+    if (cs.folded)
+        return true;
+    size_t n = 0;
+    for (size_t i = 0; i < cs.last.ngroups; i++) {
+        const struct ks_census_group *p = &cs.last.groups[i];
+        if (p->other || cs.gidx[gidx_find(p->prefix, p->plen, prefix_hash(p->prefix, p->plen))])
+            continue;
+        if (r->vanished == NULL) {
+            r->vanished = calloc(cs.last.ngroups, sizeof(*r->vanished));
+            if (r->vanished == NULL)
+                return false;
+        }
+        struct ks_census_group *v = &r->vanished[n++];
+        memcpy(v->prefix, p->prefix, sizeof(v->prefix));
+        v->plen = p->plen;
+        v->keys_delta = -(int64_t)p->keys;
+        v->bytes_delta = -(int64_t)p->entry_bytes;
+    }
+    r->nvanished = n;
+    return true;
+}
+
 static void finish(void)
 {
+    /* deltas against the census now becoming the previous one, if comparable */
+    bool comparable = cs.last.valid && cs.last.opts.delim == cs.opts.delim &&
+                      cs.last.opts.depth == cs.opts.depth;
+    struct census_result r = {0};
+    if (comparable && !find_vanished(&r)) {   /* before the sort: gidx still indexes cs.g */
+        walk_free();
+        return;
+    }
     qsort(cs.g, cs.gn, sizeof(*cs.g), cmp_bytes_desc);
     struct ks_census_group other = cs.g[cs.gcap];
     size_t top = cs.gn < cs.opts.top ? cs.gn : cs.opts.top;
     for (size_t i = top; i < cs.gn; i++)
         group_add(&other, &cs.g[i]);
     size_t n = top + (other.keys ? 1 : 0);
-    struct census_result r = {0};
     r.groups = calloc(n ? n : 1, sizeof(*r.groups));
     if (!r.groups) {
+        result_free(&r);
         walk_free();
         return;
     }
@@ -428,9 +471,6 @@ static void finish(void)
     if (other.keys)
         r.groups[top] = other;
     r.ngroups = n;
-    /* deltas against the census now becoming the previous one, if comparable */
-    bool comparable = cs.last.valid && cs.last.opts.delim == cs.opts.delim &&
-                      cs.last.opts.depth == cs.opts.depth;
     for (size_t i = 0; comparable && i < n; i++) {
         const struct ks_census_group *p = prev_group(&r.groups[i]);
         r.groups[i].keys_delta = (int64_t)r.groups[i].keys - (p ? (int64_t)p->keys : 0);
@@ -487,7 +527,8 @@ void ks_census_report(struct ks_census_report *r)
                cs.nclasses * (sizeof(*cs.classes) + sizeof(*cs.reclaimable));
     const struct census_result *rs[2] = {&cs.last, &cs.prev};
     for (int i = 0; i < 2; i++)
-        mem += rs[i]->ngroups * sizeof(*rs[i]->groups) + rs[i]->nclasses * sizeof(*rs[i]->classes);
+        mem += (rs[i]->ngroups + rs[i]->nvanished) * sizeof(*rs[i]->groups) +
+               rs[i]->nclasses * sizeof(*rs[i]->classes);
     r->memory = mem;
     r->opts = cs.running ? cs.opts : cs.last.opts;
     r->started_ms = cs.running ? cs.started_ms : cs.last.started_ms;
@@ -501,6 +542,8 @@ void ks_census_report(struct ks_census_report *r)
     r->bytes = cs.last.bytes;
     r->ngroups = cs.last.ngroups;
     r->groups = cs.last.groups;
+    r->nvanished = cs.last.nvanished;
+    r->vanished = cs.last.vanished;
     r->nclasses = cs.last.nclasses;
     r->classes = cs.last.classes;
     memcpy(r->bands, cs.last.bands, sizeof(r->bands));

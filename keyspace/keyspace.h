@@ -459,6 +459,11 @@ struct ks_census_report {
     uint64_t keys, bytes;
     size_t ngroups;          /* top groups by bytes, then "other" if it is not empty */
     const struct ks_census_group *groups;
+    /* The previous census's groups with no key in this one (keys and bytes
+     * 0, negative deltas); listed only when the walk folded no prefix into
+     * "other", since a folded one cannot be told from a vanished one. */
+    size_t nvanished;
+    const struct ks_census_group *vanished;
     size_t nclasses;         /* alloc_class_count() + 1 */
     const struct ks_census_total *classes;
     struct ks_census_total bands[KS_CENSUS_BANDS];  /* per lifetime band */

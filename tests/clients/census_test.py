@@ -269,6 +269,8 @@ class Census(unittest.TestCase):
             p.set("keep:%06d" % i if i % 8 == 0 else "drop:%06d" % i, b"x" * 100)
         for i in range(2000):
             p.set("steady:%d" % i, b"y" * 30)
+        for i in range(100):
+            p.set("temp:%d" % i, b"t" * 10)
         p.execute()
         # DEPTH 3, which no other test uses, so the first one has nothing to
         # compare with (a diff needs the same DELIMITER and DEPTH)
@@ -280,6 +282,8 @@ class Census(unittest.TestCase):
                 p.delete("drop:%06d" % i)
         for i in range(1500):
             p.set("leak:%d" % i, b"z" * 64)
+        for i in range(100):
+            p.delete("temp:%d" % i)
         p.execute()
         self.census("DEPTH", "3")
         diff = [pairs(g) for g in self.a.execute_command("CENSUS", "DIFF")]
@@ -292,10 +296,14 @@ class Census(unittest.TestCase):
         by = {d["prefix"]: d for d in diff}
         self.assertEqual((by[b"steady"]["keys_delta"], by[b"steady"]["bytes_delta"]), (0, 0))
         self.assertEqual((by[b"drop"]["keys"], by[b"drop"]["keys_delta"]), (1000, -6000))
+        # a group that went away entirely is listed too, with nothing left
+        self.assertEqual((by[b"temp"]["keys"], by[b"temp"]["keys_delta"]), (0, -100))
+        self.assertLess(by[b"temp"]["bytes_delta"], -100 * 10)
         code, j = api("/api/census")
         self.assertTrue(j["has_previous"])
         leak = [g for g in j["groups"] if g["prefix"] == "leak"][0]
         self.assertEqual((leak["keys_delta"], leak["keys"]), (1500, 1500))
+        self.assertEqual([(v["prefix"], v["keys_delta"]) for v in j["vanished"]], [("temp", -100)])
 
         # the keep keys sit in sparse arenas a compaction could empty
         keep = [g for g in j["groups"] if g["prefix"] == "keep"][0]

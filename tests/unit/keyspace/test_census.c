@@ -533,6 +533,29 @@ static void test_top_other_diff(void **state)
     assert_int_equal(r.memory, mem2);
     assert_int_equal(find_group(&r, "big1")->keys_delta, 0);
     assert_int_equal(find_group(&r, "big1")->bytes_delta, 0);
+    assert_int_equal(r.nvanished, 0);
+
+    /* big2 goes away entirely: the diff lists it among the vanished, once
+     * the walk keeps every prefix (TOP 1000: room for the 2,000 small
+     * ones; with TOP 3 some are folded into "other" during the walk, and a
+     * folded prefix cannot be told from a vanished one) */
+    o.top = 1000;
+    int64_t gone = 0;
+    for (unsigned i = 0; i < 400; i++) {
+        char k[32];
+        size_t kl = (size_t)snprintf(k, sizeof k, "big2:%u", i);
+        gone += (int64_t)alloc_usable(ks_peek(k, kl));
+        assert_true(ks_del(k, kl));
+    }
+    run_census(&o, 0);
+    ks_census_report(&r);
+    assert_null(find_group(&r, "big2"));
+    assert_int_equal(r.nvanished, 1);
+    assert_int_equal(r.vanished[0].plen, 4);
+    assert_memory_equal(r.vanished[0].prefix, "big2", 4);
+    assert_int_equal(r.vanished[0].keys, 0);
+    assert_int_equal(r.vanished[0].keys_delta, -400);
+    assert_int_equal(r.vanished[0].bytes_delta, -gone);
     kstest_teardown(NULL);
 }
 
