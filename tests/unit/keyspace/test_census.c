@@ -463,6 +463,20 @@ static void test_pinned(void **state)
     kstest_teardown(NULL);
 }
 
+/* Deletes keys "<g>:<from>".."<g>:<to - 1>"; returns their entries' own
+ * bytes (what the census's deltas count). */
+static int64_t del_keys(const char *g, unsigned from, unsigned to)
+{
+    int64_t bytes = 0;
+    for (unsigned i = from; i < to; i++) {
+        char k[32];
+        size_t kl = (size_t)snprintf(k, sizeof k, "%s:%u", g, i);
+        bytes += (int64_t)alloc_usable(ks_peek(k, kl));
+        assert_true(ks_del(k, kl));
+    }
+    return bytes;
+}
+
 /* top N, "other", more prefixes than the table holds, and the diff. */
 static void test_top_other_diff(void **state)
 {
@@ -508,12 +522,7 @@ static void test_top_other_diff(void **state)
         assert_int_equal(ks_set(k, kl, val, 200, KS_NO_EXPIRE), KS_OK);
         added += (int64_t)alloc_usable(ks_peek(k, kl));
     }
-    for (unsigned i = 0; i < 100; i++) {
-        char k[32];
-        size_t kl = (size_t)snprintf(k, sizeof k, "big0:%u", i);
-        removed += (int64_t)alloc_usable(ks_peek(k, kl));
-        assert_true(ks_del(k, kl));
-    }
+    removed = del_keys("big0", 0, 100);
     run_census(&o, 0);
     ks_census_report(&r);
     assert_true(r.has_prev);
@@ -540,13 +549,7 @@ static void test_top_other_diff(void **state)
      * ones; with TOP 3 some are folded into "other" during the walk, and a
      * folded prefix cannot be told from a vanished one) */
     o.top = 1000;
-    int64_t gone = 0;
-    for (unsigned i = 0; i < 400; i++) {
-        char k[32];
-        size_t kl = (size_t)snprintf(k, sizeof k, "big2:%u", i);
-        gone += (int64_t)alloc_usable(ks_peek(k, kl));
-        assert_true(ks_del(k, kl));
-    }
+    int64_t gone = del_keys("big2", 0, 400);
     run_census(&o, 0);
     ks_census_report(&r);
     assert_null(find_group(&r, "big2"));
