@@ -434,9 +434,14 @@ size_t admin_http(struct conn *c, const char *buf, size_t len)
      * browser. Browsers always send the page's host name as Host. */
     bool http10 = sp2[8] == '0';
     bool host_ok = host != NULL ? http_host_ok(host, host_len) : http10 && bind_is_loopback();
+    /* a flood of refused requests must not fill the disk: a line per 10 s */
+    static struct log_limit refused_limit;
+    uint64_t held;
     if (!host_ok && !(cfg.admin_password[0] != '\0' && authorized)) {
-        log_warn("Admin port: refused an HTTP request from %s with Host %.*s", c->addr,
-                 host ? (int)(host_len > 128 ? 128 : host_len) : 6, host ? host : "(none)");
+        if (log_limit_pass(&refused_limit, server_clock_ms(), 10000, &held))
+            log_warn("Admin port: refused an HTTP request from %s with Host %.*s%s", c->addr,
+                     host ? (int)(host_len > 128 ? 128 : host_len) : 6, host ? host : "(none)",
+                     log_held_note(held));
         if (flags & ADMIN_HTTP_JSON) {
             b.content_type = "application/json";
             admin_body_printf(&b, "{\"error\":\"forbidden: %s (DNS rebinding guard)\","
@@ -466,8 +471,10 @@ size_t admin_http(struct conn *c, const char *buf, size_t len)
     } else if ((flags & ADMIN_HTTP_POST) ? !post : (!head && strcmp(method, "GET") != 0)) {
         code = 405;
     } else if (post && origin != NULL && !origin_is_host(origin, origin_len, host, host_len)) {
-        log_warn("Admin port: refused a POST %s from %s with Origin %.*s", target, c->addr,
-                 (int)(origin_len > 128 ? 128 : origin_len), origin);
+        if (log_limit_pass(&refused_limit, server_clock_ms(), 10000, &held))
+            log_warn("Admin port: refused a POST %s from %s with Origin %.*s%s", target,
+                     c->addr, (int)(origin_len > 128 ? 128 : origin_len), origin,
+                     log_held_note(held));
         code = 403;
     } else if (route->fn_ex != NULL) {
         struct admin_http_req req = {method, target, query ? query : "", body, post ? clen : 0,

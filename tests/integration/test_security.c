@@ -414,6 +414,21 @@ static void test_duplicate_host(void **state)
     assert_true(raw_wait_close(&r, 5000));
     assert_memory_equal(r.buf, "HTTP/1.1 200", 12);
     raw_close(&r);
+
+    /* a flood of DNS-rebinding refusals (403) logs a line per 10 s, not
+     * one per request */
+    int64_t t0 = harness_now_ms();
+    for (int i = 0; i < 300; i++) {
+        raw_open(&r, aport);
+        raw_sendstr(&r, "GET /metrics HTTP/1.1\r\nHost: rebind.example\r\n\r\n");
+        assert_true(raw_wait_close(&r, 5000));
+        assert_memory_equal(r.buf, "HTTP/1.1 403", 12);
+        raw_close(&r);
+    }
+    int64_t secs = (harness_now_ms() - t0) / 1000;
+    int lines = log_count(&srv, "refused an HTTP request");
+    assert_true(lines >= 1);
+    assert_true(lines <= 1 + secs / 10 + 1);
     server_stop(&srv);
 }
 
