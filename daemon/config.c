@@ -35,10 +35,16 @@ struct cfg_value {
 };
 
 static config_changed_fn changed_hook;
+static config_check_fn check_hook;
 
 void config_set_changed_hook(config_changed_fn fn)
 {
     changed_hook = fn;
+}
+
+void config_set_check_hook(config_check_fn fn)
+{
+    check_hook = fn;
 }
 
 void config_changed(const bool *changed)
@@ -707,6 +713,11 @@ config_rstatus_e config_set_many(size_t n, const char *const *names, const char 
         st = parse_string(opts[i], values[i], &vals[i], err, errlen);
         if (st != CONFIG_OK)
             goto out;
+        if (check_hook != NULL && (opts[i]->type == CFG_INT || opts[i]->type == CFG_SIZE) &&
+            !check_hook((enum cfg_opt)(opts[i] - config_options), vals[i].num, err, errlen)) {
+            st = CONFIG_EVALUE;
+            goto out;
+        }
     }
 
     /* Everything parsed: commit. */

@@ -230,6 +230,17 @@ typedef void (*config_changed_fn)(const bool *changed);
 void config_set_changed_hook(config_changed_fn fn);
 void config_changed(const bool *changed);
 
+/*
+ * What the system must allow before CONFIG SET changes a number (a larger
+ * maxclients needs descriptors): config_set_many calls the daemon's check
+ * for every parsed INT or SIZE value, before anything changes, and refuses
+ * the whole CONFIG SET with the message the check wrote to err. The file
+ * and the command line are not checked: at start the daemon fits what it
+ * can instead.
+ */
+typedef bool (*config_check_fn)(enum cfg_opt opt, long long value, char *err, size_t errlen);
+void config_set_check_hook(config_check_fn fn);
+
 /* Sets every option to its default. Call once before anything reads cfg. */
 config_rstatus_e config_init(void);
 /* Frees the strings cfg holds. */

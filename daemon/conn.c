@@ -77,6 +77,15 @@ static rlim_t raise_fd_limit(rlim_t want)
     return old;
 }
 
+long long conn_maxclients_fit(long long maxclients, long long admin_maxclients)
+{
+    rlim_t other = (rlim_t)admin_maxclients + FD_RESERVED;
+    rlim_t got = raise_fd_limit((rlim_t)maxclients + other);
+    if (got == 0 || got == RLIM_INFINITY || got >= (rlim_t)maxclients + other)
+        return maxclients;
+    return got > other ? (long long)(got - other) : 0;
+}
+
 void conn_fd_limit(void)
 {
     rlim_t want = fds_wanted();

@@ -117,6 +117,29 @@ static void apply_changes(const bool *changed)
         compactor_config_changed();
 }
 
+/* CONFIG SET of a larger maxclients or admin-maxclients: refused, as Redis
+ * does, when the descriptors cannot serve that many clients (the two
+ * limits share them, so each is fitted next to the other). */
+static bool check_change(enum cfg_opt opt, long long value, char *err, size_t errlen)
+{
+    long long old, other;
+    if (opt == CFG_OPT_maxclients) {
+        old = cfg.maxclients;
+        other = cfg.admin_maxclients;
+    } else if (opt == CFG_OPT_admin_maxclients) {
+        old = cfg.admin_maxclients;
+        other = cfg.maxclients;
+    } else {
+        return true;
+    }
+    long long fit = value > old ? conn_maxclients_fit(value, other) : value;
+    if (fit >= value)
+        return true;
+    snprintf(err, errlen, "The operating system is not able to handle the specified number of "
+                          "clients, try with %lld", fit);
+    return false;
+}
+
 #define override server_override   /* kept in srv for SIGHUP's reload */
 
 /* Leaves main before the server runs: frees what the command line took. */
@@ -319,12 +342,14 @@ int main(int argc, char **argv)
         goto out_cron;
     }
     config_set_changed_hook(apply_changes);
+    config_set_check_hook(check_change);
     srv.used_memory_startup = srv.used_memory_peak = ks_used_memory();
 
     server_run();
     log_notice("compactd is now ready to exit, bye bye...");
 
     config_set_changed_hook(NULL);
+    config_set_check_hook(NULL);
 out_cron:
     cron_teardown();
 out_compactor:

@@ -8,8 +8,10 @@
  *    (admin-password, its address and limits), which the admin port and
  *    the file still can;
  *  - under a low RLIMIT_NOFILE the daemon fits maxclients at start,
- *    refuses the extra clients cleanly, and with accept() failing for lack
- *    of descriptors it backs off instead of spinning and flooding its log;
+ *    refuses the extra clients cleanly, refuses a CONFIG SET maxclients
+ *    the descriptors cannot serve, and with accept() failing for lack of
+ *    descriptors (the limit lowered under it) it backs off instead of
+ *    spinning and flooding its log;
  *  - the admin port has a connection limit of its own, and drops idle
  *    connections that never authenticate, so it cannot starve the data
  *    port;
@@ -317,10 +319,27 @@ static void test_fd_limit(void **state)
     assert_true(logged < 4096);
     unflood(conns, FLOOD);
 
-    /* Now past the limit at run time: accept() itself fails (EMFILE). The
+    /* A larger maxclients than the descriptors allow is refused at run
+     * time too, with Redis's words, and nothing changes */
+    r = run(c, "CONFIG SET maxclients 5000");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    char want[200];
+    snprintf(want, sizeof want, "ERR CONFIG SET failed (possibly related to argument "
+             "'maxclients') - The operating system is not able to handle the specified "
+             "number of clients, try with %lld", maxclients);
+    assert_string_equal(r->str, want);
+    freeReplyObject(r);
+    r = run(c, "CONFIG GET maxclients");
+    assert_int_equal(atoll(r->element[1]->str), maxclients);
+    freeReplyObject(r);
+
+    /* Now the descriptors shrink under the daemon (prlimit, as an operator
+     * or a container manager could): accept() itself fails (EMFILE). The
      * daemon must back off, not spin, and serve again once descriptors
      * free up. */
-    assert_reply_status(run(c, "CONFIG SET maxclients 5000"), "OK");
+    struct rlimit low = {FD_LIMIT * 3 / 4, FD_LIMIT};   /* below maxclients; the rest of
+                                                          * the flood fits the backlog */
+    assert_int_equal(prlimit(srv.pid, RLIMIT_NOFILE, &low, NULL), 0);
     log0 = file_size(srv.log_path);
     flood(conns, FLOOD, srv.port);
     cpu0 = cpu_seconds(srv.pid);
