@@ -222,6 +222,14 @@ static void test_file(void **state)
     assert_non_null(strstr(err, "/nonexistent/compactd.conf"));
 }
 
+static bool refuse_big_maxclients(enum cfg_opt opt, long long value, char *err, size_t errlen)
+{
+    if (opt != CFG_OPT_maxclients || value <= 100)
+        return true;
+    snprintf(err, errlen, "try with 100");
+    return false;
+}
+
 static void test_set_many(void **state)
 {
     (void)state;
@@ -262,6 +270,27 @@ static void test_set_many(void **state)
     const char *v5[] = {"1"};
     assert_int_equal(config_set_many(1, n5, v5, &bad, NULL, err, sizeof err), CONFIG_EUNKNOWN);
     assert_int_equal(bad, 0);
+
+    /* The daemon's check refuses a value the system cannot take: the whole
+     * set fails with its message, nothing changes, and values it passes
+     * (and options it does not look at) go through. */
+    config_set_check_hook(refuse_big_maxclients);
+    const char *nc[] = {"hz", "maxclients"};
+    const char *vc[] = {"30", "101"};
+    assert_int_equal(config_set_many(2, nc, vc, &bad, NULL, err, sizeof err), CONFIG_EVALUE);
+    assert_int_equal(bad, 1);
+    assert_string_equal(err, "try with 100");
+    assert_int_equal(cfg.hz, 20);
+    assert_int_equal(cfg.maxclients, 50);
+    vc[1] = "100";
+    assert_int_equal(config_set_many(2, nc, vc, &bad, NULL, err, sizeof err), CONFIG_OK);
+    assert_int_equal(cfg.hz, 30);
+    assert_int_equal(cfg.maxclients, 100);
+    /* files and the command line are not checked */
+    char *argv[] = {"200"};
+    assert_int_equal(config_apply("maxclients", 1, argv, err, sizeof err), CONFIG_OK);
+    assert_int_equal(cfg.maxclients, 200);
+    config_set_check_hook(NULL);
 
     const char *n6[] = {"requirepass", "maxmemory"};
     const char *v6[] = {"s3cret", "2gb"};
