@@ -203,6 +203,33 @@ void rebucket(struct size_class *c, struct alloc_arena *a)
     bucket_push(bl, bucket_of(c, a->live), a);
 }
 
+/* Defined here, with the hot path that calls it (the compiler inlines it
+ * into alloc_block and alloc_for); alloc_move calls it from compact.c. */
+void *arena_take(struct size_class *c, struct alloc_arena *a, size_t size)
+{
+    char *p;
+    uint32_t idx;
+    if (a->free_head) {
+        p = a->free_head;
+        a->free_head = *(void **)(void *)p;
+        idx = slot_index(a, (size_t)(p - a->slots));
+    } else {
+        idx = a->bumped++;
+        p = a->slots + (size_t)idx * c->size;
+    }
+    uint64_t *bw = bm_word(a, idx >> 6);
+    A_ASSERT(!(*bw & (1ull << (idx & 63))));
+    *bw |= 1ull << (idx & 63);
+    slack_set(a, idx, a->slot_size - (uint32_t)size);
+    a->live++;
+    c->blive[a->band]++;
+    c->live_bytes += size;
+    alloc_g.live_bytes += size;
+    if (unlikely(a->live >= c->thr[a->bucket + 1]))
+        rebucket(c, a);
+    return p;
+}
+
 /* ------------------------------------------------------------ large blocks */
 
 void *large_alloc(size_t size)

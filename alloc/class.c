@@ -4,10 +4,23 @@
  * A class is a slot size; every small request is rounded up to one. This
  * file holds the rule that generates the classes, the layout of an arena of
  * each class (how many slots fit after the header and the metadata, and
- * the bucket thresholds), the slow request -> class computation that
- * alloc_setup (init.c) fills the lookup table from, and the public queries
- * about classes. The hot lookup itself (the byte table and
- * class_of_geometric) is inline in internal.h.
+ * the bucket thresholds), the slow request -> class computation the lookup
+ * table is filled from, and the public queries about classes. The hot
+ * lookup itself (the byte table and class_of_geometric) is inline in
+ * internal.h.
+ *
+ * It also holds what the classes are derived from: the options, the one
+ * global state (alloc_g) every other file works on, and alloc_setup.
+ * alloc_setup derives everything from the arena size: the alignment mask,
+ * the header colours, the large-block threshold and the class table. It is
+ * idempotent; alloc_block and the queries set up with the defaults when
+ * nobody did (ensure_ready), which is why set-up sits here, below every
+ * file that may call it; alloc_teardown (teardown.c) sits above them all.
+ * The options are the rows of ALLOC_OPTIONS (alloc.h): the defaults and
+ * the bounds checks are generated from them, so a row is the only place a
+ * default or a bound is written. alloc_g.opt holds the options in force;
+ * alloc_options_apply changes the run-time changeable ones (the compaction
+ * thresholds, read by alloc_compact_wanted).
  *
  * Size classes
  *   0..15   8, 16, 24, ..., 128: 8-byte steps. Entries are small and their
@@ -49,7 +62,9 @@
  */
 #include "alloc/internal.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 size_t class_size(unsigned i)
 {
@@ -138,4 +153,90 @@ unsigned alloc_size_class(size_t size)
 {
     ensure_ready();
     return size > alloc_g.large_max ? alloc_g.nclasses : class_of_slow(size);
+}
+
+/* ------------------------------------------------- options and set-up */
+
+struct alloc_state alloc_g = {.fail_after = -1};
+
+void alloc_options_default(struct alloc_options *opt)
+{
+#define X(field, name, type, def, min, max, flags, words, desc) opt->field = (def);
+    ALLOC_OPTIONS(X)
+#undef X
+}
+
+static bool in_bounds(unsigned long long v, long long min, long long max)
+{
+    return (min <= 0 || v >= (unsigned long long)min) && max >= 0 &&
+           v <= (unsigned long long)max;
+}
+
+/* 0, or EINVAL when a field is outside its row's bounds or the arena size
+ * is not a power of two. */
+static int options_check(const struct alloc_options *o)
+{
+#define X(field, name, type, def, min, max, flags, words, desc)                        \
+    if (!in_bounds((unsigned long long)o->field, (long long)(min), (long long)(max))) \
+        return EINVAL;
+    ALLOC_OPTIONS(X)
+#undef X
+    if ((o->arena_size & (o->arena_size - 1)) != 0)
+        return EINVAL;
+    return 0;
+}
+
+int alloc_setup(const struct alloc_options *opt)
+{
+    if (alloc_g.ready)
+        return 0;
+    struct alloc_options def;
+    alloc_options_default(&def);
+    if (opt == NULL)
+        opt = &def;
+    if (options_check(opt) != 0)
+        return EINVAL;
+    size_t a = opt->arena_size;
+    long page = sysconf(_SC_PAGESIZE);
+    alloc_g.page = page > 0 ? (size_t)page : 4096;
+    if (a < alloc_g.page)
+        return EINVAL;
+    alloc_g.opt = *opt;
+    alloc_g.mask = ~(uintptr_t)(a - 1);
+    alloc_g.shift = (unsigned)__builtin_ctzll((unsigned long long)a);
+    /* 32 colours (2 KiB) for 1 MiB arenas, fewer for small ones */
+    size_t colors = a >> 15;
+    colors = colors < 1 ? 1 : colors > 32 ? 32 : colors;
+    alloc_g.color_mask = colors - 1;
+    alloc_g.color_max = (colors - 1) * 64;
+    alloc_g.large_max = a / 8;
+    alloc_g.nclasses = class_of_slow(alloc_g.large_max) + 1;
+    for (unsigned i = 0; i < alloc_g.nclasses; i++)
+        class_init(i);
+    for (size_t i = 0; i <= LUT_MAX / 8; i++)
+        alloc_g.lut[i] = (uint8_t)class_of_slow(i * 8);
+    memset(alloc_g.bl, 0, sizeof(alloc_g.bl));
+    alloc_g.lru_head = alloc_g.lru_tail = NULL;
+    alloc_g.nretained = alloc_g.narenas = 0;
+    alloc_g.large = NULL;
+    alloc_g.nlarge = alloc_g.large_mapped = alloc_g.large_usable = 0;
+    alloc_g.live_bytes = 0;
+    alloc_g.ready = true;
+    A_VERIFY("after setup");
+    return 0;
+}
+
+int alloc_options_apply(const struct alloc_options *o)
+{
+    if (options_check(o) != 0)
+        return EINVAL;
+    alloc_g.opt.compact_frag_threshold = o->compact_frag_threshold;
+    alloc_g.opt.compact_min_reclaim = o->compact_min_reclaim;
+    return 0;
+}
+
+void ensure_ready(void)
+{
+    if (!alloc_g.ready)
+        (void)alloc_setup(NULL);
 }

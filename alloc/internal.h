@@ -13,8 +13,9 @@
  *   os.c       the OS layer: aligned mmap, purge, munmap; failure injection;
  *              RSS; alloc_panic
  *   class.c    the size classes: the class rule, the layout of an arena of
- *              each class, the request -> class lookup
- *   init.c     options, alloc_setup and alloc_teardown, the global state
+ *              each class, the request -> class lookup; and what they are
+ *              derived from: options, alloc_setup, the global state
+ *   teardown.c alloc_teardown (above every other file: it undoes them all)
  *   arena.c    placement and alloc/free: occupancy buckets, spares and the
  *              retained pool, large blocks, pinning
  *   stats.c    alloc_stats, per-class statistics, arena introspection and
@@ -233,7 +234,7 @@ struct alloc_state {
     long fail_after;
 };
 
-extern struct alloc_state alloc_g;   /* defined in init.c */
+extern struct alloc_state alloc_g;   /* defined in class.c */
 
 /* ------------------------------------------------------- internal functions */
 
@@ -250,7 +251,6 @@ void class_init(unsigned i);                /* fills alloc_g.cls[i] for the aren
 size_t class_live(const struct size_class *c);                 /* sum of blive */
 void class_range(int cls, unsigned *from, unsigned *to);       /* classes a filter selects */
 
-/* init.c: lifecycle. */
 void ensure_ready(void);                    /* alloc_setup(NULL) unless set up */
 
 /* arena.c: placement, alloc/free, retention, large blocks. */
@@ -259,10 +259,6 @@ void retained_release_all(void);            /* unmaps the retained arenas, no ch
 void arena_unlink_empty(struct size_class *c, struct alloc_arena *a, bool release);
 struct alloc_arena *arena_new(unsigned ci, unsigned band);    /* spare or new; NULL */
 void *large_alloc(size_t size);             /* counts a failure and sets errno itself */
-
-/* stats.c: statistics and introspection. */
-size_t mapped_now(void);                    /* alloc_stats().mapped_bytes */
-bool sparser(const struct alloc_arena *x, const struct alloc_arena *y);   /* total order */
 
 /* compact.c: the mover. */
 void mover_reset(void);                     /* forgets every run (teardown) */
@@ -410,31 +406,28 @@ static inline uint32_t slack_get(const struct alloc_arena *a, uint32_t i)
 #define DIRTY_MAX 2
 #define RETAINED (FULL + 1)   /* bucket value of a retained arena */
 
-/* Takes a slot of arena a (which has one free) for a block of size bytes.
- * Inline: it is most of alloc_block, and alloc_move uses it too. */
-static inline void *arena_take(struct size_class *c, struct alloc_arena *a, size_t size)
+/* Takes a slot of arena a (which has one free) for a block of size bytes:
+ * most of alloc_block, and alloc_move's destination (arena.c). */
+void *arena_take(struct size_class *c, struct alloc_arena *a, size_t size);
+
+/* alloc_stats().mapped_bytes: inline, as the mover reads it at every run's
+ * start and end and the statistics on every call. */
+static inline size_t mapped_now(void)
 {
-    char *p;
-    uint32_t idx;
-    if (a->free_head) {
-        p = a->free_head;
-        a->free_head = *(void **)(void *)p;
-        idx = slot_index(a, (size_t)(p - a->slots));
-    } else {
-        idx = a->bumped++;
-        p = a->slots + (size_t)idx * c->size;
-    }
-    uint64_t *bw = bm_word(a, idx >> 6);
-    A_ASSERT(!(*bw & (1ull << (idx & 63))));
-    *bw |= 1ull << (idx & 63);
-    slack_set(a, idx, a->slot_size - (uint32_t)size);
-    a->live++;
-    c->blive[a->band]++;
-    c->live_bytes += size;
-    alloc_g.live_bytes += size;
-    if (unlikely(a->live >= c->thr[a->bucket + 1]))
-        rebucket(c, a);
-    return p;
+    return (alloc_g.narenas + alloc_g.nretained + alloc_g.nreleasing) * alloc_g.opt.arena_size +
+           alloc_g.large_mapped;
+}
+
+/* Sparser first: lower live / slots, then fewer live, then lower address
+ * (a total order, so the listings and the mover's plan are reproducible). */
+static inline bool sparser(const struct alloc_arena *x, const struct alloc_arena *y)
+{
+    uint64_t l = (uint64_t)x->live * y->nslots, r = (uint64_t)y->live * x->nslots;
+    if (l != r)
+        return l < r;
+    if (x->live != y->live)
+        return x->live < y->live;
+    return (uintptr_t)x < (uintptr_t)y;
 }
 
 /* The first live slot of a at or after slot i, or a->bumped when there is

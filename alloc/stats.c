@@ -15,12 +15,6 @@
 /* ------------------------------------------------------------------ stats */
 
 /* alloc_stats().mapped_bytes, for the mover's trigger and figures too */
-size_t mapped_now(void)
-{
-    return (alloc_g.narenas + alloc_g.nretained + alloc_g.nreleasing) * alloc_g.opt.arena_size +
-           alloc_g.large_mapped;
-}
-
 size_t alloc_live_bytes(void)
 {
     return alloc_g.live_bytes;
@@ -169,18 +163,6 @@ size_t alloc_arena_list(int cls, struct alloc_arena_ref *out, size_t cap)
                 n++;
             }
     return n;
-}
-
-/* Sparser first: lower live / slots, then fewer live, then lower address
- * (a total order, so listings are reproducible). */
-bool sparser(const struct alloc_arena *x, const struct alloc_arena *y)
-{
-    uint64_t l = (uint64_t)x->live * y->nslots, r = (uint64_t)y->live * x->nslots;
-    if (l != r)
-        return l < r;
-    if (x->live != y->live)
-        return x->live < y->live;
-    return (uintptr_t)x < (uintptr_t)y;
 }
 
 /* out[0..n) as a max-heap under sparser(): the least sparse kept on top. */
