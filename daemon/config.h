@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "alloc/alloc.h"         /* ALLOC_OPTIONS: the rows below that alloc reads */
 #include "keyspace/keyspace.h"   /* KS_MAX_VAL_LEN bounds proto-max-bulk-len */
 
 /* Value types. INT and SIZE are stored as long long; SIZE accepts k/kb/m/mb/
@@ -113,7 +114,7 @@ typedef char *cfg_LIST_t;
       "Snapshot points; always empty because compactd persists nothing")                      \
     X(appendonly, "appendonly", BOOL, "no", 0, 0, CFG_FIXED, NULL,                             \
       "Append-only file; always no because compactd persists nothing")                         \
-    X(arena_size, "arena-size", SIZE, "1mb", 65536, 1073741824, CFG_POW2, NULL,               \
+    X(arena_size, "arena-size", SIZE, "1mb", ALLOC_ARENA_MIN, ALLOC_ARENA_MAX, CFG_POW2, NULL, \
       "Bytes per allocator arena (a power of two)")                                            \
     X(arena_retain, "arena-retain", INT, "4", 0, 1000000, 0, NULL,                             \
       "Empty arenas kept mapped for reuse instead of returned to the OS")                      \

@@ -222,6 +222,31 @@ static void test_file(void **state)
     assert_non_null(strstr(err, "/nonexistent/compactd.conf"));
 }
 
+/* The options alloc reads are alloc's rows (ALLOC_OPTIONS): the daemon's
+ * table names each with the same bounds, and its default string parses to
+ * alloc's default, so the two cannot drift apart unnoticed. */
+static void test_alloc_rows_match(void **state)
+{
+    (void)state;
+    struct alloc_options def;
+    alloc_options_default(&def);
+    unsigned rows = 0;
+#define X(field, name, type, dflt, lo, hi, fl, words, desc)                              \
+    do {                                                                                 \
+        const struct cfg_option *o = config_find(name);                                  \
+        assert_non_null(o);                                                              \
+        assert_int_equal(o->min, (long long)(lo));                                       \
+        assert_int_equal(o->max, (long long)(hi));                                       \
+        assert_int_equal(o->flags & (CFG_POW2 | CFG_MILLI | CFG_MUTABLE), (fl));         \
+        long long got = *(const long long *)(const void *)((const char *)&cfg + o->offset); \
+        assert_int_equal(got, (long long)def.field);                                     \
+        rows++;                                                                          \
+    } while (0);
+    ALLOC_OPTIONS(X)
+#undef X
+    assert_int_equal(rows, 4);
+}
+
 static bool refuse_big_maxclients(enum cfg_opt opt, long long value, char *err, size_t errlen)
 {
     if (opt != CFG_OPT_maxclients || value <= 100)
@@ -499,6 +524,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_split_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_rows_match, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_string, setup, teardown),
         cmocka_unit_test_setup_teardown(test_glob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_eq, setup, teardown),
