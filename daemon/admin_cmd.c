@@ -26,7 +26,7 @@
 #include "daemon/conn.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
-#include "daemon/text.h"
+#include "proto/text.h"
 #include "keyspace/keyspace.h"
 #include "proto/command.h"
 #include "proto/reply.h"

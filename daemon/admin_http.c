@@ -17,7 +17,7 @@
 #include "daemon/conn.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
-#include "daemon/text.h"
+#include "proto/text.h"
 #include "proto/reply.h"
 
 #define HTTP_HEAD_MAX   16384   /* a request head larger than this gets 431 */

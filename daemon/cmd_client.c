@@ -15,7 +15,7 @@
 
 #include "daemon/conn.h"
 #include "daemon/introspect.h"
-#include "daemon/text.h"
+#include "proto/text.h"
 #include "proto/command.h"
 
 /* CLIENT LIST and INFO point the caller's last command at their own rows. */

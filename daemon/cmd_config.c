@@ -18,7 +18,7 @@
 #include "daemon/latency.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
-#include "daemon/text.h"
+#include "proto/text.h"
 #include "keyspace/keyspace.h"
 #include "proto/command.h"
 

@@ -22,7 +22,7 @@
 #include "daemon/introspect.h"
 #include "daemon/latency.h"
 #include "daemon/server.h"
-#include "daemon/text.h"
+#include "proto/text.h"
 #include "keyspace/keyspace.h"
 #include "proto/command.h"
 #include "proto/human.h"

@@ -32,7 +32,7 @@
 #include "daemon/latency.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
-#include "daemon/text.h"
+#include "proto/text.h"
 
 #define SLOWLOG_MAX_ARGC   32
 #define SLOWLOG_MAX_STRING 128

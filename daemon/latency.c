@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "daemon/config.h"
-#include "daemon/text.h"
+#include "proto/text.h"
 
 #define LATENCY_TS_LEN     160
 #define LATENCY_MAX_EVENTS 32

@@ -24,7 +24,6 @@
  * many whole arenas the free slots of each class add up to, i.e. what a
  * compactor could hand back to the OS.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +31,7 @@
 #include "keyspace/keyspace.h"
 #include "proto/human.h"
 #include "proto/internal.h"
+#include "proto/text.h"
 
 static size_t peak_allocated;
 static size_t startup_allocated;
@@ -259,30 +259,6 @@ void cmd_memory_purge(struct session *s, int argc, struct slice *argv)
 
 /* --------------------------------------------------------------- DOCTOR */
 
-/* A fixed text buffer, roomy enough for a line per size class; on
- * overflow the text is cut, never overrun. */
-struct text {
-    char buf[32768];
-    size_t len;
-};
-
-static void tprintf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void tprintf(struct text *t, const char *fmt, ...)
-{
-    if (t->len >= sizeof t->buf - 1)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t->buf + t->len, sizeof t->buf - t->len, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    t->len += (size_t)n;
-    if (t->len > sizeof t->buf - 1)
-        t->len = sizeof t->buf - 1;
-}
-
 #define DOCTOR_WORST 3
 
 /* Keeps the DOCTOR_WORST items of largest score seen so far, largest
@@ -315,7 +291,7 @@ static void doctor_census(struct text *t, size_t reclaim_arenas)
     ks_census_report(&r);
     if (!r.complete) {
         if (reclaim_arenas > 0)
-            tprintf(t, "Which keys pin those arenas: run CENSUS START on the admin port, "
+            text_printf(t, "Which keys pin those arenas: run CENSUS START on the admin port, "
                        "then MEMORY DOCTOR names the key prefixes that keep the most sparse "
                        "arenas.\n");
         return;
@@ -330,11 +306,11 @@ static void doctor_census(struct text *t, size_t reclaim_arenas)
     }
     long long age_s = (ks_now_ms() - r.finished_ms) / 1000;
     if (nworst == 0) {
-        tprintf(t, "The latest census (%lld s ago) found no key prefix keeping sparse "
+        text_printf(t, "The latest census (%lld s ago) found no key prefix keeping sparse "
                    "arenas.\n", age_s);
         return;
     }
-    tprintf(t, "Key prefixes keeping the most sparse arenas (census of %lld s ago, "
+    text_printf(t, "Key prefixes keeping the most sparse arenas (census of %lld s ago, "
                "delimiter '%c', depth %u):\n", age_s, r.opts.delim, r.opts.depth);
     for (size_t k = 0; k < nworst; k++) {
         const struct ks_census_group *g = worst[k];
@@ -344,7 +320,7 @@ static void doctor_census(struct text *t, size_t reclaim_arenas)
         name[g->plen] = '\0';
         char h[32];
         human_bytes(h, sizeof h, (double)g->bytes, HUMAN_PROSE);
-        tprintf(t, "  * %s%s%s: %llu sparse arenas, %llu of its %llu keys in them (%s in "
+        text_printf(t, "  * %s%s%s: %llu sparse arenas, %llu of its %llu keys in them (%s in "
                    "all)\n", g->other ? "" : "'", g->other ? "all other prefixes" : name,
                 g->other ? "" : "'", (unsigned long long)g->pinned_arenas,
                 (unsigned long long)g->pinned_keys, (unsigned long long)g->keys, h);
@@ -357,28 +333,28 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
     (void)argv;
     struct mem_view v;
     mem_view_fill(&v);
-    struct text t = { .len = 0 };
+    struct text t = {0};
     char h1[32], h2[32], h3[32];
 
     if (v.as.live_blocks == 0) {
-        tprintf(&t, "The keyspace is empty, so there is no memory problem to diagnose yet. "
+        text_printf(&t, "The keyspace is empty, so there is no memory problem to diagnose yet. "
                     "Run MEMORY DOCTOR again once the server holds data.\n");
         if (v.as.retained_arenas > 0) {
             human_bytes(h1, sizeof h1, (double)(v.as.retained_arenas * v.as.arena_size),
                         HUMAN_PROSE);
-            tprintf(&t, "%zu empty arenas (%s of address space) are still retained; "
+            text_printf(&t, "%zu empty arenas (%s of address space) are still retained; "
                         "MEMORY PURGE unmaps them.\n", v.as.retained_arenas, h1);
         }
-        reply_verbatim(&s->reply, t.buf, t.len, "txt");
+        text_reply(&s->reply, &t);
         return;
     }
 
     unsigned problems = 0;
-    tprintf(&t, "compactd memory report\n\n");
+    text_printf(&t, "compactd memory report\n\n");
     human_bytes(h1, sizeof h1, (double)v.total, HUMAN_PROSE);
     human_bytes(h2, sizeof h2, (double)v.as.mapped_bytes, HUMAN_PROSE);
     human_bytes(h3, sizeof h3, (double)v.ks.index_bytes, HUMAN_PROSE);
-    tprintf(&t, "Data and index: %s (%zu keys, index %s). Mapped from the OS by the "
+    text_printf(&t, "Data and index: %s (%zu keys, index %s). Mapped from the OS by the "
                 "allocator: %s.\n", h1, v.ks.keys, h3, h2);
 
     /* Overall fragmentation of the arenas: how much of their bytes do not
@@ -388,7 +364,7 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
         human_bytes(h1, sizeof h1, (double)v.arena_bytes, HUMAN_PROSE);
         human_bytes(h2, sizeof h2, (double)v.arena_waste, HUMAN_PROSE);
         double pct = (double)v.arena_waste * 100.0 / (double)v.arena_bytes;
-        tprintf(&t, "Arenas: %zu of %zu bytes each (%s); %s of that (%.1f%%) holds no data, "
+        text_printf(&t, "Arenas: %zu of %zu bytes each (%s); %s of that (%.1f%%) holds no data, "
                     "a fragmentation ratio of %.2f.\n",
                 v.as.arenas, v.as.arena_size, h1, h2, pct, frag);
         if (pct > 50.0)
@@ -396,7 +372,7 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
     }
     if (v.as.large_blocks > 0) {
         human_bytes(h1, sizeof h1, (double)v.as.large_bytes, HUMAN_PROSE);
-        tprintf(&t, "Large values: %zu blocks with mappings of their own, %s.\n",
+        text_printf(&t, "Large values: %zu blocks with mappings of their own, %s.\n",
                 v.as.large_blocks, h1);
     }
 
@@ -409,11 +385,11 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
         if (st.waste > 0)
             worst_insert(worst, sizeof(*worst), scores, &nworst, &st, st.waste);
     if (nworst > 0) {
-        tprintf(&t, "\nSize classes wasting the most:\n");
+        text_printf(&t, "\nSize classes wasting the most:\n");
         for (size_t k = 0; k < nworst; k++) {
             const struct alloc_class_stats *c = &worst[k];
             human_bytes(h1, sizeof h1, (double)c->waste, HUMAN_PROSE);
-            tprintf(&t, "  * class %u (%zu-byte slots): %s wasted; %zu arenas, "
+            text_printf(&t, "  * class %u (%zu-byte slots): %s wasted; %zu arenas, "
                         "%zu of %zu slots live (%.1f%% full)\n",
                     c->cls, c->slot_size, h1, c->arenas, c->live, c->slots,
                     c->slots ? (double)c->live * 100.0 / (double)c->slots : 0.0);
@@ -422,63 +398,63 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
 
     /* What compaction could return: free slots that add up to whole
      * arenas, per class. */
-    tprintf(&t, "\n");
+    text_printf(&t, "\n");
     if (v.reclaim_arenas > 0) {
         human_bytes(h1, sizeof h1, (double)(v.reclaim_arenas * v.as.arena_size),
                     HUMAN_PROSE);
-        tprintf(&t, "Reclaimable by compaction: the free slots of sparse arenas add up to "
+        text_printf(&t, "Reclaimable by compaction: the free slots of sparse arenas add up to "
                     "%zu whole arenas (%s). Moving live entries out of the sparsest arenas "
                     "could return that much to the OS.\n",
                 v.reclaim_arenas, h1);
         if (v.reclaim_arenas * 4 >= v.as.arenas)
             problems++;
     } else {
-        tprintf(&t, "Reclaimable by compaction: nothing; no size class has a whole arena's "
+        text_printf(&t, "Reclaimable by compaction: nothing; no size class has a whole arena's "
                     "worth of free slots.\n");
     }
     doctor_census(&t, v.reclaim_arenas);
     if (v.as.retained_arenas > 0) {
         human_bytes(h1, sizeof h1, (double)(v.as.retained_arenas * v.as.arena_size),
                     HUMAN_PROSE);
-        tprintf(&t, "Retained: %zu empty arenas (%s of address space, already purged of "
+        text_printf(&t, "Retained: %zu empty arenas (%s of address space, already purged of "
                     "pages) are kept for reuse; MEMORY PURGE unmaps them.\n",
                 v.as.retained_arenas, h1);
     }
 
     /* Configuration advice. */
-    tprintf(&t, "\nAdvice:\n");
+    text_printf(&t, "\nAdvice:\n");
     unsigned advice = 0;
     if (v.as.arena_size > ALLOC_ARENA_MIN && v.classes_used > 0 &&
         v.arena_bytes > 2 * v.arena_live_bytes && v.as.arenas <= 2 * v.classes_used) {
         /* Most classes hold a single, mostly empty arena: the arena size,
          * not the data, sets the footprint. */
-        tprintf(&t, "  * Most size classes use one mostly empty arena; a smaller arena-size "
+        text_printf(&t, "  * Most size classes use one mostly empty arena; a smaller arena-size "
                     "(now %zu) would cut the fixed cost per class.\n", v.as.arena_size);
         advice++;
     }
     if (v.reclaim_arenas > 0 && v.reclaim_arenas * 4 >= v.as.arenas) {
-        tprintf(&t, "  * At least a quarter of the arenas could be freed by compaction; "
+        text_printf(&t, "  * At least a quarter of the arenas could be freed by compaction; "
                     "deleting or expiring keys in bursts leaves arenas sparse. Giving keys "
                     "with similar lifetimes similar TTLs keeps them in the same arenas.\n");
         advice++;
     }
     if (v.as.retained_arenas > 0 && v.as.retained_arenas * 2 > v.as.arenas + 1) {
-        tprintf(&t, "  * Many empty arenas are retained; a lower arena-retain returns them "
+        text_printf(&t, "  * Many empty arenas are retained; a lower arena-retain returns them "
                     "to the OS sooner.\n");
         advice++;
     }
     if (v.as.alloc_failures > 0) {
-        tprintf(&t, "  * The allocator failed %llu times to get memory from the OS; check "
+        text_printf(&t, "  * The allocator failed %llu times to get memory from the OS; check "
                     "maxmemory and the system's memory limits.\n",
                 (unsigned long long)v.as.alloc_failures);
         advice++;
         problems++;
     }
     if (advice == 0)
-        tprintf(&t, "  * None: the configuration suits this data.\n");
-    tprintf(&t, "\n%s\n", problems ? "Problems were found (see above)."
+        text_printf(&t, "  * None: the configuration suits this data.\n");
+    text_printf(&t, "\n%s\n", problems ? "Problems were found (see above)."
                                    : "No memory problems found.");
-    reply_verbatim(&s->reply, t.buf, t.len, "txt");
+    text_reply(&s->reply, &t);
 }
 
 /* --------------------------------------------------------- MALLOC-STATS */
@@ -489,8 +465,8 @@ void cmd_memory_malloc_stats(struct session *s, int argc, struct slice *argv)
     (void)argv;
     struct mem_view v;
     mem_view_fill(&v);
-    struct text t = { .len = 0 };
-    tprintf(&t, "compactd arena allocator\n"
+    struct text t = {0};
+    text_printf(&t, "compactd arena allocator\n"
                 "arena_size:%zu arenas:%zu retained:%zu mapped:%zu\n"
                 "live_blocks:%zu live_bytes:%zu slot_bytes:%zu\n"
                 "large_blocks:%zu large_bytes:%zu large_threshold:%zu\n"
@@ -505,11 +481,11 @@ void cmd_memory_malloc_stats(struct session *s, int argc, struct slice *argv)
     struct alloc_class_stats st;
     while (next_used_class(&cls, &st)) {
         const struct alloc_class_stats *c = &st;
-        tprintf(&t, "%u %zu %zu %zu %zu %zu %zu %zu %zu %zu\n", c->cls, c->slot_size,
+        text_printf(&t, "%u %zu %zu %zu %zu %zu %zu %zu %zu %zu\n", c->cls, c->slot_size,
                 c->arenas, c->slots, c->live, c->live_bytes, c->rounding, c->free_bytes,
                 c->overhead, c->waste);
     }
-    reply_bulk(&s->reply, t.buf, t.len);
+    text_reply_bulk(&s->reply, &t);
 }
 
 /* ----------------------------------------------------------------- HELP */

@@ -3,7 +3,7 @@
  * doubles from 1 KiB, so building INFO or STATS costs a few reallocs at
  * most; vsnprintf runs again after a growth rather than guessing sizes.
  */
-#include "daemon/text.h"
+#include "proto/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,15 +48,27 @@ void text_printf(struct text *t, const char *fmt, ...)
     va_end(ap);
 }
 
-void text_reply(struct reply *r, struct text *t)
+static void send(struct reply *r, struct text *t, bool verbatim)
 {
     if (t->oom)
         reply_error(r, "ERR out of memory");
-    else
+    else if (verbatim)
         reply_verbatim(r, t->p ? t->p : "", t->len, "txt");
+    else
+        reply_bulk(r, t->p ? t->p : "", t->len);
     free(t->p);
     t->p = NULL;
     t->len = t->cap = 0;
+}
+
+void text_reply(struct reply *r, struct text *t)
+{
+    send(r, t, true);
+}
+
+void text_reply_bulk(struct reply *r, struct text *t)
+{
+    send(r, t, false);
 }
 
 void text_reply_help(struct reply *r, const char *const *lines)
