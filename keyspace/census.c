@@ -322,10 +322,10 @@ static void count_entry(struct entry *e)
     size_t klen = ent_klen(e), gi;
     const char *k = ent_key(e);
     struct ks_census_group *g = group_of(k, klen, &gi);
-    size_t bytes = entry_footprint(e);
+    size_t own = alloc_usable(e), bytes = own + index_share();   /* entry_footprint's sum */
     g->keys++;
     g->bytes += bytes;
-    g->entry_bytes += alloc_usable(e);
+    g->entry_bytes += own;
     g->ttl[ttl_bucket(ent_expire(e))]++;
     g->sizes[size_bucket(e->vlen)]++;
     g->age[age_bucket(e)]++;

@@ -156,11 +156,15 @@ size_t index_slots(void)
     return ks.cur.mask + 1 + (ks.old.slots ? ks.old.mask + 1 : 0);
 }
 
-size_t entry_footprint(const struct entry *e)
+size_t index_share(void)
 {
     size_t n = ks.cur.used + ks.old.used;   /* ks_count's figure, without calling up */
-    size_t share = n ? index_slots() * sizeof(uint64_t) / n : sizeof(uint64_t);
-    return alloc_usable(e) + share;
+    return n ? index_slots() * sizeof(uint64_t) / n : sizeof(uint64_t);
+}
+
+size_t entry_footprint(const struct entry *e)
+{
+    return alloc_usable(e) + index_share();
 }
 
 struct entry *ks_entry_of_block(void *block)

@@ -208,6 +208,9 @@ extern struct ks_state ks;
 
 /* entry.c */
 size_t index_slots(void);
+/* Each entry's share of the index's bytes, the part of entry_footprint
+ * beyond the entry's own block. */
+size_t index_share(void);
 void arena_sweep_reset(void);
 void expiry_pass_restart(void);
 void lfu_touch(struct entry *e);
