@@ -77,13 +77,22 @@ static rlim_t raise_fd_limit(rlim_t want)
     return old;
 }
 
-long long conn_maxclients_fit(long long maxclients, long long admin_maxclients)
+/* Redis's rule, at start and for CONFIG SET: raise the limit toward what
+ * maxclients next to admin_maxclients needs, then fit maxclients to what
+ * the limit leaves (0: nothing left); *got is the limit (0 if unknown). */
+static long long maxclients_fit(long long maxclients, long long admin_maxclients, rlim_t *got)
 {
     rlim_t other = (rlim_t)admin_maxclients + FD_RESERVED;
-    rlim_t got = raise_fd_limit((rlim_t)maxclients + other);
-    if (got == 0 || got == RLIM_INFINITY || got >= (rlim_t)maxclients + other)
+    *got = raise_fd_limit((rlim_t)maxclients + other);
+    if (*got == 0 || *got == RLIM_INFINITY || *got >= (rlim_t)maxclients + other)
         return maxclients;
-    return got > other ? (long long)(got - other) : 0;
+    return *got > other ? (long long)(*got - other) : 0;
+}
+
+long long conn_maxclients_fit(long long maxclients, long long admin_maxclients)
+{
+    rlim_t got;
+    return maxclients_fit(maxclients, admin_maxclients, &got);
 }
 
 void conn_fd_limit(void)
@@ -102,11 +111,10 @@ int conn_setup(char *err, size_t errlen)
     /* As Redis does at start: take what the hard limit allows, and where
      * it is too low, lower maxclients to fit, so that extra clients are
      * refused with an error instead of accept() failing over and over. */
-    rlim_t want = fds_wanted();
-    rlim_t got = raise_fd_limit(want);
-    if (got != 0 && got < want) {
-        rlim_t other = (rlim_t)cfg.admin_maxclients + FD_RESERVED;
-        if (got <= other) {
+    rlim_t want = fds_wanted(), got;
+    long long fit = maxclients_fit(cfg.maxclients, cfg.admin_maxclients, &got);
+    if (fit < cfg.maxclients) {
+        if (fit == 0) {
             snprintf(err, errlen,
                      "Your current 'ulimit -n' of %llu is not enough for the server to start: "
                      "admin-maxclients %lld and %d reserved descriptors need more. Please "
@@ -115,14 +123,15 @@ int conn_setup(char *err, size_t errlen)
                      (unsigned long long)want);
             return EX_CONFIG;
         }
+        long long asked = cfg.maxclients;
         char v[32], e[128];
-        snprintf(v, sizeof v, "%llu", (unsigned long long)(got - other));
+        snprintf(v, sizeof v, "%lld", fit);
         config_set_string(&config_options[CFG_OPT_maxclients], v, e, sizeof e);
         log_warn("You requested maxclients of %llu requiring at least %llu max file "
                  "descriptors. Current maximum open files is %llu. maxclients has been reduced "
                  "to %lld to compensate for low ulimit. If you need higher maxclients increase "
                  "'ulimit -n'.",
-                 (unsigned long long)(want - other), (unsigned long long)want,
+                 (unsigned long long)asked, (unsigned long long)want,
                  (unsigned long long)got, cfg.maxclients);
     }
     conn_obl_update();
