@@ -1,7 +1,7 @@
 /*
- * admin_census: the census's driver and its three faces (see
- * admin_census.h): the CENSUS command, the JSON of /api/census and the
- * /metrics gauges.
+ * admin_census: the census's driver and two of its faces (see
+ * admin_census.h): the CENSUS command and the JSON of /api/census; the
+ * /metrics gauges are admin_metrics.c's.
  *
  * The timer keeps the compactor's discipline: one slice of census-slice-us,
  * then an idle time of slice * (100 - pct) / pct, so the walk's share of a
@@ -12,8 +12,7 @@
  *
  * Key prefixes are bytes: RESP carries them as they are, JSON as escaped
  * strings (\u00XX for control and non-ASCII bytes, one code point per byte,
- * so two prefixes never print alike), Prometheus labels with \\xNN for the
- * same bytes.
+ * so two prefixes never print alike).
  */
 #include "daemon/admin_census.h"
 
@@ -482,64 +481,4 @@ void census_http_routes(void)
 {
     admin_http_route_ex("/api/census", ADMIN_HTTP_JSON, route_census);
     admin_http_route_ex("/api/census/start", ADMIN_HTTP_POST | ADMIN_HTTP_JSON, route_start);
-}
-
-/* ---- /metrics ---- */
-
-static void prom_label(struct admin_http_body *b, const struct ks_census_group *g)
-{
-    admin_body_printf(b, "{group=\"top\",prefix=\"");
-    for (size_t i = 0; i < g->plen; i++) {
-        unsigned char c = (unsigned char)g->prefix[i];
-        if (c == '"' || c == '\\')
-            admin_body_printf(b, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            admin_body_printf(b, "\\\\x%02x", c);
-        else
-            admin_body_printf(b, "%c", c);
-    }
-    admin_body_printf(b, "\"}");
-}
-
-void census_metrics(struct admin_http_body *b)
-{
-    struct ks_census_report r;
-    ks_census_report(&r);
-    admin_body_printf(b, "# HELP compactd_census_running 1 while a census walks the keyspace.\n"
-                         "# TYPE compactd_census_running gauge\ncompactd_census_running %d\n",
-                      r.running ? 1 : 0);
-    if (!r.complete)
-        return;
-    static const struct {
-        const char *name, *help;
-    } fam[] = {
-        {"compactd_census_group_keys", "Keys of the group in the latest census."},
-        {"compactd_census_group_bytes", "Bytes (as MEMORY USAGE counts them) of the group in the latest census."},
-        {"compactd_census_group_pinned_arenas", "Sparse arenas the group's keys keep from being returned."},
-    };
-    for (int f = 0; f < 3; f++) {
-        admin_body_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", fam[f].name, fam[f].help,
-                          fam[f].name);
-        /* the first CENSUS_METRIC_GROUPS groups by bytes, then one "other"
-         * series for the rest (the census's own "other" included) */
-        uint64_t rest = 0;
-        bool any_rest = false;
-        size_t shown = 0;
-        for (size_t i = 0; i < r.ngroups; i++) {
-            const struct ks_census_group *g = &r.groups[i];
-            uint64_t v = f == 0 ? g->keys : f == 1 ? g->bytes : g->pinned_arenas;
-            if (g->other || shown == CENSUS_METRIC_GROUPS) {
-                rest += v;
-                any_rest = true;
-                continue;
-            }
-            shown++;
-            admin_body_printf(b, "%s", fam[f].name);
-            prom_label(b, g);
-            admin_body_printf(b, " %llu\n", (unsigned long long)v);
-        }
-        if (any_rest)
-            admin_body_printf(b, "%s{group=\"other\",prefix=\"\"} %llu\n", fam[f].name,
-                              (unsigned long long)rest);
-    }
 }

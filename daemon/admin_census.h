@@ -6,14 +6,14 @@
  * dashboard's POST /api/census/start, and walks the keyspace from a timer
  * in slices of census-slice-us (at most 1 ms), idling between them so that
  * it uses at most census-cpu-pct of a core. Its report is CENSUS REPORT / DIFF, GET /api/census, the
- * compactd_census_* gauges of /metrics and MEMORY DOCTOR's pinning lines.
+ * compactd_census_* gauges of /metrics (admin_metrics.c) and MEMORY
+ * DOCTOR's pinning lines.
  */
 #pragma once
 
 struct event_base;
 struct session;
 struct slice;
-struct admin_http_body;
 
 int census_setup(struct event_base *base);
 void census_teardown(void);
@@ -26,8 +26,3 @@ void census_cmd(struct session *s, int argc, struct slice *argv);
 
 /* GET /api/census and POST /api/census/start (admin_setup adds them). */
 void census_http_routes(void);
-
-/* The census gauges of /metrics: totals and the top groups, at most
- * CENSUS_METRIC_GROUPS of them plus "other", so the series are bounded. */
-#define CENSUS_METRIC_GROUPS 20
-void census_metrics(struct admin_http_body *b);

@@ -1,25 +1,34 @@
 /*
  * admin_metrics: GET /metrics on the admin port, the Prometheus text
  * exposition (version 0.0.4) of the server's figures: memory, keys,
- * clients, compaction and the per-size-class gauges, every family with its
- * HELP and TYPE lines.
+ * clients, compaction, the per-size-class gauges and the latest census's
+ * groups, every family with its HELP and TYPE lines.
  */
 #include "daemon/admin_metrics.h"
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "alloc/alloc.h"
-#include "daemon/admin_census.h"
 #include "daemon/admin_http.h"
 #include "daemon/conn.h"
 #include "daemon/server.h"
 #include "keyspace/keyspace.h"
 
+/* A family's HELP and TYPE lines, before its samples. */
+static void family(struct admin_http_body *b, const char *name, const char *type,
+                   const char *help)
+{
+    admin_body_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A family of one unlabelled sample. */
 static void metric(struct admin_http_body *b, const char *name, const char *type,
                    const char *help, double v)
 {
-    admin_body_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+    family(b, name, type, help);
+    admin_body_printf(b, "%s %.17g\n", name, v);
 }
 
 /* The per-class gauges, in the order class_row's `which` picks their values. */
@@ -44,6 +53,71 @@ static void class_row(const struct alloc_class_stats *st, void *ctx)
              : cr->which == 2 ? (double)st->slots : (double)st->live_bytes;
     admin_body_printf(cr->b, "%s{class=\"%u\",slot_size=\"%zu\"} %.17g\n",
                       class_metrics[cr->which].name, st->cls, st->slot_size, v);
+}
+
+/*
+ * The latest census's groups: the first CENSUS_METRIC_GROUPS by bytes, each
+ * labelled with its prefix, then one "other" series for the rest (the
+ * census's own "other" included), so the series stay bounded. Prefix bytes
+ * outside printable ASCII are written \\xNN (a label value escapes only
+ * backslash, quote and newline), so two prefixes never share a label.
+ */
+#define CENSUS_METRIC_GROUPS 20
+
+static void prefix_label(struct admin_http_body *b, const struct ks_census_group *g)
+{
+    admin_body_printf(b, "{group=\"top\",prefix=\"");
+    for (size_t i = 0; i < g->plen; i++) {
+        unsigned char c = (unsigned char)g->prefix[i];
+        if (c == '"' || c == '\\')
+            admin_body_printf(b, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            admin_body_printf(b, "\\\\x%02x", c);
+        else
+            admin_body_printf(b, "%c", c);
+    }
+    admin_body_printf(b, "\"}");
+}
+
+static void census_metrics(struct admin_http_body *b)
+{
+    struct ks_census_report r;
+    ks_census_report(&r);
+    metric(b, "compactd_census_running", "gauge", "1 while a census walks the keyspace.",
+           r.running ? 1.0 : 0.0);
+    if (!r.complete)
+        return;
+    static const struct {
+        const char *name, *help;
+    } fam[] = {
+        {"compactd_census_group_keys", "Keys of the group in the latest census."},
+        {"compactd_census_group_bytes",
+         "Bytes (as MEMORY USAGE counts them) of the group in the latest census."},
+        {"compactd_census_group_pinned_arenas",
+         "Sparse arenas the group's keys keep from being returned."},
+    };
+    for (int f = 0; f < 3; f++) {
+        family(b, fam[f].name, "gauge", fam[f].help);
+        uint64_t rest = 0;
+        bool any_rest = false;
+        size_t shown = 0;
+        for (size_t i = 0; i < r.ngroups; i++) {
+            const struct ks_census_group *g = &r.groups[i];
+            uint64_t v = f == 0 ? g->keys : f == 1 ? g->bytes : g->pinned_arenas;
+            if (g->other || shown == CENSUS_METRIC_GROUPS) {
+                rest += v;
+                any_rest = true;
+                continue;
+            }
+            shown++;
+            admin_body_printf(b, "%s", fam[f].name);
+            prefix_label(b, g);
+            admin_body_printf(b, " %llu\n", (unsigned long long)v);
+        }
+        if (any_rest)
+            admin_body_printf(b, "%s{group=\"other\",prefix=\"\"} %llu\n", fam[f].name,
+                              (unsigned long long)rest);
+    }
 }
 
 static int route_metrics(const char *path, const char *query, struct admin_http_body *b)
@@ -83,8 +157,7 @@ static int route_metrics(const char *path, const char *query, struct admin_http_
            "Bytes a compaction could return to the OS now.", (double)cst.reclaimable);
 
     for (int w = 0; w < (int)(sizeof(class_metrics) / sizeof(class_metrics[0])); w++) {
-        admin_body_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", class_metrics[w].name,
-                          class_metrics[w].help, class_metrics[w].name);
+        family(b, class_metrics[w].name, "gauge", class_metrics[w].help);
         struct class_rows cr = {b, w};
         alloc_class_stats_foreach(false, class_row, &cr);
     }
