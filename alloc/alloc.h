@@ -136,6 +136,7 @@ size_t alloc_usable(const void *p);
     X(os_maps, COUNTER, "Successful mmap calls.")                                               \
     X(os_unmaps, COUNTER, "munmap calls (of whole arenas or large blocks).")                    \
     X(os_purges, COUNTER, "madvise(MADV_DONTNEED) calls.")                                      \
+    X(frees, COUNTER, "alloc_free calls (the owner's activity: a quiet owner frees nothing).")  \
     X(releasing_arenas, GAUGE,                                                                  \
       "Arenas the mover emptied that are being returned to the OS (in mapped_bytes).")
 
@@ -321,9 +322,12 @@ typedef bool (*alloc_evacuate_fn)(void *block, void *ctx);
  * (compact-frag-threshold, compact-min-reclaim: see ALLOC_OPTIONS). */
 struct alloc_compact_opts {
     int cls;                 /* -1: every class; else only this class (COMPACT CLASS n) */
+    bool pack;               /* pack each (class, band) after evacuating it, and purge the
+                                retained arenas' pages (see "Packing", alloc/compact.c);
+                                for alloc_compact_wanted: the quiet owner's rule */
 };
 
-/* Every class (cls -1). */
+/* Every class (cls -1), no packing (the evacuation alone). */
 void alloc_compact_opts_default(struct alloc_compact_opts *o);
 
 /*
@@ -361,7 +365,9 @@ void alloc_compact_abort(void);
  * (alloc_compact_reclaimable(o->cls)) >= min_reclaim; or, class by class,
  * the classes whose own mapped / live exceeds the ratio have together >=
  * min_reclaim reclaimable (a few classes full of holes among dense ones).
- * o NULL means every class. Independent of whether a run is in progress.
+ * With o->pack it is the quiet owner's rule instead: alloc_compact_packable
+ * at least ALLOC_PACK_MIN_BYTES and live_bytes / ALLOC_PACK_MIN_SHARE (O(arenas)).
+ * o NULL means the defaults. Independent of whether a run is in progress.
  * O(classes * bands) over running counters, no walk: cheap enough for every
  * cron tick.
  */
@@ -371,6 +377,19 @@ bool alloc_compact_wanted(const struct alloc_compact_opts *o);
  * the OS now: per (class, band), the whole arenas its free slots add up to.
  * O(bands) per class, running counters. */
 size_t alloc_compact_reclaimable(int cls);
+
+/* Resident bytes a packing run over class cls (all if < 0) could return to
+ * the OS now: per (class, band) with a page or more of them, the free slots
+ * below the bump pointers of its arenas, in whole pages; for all classes,
+ * also the touched pages of the retained arenas. O(arenas). */
+size_t alloc_compact_packable(int cls);
+
+/* The quiet owner's trigger (alloc_compact_wanted with o->pack) fires when
+ * alloc_compact_packable is at least this many bytes and at least
+ * live_bytes / ALLOC_PACK_MIN_SHARE: less is what a run would leave behind
+ * in page rounding anyway, or not worth a walk of every pair. */
+#define ALLOC_PACK_MIN_BYTES ((size_t)64 << 10)
+#define ALLOC_PACK_MIN_SHARE 256
 
 /*
  * struct alloc_compact_counts: the work of compaction runs, counted for the
@@ -391,6 +410,9 @@ size_t alloc_compact_reclaimable(int cls);
     X(bytes_moved, COUNTER, "Requested bytes of the blocks moved (not their slot sizes).")      \
     X(blocks_dropped, COUNTER, "Visited blocks the owner freed without moving them.")           \
     X(move_failures, COUNTER, "Evacuate callbacks that returned false (out of memory).")       \
+    X(bytes_purged, COUNTER,                                                                    \
+      "Bytes of pages inside kept arenas returned to the OS: above packed arenas' live slots, " \
+      "and retained arenas' touched pages.")                                                    \
     X(steps, COUNTER, "alloc_compact_step calls made while a run was going.")                   \
     X(time_us, COUNTER, "Wall time inside those steps, in microseconds.")
 
@@ -403,7 +425,9 @@ struct alloc_compact_counts {
     X(runs, COUNTER, "Compaction runs started.")                                                \
     X(runs_finished, COUNTER, "Compaction runs that ended (completed or aborted).")            \
     X(reclaimable, GAUGE,                                                                       \
-      "Bytes a compaction could return to the OS now (alloc_compact_reclaimable(-1)).")
+      "Bytes a compaction could return to the OS now (alloc_compact_reclaimable(-1)).")         \
+    X(packable, GAUGE,                                                                          \
+      "Resident bytes a packing compaction could return now (alloc_compact_packable(-1)).")
 
 struct alloc_compact_status {
     bool running;

@@ -61,11 +61,10 @@ static void retained_unlink(struct alloc_arena *a)
     alloc_g.nretained--;
 }
 
-static void arena_purge(struct alloc_arena *a)
+void arena_purge(struct alloc_arena *a)
 {
-    uintptr_t from = round_up((uintptr_t)a->slots, alloc_g.page);
-    uintptr_t to =
-        round_up((uintptr_t)a->slots + (size_t)a->bumped * a->slot_size, alloc_g.page);
+    uintptr_t from = touched_end(a, 0);
+    uintptr_t to = touched_end(a, a->bumped);
     if (to > from)
         os_purge((void *)from, to - from);
     a->bumped = 0;
@@ -154,6 +153,12 @@ struct alloc_arena *arena_new(unsigned ci, unsigned band)
         bool reused = a != NULL;
         if (a) {
             retained_unlink(a);
+            /* Another pair's layout: its metadata and touched slots may lie
+             * in this class's slot area, above the bump pointer, where
+             * nothing accounts for them. Purging all but the header's page
+             * also zeroes the bitmap there. */
+            uintptr_t keep = round_up((uintptr_t)a + ARENA_HDR_SIZE, alloc_g.page);
+            os_purge((void *)keep, base_of(a) + alloc_g.opt.arena_size - keep);
         } else {
             void *base = os_map_aligned(alloc_g.opt.arena_size);
             if (base == NULL)
@@ -161,7 +166,7 @@ struct alloc_arena *arena_new(unsigned ci, unsigned band)
             a = header_of_base((uintptr_t)base);
         }
         a->magic = ARENA_MAGIC;
-        a->cls = (uint8_t)ci;
+        a->cls = (uint16_t)ci;
         a->band = (uint8_t)band;
         a->nslots = c->nslots;
         a->live = 0;
@@ -172,11 +177,16 @@ struct alloc_arena *arena_new(unsigned ci, unsigned band)
         a->group_bytes = (uint32_t)c->group_bytes;
         a->slack_log = c->slack_log;
         a->recip = c->recip;
-        /* A fresh mapping reads as zeros. A reused one may have held another
-         * class whose slots overlap this bitmap, so clear it. */
-        if (reused)
-            for (uint32_t w = 0; w < (c->nslots + 63) / 64; w++)
+        /* A fresh mapping reads as zeros, and so does a reused one past its
+         * header's page (purged above): clear the bitmap words in that page. */
+        if (reused) {
+            uintptr_t keep = round_up((uintptr_t)a + ARENA_HDR_SIZE, alloc_g.page);
+            for (uint32_t w = 0; w < (c->nslots + 63) / 64; w++) {
+                if ((uintptr_t)bm_word(a, w) >= keep)
+                    break;
                 *bm_word(a, w) = 0;
+            }
+        }
     }
     a->flags = 0;
     clist_push(&c->all, NULL, a);
@@ -207,16 +217,20 @@ void rebucket(struct size_class *c, struct alloc_arena *a)
  * into alloc_block and alloc_for); alloc_move calls it from compact.c. */
 void *arena_take(struct size_class *c, struct alloc_arena *a, size_t size)
 {
-    char *p;
     uint32_t idx;
     if (a->free_head) {
-        p = a->free_head;
+        char *p = a->free_head;
         a->free_head = *(void **)(void *)p;
         idx = slot_index(a, (size_t)(p - a->slots));
     } else {
         idx = a->bumped++;
-        p = a->slots + (size_t)idx * c->size;
     }
+    return arena_take_slot(c, a, idx, size);
+}
+
+void *arena_take_slot(struct size_class *c, struct alloc_arena *a, uint32_t idx, size_t size)
+{
+    char *p = a->slots + (size_t)idx * c->size;
     uint64_t *bw = bm_word(a, idx >> 6);
     A_ASSERT(!(*bw & (1ull << (idx & 63))));
     *bw |= 1ull << (idx & 63);
@@ -339,6 +353,7 @@ void alloc_free(void *p)
     if (unlikely(!(*w & bit)))
         alloc_panic("free of a block that is not live (double free?)", p);
     *w &= ~bit;
+    alloc_g.frees++;
     struct size_class *c = &alloc_g.cls[a->cls];
     c->blive[a->band]--;
     size_t req = a->slot_size - slack_get(a, idx);

@@ -27,37 +27,56 @@
  *           sizes dense here; a finer step than 8 would break 8-byte
  *           alignment, a coarser one would waste up to 15 bytes of a 24-byte
  *           entry.
- *   16..    geometric: each power-of-two interval (2^e, 2^(e+1)] is cut in 8
- *           equal steps of 2^(e-3) bytes: 144, 160, ..., 256, 288, 320, ...
- *           A request that lands just above a class boundary c wastes less
- *           than one step, i.e. less than c/8 of a slot of at least
- *           c + c/8 bytes: rounding waste stays below 1/9 of the slot
- *           (12.5 % of the request) everywhere above 128 bytes, and below
- *           8 bytes below it. Every geometric class is a multiple of 16, so
- *           those blocks are 16-byte aligned.
+ *   16..    geometric: each power-of-two interval (2^e, 2^(e+1)] is cut in
+ *           16 equal steps of 2^(e-4) bytes: 136, 144, ..., 256, 272, 288,
+ *           ... A request that lands just above a class boundary c wastes
+ *           less than one step, i.e. less than c/16 of a slot of at least
+ *           c + c/16 bytes: rounding waste stays below 1/17 of the slot
+ *           (6.25 % of the request) everywhere above 128 bytes, and below
+ *           8 bytes below it. Eight steps per doubling wasted 5.2 % of the
+ *           slot bytes of issue 12's founding experiment (values of 16 to
+ *           1584 bytes), sixteen halve that; the price is more classes,
+ *           each with a partly filled last arena, which packing (compact.c)
+ *           brings down to a few pages. Classes from 256 bytes up are
+ *           multiples of 16, so those blocks are 16-byte aligned.
  *   The last class is arena_size / 8 (a power of two); larger requests are
  *   large blocks, since fewer than 8 slots per arena would waste too much of
- *   the arena tail. For the default 1 MiB arena there are 96 classes. The
+ *   the arena tail. For the default 1 MiB arena there are 176 classes (336
+ *   for the largest arena size, so an arena's class is 16 bits). The
  *   table is generated at alloc_setup() from that rule (class_size()); the
  *   lookup for requests up to 1024 bytes is a byte table indexed by
  *   (size + 7) / 8, above it a count-leading-zeros computation. Generated
  *   for arena_size = 1 MiB (slot size / slots per arena):
- *       8/116272     16/61556     24/41856     32/31710     40/25523     48/21356
- *       56/18358     64/16099     72/14335     80/12919     88/11757     96/10788
- *       104/9966     112/9260     120/8648     128/8112     144/7216     160/6499
- *       176/5912     192/5422     208/5006     224/4650     240/4342     256/4071
- *       288/3608     320/3249     352/2955     384/2710     416/2503     448/2325
- *       480/2171     512/2035     576/1810     640/1629     704/1482     768/1358
- *       832/1254     896/1165     960/1087    1024/1019     1152/906     1280/816
- *       1408/742     1536/680     1664/628     1792/583     1920/544     2048/510
- *       2304/453     2560/408     2816/371     3072/340     3328/314     3584/291
- *       3840/272     4096/255     4608/226     5120/204     5632/185     6144/170
- *       6656/157     7168/145     7680/136     8192/127     9216/113    10240/102
- *       11264/92     12288/85     13312/78     14336/72     15360/68     16384/63
- *       18432/56     20480/51     22528/46     24576/42     26624/39     28672/36
- *       30720/34     32768/31     36864/28     40960/25     45056/23     49152/21
- *       53248/19     57344/18     61440/17     65536/15     73728/14     81920/12
- *       90112/11     98304/10     106496/9     114688/9     122880/8     131072/7
+ *          8/116272     16/61556     24/41856     32/31710     40/25523     48/21356
+ *          56/18358     64/16099     72/14335     80/12919     88/11757     96/10788
+ *          104/9966     112/9260     120/8648     128/8112     136/7638     144/7216
+ *          152/6839     160/6499     168/6192     176/5912     184/5656     192/5422
+ *          200/5206     208/5006     216/4822     224/4650     232/4491     240/4342
+ *          248/4202     256/4071     272/3833     288/3620     304/3430     320/3260
+ *          336/3105     352/2964     368/2835     384/2718     400/2609     416/2509
+ *          432/2416     448/2330     464/2250     480/2175     496/2105     512/2039
+ *          544/1916     576/1810     608/1715     640/1629     672/1552     704/1482
+ *          736/1417     768/1358     800/1304     832/1254     864/1208     896/1165
+ *          928/1125     960/1087     992/1052    1024/1019     1088/960     1152/906
+ *          1216/859     1280/816     1344/777     1408/742     1472/709     1536/680
+ *          1600/653     1664/628     1728/604     1792/583     1856/563     1920/544
+ *          1984/526     2048/510     2176/480     2304/453     2432/429     2560/408
+ *          2688/388     2816/371     2944/355     3072/340     3200/326     3328/314
+ *          3456/302     3584/291     3712/281     3840/272     3968/263     4096/255
+ *          4352/240     4608/226     4864/215     5120/204     5376/194     5632/185
+ *          5888/177     6144/170     6400/163     6656/157     6912/151     7168/145
+ *          7424/140     7680/136     7936/131     8192/127     8704/120     9216/113
+ *          9728/107    10240/102     10752/97     11264/92     11776/88     12288/85
+ *          12800/81     13312/78     13824/75     14336/72     14848/70     15360/68
+ *          15872/65     16384/63     17408/60     18432/56     19456/53     20480/51
+ *          21504/48     22528/46     23552/44     24576/42     25600/40     26624/39
+ *          27648/37     28672/36     29696/35     30720/34     31744/32     32768/31
+ *          34816/30     36864/28     38912/26     40960/25     43008/24     45056/23
+ *          47104/22     49152/21     51200/20     53248/19     55296/18     57344/18
+ *          59392/17     61440/17     63488/16     65536/15     69632/15     73728/14
+ *          77824/13     81920/12     86016/12     90112/11     94208/11     98304/10
+ *         102400/10     106496/9     110592/9     114688/9     118784/8     122880/8
+ *          126976/8     131072/7
  *   (tests/unit/alloc checks these numbers against alloc_class_stats).
  */
 #include "alloc/internal.h"
@@ -71,8 +90,8 @@ size_t class_size(unsigned i)
     if (i < LINEAR_CLASSES)
         return (size_t)(i + 1) * 8;
     unsigned k = i - LINEAR_CLASSES;
-    unsigned e = 7 + k / 8;
-    return (size_t)(9 + k % 8) << (e - 3);
+    unsigned e = 7 + k / GEO_STEPS;
+    return (size_t)(GEO_STEPS + 1 + k % GEO_STEPS) << (e - GEO_SHIFT);
 }
 
 unsigned class_of_slow(size_t size)

@@ -91,6 +91,13 @@ static struct {
     size_t last_mapped_before, last_mapped_after;
     uint64_t (*clock)(void);
     uint32_t est[MAX_CLASSES][ALLOC_BANDS];  /* k per pair at start, for pairs not reached */
+    /* packing (see "Packing" below) */
+    bool pack;                  /* this run packs each pair after evacuating it */
+    bool pack_tried;            /* the pair under the cursor has had its pack chance */
+    bool packing;               /* cur is being packed, not evacuated */
+    size_t lo;                  /* no free slot of cur below this one */
+    uintptr_t pg_from, pg_to;   /* pages of cur still to purge once packed */
+    struct alloc_arena *dirty;  /* next retained arena to purge at the run's end */
 } mv = {.touched_cls = ~0u};
 
 void mover_reset(void)
@@ -184,6 +191,7 @@ size_t alloc_compact_reclaimable(int cls)
 void alloc_compact_opts_default(struct alloc_compact_opts *o)
 {
     o->cls = -1;
+    o->pack = false;
 }
 
 bool alloc_compact_wanted(const struct alloc_compact_opts *o)
@@ -195,6 +203,11 @@ bool alloc_compact_wanted(const struct alloc_compact_opts *o)
     }
     if (!alloc_g.ready)
         return false;
+    if (o->pack) {
+        size_t floor = alloc_g.live_bytes / ALLOC_PACK_MIN_SHARE;
+        return alloc_compact_packable(o->cls) >=
+               (floor > ALLOC_PACK_MIN_BYTES ? floor : ALLOC_PACK_MIN_BYTES);
+    }
     /* the options in force; the ratio is stored in thousandths (CFG_MILLI) */
     double frag_threshold = (double)alloc_g.opt.compact_frag_threshold / 1000.0;
     size_t min_reclaim = alloc_g.opt.compact_min_reclaim;
@@ -381,8 +394,12 @@ static void finish_run(void)
 
 /* Gives back the arena being evacuated and every arena still planned in
  * the current pair (a pair that ends and an aborted run both do this). */
+static void pack_finish_now(void);
+
 static void pair_drop_work(void)
 {
+    if (mv.packing)
+        pack_finish_now();
     if (mv.cur) {
         struct alloc_arena *a = mv.cur;
         mv.cur = NULL;
@@ -398,6 +415,7 @@ static void pair_drop_work(void)
 static void pair_done(void)
 {
     pair_drop_work();
+    mv.pack_tried = false;
     if (++mv.band == ALLOC_BANDS) {
         mv.band = 0;
         mv.cls++;
@@ -407,6 +425,250 @@ static void pair_done(void)
      * while arenas are still being released (verify_mover relies on it) */
     if (mv.cls >= mv.cls_end && alloc_g.rel_head == NULL)
         finish_run();
+}
+
+enum batch { BATCH_GO, BATCH_STOP, BATCH_DONE };
+
+/*
+ * Packing. Evacuating whole arenas leaves a (class, band) with
+ * ceil(live / slots) arenas, but the holes inside them stay resident: in
+ * the arenas that took the copies, and in the sparsest one, whose slots
+ * below its bump pointer are live and free in turn. A packing run (o->pack)
+ * then packs each pair once it is evacuated. It pins the pair's sparsest
+ * arena T and moves T's live blocks, highest slot first, into the holes of
+ * the pair's other arenas (the fullest first, through alloc_move as an
+ * evacuation does) and, once those are full, into T's own lowest free
+ * slots, until no free slot of T lies below its highest live one. T's live
+ * blocks then fill its lowest slots: its bump pointer is lowered to just
+ * above the last of them, its free list rebuilt from the bitmap (lowest
+ * slot at the head, so that later allocations keep filling from the
+ * bottom), and the pages above are returned to the OS with madvise, a slice
+ * per batch, while T is still pinned (a block placed above the new bump
+ * pointer before the purge would lose its bytes). So a pair keeps less than
+ * a page of free slots resident, plus the pages its arenas' headers and
+ * metadata span, however its live blocks were scattered.
+ *
+ * While T is packed its free list is stale (FLAG_PACK): its own free slots
+ * are found in the bitmap (the lowest above mv.lo), not popped, and frees
+ * meanwhile push onto a list nobody reads. T is pinned, so nothing pops it,
+ * and pack_settle rebuilds it before T is unpinned, whatever ends the pack
+ * (done, a failed move, an abort).
+ *
+ * A packing run also purges, when it starts, the retained arenas that kept
+ * their touched pages (the DIRTY_MAX most recent, for churn across an arena
+ * boundary): such a run is asked for when the owner has gone quiet, or by
+ * an operator, and either way there is no churn to serve.
+ */
+
+/* Free slots below the bump pointers of the pair's arenas that are not
+ * full and not pinned: what packing the pair returns, to within a page. */
+static size_t pair_packable(unsigned ci, unsigned b)
+{
+    const struct band_lists *bl = &alloc_g.bl[ci][b];
+    size_t slots = 0;
+    for (unsigned q = 0; q < NB; q++)
+        for (const struct alloc_arena *a = bl->head[q]; a; a = a->bnext)
+            slots += a->bumped - a->live;
+    return slots * alloc_g.cls[ci].size;
+}
+
+size_t alloc_compact_packable(int cls)
+{
+    if (!alloc_g.ready)
+        return 0;
+    unsigned from, to;
+    class_range(cls, &from, &to);
+    size_t bytes = 0;
+    for (unsigned ci = from; ci < to; ci++)
+        for (unsigned b = 0; b < ALLOC_BANDS; b++) {
+            size_t n = pair_packable(ci, b);
+            /* less than a page of holes is what packing leaves anyway */
+            if (n >= alloc_g.page)
+                bytes += n / alloc_g.page * alloc_g.page;
+        }
+    if (cls < 0)
+        for (const struct alloc_arena *a = alloc_g.lru_head; a; a = a->enext)
+            bytes += touched_end(a, a->bumped) - touched_end(a, 0);
+    return bytes;
+}
+
+/* Pins the sparsest arena of the pair under the cursor for packing, if the
+ * pair has a page or more of holes. */
+static bool pack_begin(void)
+{
+    unsigned ci = mv.cls, b = mv.band;
+    struct band_lists *bl = &alloc_g.bl[ci][b];
+    if (bl->nonempty == 0 || pair_packable(ci, b) < alloc_g.page)
+        return false;
+    struct alloc_arena *t = NULL;
+    for (struct alloc_arena *a = bl->head[__builtin_ctz(bl->nonempty)]; a; a = a->bnext)
+        if (t == NULL || sparser(a, t))
+            t = a;
+    bucket_remove(bl, t);
+    t->flags |= FLAG_BUSY | FLAG_MOVER | FLAG_PACK;
+    mv.cur = t;
+    mv.packing = true;
+    mv.cursor = t->bumped;
+    mv.lo = 0;
+    mv.pg_from = mv.pg_to = 0;
+    mv.planned_total++;
+    if (mv.touched_cls != ci) {
+        mv.touched_cls = ci;
+        COUNT(classes_touched, 1);
+    }
+    return true;
+}
+
+/* The moves of a pack are over: lowers t's bump pointer to just above its
+ * highest live slot, rebuilds its free list from the bitmap (lowest slot at
+ * the head) and notes the pages above for purging. Returns the bitmap words
+ * read. */
+static size_t pack_settle(struct alloc_arena *t)
+{
+    size_t words = 0;
+    size_t top = prev_live(t, t->bumped, &words);
+    uint32_t nb = top == SIZE_MAX ? 0 : (uint32_t)top + 1;
+    mv.pg_from = touched_end(t, nb);
+    mv.pg_to = touched_end(t, t->bumped);
+    t->bumped = nb;
+    t->free_head = NULL;
+    for (size_t i = nb; i > 0; words++) {
+        uint32_t w = (uint32_t)((i - 1) >> 6);
+        uint64_t holes = ~*bm_word(t, w);
+        if (i & 63)
+            holes &= ~(uint64_t)0 >> (64 - (i & 63));
+        while (holes) {
+            unsigned hi = 63u - (unsigned)__builtin_clzll(holes);
+            void **slot = (void **)(void *)(t->slots + ((size_t)w * 64 + hi) * t->slot_size);
+            *slot = t->free_head;
+            t->free_head = slot;
+            holes &= ~(1ull << hi);
+        }
+        i = (size_t)w * 64;
+    }
+    t->flags &= (uint8_t)~FLAG_PACK;
+    return words;
+}
+
+/* Returns up to budget bytes of the packed arena's pages above its bump
+ * pointer to the OS; the bytes purged. */
+static size_t pack_purge(size_t budget)
+{
+    size_t n = mv.pg_to - mv.pg_from < budget ? mv.pg_to - mv.pg_from : budget;
+    os_purge((void *)mv.pg_from, n);
+    mv.pg_from += n;
+    COUNT(bytes_purged, n);
+    return n;
+}
+
+/* The pack is over and purged: t goes back to the allocation lists, or is
+ * released if concurrent frees emptied it. */
+static void pack_end(void)
+{
+    struct alloc_arena *t = mv.cur;
+    mv.cur = NULL;
+    mv.packing = false;
+    t->flags &= (uint8_t)~FLAG_MOVER;
+    if (t->live == 0) {
+        arena_unlink_empty(&alloc_g.cls[t->cls], t, true);
+        COUNT(arenas_evacuated, 1);
+    } else {
+        alloc_arena_unpin(t);
+    }
+    mv.done++;
+}
+
+/* Ends the pack under way at once (a run that ends early). */
+static void pack_finish_now(void)
+{
+    if (mv.cur->flags & FLAG_PACK)
+        (void)pack_settle(mv.cur);
+    if (mv.pg_from < mv.pg_to)
+        (void)pack_purge(mv.pg_to - mv.pg_from);
+    pack_end();
+}
+
+/* alloc_move's destination when it moves a block of the packed arena t
+ * and no other arena of the pair has room: t's lowest free slot below the
+ * block's (idx); NULL if there is none. */
+static void *pack_take(struct alloc_arena *t, uint32_t idx, size_t size)
+{
+    size_t words = 0;
+    size_t j = next_free(t, mv.lo, idx, &words);
+    if (j == SIZE_MAX)
+        return NULL;
+    mv.lo = j + 1;
+    return arena_take_slot(&alloc_g.cls[t->cls], t, (uint32_t)j, size);
+}
+
+/* The pair's evacuation is over (nothing more to gain, or no room left):
+ * everything slated goes back, and a packing run packs the pair. */
+static void pair_evacuated(void)
+{
+    if (mv.cur) {
+        struct alloc_arena *a = mv.cur;
+        mv.cur = NULL;
+        mover_drop(a);
+    }
+    while (mv.plan)
+        unplan_tail();
+    if (mv.pack && !mv.pack_tried) {
+        mv.pack_tried = true;
+        mv.planned = true;
+        if (pack_begin())
+            return;
+    }
+    pair_done();
+}
+
+/* One batch's worth of the pack under way (mover_batch's helper): a move,
+ * the settling, a slice of the purge, or the end. Adds to *units and
+ * *bytes; BATCH_DONE when the callback ended the run. */
+static enum batch pack_batch(alloc_evacuate_fn fn, void *ctx, size_t *units, size_t *bytes)
+{
+    struct alloc_arena *t = mv.cur;
+    if (!(t->flags & FLAG_PACK)) {
+        if (mv.pg_from < mv.pg_to) {
+            *bytes += pack_purge(4 * ALLOC_COMPACT_BATCH_BYTES) / 4;
+            return BATCH_GO;
+        }
+        pack_end();
+        pair_done();
+        *units += 16;
+        return BATCH_GO;
+    }
+    size_t i = prev_live(t, mv.cursor, units);
+    bool done = i == SIZE_MAX;
+    if (!done && alloc_g.bl[t->cls][t->band].nonempty == 0) {
+        /* the other arenas are full: t's own holes, if one lies below */
+        size_t j = next_free(t, mv.lo, i, units);
+        done = j == SIZE_MAX;
+        if (!done)
+            mv.lo = j;
+    }
+    if (done) {
+        *units += pack_settle(t);
+        return BATCH_GO;
+    }
+    void *block = t->slots + i * t->slot_size;
+    uint64_t moved = mv.run.blocks_moved;
+    mv.in_callback = true;
+    mv.cb_bytes = 0;
+    bool ok = fn(block, ctx);
+    mv.in_callback = false;
+    if (!mv.running || mv.cur != t)
+        return BATCH_DONE;   /* the callback aborted the run */
+    *units += 64;
+    *bytes += t->slot_size + mv.cb_bytes;
+    mv.cursor = i;
+    if (!ok) {
+        COUNT(move_failures, 1);
+        *units += pack_settle(t);   /* the purge and the end follow */
+        return BATCH_STOP;
+    }
+    if (mv.run.blocks_moved == moved && !(*bm_word(t, (uint32_t)(i >> 6)) & (1ull << (i & 63))))
+        COUNT(blocks_dropped, 1);
+    return BATCH_GO;
 }
 
 void alloc_compact_start(const struct alloc_compact_opts *o)
@@ -426,6 +688,8 @@ void alloc_compact_start(const struct alloc_compact_opts *o)
     class_range(o->cls, &mv.cls, &mv.cls_end);
     mv.band = 0;
     mv.planned = false;
+    mv.pack = o->pack;
+    mv.pack_tried = false;
     mv.touched_cls = ~0u;
     mv.planned_total = mv.done = 0;
     for (unsigned ci = mv.cls; ci < mv.cls_end; ci++)
@@ -439,6 +703,12 @@ void alloc_compact_start(const struct alloc_compact_opts *o)
     mv.duration_us = 0;
     mv.runs++;
     mv.running = true;
+    if (mv.pack && o->cls < 0)
+        for (struct alloc_arena *a = alloc_g.lru_head; a; a = a->enext)
+            if (a->bumped) {
+                COUNT(bytes_purged, touched_end(a, a->bumped) - touched_end(a, 0));
+                arena_purge(a);
+            }
     if (mv.cls >= mv.cls_end)
         finish_run();
     A_VERIFY("at the start of a compaction run");
@@ -453,8 +723,6 @@ void alloc_compact_abort(void)
     finish_run();
     A_VERIFY("after a compaction abort");
 }
-
-enum batch { BATCH_GO, BATCH_STOP, BATCH_DONE };
 
 /*
  * One batch of work: at most ALLOC_COMPACT_BATCH_BLOCKS blocks visited (in
@@ -481,11 +749,17 @@ static enum batch mover_batch(alloc_evacuate_fn fn, void *ctx)
             finish_run();
             return BATCH_DONE;
         }
+        if (mv.packing) {
+            enum batch r = pack_batch(fn, ctx, &units, &bytes);
+            if (r != BATCH_GO)
+                return r == BATCH_STOP && !mv.running ? BATCH_DONE : r;
+            continue;
+        }
         if (!mv.planned) {
             size_t looked = plan_pair();
             units += 1 + looked * 4;
             if (mv.nplan == 0) {
-                pair_done();
+                pair_evacuated();
                 continue;
             }
             return BATCH_GO;   /* a plan may have sorted many arenas */
@@ -493,7 +767,7 @@ static enum batch mover_batch(alloc_evacuate_fn fn, void *ctx)
         if (!mv.cur) {
             units += 16;
             if (!next_arena())
-                pair_done();
+                pair_evacuated();
             continue;
         }
         struct alloc_arena *a = mv.cur;
@@ -513,7 +787,7 @@ static enum batch mover_batch(alloc_evacuate_fn fn, void *ctx)
             if (mv.plan)
                 unplan_tail();
             else
-                pair_done();
+                pair_evacuated();
             units += 16;
             continue;
         }
@@ -582,6 +856,7 @@ void alloc_compact_status(struct alloc_compact_status *st)
     st->last_mapped_before = mv.last_mapped_before;
     st->last_mapped_after = mv.last_mapped_after;
     st->reclaimable = alloc_compact_reclaimable(-1);
+    st->packable = alloc_compact_packable(-1);
 }
 
 void alloc_compact_test_clock(uint64_t (*now_us)(void))
@@ -612,9 +887,14 @@ void *alloc_move(const void *from)
          * unless it already is (the mover's source is); it keeps from, so
          * the unpin puts it back on its list */
         bool pinned_here = alloc_arena_pin(a);
-        struct alloc_arena *d = bl->nonempty ? bl->head[31 - __builtin_clz(bl->nonempty)]
-                                             : arena_new(a->cls, a->band);
-        p = d ? arena_take(&alloc_g.cls[a->cls], d, size) : NULL;
+        if (bl->nonempty) {
+            p = arena_take(&alloc_g.cls[a->cls], bl->head[31 - __builtin_clz(bl->nonempty)], size);
+        } else if (mv.packing && a == mv.cur) {
+            p = pack_take(a, idx, size);   /* never a new arena for a pack */
+        } else {
+            struct alloc_arena *d = arena_new(a->cls, a->band);
+            p = d ? arena_take(&alloc_g.cls[a->cls], d, size) : NULL;
+        }
         if (pinned_here)
             alloc_arena_unpin(a);
         if (p == NULL) {
@@ -631,6 +911,11 @@ void *alloc_move(const void *from)
         mv.cb_bytes += size;
     }
     return p;
+}
+
+uintptr_t mover_purge_end(const struct alloc_arena *a)
+{
+    return mv.packing && a == mv.cur && mv.pg_from < mv.pg_to ? mv.pg_to : 0;
 }
 
 bool mover_running(void)
@@ -663,16 +948,25 @@ bool verify_mover(size_t slated)
     for (const struct alloc_arena *a = mv.plan; a; a = a->bnext) {
         CHECK(n < slated, "plan list longer than the slated arenas");
         CHECK(a->bprev == prev, "plan list links");
-        CHECK(a->magic == ARENA_MAGIC && (a->flags & FLAG_MOVER) && a->cls == mv.cls &&
-                  a->band == mv.band,
+        CHECK(a->magic == ARENA_MAGIC && (a->flags & FLAG_MOVER) && !(a->flags & FLAG_PACK) &&
+                  a->cls == mv.cls && a->band == mv.band,
               "plan arena %p not slated in pair %u/%u", (const void *)a, mv.cls, mv.band);
         n++;
         prev = a;
     }
     CHECK(mv.plan_tail == prev && n == mv.nplan, "plan list tail/count");
+    CHECK(!mv.packing || (mv.cur != NULL && mv.plan == NULL && mv.pack),
+          "packing without an arena, or with arenas still planned");
+    CHECK(mv.pg_from <= mv.pg_to && (mv.pg_from == mv.pg_to || mv.packing),
+          "pages left to purge with no pack under way");
     if (mv.cur) {
         CHECK((mv.cur->flags & FLAG_MOVER) && mv.cur->cls == mv.cls && mv.cur->band == mv.band,
               "current arena %p not slated", (const void *)mv.cur);
+        CHECK(mv.packing || !(mv.cur->flags & FLAG_PACK), "arena %p packed by no pack",
+              (const void *)mv.cur);
+        CHECK(!mv.packing || (mv.cur->flags & FLAG_PACK) ||
+                  mv.pg_to <= touched_end(mv.cur, mv.cur->nslots),
+              "purge range beyond the packed arena");
         CHECK(mv.cursor <= mv.cur->nslots, "cursor %zu", mv.cursor);
         n++;
     }

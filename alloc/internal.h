@@ -103,10 +103,15 @@
 #define LUT_MAX 1024                  /* byte-table lookup up to here */
 #define SLOT_ALIGN 64                 /* slot area start: a cache line */
 #define LARGE_HDR 64
-#define MAX_CLASSES (LINEAR_CLASSES + 8 * (30 - 10))
+#define GEO_STEPS 16                  /* geometric classes per doubling */
+#define GEO_SHIFT 4                   /* log2(GEO_STEPS) */
+/* the largest arena (2^30) has classes up to 2^27: doublings 2^7 .. 2^27 */
+#define MAX_CLASSES (LINEAR_CLASSES + GEO_STEPS * (30 - 10))
 
 #define FLAG_BUSY 1u                  /* pinned: off the bucket lists, never retired */
 #define FLAG_MOVER 2u                 /* pinned by the compaction mover (with FLAG_BUSY) */
+#define FLAG_PACK 4u                  /* being packed by the mover (with FLAG_MOVER): its free
+                                         list is stale until the pack rebuilds it (compact.c) */
 
 /* os.c: prints what and p, then aborts. */
 __attribute__((noreturn, cold)) void alloc_panic(const char *what, const void *p);
@@ -146,7 +151,7 @@ __attribute__((noreturn, cold)) void alloc_panic(const char *what, const void *p
  * (ARENA_HDR_SIZE), group_bytes apart. */
 struct alloc_arena {
     uint32_t magic;
-    uint8_t cls;
+    uint16_t cls;              /* up to MAX_CLASSES (336) */
     uint8_t band;
     uint8_t bucket;            /* 0..NB-1, FULL, or RETAINED */
     uint8_t flags;
@@ -230,6 +235,7 @@ struct alloc_state {
     /* requested bytes of every live block, small and large: kept as it goes
      * so that used-memory checks (maxmemory, on every command) are O(1) */
     size_t live_bytes;
+    uint64_t frees;            /* alloc_free calls: the owner's activity, for a quiet trigger */
     uint64_t failures, maps, unmaps, purges;
     long fail_after;
 };
@@ -242,6 +248,9 @@ extern struct alloc_state alloc_g;   /* defined in class.c */
 void *os_map_aligned(size_t size);          /* aligned to arena_size; NULL + ENOMEM */
 void os_unmap(void *p, size_t size);        /* panics if munmap fails */
 void os_purge(void *p, size_t size);        /* MADV_DONTNEED; failure only leaves pages */
+/* mincore: bit 0 of vec[i] says whether page i of [p, p + size) is
+ * resident (p page-aligned); false if the OS would not say. For alloc_verify. */
+bool os_residency(const void *p, size_t size, unsigned char *vec);
 
 /* class.c: size classes and arena layout per class. */
 size_t class_size(unsigned i);              /* slot size of class i, by the class rule */
@@ -256,6 +265,7 @@ void ensure_ready(void);                    /* alloc_setup(NULL) unless set up *
 /* arena.c: placement, alloc/free, retention, large blocks. */
 void rebucket(struct size_class *c, struct alloc_arena *a);   /* live crossed a boundary */
 void retained_release_all(void);            /* unmaps the retained arenas, no check */
+void arena_purge(struct alloc_arena *a);    /* purges a's touched slot pages: bumped 0 */
 void arena_unlink_empty(struct size_class *c, struct alloc_arena *a, bool release);
 struct alloc_arena *arena_new(unsigned ci, unsigned band);    /* spare or new; NULL */
 void *large_alloc(size_t size);             /* counts a failure and sets errno itself */
@@ -264,6 +274,9 @@ void *large_alloc(size_t size);             /* counts a failure and sets errno i
 void mover_reset(void);                     /* forgets every run (teardown) */
 size_t release_all(void);                   /* unmaps the release queue; returns arenas */
 bool mover_running(void);
+/* The end of the pages a's pack has still to purge (above its lowered bump
+ * pointer, resident until then), or 0: for verify_pages. */
+uintptr_t mover_purge_end(const struct alloc_arena *a);
 bool verify_mover(size_t slated);           /* alloc_verify's check of the mover's state */
 
 /* verify.c: alloc_verify. CHECK is its (and verify_mover's) one check: it
@@ -312,7 +325,7 @@ static inline unsigned class_of_geometric(size_t size)
 {
     size_t n = size - 1;
     unsigned e = 63u - (unsigned)__builtin_clzll((unsigned long long)n);
-    return LINEAR_CLASSES + (e - 7) * 8 + (unsigned)((n >> (e - 3)) & 7);
+    return LINEAR_CLASSES + (e - 7) * GEO_STEPS + (unsigned)((n >> (e - GEO_SHIFT)) & (GEO_STEPS - 1));
 }
 
 static inline size_t round_up(size_t x, size_t a)
@@ -409,6 +422,18 @@ static inline uint32_t slack_get(const struct alloc_arena *a, uint32_t i)
 /* Takes a slot of arena a (which has one free) for a block of size bytes:
  * most of alloc_block, and alloc_move's destination (arena.c). */
 void *arena_take(struct size_class *c, struct alloc_arena *a, size_t size);
+/* Marks free slot idx (< bumped, off the free list or the list stale) live
+ * for a block of size bytes: the second half of arena_take, and the mover's
+ * packing destination (compact.c). */
+void *arena_take_slot(struct size_class *c, struct alloc_arena *a, uint32_t idx, size_t size);
+
+/* Pages of a's slot area that hold or held a slot below bumped: the pages
+ * from round_up(slots + bumped * slot_size) to the arena's end are never
+ * resident (alloc_verify checks it with mincore). */
+static inline uintptr_t touched_end(const struct alloc_arena *a, size_t bumped)
+{
+    return round_up((uintptr_t)a->slots + bumped * a->slot_size, alloc_g.page);
+}
 
 /* alloc_stats().mapped_bytes: inline, as the mover reads it at every run's
  * start and end and the statistics on every call. */
@@ -445,4 +470,37 @@ static inline size_t next_live(const struct alloc_arena *a, size_t i, size_t *em
         ++*empty_words;
     }
     return a->bumped;
+}
+
+/* The highest live slot of a below slot i, or SIZE_MAX when there is none;
+ * *words counts the bitmap words read. */
+static inline size_t prev_live(const struct alloc_arena *a, size_t i, size_t *words)
+{
+    while (i > 0) {
+        uint32_t w = (uint32_t)((i - 1) >> 6);
+        unsigned top = (unsigned)((i - 1) & 63);
+        uint64_t bits = *bm_word(a, w) & (~(uint64_t)0 >> (63 - top));
+        ++*words;
+        if (bits)
+            return (size_t)w * 64 + 63 - (unsigned)__builtin_clzll(bits);
+        i = (size_t)w * 64;
+    }
+    return SIZE_MAX;
+}
+
+/* The lowest free slot of a at or after slot i and below slot end, or
+ * SIZE_MAX when there is none; *words counts the bitmap words read. */
+static inline size_t next_free(const struct alloc_arena *a, size_t i, size_t end, size_t *words)
+{
+    while (i < end) {
+        uint32_t w = (uint32_t)(i >> 6);
+        uint64_t bits = ~*bm_word(a, w) & (~(uint64_t)0 << (i & 63));
+        ++*words;
+        if (bits) {
+            size_t j = (size_t)w * 64 + (unsigned)__builtin_ctzll(bits);
+            return j < end ? j : SIZE_MAX;
+        }
+        i = ((size_t)w + 1) * 64;
+    }
+    return SIZE_MAX;
 }

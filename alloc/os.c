@@ -1,6 +1,6 @@
 /*
- * alloc/os.c: alloc's OS layer, the only file that calls mmap, madvise and
- * munmap.
+ * alloc/os.c: alloc's OS layer, the only file that calls mmap, madvise,
+ * mincore and munmap.
  *
  * Arenas must be aligned to their own size (that is what makes a block's
  * header a mask away), which mmap does not offer: os_map_aligned over-maps
@@ -48,6 +48,10 @@ void *os_map_aligned(size_t size)
         munmap(p, head);
     if (tail)
         munmap((char *)start + size, tail);
+    /* Page-granular purges (packing, retained arenas) only return memory
+     * when a page is the unit the kernel maps: a transparent huge page over
+     * an arena would keep 2 MiB resident for one live block. */
+    (void)madvise((void *)start, size, MADV_NOHUGEPAGE);
     if (alloc_g.fail_after > 0)
         alloc_g.fail_after--;
     alloc_g.maps++;
@@ -59,6 +63,11 @@ void os_unmap(void *p, size_t size)
     if (munmap(p, size) != 0)
         alloc_panic("munmap failed", p);
     alloc_g.unmaps++;
+}
+
+bool os_residency(const void *p, size_t size, unsigned char *vec)
+{
+    return mincore((void *)(uintptr_t)p, size, vec) == 0;
 }
 
 void os_purge(void *p, size_t size)

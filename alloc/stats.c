@@ -43,6 +43,7 @@ void alloc_stats(struct alloc_stats *st)
     st->os_maps = alloc_g.maps;
     st->os_unmaps = alloc_g.unmaps;
     st->os_purges = alloc_g.purges;
+    st->frees = alloc_g.frees;
     st->releasing_arenas = alloc_g.nreleasing;
 }
 

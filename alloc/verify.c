@@ -12,6 +12,51 @@
  */
 #include "alloc/internal.h"
 
+#include <stdlib.h>
+
+/*
+ * Page state, asked of the OS (mincore): no page wholly above the bump
+ * pointer is resident (a purge returned it, or nothing ever touched it;
+ * a packed arena's pages are purged a slice per batch: those still to go
+ * are allowed), so
+ * no purged page can hold a live block, which all lie below it; and the
+ * page where each live block starts is resident (a block the owner wrote
+ * was not purged under it). Slot pages below the bump pointer that hold no
+ * live block may be either.
+ */
+static bool verify_pages(const struct alloc_arena *a)
+{
+    size_t page = alloc_g.page;
+    uintptr_t end = base_of(a) + alloc_g.opt.arena_size;
+    uintptr_t top = touched_end(a, a->bumped);
+    if (mover_purge_end(a) > top)
+        top = mover_purge_end(a);   /* packed, its purge under way */
+    uintptr_t low = (uintptr_t)a->slots / page * page;
+    /* one vector for the whole arena from the slots' first page */
+    unsigned char *vec = malloc((end - low) / page);
+    if (vec == NULL || !os_residency((const void *)low, end - low, vec)) {
+        free(vec);
+        return true;   /* cannot look: not a broken invariant */
+    }
+    for (size_t pg = (top - low) / page; pg < (end - low) / page; pg++)
+        if (vec[pg] & 1) {
+            free(vec);
+            CHECK(false, "arena %p: page %zu resident above its bump pointer %u",
+                  (const void *)a, pg, a->bumped);
+        }
+    size_t n = 0;
+    for (size_t i = 0; (i = next_live(a, i, &n)) < a->bumped; i++) {
+        size_t pg = ((uintptr_t)a->slots + i * a->slot_size - low) / page;
+        if (!(vec[pg] & 1)) {
+            free(vec);
+            CHECK(false, "arena %p: live slot %zu on a page that is not resident",
+                  (const void *)a, i);
+        }
+    }
+    free(vec);
+    return true;
+}
+
 static bool verify_arena(unsigned ci, const struct alloc_arena *a, bool retained, size_t *req)
 {
     const struct size_class *c = &alloc_g.cls[ci];
@@ -52,6 +97,14 @@ static bool verify_arena(unsigned ci, const struct alloc_arena *a, bool retained
         }
     }
     CHECK(pop == a->live, "arena %p popcount %zu live %u", (const void *)a, pop, a->live);
+    if (!verify_pages(a))
+        return false;
+    if (a->flags & FLAG_PACK) {
+        /* its free list is stale until the pack settles (compact.c) */
+        CHECK((a->flags & FLAG_MOVER) && !retained, "arena %p packed, not slated",
+              (const void *)a);
+        return true;
+    }
     /* free list: bounded walk; terminating within bumped - live steps at NULL
      * proves there is no cycle and no duplicate. */
     size_t want = a->bumped - a->live, n = 0;

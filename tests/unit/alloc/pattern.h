@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "alloc/alloc.h"
 #include "tests/unit/rng.h"   /* mix() */
 
 /* Byte j of block id's pattern is byte j % 8 of mix(id, j / 8): whole words
@@ -64,4 +65,16 @@ static inline void pattern(void *blk, size_t from, size_t n, uint64_t id, bool c
     for (size_t off = 4096; off + 8 <= n - 256; off += 4096)
         pattern_range(p, off, off + 8, id, check);
     pattern_range(p, n - 256, n, id, check);
+}
+
+/* alloc_block as an owner uses it: the block is written (its first byte),
+ * as every owner writes what it allocates. alloc_verify checks that the page
+ * where each live block starts is resident, which only holds for blocks
+ * somebody wrote. */
+static inline void *owned_block(size_t size, unsigned band)
+{
+    unsigned char *p = alloc_block(size, band);
+    if (p != NULL)
+        *p = 0x5a;
+    return p;
 }

@@ -13,7 +13,10 @@
  * only for keys the compactor dropped because they had expired (a move is
  * not a modification). ks_verify and alloc_verify run after each batch.
  * Then a delete-every-other-key phase, after which a full compaction must
- * release arenas (mapped bytes fall). Deterministic operation sequence.
+ * release arenas (mapped bytes fall). Every other pair of runs packs, so
+ * entries also move down inside their own arenas and pages above are
+ * returned; alloc_verify after every step checks that no live entry's page
+ * was. Deterministic operation sequence.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -182,6 +185,7 @@ static bool step_and_check(uint64_t budget_us)
     assert_int_equal(bad_notes, 0);
     assert_int_equal(compaction_notes, b.dropped - a.dropped);
     check_all_keys(false);
+    assert_true(alloc_verify());   /* pages too: nothing live was purged */
     return more;
 }
 
@@ -243,6 +247,9 @@ static void test_model(void **state)
     for (int batch = 0; batch < 60; batch++) {
         for (int op = 0; op < 8000; op++)
             do_op();
+        /* every other pair of runs packs (pages inside arenas returned);
+         * a start while a run is unfinished changes nothing */
+        o.pack = (batch / 3) % 2 == 1;
         if (batch % 3 == 0) {
             /* a run in tiny steps: 0 us does the least work a step can */
             ks_compact_start(&o);
@@ -270,14 +277,15 @@ static void test_model(void **state)
     ks_compact_stats(&cs);
     struct alloc_compact_status as;   /* moves are alloc's counters */
     ks_compact_status(&as);
-    printf("  %u tiny steps, %u full runs; moved %llu entries (%llu bytes), dropped %llu expired, %llu failed moves\n",
+    printf("  %u tiny steps, %u full runs; moved %llu entries (%llu bytes), dropped %llu expired, %llu failed moves, %llu bytes purged\n",
            steps, full_runs, (unsigned long long)as.total.blocks_moved,
            (unsigned long long)as.total.bytes_moved, (unsigned long long)cs.dropped,
-           (unsigned long long)as.total.move_failures);
+           (unsigned long long)as.total.move_failures, (unsigned long long)as.total.bytes_purged);
     assert_true(as.total.blocks_moved > 300);
     assert_true(cs.dropped > 0);  /* (test_drops_expired counts them exactly) */
     assert_int_equal(as.total.move_failures, 0);
     assert_int_equal(cs.strays, 0);
+    assert_true(as.total.bytes_purged > 0);   /* the packing runs returned pages */
 }
 
 /* Delete every other key: arenas are half empty and nothing is released;
