@@ -109,10 +109,12 @@ static void compact_status_text(struct text *t)
                 "run_blocks_dropped:%llu\r\n"
                 "run_arenas_released:%llu\r\n"
                 "run_arenas_abandoned:%llu\r\n"
+                "run_bytes_purged:%llu\r\n"
                 "run_duration_us:%llu\r\n"
                 "run_mapped_before:%zu\r\n"
                 "run_mapped_after:%zu\r\n"
                 "reclaimable_bytes:%zu\r\n"
+                "packable_bytes:%zu\r\n"
                 "runs:%llu\r\n"
                 "runs_finished:%llu\r\n"
                 "runs_auto:%llu\r\n"
@@ -125,6 +127,7 @@ static void compact_status_text(struct text *t)
                 "total_arenas_evacuated:%llu\r\n"
                 "total_arenas_released:%llu\r\n"
                 "total_arenas_abandoned:%llu\r\n"
+                "total_bytes_purged:%llu\r\n"
                 "total_move_failures:%llu\r\n"
                 "total_steps:%llu\r\n"
                 "total_time_us:%llu\r\n"
@@ -135,8 +138,9 @@ static void compact_status_text(struct text *t)
                 st.arenas_done, pct, (unsigned long long)st.classes_touched,
                 (unsigned long long)st.blocks_moved, (unsigned long long)st.bytes_moved,
                 (unsigned long long)st.blocks_dropped, (unsigned long long)st.arenas_released,
-                (unsigned long long)st.arenas_abandoned, (unsigned long long)st.duration_us,
-                st.mapped_before, st.mapped_after, st.reclaimable,
+                (unsigned long long)st.arenas_abandoned, (unsigned long long)st.bytes_purged,
+                (unsigned long long)st.duration_us, st.mapped_before, st.mapped_after,
+                st.reclaimable, st.packable,
                 (unsigned long long)st.runs, (unsigned long long)st.runs_finished,
                 (unsigned long long)cs.runs_auto, (unsigned long long)cs.runs_scheduled,
                 (unsigned long long)cs.runs_manual,
@@ -146,6 +150,7 @@ static void compact_status_text(struct text *t)
                 (unsigned long long)st.total.arenas_evacuated,
                 (unsigned long long)st.total.arenas_released,
                 (unsigned long long)st.total.arenas_abandoned,
+                (unsigned long long)st.total.bytes_purged,
                 (unsigned long long)st.total.move_failures, (unsigned long long)st.total.steps,
                 (unsigned long long)st.total.time_us, (unsigned long long)cs.max_step_us,
                 (unsigned long long)cs.last_rss_before, (unsigned long long)cs.last_rss_after);
@@ -207,12 +212,12 @@ static void a_compact(struct session *s, int argc, struct slice *argv)
         struct text t = {0};
         text_printf(&t,
                     "classes_touched:%llu\r\nblocks_moved:%llu\r\nbytes_moved:%llu\r\n"
-                    "blocks_dropped:%llu\r\narenas_released:%llu\r\nduration_us:%llu\r\n"
-                    "mapped_before:%zu\r\nmapped_after:%zu\r\n",
+                    "blocks_dropped:%llu\r\narenas_released:%llu\r\nbytes_purged:%llu\r\n"
+                    "duration_us:%llu\r\nmapped_before:%zu\r\nmapped_after:%zu\r\n",
                     (unsigned long long)st.classes_touched, (unsigned long long)st.blocks_moved,
                     (unsigned long long)st.bytes_moved, (unsigned long long)st.blocks_dropped,
-                    (unsigned long long)st.arenas_released, (unsigned long long)st.duration_us,
-                    st.mapped_before, st.mapped_after);
+                    (unsigned long long)st.arenas_released, (unsigned long long)st.bytes_purged,
+                    (unsigned long long)st.duration_us, st.mapped_before, st.mapped_after);
         text_reply(&s->reply, &t);
         return;
     }
@@ -365,8 +370,10 @@ static void stats_text(struct text *t)
                 "compaction_blocks_moved:%llu\r\n"
                 "compaction_bytes_moved:%llu\r\n"
                 "compaction_arenas_released:%llu\r\n"
+                "compaction_bytes_purged:%llu\r\n"
                 "compaction_time_us:%llu\r\n"
                 "compaction_reclaimable_bytes:%zu\r\n"
+                "compaction_packable_bytes:%zu\r\n"
                 "# Clients\r\n"
                 "connected_clients:%zu\r\n"
                 "admin_connections:%zu\r\n"
@@ -381,7 +388,8 @@ static void stats_text(struct text *t)
                 (unsigned long long)cst.runs, (unsigned long long)cst.total.blocks_moved,
                 (unsigned long long)cst.total.bytes_moved,
                 (unsigned long long)cst.total.arenas_released,
-                (unsigned long long)cst.total.time_us, cst.reclaimable, conn_count(),
+                (unsigned long long)cst.total.bytes_purged,
+                (unsigned long long)cst.total.time_us, cst.reclaimable, cst.packable, conn_count(),
                 conn_admin_count(), (unsigned long long)srv.stats.admin_commands,
                 (unsigned long long)srv.stats.admin_error_replies,
                 (unsigned long long)srv.stats.admin_rejected);

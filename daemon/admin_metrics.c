@@ -155,6 +155,9 @@ static int route_metrics(const char *path, const char *query, struct admin_http_
            cst.running ? 1.0 : 0.0);
     metric(b, "compactd_compaction_reclaimable_bytes", "gauge",
            "Bytes a compaction could return to the OS now.", (double)cst.reclaimable);
+    metric(b, "compactd_compaction_packable_bytes", "gauge",
+           "Resident bytes a packing compaction could return to the OS now.",
+           (double)cst.packable);
 
     for (int w = 0; w < (int)(sizeof(class_metrics) / sizeof(class_metrics[0])); w++) {
         family(b, class_metrics[w].name, "gauge", class_metrics[w].help);
@@ -179,6 +182,9 @@ static int route_metrics(const char *path, const char *query, struct admin_http_
     metric(b, "compactd_compaction_arenas_released_total", "counter",
            "Arenas compaction emptied and returned to the OS.",
            (double)cst.total.arenas_released);
+    metric(b, "compactd_compaction_bytes_purged_total", "counter",
+           "Bytes of pages inside kept arenas compaction returned to the OS (packing).",
+           (double)cst.total.bytes_purged);
     metric(b, "compactd_compaction_seconds_total", "counter",
            "Time spent in compaction steps.", (double)cst.total.time_us / 1e6);
     metric(b, "compactd_expired_keys_total", "counter", "Keys deleted because their TTL passed.",

@@ -10,6 +10,9 @@
 #include "daemon/compactor.h"
 
 #include <event2/event.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
@@ -44,14 +47,33 @@ static const struct {
     [COMPACT_MANUAL] = {"manual", true},
     [COMPACT_MANUAL_SYNC] = {"manual sync", true},
     [COMPACT_DASHBOARD] = {"dashboard", false},
+    [COMPACT_QUIET] = {"quiet", false},
 };
-_Static_assert(sizeof(triggers) / sizeof(triggers[0]) == COMPACT_DASHBOARD + 1,
+_Static_assert(sizeof(triggers) / sizeof(triggers[0]) == COMPACT_QUIET + 1,
                "a name for every trigger");
 
-static void opts_from_cfg(struct alloc_compact_opts *o, int cls)
+/* The quiet trigger: alloc's count of frees when it last changed, when that
+ * was, and what it was when the last packing run ended (the run's own moves
+ * free blocks too; a quiet run fires at most once per state of the
+ * keyspace, never twice on the same one, so it cannot spin). */
+static uint64_t seen_frees, frees_at_run_end;
+static int64_t frees_changed_ms;
+
+static uint64_t alloc_frees(void)
+{
+    struct alloc_stats as;
+    alloc_stats(&as);
+    return as.frees;
+}
+
+/* Only the fragmentation trigger evacuates without packing: it fires while
+ * the keyspace is busy, when a pair's sparsest arena is likely the one
+ * being filled. */
+static void opts_from_cfg(struct alloc_compact_opts *o, int cls, enum compact_trigger why)
 {
     alloc_compact_opts_default(o);
     o->cls = cls;
+    o->pack = why != COMPACT_AUTO;
 }
 
 /* The run ended (this step finished it): one log line. */
@@ -63,26 +85,39 @@ static void finish(void)
     size_t rss_after = alloc_rss_bytes();
     cst.last_rss_before = rss_before;
     cst.last_rss_after = rss_after;
-    char moved[32], rb[32], ra[32], mb[32], ma[32];
+    char moved[32], purged[32], rb[32], ra[32], mb[32], ma[32];
     human_bytes(moved, sizeof(moved), (double)st.bytes_moved, HUMAN_LOG);
+    human_bytes(purged, sizeof(purged), (double)st.bytes_purged, HUMAN_LOG);
     human_bytes(rb, sizeof(rb), (double)rss_before, HUMAN_LOG);
     human_bytes(ra, sizeof(ra), (double)rss_after, HUMAN_LOG);
     human_bytes(mb, sizeof(mb), (double)st.mapped_before, HUMAN_LOG);
     human_bytes(ma, sizeof(ma), (double)st.mapped_after, HUMAN_LOG);
     /* Runs that found nothing to do (scheduled, automatic) are verbose only. */
     bool idle = st.blocks_moved == 0 && st.blocks_dropped == 0 && st.arenas_released == 0 &&
+                st.bytes_purged == 0 &&
                 (run_aborted || !triggers[run_trigger].requested);
     log_at(idle ? LOG_LVL_VERBOSE : LOG_LVL_NOTICE, "Compaction run (%s%s): %llu classes touched, %llu entries moved (%s), "
-               "%llu dropped, %llu arenas released, %llu abandoned; mapped %s -> %s, "
+               "%llu dropped, %llu arenas released, %llu abandoned, %s of pages purged; "
+               "mapped %s -> %s, "
                "RSS %s -> %s; %.3f ms (%.3f ms in %llu steps)",
                run_aborted ? "aborted" : triggers[run_trigger].name, st.cls >= 0 ? ", one class" : "",
                (unsigned long long)st.classes_touched, (unsigned long long)st.blocks_moved, moved,
                (unsigned long long)st.blocks_dropped, (unsigned long long)st.arenas_released,
-               (unsigned long long)st.arenas_abandoned, mb, ma, rb, ra,
+               (unsigned long long)st.arenas_abandoned, purged, mb, ma, rb, ra,
                (double)st.duration_us / 1000.0, (double)st.time_us / 1000.0,
                (unsigned long long)st.steps);
     if (!run_aborted && run_trigger == COMPACT_AUTO && st.arenas_released == 0)
         auto_quiet_until_ms = server_now_ms() + AUTO_BACKOFF_MS;
+    /* a packing run leaves nothing the quiet trigger could want until the
+     * keyspace frees again; an evacuating one may leave holes to pack */
+    if (run_trigger != COMPACT_AUTO) {
+        frees_at_run_end = alloc_frees();
+#ifdef __GLIBC__
+        /* The daemon's own heap (index tables, client buffers) keeps the
+         * free pages of its peak between live chunks: give them back too. */
+        malloc_trim(0);
+#endif
+    }
 }
 
 /* One step; true while the run goes on. */
@@ -122,14 +157,14 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 static void start_run(int cls, enum compact_trigger why)
 {
     struct alloc_compact_opts o;
-    opts_from_cfg(&o, cls);
+    opts_from_cfg(&o, cls, why);
     rss_before = alloc_rss_bytes();
     run_trigger = why;
     run_aborted = false;
     last_start_ms = server_now_ms();
     ks_compact_start(&o);
     active = true;
-    if (why == COMPACT_AUTO)
+    if (why == COMPACT_AUTO || why == COMPACT_QUIET)
         cst.runs_auto++;
     else if (why == COMPACT_SCHEDULED)
         cst.runs_scheduled++;
@@ -189,11 +224,27 @@ void compactor_cron(void)
         compactor_start(-1, COMPACT_SCHEDULED);
         return;
     }
-    if (cfg.compact_auto && now >= auto_quiet_until_ms) {
-        struct alloc_compact_opts o;
-        opts_from_cfg(&o, -1);
-        if (ks_compact_wanted(&o))
+    if (!cfg.compact_auto)
+        return;
+    struct alloc_compact_opts o;
+    if (now >= auto_quiet_until_ms) {
+        opts_from_cfg(&o, -1, COMPACT_AUTO);
+        if (ks_compact_wanted(&o)) {
             compactor_start(-1, COMPACT_AUTO);
+            return;
+        }
+    }
+    uint64_t frees = alloc_frees();
+    if (frees != seen_frees) {
+        seen_frees = frees;
+        frees_changed_ms = now;
+    }
+    if (frees != frees_at_run_end && now - frees_changed_ms >= COMPACT_QUIET_MS) {
+        opts_from_cfg(&o, -1, COMPACT_QUIET);
+        if (ks_compact_wanted(&o))
+            compactor_start(-1, COMPACT_QUIET);
+        else
+            frees_at_run_end = frees;   /* nothing worth a run: wait for the next frees */
     }
 }
 

@@ -3,8 +3,11 @@
  *
  * A run is started by the admin port (COMPACT), by the automatic trigger
  * (compact-auto: the allocator says fragmentation passed
- * compact-frag-threshold with at least compact-min-reclaim bytes to gain)
- * or by the schedule (compact-interval). While it runs, a libevent timer
+ * compact-frag-threshold with at least compact-min-reclaim bytes to gain;
+ * and, once the keyspace has freed nothing for COMPACT_QUIET_MS, a packing
+ * run when the pages it would return pass alloc's floor, see
+ * alloc_compact_wanted) or by the schedule (compact-interval). Every run
+ * but the first automatic one packs (alloc_compact_opts.pack). While it runs, a libevent timer
  * does one step of compact-slice-us and then waits slice * (100 - pct) /
  * pct, so the run uses at most compact-cpu-pct of a core. Each finished run
  * logs one line and feeds LATENCY's "compaction" event with its longest
@@ -28,7 +31,11 @@ enum compact_trigger {
     COMPACT_MANUAL,        /* the admin port's COMPACT [ASYNC] */
     COMPACT_MANUAL_SYNC,   /* COMPACT SYNC */
     COMPACT_DASHBOARD,     /* the dashboard's POST /api/compact */
+    COMPACT_QUIET,         /* compact-auto: the keyspace went quiet with pages to return */
 };
+
+/* How long the keyspace must free nothing before the quiet trigger looks. */
+#define COMPACT_QUIET_MS 1000
 
 /* Starts an asynchronous run over class cls (-1: all). False if one is
  * already running. */

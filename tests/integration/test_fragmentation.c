@@ -14,7 +14,10 @@
  *     mapped arena bytes close to the live slot bytes (within 1.3x plus one
  *     arena per size class in use) and RSS down with it, while a second
  *     client, on its own thread, reads random surviving keys the whole time
- *     and sees no error and no wrong value; then every survivor is checked;
+ *     and sees no error and no wrong value; then, the keyspace being quiet,
+ *     exactly one more automatic run packs the arenas (issue 12) and RSS
+ *     comes down to the live slots, the index and a few pages per class;
+ *     then every survivor is checked;
  *  2. the same with compact-auto off and a COMPACT SYNC on the admin port
  *     (the reader keeps going while the event loop is busy compacting);
  *  3. deleting everything, with compaction off, brings RSS back to within
@@ -316,6 +319,13 @@ static void assert_compacted(redisContext *a, const struct snapshot *base,
     assert_true(after->rss <= before->rss - (before->mapped - after->mapped) / 2);
 }
 
+/* What packed arenas keep beyond their live slots: the header's, the
+ * metadata's and the last slots' pages, about 4 per class in use. */
+static double ncls_pages(redisContext *a)
+{
+    return (double)classes_in_use(a) * 4 * 4096;
+}
+
 /* ---- tests ---------------------------------------------------------------- */
 
 static int group_setup(void **state)
@@ -389,6 +399,37 @@ static void test_auto_compaction(void **state)
     snap(a, &after, "after auto compaction");
     struct snapshot none = {0, 0, 0, 0};
     assert_compacted(a, &none, &before, &after);
+
+    /* The keyspace has gone quiet (the reader only reads): the quiet
+     * trigger packs what the evacuation left, once, and RSS comes down to
+     * the live slots, the index and a few pages per class. */
+    reader_start(&rd, 'a');
+    t0 = harness_now_ms();
+    long long autos = 0;
+    while (harness_now_ms() - t0 < SETTLE_MS) {
+        harness_sleep_ms(250);
+        autos = text_cmd_field(a, "COMPACT STATUS", "runs_auto");
+        if (autos >= 2 && !text_cmd_field(a, "COMPACT STATUS", "running"))
+            break;
+    }
+    print_message("  quiet run after %.1f s\n", (harness_now_ms() - t0) / 1000.0);
+    reader_stop(&rd);
+    assert_int_equal(autos, 2);
+    assert_true(text_cmd_field(a, "COMPACT STATUS", "total_bytes_purged") > 0);
+    struct snapshot packed;
+    snap(a, &packed, "after the quiet run");
+    long long live = packed.live;
+    long long floor = live / 256 > 64 * 1024 ? live / 256 : 64 * 1024;
+    assert_true(text_cmd_field(a, "STATS", "compaction_packable_bytes") < floor);
+    long long index = text_cmd_field(a, "STATS", "index_bytes");
+    double above = (double)(packed.rss - rss_empty);
+    double bound = (double)packed.slot + (double)index + ncls_pages(a) + 4 * MIB;
+    print_message("  rss above empty %.1f MiB, bound slots + index + 4 pages a class + 4 MiB = "
+                  "%.1f MiB\n", above / MIB, bound / MIB);
+    assert_true(above <= bound);
+    /* and it does not fire again on the same state */
+    harness_sleep_ms(2500);
+    assert_int_equal(text_cmd_field(a, "COMPACT STATUS", "runs_auto"), 2);
     check_all(c, 'a');
     redisFree(a);
     redisFree(c);
