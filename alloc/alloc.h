@@ -288,6 +288,9 @@ size_t alloc_rss_bytes(void);
  * The mover evacuates the sparsest arenas of every (class, band) whose free
  * slots add up to at least one whole arena, so that the class ends with
  * ceil(live / slots per arena) arenas and the emptied ones are unmapped.
+ * A packing run (alloc_compact_opts.pack) also moves each pair's blocks to
+ * the lowest free slots and returns the pages above them, so that what a
+ * pair keeps resident is its live slots to within a page.
  * alloc decides what to move and when; the owner of the blocks (keyspace)
  * decides what a block means, through the evacuate callback. A run is a
  * resumable state machine: alloc_compact_step does a bounded slice of it.
