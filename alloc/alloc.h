@@ -169,7 +169,10 @@ size_t alloc_live_bytes(void);
     X(waste, GAUGE, "Arena bytes that hold no requested byte (rounding + free + overhead).")    \
     X(reclaimable, GAUGE,                                                                       \
       "Bytes a compaction could return to the OS now: per band, the whole arenas the free "     \
-      "slots add up to (alloc_compact_reclaimable(cls)).")
+      "slots add up to (alloc_compact_reclaimable(cls)).")                                      \
+    X(resident, GAUGE,                                                                          \
+      "Bytes of the arenas' resident pages (alloc_arena_info.resident_pages; O(arenas)).")      \
+    X(purged, GAUGE, "Bytes of pages inside the arenas that packing returned to the OS.")
 
 struct alloc_class_stats {
     unsigned cls;          /* class index */
@@ -206,6 +209,9 @@ struct alloc_arena_info {
     const void *base;    /* start of the arena mapping */
     bool pinned;         /* off the allocation lists (a walk or the mover holds it) */
     bool evacuating;     /* slated for evacuation by the running compaction */
+    size_t resident_pages;  /* from its base through its last slot below the bump
+                               pointer: what it keeps resident */
+    size_t purged_pages;    /* returned by the last pack and not touched since */
 };
 
 #define ALLOC_OCC_BUCKETS 8

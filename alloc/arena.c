@@ -189,6 +189,8 @@ struct alloc_arena *arena_new(unsigned ci, unsigned band)
         }
     }
     a->flags = 0;
+    if (a->live == 0 && a->bumped == 0)
+        a->purged_top = 0;   /* fresh or re-laid-out: nothing of its own returned */
     clist_push(&c->all, NULL, a);
     c->arenas++;
     alloc_g.narenas++;

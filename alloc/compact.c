@@ -530,6 +530,8 @@ static size_t pack_settle(struct alloc_arena *t)
     uint32_t nb = top == SIZE_MAX ? 0 : (uint32_t)top + 1;
     mv.pg_from = touched_end(t, nb);
     mv.pg_to = touched_end(t, t->bumped);
+    if (t->bumped > t->purged_top)
+        t->purged_top = t->bumped;
     t->bumped = nb;
     t->free_head = NULL;
     for (size_t i = nb; i > 0; words++) {

@@ -168,6 +168,8 @@ struct alloc_arena {
     struct alloc_arena *bprev, *bnext;  /* bucket list of (cls, band), or its spare list */
     struct alloc_arena *cprev, *cnext;  /* every non-empty arena of cls */
     struct alloc_arena *eprev, *enext;  /* LRU list of retained arenas */
+    uint32_t purged_top;       /* bumped before the last pack lowered it: the pages
+                                  between the two were returned (introspection) */
 };
 
 #define ARENA_HDR_SIZE 128
@@ -433,6 +435,20 @@ void *arena_take_slot(struct size_class *c, struct alloc_arena *a, uint32_t idx,
 static inline uintptr_t touched_end(const struct alloc_arena *a, size_t bumped)
 {
     return round_up((uintptr_t)a->slots + bumped * a->slot_size, alloc_g.page);
+}
+
+/* Pages of a from its base through its last slot below the bump pointer:
+ * what it keeps resident (alloc_verify checks that nothing above is). */
+static inline size_t resident_pages(const struct alloc_arena *a)
+{
+    return (touched_end(a, a->bumped) - (uintptr_t)base_of(a)) / alloc_g.page;
+}
+
+/* Pages a pack returned that the arena has not touched again since. */
+static inline size_t purged_pages(const struct alloc_arena *a)
+{
+    uintptr_t top = touched_end(a, a->purged_top), now = touched_end(a, a->bumped);
+    return top > now ? (top - now) / alloc_g.page : 0;
 }
 
 /* alloc_stats().mapped_bytes: inline, as the mover reads it at every run's

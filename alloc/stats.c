@@ -64,6 +64,11 @@ bool alloc_class_stats(unsigned cls, struct alloc_class_stats *st)
     st->overhead = c->arenas * (alloc_g.opt.arena_size - (size_t)c->nslots * c->size);
     st->waste = c->arenas * alloc_g.opt.arena_size - c->live_bytes;
     st->reclaimable = alloc_compact_reclaimable((int)cls);
+    st->resident = st->purged = 0;
+    for (const struct alloc_arena *a = c->all; a; a = a->cnext) {
+        st->resident += resident_pages(a) * alloc_g.page;
+        st->purged += purged_pages(a) * alloc_g.page;
+    }
     return true;
 }
 
@@ -98,6 +103,8 @@ void alloc_arena_info(const struct alloc_arena *a, struct alloc_arena_info *out)
     out->base = (const void *)base_of(a);
     out->pinned = (a->flags & FLAG_BUSY) != 0;
     out->evacuating = (a->flags & FLAG_MOVER) != 0;
+    out->resident_pages = resident_pages(a);
+    out->purged_pages = purged_pages(a);
 }
 
 struct alloc_arena *alloc_arena_first(unsigned cls)

@@ -254,13 +254,15 @@ static void field_arena(struct reply *r, const void *base)
 
 static void arena_map(struct reply *r, const struct alloc_arena_info *ai)
 {
-    reply_map(r, 7);
+    reply_map(r, 9);
     field_int(r, "class", ai->cls);
     field_int(r, "slot_size", (long long)ai->slot_size);
     field_int(r, "band", ai->band);
     field_int(r, "slots", (long long)ai->slots);
     field_int(r, "live", (long long)ai->live);
     field_occupancy(r, ai->live, ai->slots);
+    field_int(r, "resident_pages", (long long)ai->resident_pages);
+    field_int(r, "purged_pages", (long long)ai->purged_pages);
     field_arena(r, ai->base);
 }
 

@@ -110,7 +110,8 @@ static int route_stats(const struct admin_http_req *req, struct admin_http_body 
 
 /*
  * {"arena_size":N,"arenas":N,"classes":[{"class":c,"slot_size":s,
- *  "live_bytes":n,"reclaimable":n,"arenas":[[band,live,slots,evacuating],...]},...]}
+ *  "live_bytes":n,"reclaimable":n,"resident":n,"purged":n,
+ *  "arenas":[[band,live,slots,evacuating,resident_pages,purged_pages],...]},...]}
  * Only classes that have arenas; arenas by class, then band (alloc's order).
  */
 static int route_arenas(const struct admin_http_req *req, struct admin_http_body *b)
@@ -134,14 +135,15 @@ static int route_arenas(const struct admin_http_req *req, struct admin_http_body
             memset(&cls, 0, sizeof(cls));
         admin_body_printf(b,
                           "%s{\"class\":%u,\"slot_size\":%zu,\"live_bytes\":%zu,"
-                          "\"reclaimable\":%zu,\"arenas\":[",
+                          "\"reclaimable\":%zu,\"resident\":%zu,\"purged\":%zu,\"arenas\":[",
                           i ? "," : "", first->cls, first->slot_size, cls.live_bytes,
-                          cls.reclaimable);
+                          cls.reclaimable, cls.resident, cls.purged);
         size_t j = i;
         for (; j < n && refs[j].info.cls == first->cls; j++) {
             const struct alloc_arena_info *ai = &refs[j].info;
-            admin_body_printf(b, "%s[%u,%zu,%zu,%d]", j > i ? "," : "", ai->band, ai->live,
-                              ai->slots, ai->evacuating ? 1 : 0);
+            admin_body_printf(b, "%s[%u,%zu,%zu,%d,%zu,%zu]", j > i ? "," : "", ai->band,
+                              ai->live, ai->slots, ai->evacuating ? 1 : 0, ai->resident_pages,
+                              ai->purged_pages);
         }
         admin_body_printf(b, "]}");
         i = j;

@@ -241,6 +241,8 @@ void cmd_memory_stats(struct session *s, int argc, struct slice *argv)
         kv_int(&row, "live", (long long)c->live);
         kv_int(&row, "live-bytes", (long long)c->live_bytes);
         kv_int(&row, "waste", (long long)c->waste);
+        kv_int(&row, "resident", (long long)c->resident);
+        kv_int(&row, "purged", (long long)c->purged);
         reply_defer_map(r, row.hdr, row.pairs);
     }
     reply_defer_map(r, m.hdr, m.pairs);
@@ -412,6 +414,20 @@ void cmd_memory_doctor(struct session *s, int argc, struct slice *argv)
         text_printf(&t, "Reclaimable by compaction: nothing; no size class has a whole arena's "
                     "worth of free slots.\n");
     }
+    /* What packing could return: pages inside the arenas kept. */
+    struct alloc_compact_status cs;
+    ks_compact_status(&cs);
+    human_bytes(h2, sizeof h2, (double)cs.total.bytes_purged, HUMAN_PROSE);
+    if (cs.packable > 0) {
+        human_bytes(h1, sizeof h1, (double)cs.packable, HUMAN_PROSE);
+        text_printf(&t, "Packable: %s of resident pages inside arenas hold only free slots "
+                    "below the arenas' fill marks. Packing (COMPACT, or the automatic run "
+                    "once writes stop for a second) moves entries down and returns those "
+                    "pages; %s returned that way so far.\n", h1, h2);
+    } else {
+        text_printf(&t, "Packable: nothing; the live entries fill the pages the arenas keep "
+                    "(%s of pages returned by packing so far).\n", h2);
+    }
     doctor_census(&t, v.reclaim_arenas);
     if (v.as.retained_arenas > 0) {
         human_bytes(h1, sizeof h1, (double)(v.as.retained_arenas * v.as.arena_size),
@@ -471,7 +487,8 @@ void cmd_memory_malloc_stats(struct session *s, int argc, struct slice *argv)
                 "live_blocks:%zu live_bytes:%zu slot_bytes:%zu\n"
                 "large_blocks:%zu large_bytes:%zu large_threshold:%zu\n"
                 "os_maps:%llu os_unmaps:%llu os_purges:%llu failures:%llu\n"
-                "class slot_size arenas slots live live_bytes rounding free_bytes overhead waste\n",
+                "class slot_size arenas slots live live_bytes rounding free_bytes overhead waste "
+                "resident purged\n",
             v.as.arena_size, v.as.arenas, v.as.retained_arenas, v.as.mapped_bytes,
             v.as.live_blocks, v.as.live_bytes, v.as.slot_bytes, v.as.large_blocks,
             v.as.large_bytes, v.as.large_threshold, (unsigned long long)v.as.os_maps,
@@ -481,9 +498,9 @@ void cmd_memory_malloc_stats(struct session *s, int argc, struct slice *argv)
     struct alloc_class_stats st;
     while (next_used_class(&cls, &st)) {
         const struct alloc_class_stats *c = &st;
-        text_printf(&t, "%u %zu %zu %zu %zu %zu %zu %zu %zu %zu\n", c->cls, c->slot_size,
+        text_printf(&t, "%u %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu\n", c->cls, c->slot_size,
                 c->arenas, c->slots, c->live, c->live_bytes, c->rounding, c->free_bytes,
-                c->overhead, c->waste);
+                c->overhead, c->waste, c->resident, c->purged);
     }
     text_reply_bulk(&s->reply, &t);
 }
