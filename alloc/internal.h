@@ -68,9 +68,14 @@
  *   on that bucket's list unless pinned; retained arenas are empty, and
  *   only the DIRTY_MAX most recent have touched pages; the
  *   per-class (and per-band) counters equal the sums over the arenas and
- *   the slack arrays. Mover: an arena is slated (FLAG_MOVER, always with
- *   FLAG_BUSY) iff it is on the plan list or is the one being evacuated, all
- *   of the (class, band) under the run's cursor; a running mover's cursor
+ *   the slack arrays. Pages (asked of the OS with mincore): no page wholly
+ *   above an arena's bump pointer is resident, except those a pack has
+ *   still to purge, and the page where each live block starts is; so no
+ *   purge took a live block's page. An arena being packed (FLAG_PACK) has
+ *   a stale free list and is the mover's current arena. Mover: an arena is
+ *   slated (FLAG_MOVER, always with FLAG_BUSY) iff it is on the plan list
+ *   or is the one being evacuated or packed, all of the (class, band) under
+ *   the run's cursor; a running mover's cursor
  *   is past its last pair only while its emptied arenas are still being
  *   released (nothing slated then); nothing is slated and no arena is
  *   waiting to be released between runs; arenas done <= planned.
