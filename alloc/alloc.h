@@ -353,8 +353,8 @@ void alloc_compact_start(const struct alloc_compact_opts *o);
  * The clock is read after every batch of work: at most
  * ALLOC_COMPACT_BATCH_BLOCKS blocks visited or ALLOC_COMPACT_BATCH_BYTES
  * bytes copied (whichever comes first; one block of any size at least), or
- * one (class, band) planned, or one 256 KiB slice of an emptied arena
- * returned to the OS. A step always does one batch, so budget_us = 0
+ * one (class, band) planned, or one system call returning pages to the OS
+ * (an emptied arena, a packed arena's free pages; at most 1 MiB of them). A step always does one batch, so budget_us = 0
  * still makes progress; run to completion with a huge budget. The time
  * reported in alloc_compact_status is the wall time spent inside steps,
  * callbacks included.

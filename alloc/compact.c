@@ -16,8 +16,9 @@
  *   ceil(live / slots) arenas. It never maps an arena to make room: when
  *   concurrent allocations eat the destinations it gives slated arenas back
  *   (densest first) and stops the pair. Emptied arenas are returned to the
- *   OS at once (not retained), purged a slice per batch and then unmapped,
- *   so that a step's work stays bounded whatever the arena size. Work is
+ *   OS at once (not retained), one system call per batch (unmapped, or for
+ *   arenas above 1 MiB purged a slice at a time first), so that a step's
+ *   work stays bounded whatever the arena size. Work is
  *   cut in batches (16 blocks or 64 KiB of slots, or one pair planned)
  *   with a clock read after each; a step runs batches until its budget is
  *   spent. Per (class, band) live counts (size_class.blive) make the
@@ -60,8 +61,9 @@
  * an arena boundary; an arena the mover empties is surplus by construction,
  * and retaining it would keep mapped_bytes where it was). The retained pool
  * is left as it is. The arena leaves every list at once and goes on a
- * release queue; the batches purge its pages 256 KiB at a time and then
- * unmap it (mapped_bytes counts it until then), and a run ends only when
+ * release queue; a batch unmaps it (an arena above RELEASE_SLICE is purged
+ * that much per batch first; mapped_bytes counts it until it is unmapped),
+ * and a run ends only when
  * the queue is empty, so arenas_released == arenas_evacuated at the end.
  *
  * Slated arenas are linked through bprev/bnext, which a pinned arena does
@@ -97,7 +99,6 @@ static struct {
     bool packing;               /* cur is being packed, not evacuated */
     size_t lo;                  /* no free slot of cur below this one */
     uintptr_t pg_from, pg_to;   /* pages of cur still to purge once packed */
-    struct alloc_arena *dirty;  /* next retained arena to purge at the run's end */
 } mv = {.touched_cls = ~0u};
 
 void mover_reset(void)
@@ -114,21 +115,30 @@ static uint64_t mover_now(void)
     return mv.clock ? mv.clock() : clock_mono_us();
 }
 
-/* Returns up to `budget` bytes of the oldest releasing arena's pages to the
- * OS, and unmaps it once they are all gone (then cheap: no resident pages
- * left but the header's). Returns the bytes of work done. Purging first
- * bounds the step: munmap of a resident arena costs about 0.1 ms per MiB,
- * and arenas may be up to 1 GiB. */
-static size_t release_some(size_t budget)
+/*
+ * Pages go back to the OS at most RELEASE_SLICE bytes per call (madvise or
+ * munmap). On the 2-core VM this was measured on, one call cost about 50 us
+ * whatever its size from 64 KiB to 1 MiB (the fixed cost of a call and its
+ * TLB flush, not the pages), with tails of 1-2 ms under load; so slices
+ * smaller than this only multiply the calls (four 256 KiB purges and an
+ * munmap took 3.5 times what one munmap of the resident arena did), and
+ * larger arenas are cut so that a batch's call stays bounded.
+ */
+#define RELEASE_SLICE ((size_t)1 << 20)
+
+/* Returns up to RELEASE_SLICE bytes of the oldest releasing arena's pages
+ * to the OS: unmaps it at once when what it has resident fits in a slice,
+ * else purges a slice. Returns the bytes of work done. */
+static size_t release_some(void)
 {
     struct alloc_arena *a = alloc_g.rel_head;
     uintptr_t from = round_up((uintptr_t)a->slots, alloc_g.page) + alloc_g.rel_off;
     uintptr_t end = round_up((uintptr_t)a->slots + (size_t)a->bumped * a->slot_size, alloc_g.page);
-    if (from < end) {
-        size_t n = end - from < budget ? end - from : budget;
-        os_purge((void *)from, n);
-        alloc_g.rel_off += n;
-        return n;
+    size_t budget = RELEASE_SLICE;
+    if (from < end && end - from > budget) {
+        os_purge((void *)from, budget);
+        alloc_g.rel_off += budget;
+        return budget;
     }
     alloc_g.rel_head = a->enext;
     if (alloc_g.rel_head == NULL)
@@ -136,7 +146,7 @@ static size_t release_some(size_t budget)
     alloc_g.nreleasing--;
     alloc_g.rel_off = 0;
     os_unmap((void *)base_of(a), alloc_g.opt.arena_size);
-    return alloc_g.page;
+    return from < end ? end - from : alloc_g.page;
 }
 
 /* Unmaps every releasing arena at once (abort, teardown). */
@@ -631,7 +641,7 @@ static enum batch pack_batch(alloc_evacuate_fn fn, void *ctx, size_t *units, siz
     struct alloc_arena *t = mv.cur;
     if (!(t->flags & FLAG_PACK)) {
         if (mv.pg_from < mv.pg_to) {
-            *bytes += pack_purge(4 * ALLOC_COMPACT_BATCH_BYTES) / 4;
+            *bytes += pack_purge(RELEASE_SLICE);
             return BATCH_GO;
         }
         pack_end();
@@ -740,7 +750,7 @@ static enum batch mover_batch(alloc_evacuate_fn fn, void *ctx)
             return BATCH_DONE;
         if (alloc_g.rel_head) {
             size_t nrel = alloc_g.nreleasing;
-            bytes += release_some(4 * ALLOC_COMPACT_BATCH_BYTES) / 4;
+            bytes += release_some();
             if (alloc_g.nreleasing < nrel)
                 COUNT(arenas_released, 1);
             if (alloc_g.rel_head == NULL && mv.cls >= mv.cls_end)
