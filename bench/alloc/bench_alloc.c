@@ -279,7 +279,8 @@ static bool owner_evacuate(void *block, void *ctx)
     return true;
 }
 
-/* Compacts the live table in steps of 1 ms, as the daemon would. */
+/* Compacts the live table in steps of 1 ms, as the daemon would, with a
+ * packing run (what its manual and quiet runs are). */
 static void compact_phase(struct compact_result *c)
 {
     size_t cap = 1;
@@ -299,7 +300,10 @@ static void compact_phase(struct compact_result *c)
     alloc_stats(&st);
     c->mapped_before_mib = (double)st.mapped_bytes / (1024.0 * 1024.0);
     c->rss_before_mib = rss_mib();
-    alloc_compact_start(NULL);
+    struct alloc_compact_opts o;
+    alloc_compact_opts_default(&o);
+    o.pack = true;
+    alloc_compact_start(&o);
     double worst = 0, t0 = now_ns();
     for (;;) {
         double a = now_ns();
