@@ -186,16 +186,23 @@ static size_t class_reclaimable(unsigned ci)
     return n;
 }
 
-size_t alloc_compact_reclaimable(int cls)
+/* fn summed over the (class, band) pairs of the classes cls selects. */
+static size_t sum_pairs(int cls, size_t (*fn)(unsigned ci, unsigned b))
 {
     if (!alloc_g.ready)
         return 0;
     unsigned from, to;
     class_range(cls, &from, &to);
-    size_t arenas = 0;
+    size_t n = 0;
     for (unsigned ci = from; ci < to; ci++)
-        arenas += class_reclaimable(ci);
-    return arenas * alloc_g.opt.arena_size;
+        for (unsigned b = 0; b < ALLOC_BANDS; b++)
+            n += fn(ci, b);
+    return n;
+}
+
+size_t alloc_compact_reclaimable(int cls)
+{
+    return sum_pairs(cls, pair_reclaimable) * alloc_g.opt.arena_size;
 }
 
 void alloc_compact_opts_default(struct alloc_compact_opts *o)
@@ -482,21 +489,17 @@ static size_t pair_packable(unsigned ci, unsigned b)
     return slots * alloc_g.cls[ci].size;
 }
 
+/* pair_packable in whole pages: less than a page of holes is what packing
+ * leaves anyway. */
+static size_t pair_packable_pages(unsigned ci, unsigned b)
+{
+    return pair_packable(ci, b) / alloc_g.page * alloc_g.page;
+}
+
 size_t alloc_compact_packable(int cls)
 {
-    if (!alloc_g.ready)
-        return 0;
-    unsigned from, to;
-    class_range(cls, &from, &to);
-    size_t bytes = 0;
-    for (unsigned ci = from; ci < to; ci++)
-        for (unsigned b = 0; b < ALLOC_BANDS; b++) {
-            size_t n = pair_packable(ci, b);
-            /* less than a page of holes is what packing leaves anyway */
-            if (n >= alloc_g.page)
-                bytes += n / alloc_g.page * alloc_g.page;
-        }
-    if (cls < 0)
+    size_t bytes = sum_pairs(cls, pair_packable_pages);
+    if (cls < 0 && alloc_g.ready)
         for (const struct alloc_arena *a = alloc_g.lru_head; a; a = a->enext)
             bytes += touched_end(a, a->bumped) - touched_end(a, 0);
     return bytes;
