@@ -22,6 +22,7 @@
 #include "daemon/latency.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
+#include "daemon/settings.h"
 #include "keyspace/keyspace.h"
 #include "proto/human.h"
 
@@ -175,6 +176,11 @@ static void start_run(int cls, enum compact_trigger why)
 
 int compactor_setup(struct event_base *base)
 {
+    static const enum cfg_opt opts[] = {CFG_OPT_compact_auto,      CFG_OPT_compact_frag_threshold,
+                                        CFG_OPT_compact_min_reclaim, CFG_OPT_compact_interval,
+                                        CFG_OPT_compact_slice_us,  CFG_OPT_compact_cpu_pct};
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+        config_on_change(opts[i], compactor_config_changed);
     step_ev = evtimer_new(base, on_step, NULL);
     last_start_ms = server_now_ms();
     return step_ev != NULL ? 0 : -1;
@@ -250,11 +256,10 @@ void compactor_cron(void)
 
 void compactor_config_changed(void)
 {
-    /* The trigger's thresholds are alloc's run-time options. */
+    /* The trigger's thresholds are alloc's run-time options (alloc applies
+     * only its CFG_MUTABLE rows of the struct). */
     struct alloc_options ao;
-    alloc_options_default(&ao);
-    ao.compact_frag_threshold = (unsigned)cfg.compact_frag_threshold;
-    ao.compact_min_reclaim = (size_t)cfg.compact_min_reclaim;
+    settings_alloc_options(&ao);
     (void)alloc_options_apply(&ao);   /* config.c has checked the same bounds */
     /* A new threshold or switch deserves a fresh look at once. */
     auto_quiet_until_ms = 0;

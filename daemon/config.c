@@ -34,12 +34,12 @@ struct cfg_value {
     char *str;   /* STRING and LIST */
 };
 
-static config_changed_fn changed_hook;
+static config_apply_fn apply_fn[CFG_OPT_COUNT];
 static config_check_fn check_hook;
 
-void config_set_changed_hook(config_changed_fn fn)
+void config_on_change(enum cfg_opt opt, config_apply_fn fn)
 {
-    changed_hook = fn;
+    apply_fn[opt] = fn;
 }
 
 void config_set_check_hook(config_check_fn fn)
@@ -49,8 +49,19 @@ void config_set_check_hook(config_check_fn fn)
 
 void config_changed(const bool *changed)
 {
-    if (changed_hook != NULL)
-        changed_hook(changed);
+    config_apply_fn called[CFG_OPT_COUNT];
+    size_t n = 0;
+    for (size_t i = 0; i < CFG_OPT_COUNT; i++) {
+        if (!changed[i] || apply_fn[i] == NULL)
+            continue;
+        size_t k = 0;
+        while (k < n && called[k] != apply_fn[i])
+            k++;
+        if (k < n)
+            continue;   /* already applied for an earlier option */
+        called[n++] = apply_fn[i];
+        apply_fn[i]();
+    }
 }
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -453,6 +464,8 @@ config_rstatus_e config_init(void)
 
 void config_deinit(void)
 {
+    memset(apply_fn, 0, sizeof(apply_fn));
+    check_hook = NULL;
     for (size_t i = 0; i < CFG_OPT_COUNT; i++) {
         const struct cfg_option *o = &config_options[i];
         if (is_string_type(o->type)) {

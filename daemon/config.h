@@ -222,13 +222,17 @@ typedef enum config_rstatus {
 } config_rstatus_e;
 
 /*
- * Run-time effects of changed options: the daemon installs one function at
- * start-up, and the two ways options change at run time (CONFIG SET, and
- * SIGHUP's reload) call config_changed with what they changed (changed is
- * indexed by enum cfg_opt). Without a hook config_changed does nothing.
+ * Run-time effects of changed options, per row: the module that owns a
+ * CFG_MUTABLE option registers, at its setup, the function that applies it
+ * (config_on_change; one per option, several options may share one). The
+ * two ways options change at run time (CONFIG SET, and SIGHUP's reload) call
+ * config_changed with what they changed (indexed by enum cfg_opt); it calls
+ * the function of every changed option, each function once, in the order
+ * the options are declared. An option nobody registered only changes cfg.
+ * config_deinit forgets the registrations.
  */
-typedef void (*config_changed_fn)(const bool *changed);
-void config_set_changed_hook(config_changed_fn fn);
+typedef void (*config_apply_fn)(void);
+void config_on_change(enum cfg_opt opt, config_apply_fn fn);
 void config_changed(const bool *changed);
 
 /*

@@ -106,8 +106,35 @@ void conn_fd_limit(void)
                  cfg.admin_maxclients);
 }
 
+/* CONFIG SET of a larger maxclients or admin-maxclients: refused, as Redis
+ * does, when the descriptors cannot serve that many clients (the two
+ * limits share them, so each is fitted next to the other). */
+static bool check_maxclients(enum cfg_opt opt, long long value, char *err, size_t errlen)
+{
+    long long old, other;
+    if (opt == CFG_OPT_maxclients) {
+        old = cfg.maxclients;
+        other = cfg.admin_maxclients;
+    } else if (opt == CFG_OPT_admin_maxclients) {
+        old = cfg.admin_maxclients;
+        other = cfg.maxclients;
+    } else {
+        return true;
+    }
+    long long fit = value > old ? conn_maxclients_fit(value, other) : value;
+    if (fit >= value)
+        return true;
+    snprintf(err, errlen, "The operating system is not able to handle the specified number of "
+                          "clients, try with %lld", fit);
+    return false;
+}
+
 int conn_setup(char *err, size_t errlen)
 {
+    config_set_check_hook(check_maxclients);
+    config_on_change(CFG_OPT_maxclients, conn_fd_limit);
+    config_on_change(CFG_OPT_admin_maxclients, conn_fd_limit);
+    config_on_change(CFG_OPT_client_output_buffer_limit, conn_obl_update);
     /* As Redis does at start: take what the hard limit allows, and where
      * it is too low, lower maxclients to fit, so that extra clients are
      * refused with an error instead of accept() failing over and over. */

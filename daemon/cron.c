@@ -110,6 +110,7 @@ static void on_cron(evutil_socket_t fd, short what, void *arg)
 
 int cron_setup(char *err, size_t errlen)
 {
+    config_on_change(CFG_OPT_hz, cron_hz_changed);
     server_clock_sync();
     const char *wd = getenv("WATCHDOG_USEC");
     const char *wdpid = getenv("WATCHDOG_PID");

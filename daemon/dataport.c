@@ -127,8 +127,16 @@ const struct conn_port data_port = {
     .rejected = &srv.stats.rejected_connections,
 };
 
+/* requirepass emptied at run time: every client of the data port is in. */
+static void requirepass_changed(void)
+{
+    if (cfg.requirepass[0] == '\0')
+        conn_auth_all(&data_port);
+}
+
 int dataport_setup(char *err, size_t errlen)
 {
+    config_on_change(CFG_OPT_requirepass, requirepass_changed);
     int rc;
     int before = listener_count();
     if (cfg.port != 0) {

@@ -3,9 +3,10 @@
  * event loop, and teardown in reverse. This is the one place that knows
  * every module: options -> log -> alloc -> keyspace -> proto (the data
  * commands) -> the loop (server) -> the server commands -> connections ->
- * the admin port -> the data port -> compaction -> the cron. It also holds
- * what a changed option does at run time (apply_changes, installed as
- * config_changed's hook), since that reaches into most modules.
+ * the admin port -> the data port -> compaction -> the cron -> the
+ * settings. What a changed option does at run time is each row's apply
+ * function (config_on_change), registered by the module that owns the row
+ * in its setup, and by settings.c for the modules below the daemon.
  *
  * Command line, as redis-server accepts it:
  *   compactd [CONFIG_FILE] [--config FILE] [--<directive> <value>...]...
@@ -35,6 +36,7 @@
 #include "daemon/listener.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
+#include "daemon/settings.h"
 #include "keyspace/keyspace.h"
 #include "proto/command.h"
 
@@ -86,59 +88,6 @@ static void fatal(const char *fmt, ...)
         fprintf(stderr, "compactd: %s\n", msg);
 }
 
-/* The run-time effects of options that CONFIG SET or a reload changed
- * (changed is indexed by enum cfg_opt). */
-static void apply_changes(const bool *changed)
-{
-    if (changed[CFG_OPT_loglevel])
-        log_set_level((int)cfg.loglevel);
-    if (changed[CFG_OPT_hz])
-        cron_hz_changed();
-    if (changed[CFG_OPT_requirepass] && cfg.requirepass[0] == '\0')
-        conn_auth_all(&data_port);
-    if (changed[CFG_OPT_maxclients] || changed[CFG_OPT_admin_maxclients])
-        conn_fd_limit();
-    if (changed[CFG_OPT_active_expire_cycle_us] || changed[CFG_OPT_active_expire_effort])
-        ks_set_expire_tuning((unsigned)cfg.active_expire_cycle_us,
-                             (unsigned)cfg.active_expire_effort);
-    if (changed[CFG_OPT_maxmemory_policy])
-        ks_set_evict_policy((enum ks_evict_policy)cfg.maxmemory_policy);
-    if (changed[CFG_OPT_maxmemory_samples])
-        ks_set_evict_samples((unsigned)cfg.maxmemory_samples);
-    if (changed[CFG_OPT_lifetime_segregation])
-        ks_set_lifetime_segregation(cfg.lifetime_segregation != 0);
-    if (changed[CFG_OPT_client_output_buffer_limit])
-        conn_obl_update();
-    if (changed[CFG_OPT_proto_max_bulk_len])
-        proto_set_max_value_len((uint64_t)cfg.proto_max_bulk_len);
-    if (changed[CFG_OPT_compact_auto] || changed[CFG_OPT_compact_frag_threshold] ||
-        changed[CFG_OPT_compact_min_reclaim] || changed[CFG_OPT_compact_interval] ||
-        changed[CFG_OPT_compact_slice_us] || changed[CFG_OPT_compact_cpu_pct])
-        compactor_config_changed();
-}
-
-/* CONFIG SET of a larger maxclients or admin-maxclients: refused, as Redis
- * does, when the descriptors cannot serve that many clients (the two
- * limits share them, so each is fitted next to the other). */
-static bool check_change(enum cfg_opt opt, long long value, char *err, size_t errlen)
-{
-    long long old, other;
-    if (opt == CFG_OPT_maxclients) {
-        old = cfg.maxclients;
-        other = cfg.admin_maxclients;
-    } else if (opt == CFG_OPT_admin_maxclients) {
-        old = cfg.admin_maxclients;
-        other = cfg.maxclients;
-    } else {
-        return true;
-    }
-    long long fit = value > old ? conn_maxclients_fit(value, other) : value;
-    if (fit >= value)
-        return true;
-    snprintf(err, errlen, "The operating system is not able to handle the specified number of "
-                          "clients, try with %lld", fit);
-    return false;
-}
 
 #define override server_override   /* kept in srv for SIGHUP's reload */
 
@@ -257,11 +206,7 @@ int main(int argc, char **argv)
 
     int exit_code = 0;
     struct alloc_options aopt;
-    alloc_options_default(&aopt);
-    aopt.arena_size = (size_t)cfg.arena_size;
-    aopt.arena_retain = (unsigned)cfg.arena_retain;
-    aopt.compact_frag_threshold = (unsigned)cfg.compact_frag_threshold;
-    aopt.compact_min_reclaim = (size_t)cfg.compact_min_reclaim;
+    settings_alloc_options(&aopt);
     rc = alloc_setup(&aopt);
     if (rc != 0) {
         fatal("Cannot set up the allocator (arena-size %lld, arena-retain %lld): %s",
@@ -271,14 +216,7 @@ int main(int argc, char **argv)
     }
 
     struct ks_options kopt;
-    ks_options_default(&kopt);
-    kopt.initial_power = (unsigned)cfg.ks_initial_power;
-    kopt.rehash_steps = (unsigned)cfg.ks_rehash_steps;
-    kopt.expire_sweep = cfg.active_expire_sweep == 0 ? KS_SWEEP_ARENAS : KS_SWEEP_INDEX;
-    kopt.expire_cycle_us = (unsigned)cfg.active_expire_cycle_us;
-    kopt.expire_effort = (unsigned)cfg.active_expire_effort;
-    kopt.ttl_bands = cfg.lifetime_segregation != 0;
-    kopt.evict_samples = (unsigned)cfg.maxmemory_samples;
+    settings_ks_options(&kopt);
     rc = ks_setup(&kopt);
     if (rc != 0) {
         fatal("Cannot set up the keyspace: %s", strerror(rc));
@@ -341,15 +279,12 @@ int main(int argc, char **argv)
         exit_code = rc;
         goto out_cron;
     }
-    config_set_changed_hook(apply_changes);
-    config_set_check_hook(check_change);
+    settings_setup();
     srv.used_memory_startup = srv.used_memory_peak = ks_used_memory();
 
     server_run();
     log_notice("compactd is now ready to exit, bye bye...");
 
-    config_set_changed_hook(NULL);
-    config_set_check_hook(NULL);
 out_cron:
     cron_teardown();
 out_compactor:

@@ -515,6 +515,40 @@ static void test_admin_port_rule(void **state)
     assert_int_equal(apply1("admin-port", "-2", err, sizeof err), CONFIG_EVALUE);
 }
 
+/* The apply functions: each once per config_changed however many of its
+ * options changed, in the order the options are declared; options nobody
+ * registered and unchanged options call nothing; config_deinit forgets. */
+static char calls[8];
+static size_t ncalls;
+static void apply_a(void) { calls[ncalls++] = 'a'; }
+static void apply_b(void) { calls[ncalls++] = 'b'; }
+
+static void test_on_change(void **state)
+{
+    (void)state;
+    /* declared order: hz before maxmemory-samples before compact-auto */
+    assert_true(CFG_OPT_hz < CFG_OPT_maxmemory_samples &&
+                CFG_OPT_maxmemory_samples < CFG_OPT_compact_auto);
+    config_on_change(CFG_OPT_compact_auto, apply_a);
+    config_on_change(CFG_OPT_hz, apply_b);
+    config_on_change(CFG_OPT_maxmemory_samples, apply_a);
+    bool changed[CFG_OPT_COUNT] = {false};
+    changed[CFG_OPT_compact_auto] = changed[CFG_OPT_maxmemory_samples] = true;
+    changed[CFG_OPT_hz] = changed[CFG_OPT_loglevel] = true;
+    config_changed(changed);
+    assert_int_equal(ncalls, 2);
+    assert_memory_equal(calls, "ba", 2);
+    ncalls = 0;
+    bool none[CFG_OPT_COUNT] = {false};
+    none[CFG_OPT_loglevel] = true;
+    config_changed(none);
+    assert_int_equal(ncalls, 0);
+    config_deinit();
+    assert_int_equal(config_init(), CONFIG_OK);
+    config_changed(changed);
+    assert_int_equal(ncalls, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -531,6 +565,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sample_matches_conf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_milli_obl_alias, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_port_rule, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_on_change, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
