@@ -636,6 +636,32 @@ static void pair_evacuated(void)
     pair_done();
 }
 
+enum visit { VISIT_OK, VISIT_FAILED, VISIT_ENDED };
+
+/* Hands live slot i of the mover's current arena a to the owner's
+ * callback and counts what it did (a drop, or a failure); VISIT_ENDED when
+ * the callback ended the run. Adds the work to *units and *bytes. */
+static enum visit visit(struct alloc_arena *a, size_t i, alloc_evacuate_fn fn, void *ctx,
+                        size_t *units, size_t *bytes)
+{
+    uint64_t moved = mv.run.blocks_moved;
+    mv.in_callback = true;
+    mv.cb_bytes = 0;
+    bool ok = fn(a->slots + i * a->slot_size, ctx);
+    mv.in_callback = false;
+    if (!mv.running || mv.cur != a)
+        return VISIT_ENDED;
+    *units += 64;
+    *bytes += a->slot_size + mv.cb_bytes;
+    if (!ok) {
+        COUNT(move_failures, 1);
+        return VISIT_FAILED;
+    }
+    if (mv.run.blocks_moved == moved && !(*bm_word(a, (uint32_t)(i >> 6)) & (1ull << (i & 63))))
+        COUNT(blocks_dropped, 1);
+    return VISIT_OK;
+}
+
 /* One batch's worth of the pack under way (mover_batch's helper): a move,
  * the settling, a slice of the purge, or the end. Adds to *units and
  * *bytes; BATCH_DONE when the callback ended the run. */
@@ -665,24 +691,14 @@ static enum batch pack_batch(alloc_evacuate_fn fn, void *ctx, size_t *units, siz
         *units += pack_settle(t);
         return BATCH_GO;
     }
-    void *block = t->slots + i * t->slot_size;
-    uint64_t moved = mv.run.blocks_moved;
-    mv.in_callback = true;
-    mv.cb_bytes = 0;
-    bool ok = fn(block, ctx);
-    mv.in_callback = false;
-    if (!mv.running || mv.cur != t)
+    enum visit v = visit(t, i, fn, ctx, units, bytes);
+    if (v == VISIT_ENDED)
         return BATCH_DONE;   /* the callback aborted the run */
-    *units += 64;
-    *bytes += t->slot_size + mv.cb_bytes;
     mv.cursor = i;
-    if (!ok) {
-        COUNT(move_failures, 1);
+    if (v == VISIT_FAILED) {
         *units += pack_settle(t);   /* the purge and the end follow */
         return BATCH_STOP;
     }
-    if (mv.run.blocks_moved == moved && !(*bm_word(t, (uint32_t)(i >> 6)) & (1ull << (i & 63))))
-        COUNT(blocks_dropped, 1);
     return BATCH_GO;
 }
 
@@ -806,24 +822,14 @@ static enum batch mover_batch(alloc_evacuate_fn fn, void *ctx)
             units += 16;
             continue;
         }
-        void *block = a->slots + i * a->slot_size;
-        uint64_t moved = mv.run.blocks_moved;
-        mv.in_callback = true;
-        mv.cb_bytes = 0;
-        bool ok = fn(block, ctx);
-        mv.in_callback = false;
-        if (!mv.running || mv.cur != a)
+        enum visit v = visit(a, i, fn, ctx, &units, &bytes);
+        if (v == VISIT_ENDED)
             return BATCH_DONE;   /* the callback aborted the run */
-        units += 64;
-        bytes += a->slot_size + mv.cb_bytes;
         mv.cursor = i + 1;
-        if (!ok) {
-            COUNT(move_failures, 1);
+        if (v == VISIT_FAILED) {
             pair_done();
             return mv.running ? BATCH_STOP : BATCH_DONE;
         }
-        if (mv.run.blocks_moved == moved && !(*bm_word(a, (uint32_t)(i >> 6)) & (1ull << (i & 63))))
-            COUNT(blocks_dropped, 1);
     }
     return mv.running ? BATCH_GO : BATCH_DONE;
 }
