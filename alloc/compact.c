@@ -620,13 +620,7 @@ static void *pack_take(struct alloc_arena *t, uint32_t idx, size_t size)
  * everything slated goes back, and a packing run packs the pair. */
 static void pair_evacuated(void)
 {
-    if (mv.cur) {
-        struct alloc_arena *a = mv.cur;
-        mv.cur = NULL;
-        mover_drop(a);
-    }
-    while (mv.plan)
-        unplan_tail();
+    pair_drop_work();
     if (mv.pack && !mv.pack_tried) {
         mv.pack_tried = true;
         mv.planned = true;
