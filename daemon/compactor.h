@@ -7,9 +7,10 @@
  * and, once the keyspace has freed nothing for COMPACT_QUIET_MS, a packing
  * run when the pages it would return pass alloc's floor, see
  * alloc_compact_wanted) or by the schedule (compact-interval). Every run
- * but the first automatic one packs (alloc_compact_opts.pack). While it runs, a libevent timer
- * does one step of compact-slice-us and then waits slice * (100 - pct) /
- * pct, so the run uses at most compact-cpu-pct of a core. Each finished run
+ * packs (alloc_compact_opts.pack) except the fragmentation trigger's, which
+ * fires while writes go on. While a run goes, a libevent timer does one
+ * step of compact-slice-us and then waits slice * (100 - pct) / pct, so the
+ * run uses at most compact-cpu-pct of a core. Each finished run
  * logs one line and feeds LATENCY's "compaction" event with its longest
  * step.
  */
