@@ -9,8 +9,9 @@ class's slots become holes spread over all its memory, which an allocator can
 only give back by moving live data. The sweep also runs the "loop" order,
 which deletes each size's odd keys right after writing that size: neighbouring
 sizes that share a class then refill each other's holes, so less is
-fragmented, but by too little to start compactd's compaction (its trigger
-wants mapped/live above 1.2), which is the state issue 12 describes.
+fragmented, but by too little to start compactd's fragmentation trigger (it
+wants mapped/live above 1.2), which is the state issue 12 describes; the
+quiet run (one packing run once the deletes stop) is what handles it now.
 
 Per scale, compactd, redis-server and memcached are started fresh and side
 by side, loaded one after another (compactd last, so that its quiet period
