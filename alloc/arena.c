@@ -155,10 +155,14 @@ struct alloc_arena *arena_new(unsigned ci, unsigned band)
             retained_unlink(a);
             /* Another pair's layout: its metadata and touched slots may lie
              * in this class's slot area, above the bump pointer, where
-             * nothing accounts for them. Purging all but the header's page
-             * also zeroes the bitmap there. */
+             * nothing accounts for them. They all lie below the old layout's
+             * touched end (nothing above it is resident): purging from the
+             * header's page up to there, often nothing, also zeroes the
+             * bitmap there. */
             uintptr_t keep = round_up((uintptr_t)a + ARENA_HDR_SIZE, alloc_g.page);
-            os_purge((void *)keep, base_of(a) + alloc_g.opt.arena_size - keep);
+            uintptr_t end = touched_end(a, a->bumped);
+            if (end > keep)
+                os_purge((void *)keep, end - keep);
         } else {
             void *base = os_map_aligned(alloc_g.opt.arena_size);
             if (base == NULL)
