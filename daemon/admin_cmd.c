@@ -102,14 +102,15 @@ static void compact_status_text(struct text *t)
                 "current_band:%u\r\n"
                 "arenas_planned:%zu\r\n"
                 "arenas_done:%zu\r\n"
-                "progress_pct:%.1f\r\n"
-                "run_classes_touched:%llu\r\n"
-                "run_blocks_moved:%llu\r\n"
-                "run_bytes_moved:%llu\r\n"
-                "run_blocks_dropped:%llu\r\n"
-                "run_arenas_released:%llu\r\n"
-                "run_arenas_abandoned:%llu\r\n"
-                "run_bytes_purged:%llu\r\n"
+                "progress_pct:%.1f\r\n",
+                st.running ? 1 : 0, st.cls, st.cur_cls, st.cur_band, st.arenas_planned,
+                st.arenas_done, pct);
+    /* this run's and every run's counters, from alloc's rows */
+#define X(field, kind, help) \
+    text_printf(t, "run_%s:%llu\r\n", #field, (unsigned long long)st.field);
+    ALLOC_COMPACT_METRICS(X)
+#undef X
+    text_printf(t,
                 "run_duration_us:%llu\r\n"
                 "run_mapped_before:%zu\r\n"
                 "run_mapped_after:%zu\r\n"
@@ -119,41 +120,21 @@ static void compact_status_text(struct text *t)
                 "runs_finished:%llu\r\n"
                 "runs_auto:%llu\r\n"
                 "runs_scheduled:%llu\r\n"
-                "runs_manual:%llu\r\n"
-                "total_classes_touched:%llu\r\n"
-                "total_blocks_moved:%llu\r\n"
-                "total_bytes_moved:%llu\r\n"
-                "total_blocks_dropped:%llu\r\n"
-                "total_arenas_evacuated:%llu\r\n"
-                "total_arenas_released:%llu\r\n"
-                "total_arenas_abandoned:%llu\r\n"
-                "total_bytes_purged:%llu\r\n"
-                "total_move_failures:%llu\r\n"
-                "total_steps:%llu\r\n"
-                "total_time_us:%llu\r\n"
+                "runs_manual:%llu\r\n",
+                (unsigned long long)st.duration_us, st.mapped_before, st.mapped_after,
+                st.reclaimable, st.packable, (unsigned long long)st.runs,
+                (unsigned long long)st.runs_finished, (unsigned long long)cs.runs_auto,
+                (unsigned long long)cs.runs_scheduled, (unsigned long long)cs.runs_manual);
+#define X(field, kind, help) \
+    text_printf(t, "total_%s:%llu\r\n", #field, (unsigned long long)st.total.field);
+    ALLOC_COMPACT_METRICS(X)
+#undef X
+    text_printf(t,
                 "max_step_us:%llu\r\n"
                 "last_rss_before:%llu\r\n"
                 "last_rss_after:%llu\r\n",
-                st.running ? 1 : 0, st.cls, st.cur_cls, st.cur_band, st.arenas_planned,
-                st.arenas_done, pct, (unsigned long long)st.classes_touched,
-                (unsigned long long)st.blocks_moved, (unsigned long long)st.bytes_moved,
-                (unsigned long long)st.blocks_dropped, (unsigned long long)st.arenas_released,
-                (unsigned long long)st.arenas_abandoned, (unsigned long long)st.bytes_purged,
-                (unsigned long long)st.duration_us, st.mapped_before, st.mapped_after,
-                st.reclaimable, st.packable,
-                (unsigned long long)st.runs, (unsigned long long)st.runs_finished,
-                (unsigned long long)cs.runs_auto, (unsigned long long)cs.runs_scheduled,
-                (unsigned long long)cs.runs_manual,
-                (unsigned long long)st.total.classes_touched,
-                (unsigned long long)st.total.blocks_moved, (unsigned long long)st.total.bytes_moved,
-                (unsigned long long)st.total.blocks_dropped,
-                (unsigned long long)st.total.arenas_evacuated,
-                (unsigned long long)st.total.arenas_released,
-                (unsigned long long)st.total.arenas_abandoned,
-                (unsigned long long)st.total.bytes_purged,
-                (unsigned long long)st.total.move_failures, (unsigned long long)st.total.steps,
-                (unsigned long long)st.total.time_us, (unsigned long long)cs.max_step_us,
-                (unsigned long long)cs.last_rss_before, (unsigned long long)cs.last_rss_after);
+                (unsigned long long)cs.max_step_us, (unsigned long long)cs.last_rss_before,
+                (unsigned long long)cs.last_rss_after);
 }
 
 /* Parses "CLASS n" at argv[i]; replies the error and returns false if bad. */
@@ -369,30 +350,27 @@ static void stats_text(struct text *t)
                 "# Compaction\r\n"
                 "compaction_running:%d\r\n"
                 "compaction_runs:%llu\r\n"
-                "compaction_blocks_moved:%llu\r\n"
-                "compaction_bytes_moved:%llu\r\n"
-                "compaction_arenas_released:%llu\r\n"
-                "compaction_bytes_purged:%llu\r\n"
-                "compaction_time_us:%llu\r\n"
                 "compaction_reclaimable_bytes:%zu\r\n"
-                "compaction_packable_bytes:%zu\r\n"
+                "compaction_packable_bytes:%zu\r\n",
+                used, rss, as.live_bytes, as.slot_bytes, ks.index_bytes, as.mapped_bytes,
+                as.arena_size, as.arenas, as.retained_arenas, as.large_blocks, as.large_bytes,
+                as.live_bytes ? (double)as.mapped_bytes / (double)as.live_bytes : 0.0,
+                cfg.maxmemory, (unsigned long long)ks.evicted_keys, ks.keys, ks.expires,
+                (unsigned long long)ks.expired_keys, cst.running ? 1 : 0,
+                (unsigned long long)cst.runs, cst.reclaimable, cst.packable);
+    /* every run's counters, from alloc's rows */
+#define X(field, kind, help) \
+    text_printf(t, "compaction_%s:%llu\r\n", #field, (unsigned long long)cst.total.field);
+    ALLOC_COMPACT_METRICS(X)
+#undef X
+    text_printf(t,
                 "# Clients\r\n"
                 "connected_clients:%zu\r\n"
                 "admin_connections:%zu\r\n"
                 "admin_commands:%llu\r\n"
                 "admin_error_replies:%llu\r\n"
                 "admin_rejected_connections:%llu\r\n",
-                used, rss, as.live_bytes, as.slot_bytes, ks.index_bytes, as.mapped_bytes,
-                as.arena_size, as.arenas, as.retained_arenas, as.large_blocks, as.large_bytes,
-                as.live_bytes ? (double)as.mapped_bytes / (double)as.live_bytes : 0.0,
-                cfg.maxmemory, (unsigned long long)ks.evicted_keys, ks.keys, ks.expires,
-                (unsigned long long)ks.expired_keys, cst.running ? 1 : 0,
-                (unsigned long long)cst.runs, (unsigned long long)cst.total.blocks_moved,
-                (unsigned long long)cst.total.bytes_moved,
-                (unsigned long long)cst.total.arenas_released,
-                (unsigned long long)cst.total.bytes_purged,
-                (unsigned long long)cst.total.time_us, cst.reclaimable, cst.packable, conn_count(),
-                conn_admin_count(), (unsigned long long)srv.stats.admin_commands,
+                conn_count(), conn_admin_count(), (unsigned long long)srv.stats.admin_commands,
                 (unsigned long long)srv.stats.admin_error_replies,
                 (unsigned long long)srv.stats.admin_rejected);
     /* the keyspace's compaction counters, from its rows (alloc's are above) */

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "alloc/alloc.h"
 #include "daemon/admin_http.h"
@@ -175,16 +176,13 @@ static int route_metrics(const char *path, const char *query, struct admin_http_
     metric(b, "compactd_compaction_" #field "_total", PROM_##kind, help, (double)kc.field);
     KS_COMPACT_METRICS(X)
 #undef X
-    metric(b, "compactd_compaction_blocks_moved_total", "counter",
-           "Entries moved by compaction.", (double)cst.total.blocks_moved);
-    metric(b, "compactd_compaction_bytes_moved_total", "counter", "Bytes moved by compaction.",
-           (double)cst.total.bytes_moved);
-    metric(b, "compactd_compaction_arenas_released_total", "counter",
-           "Arenas compaction emptied and returned to the OS.",
-           (double)cst.total.arenas_released);
-    metric(b, "compactd_compaction_bytes_purged_total", "counter",
-           "Bytes of pages inside kept arenas compaction returned to the OS (packing).",
-           (double)cst.total.bytes_purged);
+    /* alloc's rows, but time in seconds (Prometheus's unit), not microseconds */
+#define X(field, kind, help)                                                             \
+    if (strcmp(#field, "time_us") != 0)                                                  \
+        metric(b, "compactd_compaction_" #field "_total", PROM_##kind, help,             \
+               (double)cst.total.field);
+    ALLOC_COMPACT_METRICS(X)
+#undef X
     metric(b, "compactd_compaction_seconds_total", "counter",
            "Time spent in compaction steps.", (double)cst.total.time_us / 1e6);
     metric(b, "compactd_expired_keys_total", "counter", "Keys deleted because their TTL passed.",
