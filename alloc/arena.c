@@ -61,7 +61,7 @@ static void retained_unlink(struct alloc_arena *a)
     alloc_g.nretained--;
 }
 
-void arena_purge(struct alloc_arena *a)
+size_t arena_purge(struct alloc_arena *a)
 {
     uintptr_t from = touched_end(a, 0);
     uintptr_t to = touched_end(a, a->bumped);
@@ -69,6 +69,7 @@ void arena_purge(struct alloc_arena *a)
         os_purge((void *)from, to - from);
     a->bumped = 0;
     a->free_head = NULL;
+    return to - from;
 }
 
 /* a is empty and on no list. */
@@ -151,6 +152,7 @@ struct alloc_arena *arena_new(unsigned ci, unsigned band)
     } else {
         a = alloc_g.lru_tail;
         bool reused = a != NULL;
+        uintptr_t keep = 0;   /* a reused arena's first page past its header */
         if (a) {
             retained_unlink(a);
             /* Another pair's layout: its metadata and touched slots may lie
@@ -159,7 +161,7 @@ struct alloc_arena *arena_new(unsigned ci, unsigned band)
              * touched end (nothing above it is resident): purging from the
              * header's page up to there, often nothing, also zeroes the
              * bitmap there. */
-            uintptr_t keep = round_up((uintptr_t)a + ARENA_HDR_SIZE, alloc_g.page);
+            keep = round_up((uintptr_t)a + ARENA_HDR_SIZE, alloc_g.page);
             uintptr_t end = touched_end(a, a->bumped);
             if (end > keep)
                 os_purge((void *)keep, end - keep);
@@ -184,7 +186,6 @@ struct alloc_arena *arena_new(unsigned ci, unsigned band)
         /* A fresh mapping reads as zeros, and so does a reused one past its
          * header's page (purged above): clear the bitmap words in that page. */
         if (reused) {
-            uintptr_t keep = round_up((uintptr_t)a + ARENA_HDR_SIZE, alloc_g.page);
             for (uint32_t w = 0; w < (c->nslots + 63) / 64; w++) {
                 if ((uintptr_t)bm_word(a, w) >= keep)
                     break;

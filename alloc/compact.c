@@ -132,13 +132,12 @@ static uint64_t mover_now(void)
 static size_t release_some(void)
 {
     struct alloc_arena *a = alloc_g.rel_head;
-    uintptr_t from = round_up((uintptr_t)a->slots, alloc_g.page) + alloc_g.rel_off;
-    uintptr_t end = round_up((uintptr_t)a->slots + (size_t)a->bumped * a->slot_size, alloc_g.page);
-    size_t budget = RELEASE_SLICE;
-    if (from < end && end - from > budget) {
-        os_purge((void *)from, budget);
-        alloc_g.rel_off += budget;
-        return budget;
+    uintptr_t from = touched_end(a, 0) + alloc_g.rel_off;
+    uintptr_t end = touched_end(a, a->bumped);
+    if (from < end && end - from > RELEASE_SLICE) {
+        os_purge((void *)from, RELEASE_SLICE);
+        alloc_g.rel_off += RELEASE_SLICE;
+        return RELEASE_SLICE;
     }
     alloc_g.rel_head = a->enext;
     if (alloc_g.rel_head == NULL)
@@ -260,8 +259,9 @@ static void count(uint64_t *run_field, uint64_t *total_field, uint64_t n)
 #define COUNT(field, n) count(&mv.run.field, &mv.total.field, (n))
 
 /* Ends the mover's hold on slated arena a (already off the plan list):
- * unmapped if it emptied, else back on the allocation lists. */
-static void mover_drop(struct alloc_arena *a)
+ * unmapped if it emptied, else back on the allocation lists, abandoned
+ * unless it was packed (a packed arena keeps its live blocks by design). */
+static void mover_drop_arena(struct alloc_arena *a, bool packed)
 {
     a->flags &= (uint8_t)~FLAG_MOVER;
     if (a->live == 0) {
@@ -269,9 +269,15 @@ static void mover_drop(struct alloc_arena *a)
         COUNT(arenas_evacuated, 1);
     } else {
         alloc_arena_unpin(a);
-        COUNT(arenas_abandoned, 1);
+        if (!packed)
+            COUNT(arenas_abandoned, 1);
     }
     mv.done++;
+}
+
+static void mover_drop(struct alloc_arena *a)
+{
+    mover_drop_arena(a, false);
 }
 
 static void plan_unlink(struct alloc_arena *a)
@@ -583,14 +589,7 @@ static void pack_end(void)
     struct alloc_arena *t = mv.cur;
     mv.cur = NULL;
     mv.packing = false;
-    t->flags &= (uint8_t)~FLAG_MOVER;
-    if (t->live == 0) {
-        arena_unlink_empty(&alloc_g.cls[t->cls], t, true);
-        COUNT(arenas_evacuated, 1);
-    } else {
-        alloc_arena_unpin(t);
-    }
-    mv.done++;
+    mover_drop_arena(t, true);
 }
 
 /* Ends the pack under way at once (a run that ends early). */
@@ -730,10 +729,7 @@ void alloc_compact_start(const struct alloc_compact_opts *o)
     mv.running = true;
     if (mv.pack && o->cls < 0)
         for (struct alloc_arena *a = alloc_g.lru_head; a; a = a->enext)
-            if (a->bumped) {
-                COUNT(bytes_purged, touched_end(a, a->bumped) - touched_end(a, 0));
-                arena_purge(a);
-            }
+            COUNT(bytes_purged, arena_purge(a));
     if (mv.cls >= mv.cls_end)
         finish_run();
     A_VERIFY("at the start of a compaction run");

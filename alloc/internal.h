@@ -272,7 +272,8 @@ void ensure_ready(void);                    /* alloc_setup(NULL) unless set up *
 /* arena.c: placement, alloc/free, retention, large blocks. */
 void rebucket(struct size_class *c, struct alloc_arena *a);   /* live crossed a boundary */
 void retained_release_all(void);            /* unmaps the retained arenas, no check */
-void arena_purge(struct alloc_arena *a);    /* purges a's touched slot pages: bumped 0 */
+size_t arena_purge(struct alloc_arena *a);  /* purges a's touched slot pages (returns the
+                                               bytes): bumped 0, free list empty */
 void arena_unlink_empty(struct size_class *c, struct alloc_arena *a, bool release);
 struct alloc_arena *arena_new(unsigned ci, unsigned band);    /* spare or new; NULL */
 void *large_alloc(size_t size);             /* counts a failure and sets errno itself */
