@@ -16,13 +16,12 @@
 
 /*
  * Page state, asked of the OS (mincore): no page wholly above the bump
- * pointer is resident (a purge returned it, or nothing ever touched it;
- * a packed arena's pages are purged a slice per batch: those still to go
- * are allowed), so
- * no purged page can hold a live block, which all lie below it; and the
- * page where each live block starts is resident (a block the owner wrote
- * was not purged under it). Slot pages below the bump pointer that hold no
- * live block may be either.
+ * pointer is resident (a purge returned it, or nothing ever touched it; a
+ * packed arena's pages are purged a slice per batch, and those still to go
+ * are allowed), so no purged page can hold a live block, which all lie
+ * below it; and the page where each live block starts is resident (a
+ * block the owner wrote was not purged under it). Slot pages below the
+ * bump pointer that hold no live block may be either.
  */
 static bool verify_pages(const struct alloc_arena *a)
 {
@@ -32,28 +31,25 @@ static bool verify_pages(const struct alloc_arena *a)
     if (mover_purge_end(a) > top)
         top = mover_purge_end(a);   /* packed, its purge under way */
     uintptr_t low = (uintptr_t)a->slots / page * page;
+    size_t npages = (end - low) / page;
     /* one vector for the whole arena from the slots' first page */
-    unsigned char *vec = malloc((end - low) / page);
+    unsigned char *vec = malloc(npages);
     if (vec == NULL || !os_residency((const void *)low, end - low, vec)) {
         free(vec);
         return true;   /* cannot look: not a broken invariant */
     }
-    for (size_t pg = (top - low) / page; pg < (end - low) / page; pg++)
-        if (vec[pg] & 1) {
-            free(vec);
-            CHECK(false, "arena %p: page %zu resident above its bump pointer %u",
-                  (const void *)a, pg, a->bumped);
-        }
-    size_t n = 0;
-    for (size_t i = 0; (i = next_live(a, i, &n)) < a->bumped; i++) {
-        size_t pg = ((uintptr_t)a->slots + i * a->slot_size - low) / page;
-        if (!(vec[pg] & 1)) {
-            free(vec);
-            CHECK(false, "arena %p: live slot %zu on a page that is not resident",
-                  (const void *)a, i);
-        }
-    }
+    size_t above = (top - low) / page;
+    while (above < npages && !(vec[above] & 1))
+        above++;
+    size_t n = 0, i = 0;
+    while ((i = next_live(a, i, &n)) < a->bumped &&
+           (vec[((uintptr_t)a->slots + i * a->slot_size - low) / page] & 1))
+        i++;
     free(vec);
+    CHECK(above == npages, "arena %p: page %zu resident above its bump pointer %u",
+          (const void *)a, above, a->bumped);
+    CHECK(i >= a->bumped, "arena %p: live slot %zu on a page that is not resident",
+          (const void *)a, i);
     return true;
 }
 
