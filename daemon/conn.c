@@ -89,12 +89,6 @@ static long long maxclients_fit(long long maxclients, long long admin_maxclients
     return *got > other ? (long long)(*got - other) : 0;
 }
 
-long long conn_maxclients_fit(long long maxclients, long long admin_maxclients)
-{
-    rlim_t got;
-    return maxclients_fit(maxclients, admin_maxclients, &got);
-}
-
 void conn_fd_limit(void)
 {
     rlim_t want = fds_wanted();
@@ -121,7 +115,8 @@ static bool check_maxclients(enum cfg_opt opt, long long value, char *err, size_
     } else {
         return true;
     }
-    long long fit = value > old ? conn_maxclients_fit(value, other) : value;
+    rlim_t got;
+    long long fit = value > old ? maxclients_fit(value, other, &got) : value;
     if (fit >= value)
         return true;
     snprintf(err, errlen, "The operating system is not able to handle the specified number of "

@@ -127,10 +127,6 @@ int conn_setup(char *err, size_t errlen);
 /* maxclients or admin-maxclients changed: raises the open files limit to
  * fit, as far as the hard limit allows (logs if it cannot). */
 void conn_fd_limit(void);
-/* The largest maxclients the open files limit allows next to
- * admin_maxclients, after raising the limit toward what maxclients needs as
- * far as the hard limit allows: maxclients itself when it fits. */
-long long conn_maxclients_fit(long long maxclients, long long admin_maxclients);
 
 /* Applies client-output-buffer-limit: at start-up, before the first
  * connection, and after a change of the option. */
