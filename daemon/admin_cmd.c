@@ -25,6 +25,7 @@
 #include "daemon/config.h"
 #include "daemon/conn.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/server.h"
 #include "proto/text.h"
 #include "keyspace/keyspace.h"
@@ -317,70 +318,25 @@ static void a_pinners(struct session *s, int argc, struct slice *argv)
     reply_defer_array(&s->reply, h, pc.n);
 }
 
+/* Every row of the metric table with a STATS name (daemon/metrics.h),
+ * group by group. */
 static void stats_text(struct text *t)
 {
-    struct alloc_stats as;
-    struct ks_stats ks;
-    struct alloc_compact_status cst;
-    alloc_stats(&as);
-    ks_stats(&ks);
-    ks_compact_status(&cst);
-    size_t used = ks_used_memory();
-    size_t rss = alloc_rss_bytes();
-    text_printf(t,
-                "# Memory\r\n"
-                "used_memory:%zu\r\n"
-                "used_memory_rss:%zu\r\n"
-                "live_bytes:%zu\r\n"
-                "slot_bytes:%zu\r\n"
-                "index_bytes:%zu\r\n"
-                "mapped_bytes:%zu\r\n"
-                "arena_size:%zu\r\n"
-                "arenas:%zu\r\n"
-                "retained_arenas:%zu\r\n"
-                "large_blocks:%zu\r\n"
-                "large_bytes:%zu\r\n"
-                "fragmentation_ratio:%.3f\r\n"
-                "maxmemory:%lld\r\n"
-                "evicted_keys:%llu\r\n"
-                "# Expiry\r\n"
-                "keys:%zu\r\n"
-                "expires:%zu\r\n"
-                "expired_keys:%llu\r\n"
-                "# Compaction\r\n"
-                "compaction_running:%d\r\n"
-                "compaction_runs:%llu\r\n"
-                "compaction_reclaimable_bytes:%zu\r\n"
-                "compaction_packable_bytes:%zu\r\n",
-                used, rss, as.live_bytes, as.slot_bytes, ks.index_bytes, as.mapped_bytes,
-                as.arena_size, as.arenas, as.retained_arenas, as.large_blocks, as.large_bytes,
-                as.live_bytes ? (double)as.mapped_bytes / (double)as.live_bytes : 0.0,
-                cfg.maxmemory, (unsigned long long)ks.evicted_keys, ks.keys, ks.expires,
-                (unsigned long long)ks.expired_keys, cst.running ? 1 : 0,
-                (unsigned long long)cst.runs, cst.reclaimable, cst.packable);
-    /* every run's counters, from alloc's rows */
-#define X(field, kind, help) \
-    text_printf(t, "compaction_%s:%llu\r\n", #field, (unsigned long long)cst.total.field);
-    ALLOC_COMPACT_METRICS(X)
-#undef X
-    text_printf(t,
-                "# Clients\r\n"
-                "connected_clients:%zu\r\n"
-                "admin_connections:%zu\r\n"
-                "admin_commands:%llu\r\n"
-                "admin_error_replies:%llu\r\n"
-                "admin_rejected_connections:%llu\r\n",
-                conn_count(), conn_admin_count(), (unsigned long long)srv.stats.admin_commands,
-                (unsigned long long)srv.stats.admin_error_replies,
-                (unsigned long long)srv.stats.admin_rejected);
-    /* the keyspace's compaction counters, from its rows (alloc's are above) */
-    struct ks_compact_stats kc;
-    ks_compact_stats(&kc);
-    text_printf(t, "# Compaction (keyspace)\r\n");
-#define X(field, kind, help) \
-    text_printf(t, "compaction_%s:%llu\r\n", #field, (unsigned long long)kc.field);
-    KS_COMPACT_METRICS(X)
-#undef X
+    struct metric m[METRICS_MAX];
+    size_t n = metrics_read(m);
+    for (int g = 0; g < METRIC_GROUPS; g++) {
+        bool header = false;
+        for (size_t i = 0; i < n; i++) {
+            if (m[i].group != (enum metric_group)g || m[i].stats == NULL)
+                continue;
+            if (!header)
+                text_printf(t, "# %s\r\n", metric_group_name(m[i].group));
+            header = true;
+            char v[32];
+            metric_text(&m[i], v, sizeof(v));
+            text_printf(t, "%s:%s\r\n", m[i].stats, v);
+        }
+    }
 }
 
 static void a_stats(struct session *s, int argc, struct slice *argv)

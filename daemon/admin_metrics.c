@@ -9,12 +9,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc/alloc.h"
 #include "daemon/admin_http.h"
-#include "daemon/conn.h"
-#include "daemon/server.h"
+#include "daemon/metrics.h"
 #include "keyspace/keyspace.h"
 
 /* A family's HELP and TYPE lines, before its samples. */
@@ -123,100 +123,21 @@ static void census_metrics(struct admin_http_body *b)
 
 static int route_metrics(const char *path, const char *query, struct admin_http_body *b)
 {
-    struct alloc_stats as;
-    struct ks_stats ks;
-    struct alloc_compact_status cst;
-    alloc_stats(&as);
-    ks_stats(&ks);
-    ks_compact_status(&cst);
     b->content_type = "text/plain; version=0.0.4; charset=utf-8";
-
-    metric(b, "compactd_used_memory_bytes", "gauge",
-           "Data memory as maxmemory counts it (live entry bytes plus the index).",
-           (double)ks_used_memory());
-    metric(b, "compactd_rss_bytes", "gauge", "Resident set size of the process.",
-           (double)alloc_rss_bytes());
-    metric(b, "compactd_mapped_bytes", "gauge",
-           "Bytes the allocator holds from the OS (arenas, retained arenas, large blocks).",
-           (double)as.mapped_bytes);
-    metric(b, "compactd_live_bytes", "gauge", "Requested bytes of live entries.",
-           (double)as.live_bytes);
-    metric(b, "compactd_arenas", "gauge", "Arenas holding live blocks.", (double)as.arenas);
-    metric(b, "compactd_retained_arenas", "gauge", "Empty arenas kept mapped for reuse.",
-           (double)as.retained_arenas);
-    metric(b, "compactd_keys", "gauge", "Keys in the keyspace.", (double)ks.keys);
-    metric(b, "compactd_expires", "gauge", "Keys with a time to live.", (double)ks.expires);
-    metric(b, "compactd_connected_clients", "gauge", "Client connections on the data port.",
-           (double)conn_count());
-    metric(b, "compactd_admin_connections", "gauge", "Connections on the admin port.",
-           (double)conn_admin_count());
-    metric(b, "compactd_uptime_seconds", "gauge", "Seconds since the server started.",
-           (double)(server_now_ms() - srv.start_ms) / 1000.0);
-    metric(b, "compactd_compaction_running", "gauge", "1 while a compaction run is active.",
-           cst.running ? 1.0 : 0.0);
-    metric(b, "compactd_compaction_reclaimable_bytes", "gauge",
-           "Bytes a compaction could return to the OS now.", (double)cst.reclaimable);
-    metric(b, "compactd_compaction_packable_bytes", "gauge",
-           "Resident bytes a packing compaction could return to the OS now.",
-           (double)cst.packable);
-
+    struct metric m[METRICS_MAX];
+    size_t n = metrics_read(m);
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].prom == NULL)
+            continue;
+        char name[96];
+        snprintf(name, sizeof(name), "compactd_%s", m[i].prom);
+        metric(b, name, m[i].kind == METRIC_COUNTER ? "counter" : "gauge", m[i].help, m[i].d);
+    }
     for (int w = 0; w < (int)(sizeof(class_metrics) / sizeof(class_metrics[0])); w++) {
         family(b, class_metrics[w].name, "gauge", class_metrics[w].help);
         struct class_rows cr = {b, w};
         alloc_class_stats_foreach(false, class_row, &cr);
     }
-
-    metric(b, "compactd_compaction_runs_total", "counter", "Compaction runs started.",
-           (double)cst.runs);
-    struct ks_compact_stats kc;
-    ks_compact_stats(&kc);
-#define PROM_COUNTER "counter"
-#define PROM_GAUGE "gauge"
-#define X(field, kind, help) \
-    metric(b, "compactd_compaction_" #field "_total", PROM_##kind, help, (double)kc.field);
-    KS_COMPACT_METRICS(X)
-#undef X
-    /* alloc's rows, but time in seconds (Prometheus's unit), not microseconds */
-#define X(field, kind, help)                                                             \
-    if (strcmp(#field, "time_us") != 0)                                                  \
-        metric(b, "compactd_compaction_" #field "_total", PROM_##kind, help,             \
-               (double)cst.total.field);
-    ALLOC_COMPACT_METRICS(X)
-#undef X
-    metric(b, "compactd_compaction_seconds_total", "counter",
-           "Time spent in compaction steps.", (double)cst.total.time_us / 1e6);
-    metric(b, "compactd_expired_keys_total", "counter", "Keys deleted because their TTL passed.",
-           (double)ks.expired_keys);
-    metric(b, "compactd_evicted_keys_total", "counter", "Keys evicted by maxmemory-policy.",
-           (double)ks.evicted_keys);
-    metric(b, "compactd_commands_processed_total", "counter", "Commands run on the data port.",
-           (double)srv.stats.total_commands);
-    metric(b, "compactd_connections_received_total", "counter", "Connections accepted.",
-           (double)srv.stats.total_connections);
-    metric(b, "compactd_keyspace_hits_total", "counter", "Successful key lookups.",
-           (double)ks.keyspace_hits);
-    metric(b, "compactd_keyspace_misses_total", "counter", "Failed key lookups.",
-           (double)ks.keyspace_misses);
-    metric(b, "compactd_net_input_bytes_total", "counter", "Bytes read from clients.",
-           (double)srv.stats.net_input_bytes);
-    metric(b, "compactd_net_output_bytes_total", "counter", "Bytes written to clients.",
-           (double)srv.stats.net_output_bytes);
-    metric(b, "compactd_output_buffer_disconnects_total", "counter",
-           "Clients closed by client-output-buffer-limit.", (double)srv.stats.obl_disconnects);
-    metric(b, "compactd_admin_commands_total", "counter", "Commands run on the admin port.",
-           (double)srv.stats.admin_commands);
-    metric(b, "compactd_admin_error_replies_total", "counter",
-           "Error replies on the admin port (not in INFO errorstats).",
-           (double)srv.stats.admin_error_replies);
-    metric(b, "compactd_admin_rejected_connections_total", "counter",
-           "Admin-port connections refused for admin-maxclients.",
-           (double)srv.stats.admin_rejected);
-    metric(b, "compactd_cross_protocol_requests_total", "counter",
-           "Data-port connections closed for sending an HTTP request (POST or Host:).",
-           (double)srv.stats.cross_protocol);
-    metric(b, "compactd_accept_backoffs_total", "counter",
-           "Pauses of accept() for lack of file descriptors or kernel memory.",
-           (double)srv.stats.accept_fd_waits);
     census_metrics(b);
     return 200;
 }

@@ -139,7 +139,6 @@ static void cmd_config_resetstat(struct session *s, int argc, struct slice *argv
     command_stats_reset();
     reply_errorstats_reset();
     latency_stats_reset();      /* latencystats */
-    cmd_info_stats_reset();     /* used_memory_peak */
     reply_ok(&s->reply);
 }
 

@@ -21,6 +21,7 @@
 #include "daemon/conn.h"
 #include "daemon/introspect.h"
 #include "daemon/latency.h"
+#include "daemon/metrics.h"
 #include "daemon/server.h"
 #include "proto/text.h"
 #include "keyspace/keyspace.h"
@@ -93,13 +94,32 @@ static void info_server(struct text *b)
               srv.config_file ? srv.config_file : "");
 }
 
+/* The metric table's rows of an INFO section (daemon/metrics.h), in table
+ * order, each with its _human companion where the row asks for one. */
+static void info_rows(struct text *b, enum metric_info section)
+{
+    struct metric m[METRICS_MAX];
+    size_t n = metrics_read(m);
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].section != section || m[i].info == NULL)
+            continue;
+        char v[32];
+        metric_text(&m[i], v, sizeof(v));
+        text_printf(b, "%s:%s\r\n", m[i].info, v);
+        if (m[i].human) {
+            human_bytes(v, sizeof(v), m[i].d, HUMAN_REDIS);
+            text_printf(b, "%s_human:%s\r\n", m[i].info, v);
+        }
+    }
+}
+
 static void info_clients(struct text *b)
 {
     size_t qmax, omax;
     conn_buffer_peaks(&qmax, &omax);
+    text_printf(b, "# Clients\r\n");
+    info_rows(b, METRIC_INFO_CLIENTS);
     text_printf(b,
-              "# Clients\r\n"
-              "connected_clients:%zu\r\n"
               "cluster_connections:0\r\n"
               "maxclients:%lld\r\n"
               "client_recent_max_input_buffer:%zu\r\n"
@@ -107,7 +127,7 @@ static void info_clients(struct text *b)
               "blocked_clients:0\r\n"
               "tracking_clients:0\r\n"
               "clients_in_timeout_table:0\r\n",
-              conn_count(), cfg.maxclients, qmax, omax);
+              cfg.maxclients, qmax, omax);
 }
 
 /*
@@ -189,49 +209,13 @@ static void info_memory(struct text *b)
     struct ks_stats ks;
     alloc_stats(&as);
     ks_stats(&ks);
-    size_t used = ks_used_memory();
-    char h_max[32];
-    human_bytes(h_max, sizeof(h_max), (double)cfg.maxmemory, HUMAN_REDIS);
-    if (used > srv.used_memory_peak)
-        srv.used_memory_peak = used;
-    size_t rss = alloc_rss_bytes();
-    char h_used[32], h_rss[32], h_peak[32], h_mapped[32];
-    human_bytes(h_used, sizeof(h_used), (double)used, HUMAN_REDIS);
-    human_bytes(h_rss, sizeof(h_rss), (double)rss, HUMAN_REDIS);
-    human_bytes(h_peak, sizeof(h_peak), (double)srv.used_memory_peak, HUMAN_REDIS);
-    human_bytes(h_mapped, sizeof(h_mapped), (double)as.mapped_bytes, HUMAN_REDIS);
+    text_printf(b, "# Memory\r\n");
+    info_rows(b, METRIC_INFO_MEMORY);
     text_printf(b,
-              "# Memory\r\n"
-              "used_memory:%zu\r\n"
-              "used_memory_human:%s\r\n"
-              "used_memory_rss:%zu\r\n"
-              "used_memory_rss_human:%s\r\n"
-              "used_memory_peak:%zu\r\n"
-              "used_memory_peak_human:%s\r\n"
-              "used_memory_dataset:%zu\r\n"
-              "used_memory_index:%zu\r\n"
-              "allocator_live_blocks:%zu\r\n"
-              "allocator_slot_bytes:%zu\r\n"
-              "allocator_mapped:%zu\r\n"
-              "allocator_mapped_human:%s\r\n"
-              "allocator_arena_size:%zu\r\n"
-              "allocator_arenas:%zu\r\n"
-              "allocator_retained_arenas:%zu\r\n"
-              "allocator_large_blocks:%zu\r\n"
-              "allocator_large_bytes:%zu\r\n"
-              "allocator_failures:%llu\r\n"
-              "mem_fragmentation_ratio:%.2f\r\n"
-              "maxmemory:%lld\r\n"
-              "maxmemory_human:%s\r\n"
               "maxmemory_policy:%s\r\n"
               "mem_allocator:compactd-arena\r\n",
-              used, h_used, rss, h_rss, srv.used_memory_peak, h_peak, as.live_bytes, ks.index_bytes,
-              as.live_blocks, as.slot_bytes, as.mapped_bytes, h_mapped, as.arena_size, as.arenas,
-              as.retained_arenas, as.large_blocks, as.large_bytes,
-              (unsigned long long)as.alloc_failures, used ? (double)rss / (double)used : 0.0,
-              cfg.maxmemory, h_max,
               config_enum_name(&config_options[CFG_OPT_maxmemory_policy], cfg.maxmemory_policy));
-    info_memory_redis(b, used, rss, &as, &ks);
+    info_memory_redis(b, ks_used_memory(), alloc_rss_bytes(), &as, &ks);
 }
 
 static void info_persistence(struct text *b)
@@ -296,8 +280,6 @@ static void info_stats_redis(struct text *b)
               "tracking_total_prefixes:0\r\n"
               "unexpected_error_replies:0\r\n"
               "dump_payload_sanitizations:0\r\n"
-              "total_reads_processed:%llu\r\n"
-              "total_writes_processed:%llu\r\n"
               "io_threaded_reads_processed:0\r\n"
               "io_threaded_writes_processed:0\r\n"
               "reply_buffer_shrinks:0\r\n"
@@ -307,42 +289,13 @@ static void info_stats_redis(struct text *b)
               (unsigned long long)cst.total.blocks_moved,
               (unsigned long long)cst.total.blocks_moved,
               (unsigned long long)(cst.total.time_us / 1000),
-              (unsigned long long)(cst.running ? cst.duration_us / 1000 : 0),
-              (unsigned long long)srv.stats.reads_processed,
-              (unsigned long long)srv.stats.writes_processed);
+              (unsigned long long)(cst.running ? cst.duration_us / 1000 : 0));
 }
 
 static void info_stats(struct text *b)
 {
-    struct ks_stats ks;
-    ks_stats(&ks);
-    text_printf(b,
-              "# Stats\r\n"
-              "total_connections_received:%llu\r\n"
-              "total_commands_processed:%llu\r\n"
-              "instantaneous_ops_per_sec:%llu\r\n"
-              "total_net_input_bytes:%llu\r\n"
-              "total_net_output_bytes:%llu\r\n"
-              "rejected_connections:%llu\r\n"
-              "cross_protocol_requests:%llu\r\n"
-              "expired_keys:%llu\r\n"
-              "evicted_keys:%llu\r\n"
-              "keyspace_hits:%llu\r\n"
-              "keyspace_misses:%llu\r\n"
-              "total_error_replies:%llu\r\n"
-              "index_slots:%zu\r\n"
-              "index_rehashing:%d\r\n",
-              (unsigned long long)srv.stats.total_connections,
-              (unsigned long long)srv.stats.total_commands,
-              (unsigned long long)server_rate(SERVER_RATE_OPS),
-              (unsigned long long)srv.stats.net_input_bytes,
-              (unsigned long long)srv.stats.net_output_bytes,
-              (unsigned long long)srv.stats.rejected_connections,
-              (unsigned long long)srv.stats.cross_protocol,
-              (unsigned long long)ks.expired_keys, (unsigned long long)ks.evicted_keys,
-              (unsigned long long)ks.keyspace_hits,
-              (unsigned long long)ks.keyspace_misses, (unsigned long long)reply_errors_total(),
-              ks.index_slots, ks.rehashing ? 1 : 0);
+    text_printf(b, "# Stats\r\n");
+    info_rows(b, METRIC_INFO_STATS);
     info_stats_redis(b);
 }
 
@@ -476,7 +429,3 @@ void cmd_info(struct session *s, int argc, struct slice *argv)
     text_reply(&s->reply, &b);
 }
 
-void cmd_info_stats_reset(void)
-{
-    srv.used_memory_peak = 0;
-}

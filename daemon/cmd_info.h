@@ -7,6 +7,3 @@
 
 /* INFO [section ...]: the handler of cmd_server.c's INFO row. */
 void cmd_info(struct session *s, int argc, struct slice *argv);
-
-/* CONFIG RESETSTAT: forgets INFO's own figures (used_memory_peak). */
-void cmd_info_stats_reset(void);

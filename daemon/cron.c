@@ -83,9 +83,7 @@ static void on_cron(evutil_socket_t fd, short what, void *arg)
         evtimer_add(expire_ev, &tv);
     }
     server_ops_sample(now);
-    size_t used = ks_used_memory();   /* used_memory_peak, at hz as Redis samples it */
-    if (used > srv.used_memory_peak)
-        srv.used_memory_peak = used;
+    server_used_memory_peak(ks_used_memory());   /* at hz, as Redis samples it */
     cron_ticks++;
     if (cron_ticks % (uint64_t)cron_hz == 0) {
         conn_cron(now);

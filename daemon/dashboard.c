@@ -15,14 +15,15 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc/alloc.h"
 #include "daemon/admin_http.h"
 #include "daemon/compactor.h"
-#include "daemon/config.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/server.h"
 #include "keyspace/keyspace.h"
 
@@ -61,50 +62,34 @@ static int route_page(const struct admin_http_req *req, struct admin_http_body *
     return body_append(b, dashboard_html, dashboard_html_len) ? 200 : 500;
 }
 
+/* The metric table's rows with a JSON name (daemon/metrics.h); the
+ * compaction group's as the nested "compaction" object. Every value is a
+ * number. */
 static int route_stats(const struct admin_http_req *req, struct admin_http_body *b)
 {
-    struct alloc_stats as;
-    struct ks_stats ks;
-    struct alloc_compact_status cst;
-    struct compactor_stats cs;
-    alloc_stats(&as);
-    ks_stats(&ks);
-    ks_compact_status(&cst);
-    compactor_stats(&cs);
     b->content_type = JSON_TYPE;
     b->headers = API_HEADERS;
-    double pct = cst.arenas_planned
-                     ? 100.0 * (double)cst.arenas_done / (double)cst.arenas_planned
-                     : (cst.running ? 0.0 : 100.0);
-    admin_body_printf(
-        b,
-        "{\"version\":\"%s\",\"time_ms\":%lld,\"uptime_s\":%.3f,"
-        "\"rss_bytes\":%zu,\"used_memory\":%zu,\"live_bytes\":%zu,\"slot_bytes\":%zu,"
-        "\"mapped_bytes\":%zu,\"arena_bytes\":%zu,\"arena_size\":%zu,\"arenas\":%zu,"
-        "\"retained_arenas\":%zu,\"large_blocks\":%zu,\"large_bytes\":%zu,"
-        "\"index_bytes\":%zu,\"keys\":%zu,\"expires\":%zu,\"maxmemory\":%lld,",
-        COMPACTD_VERSION, (long long)server_now_ms(),
-        (double)(server_now_ms() - srv.start_ms) / 1000.0, alloc_rss_bytes(),
-        ks_used_memory(), as.live_bytes, as.slot_bytes, as.mapped_bytes,
-        as.arenas * as.arena_size, as.arena_size, as.arenas, as.retained_arenas,
-        as.large_blocks, as.large_bytes, ks.index_bytes, ks.keys, ks.expires, (long long)cfg.maxmemory);
-    admin_body_printf(
-        b,
-        "\"compaction\":{\"running\":%s,\"runs\":%llu,\"runs_finished\":%llu,"
-        "\"runs_manual\":%llu,\"runs_auto\":%llu,\"runs_scheduled\":%llu,"
-        "\"arenas_planned\":%zu,\"arenas_done\":%zu,\"progress_pct\":%.1f,"
-        "\"run_arenas_released\":%llu,\"run_blocks_moved\":%llu,\"run_bytes_moved\":%llu,"
-        "\"run_blocks_dropped\":%llu,\"run_duration_us\":%llu,\"run_mapped_before\":%zu,"
-        "\"run_mapped_after\":%zu,\"total_arenas_released\":%llu,"
-        "\"total_bytes_moved\":%llu,\"reclaimable_bytes\":%zu}}\n",
-        cst.running ? "true" : "false", (unsigned long long)cst.runs,
-        (unsigned long long)cst.runs_finished, (unsigned long long)cs.runs_manual,
-        (unsigned long long)cs.runs_auto, (unsigned long long)cs.runs_scheduled,
-        cst.arenas_planned, cst.arenas_done, pct, (unsigned long long)cst.arenas_released,
-        (unsigned long long)cst.blocks_moved, (unsigned long long)cst.bytes_moved,
-        (unsigned long long)cst.blocks_dropped, (unsigned long long)cst.duration_us,
-        cst.mapped_before, cst.mapped_after, (unsigned long long)cst.total.arenas_released,
-        (unsigned long long)cst.total.bytes_moved, cst.reclaimable);
+    struct metric m[METRICS_MAX];
+    size_t n = metrics_read(m);
+    admin_body_printf(b, "{\"version\":\"%s\",\"time_ms\":%lld", COMPACTD_VERSION,
+                      (long long)server_now_ms());
+    for (int nested = 0; nested < 2; nested++) {
+        if (nested)
+            admin_body_printf(b, ",\"compaction\":{");
+        bool first = nested;
+        for (size_t i = 0; i < n; i++) {
+            if (m[i].json == NULL || (m[i].group == METRIC_COMPACTION) != nested)
+                continue;
+            char v[32];
+            if (m[i].flag)
+                snprintf(v, sizeof(v), "%s", m[i].u ? "true" : "false");
+            else
+                metric_text(&m[i], v, sizeof(v));
+            admin_body_printf(b, "%s\"%s\":%s", first ? "" : ",", m[i].json, v);
+            first = false;
+        }
+    }
+    admin_body_printf(b, "}}\n");
     return b->p ? 200 : 500;
 }
 

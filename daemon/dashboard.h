@@ -12,9 +12,10 @@
  * The page itself holds no data, so it is served without the admin
  * password; every /api/ route needs it when admin-password is set (the page
  * asks for it and sends "Authorization: Bearer ..."), and answers a JSON
- * error otherwise. The JSON is built from the same sources as /metrics,
- * ARENAS and MEMORY STATS (alloc_stats, alloc_arena_list,
- * alloc_class_stats, ks_compact_status).
+ * error otherwise. /api/stats is the metric table's rows with a JSON name
+ * (daemon/metrics.h), the figures of STATS and /metrics; /api/arenas comes
+ * from the sources of ARENAS and MEMORY STATS (alloc_arena_list,
+ * alloc_class_stats).
  */
 #pragma once
 

@@ -122,17 +122,27 @@ uint64_t server_rate(enum server_rate_kind k)
 
 void server_stats_reset(void)
 {
-    /* the admin port's counters are its own: a data client's CONFIG
-     * RESETSTAT must not clear what an operator's scraper sees */
-    uint64_t admin_commands = srv.stats.admin_commands;
-    uint64_t admin_errors = srv.stats.admin_error_replies;
-    uint64_t admin_rejected = srv.stats.admin_rejected;
-    memset(&srv.stats, 0, sizeof(srv.stats));
-    srv.stats.admin_commands = admin_commands;
-    srv.stats.admin_error_replies = admin_errors;
-    srv.stats.admin_rejected = admin_rejected;
+#define RESET_SRV(f) srv.stats.f = 0;
+#define RESET_ADM(f)
+#define RESET_AS(f)
+#define RESET_CRUN(f)
+#define RESET_KS(f)
+#define RESET_CST(f)
+#define RESET_CS(f)
+#define RESET_FN(e)
+#define X(stats, json, prom, info, kind, fmt, group, sect, value, help) RESET_##value
+    DAEMON_METRICS(X)
+#undef X
+    srv.used_memory_peak = 0;
     memset(srv.rates, 0, sizeof(srv.rates));
     srv.rate_last_ms = server_now_ms();
+}
+
+size_t server_used_memory_peak(size_t used)
+{
+    if (used > srv.used_memory_peak)
+        srv.used_memory_peak = used;
+    return srv.used_memory_peak;
 }
 
 /* ---- signals ---- */

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "alloc/clock.h"   /* clock_mono_us, the one monotonic clock */
+#include "daemon/metrics_table.h"
 
 struct event_base;
 
@@ -26,21 +27,10 @@ enum server_rate_kind {
     SERVER_RATE_COUNT
 };
 
+/* The server's counters: the SRV and ADM rows of daemon/metrics.h, where
+ * each is declared with its help and the names it is printed under. */
 struct server_stats {
-    uint64_t total_connections;     /* accepted, including rejected ones */
-    uint64_t rejected_connections;  /* refused for maxclients */
-    uint64_t total_commands;
-    uint64_t admin_commands;        /* run on the admin port (not in total_commands) */
-    uint64_t admin_error_replies;   /* errors sent on the admin port (not in INFO errorstats) */
-    uint64_t admin_rejected;        /* admin connections refused for admin-maxclients */
-    uint64_t obl_disconnects;       /* clients closed by client-output-buffer-limit */
-    uint64_t protected_denials;     /* clients refused by protected-mode */
-    uint64_t cross_protocol;        /* closed for sending POST or Host: (an HTTP request) */
-    uint64_t accept_fd_waits;       /* accept backed off for lack of file descriptors */
-    uint64_t net_input_bytes;
-    uint64_t net_output_bytes;
-    uint64_t reads_processed;       /* read() calls that brought input */
-    uint64_t writes_processed;      /* flushes that had output to write */
+    DAEMON_METRICS(METRIC_FIELD_)
 };
 
 /* A --name value... command-line override (main.c), re-applied on reload. */
@@ -113,8 +103,12 @@ void server_sd_notify(const char *msg);
  * server_ops_sample. */
 uint64_t server_rate(enum server_rate_kind k);
 void server_ops_sample(int64_t now_ms);
-/* CONFIG RESETSTAT: zeroes srv.stats but the admin port's own counters. */
+/* CONFIG RESETSTAT: zeroes srv.stats' SRV rows (not the admin port's own
+ * counters, ADM) and the used_memory peak. */
 void server_stats_reset(void);
+/* Raises the used_memory peak to used if above it (the cron at hz, and
+ * every read of the peak) and returns the peak. */
+size_t server_used_memory_peak(size_t used);
 
 /* Monotonic-ish wall clock in milliseconds (for ages and idle times). */
 int64_t server_now_ms(void);
