@@ -23,9 +23,17 @@
 
 struct config cfg;
 
+/* The modules' rows' defaults in the file's syntax, written at load
+ * (render_module_defaults) before anything can read the table. */
+static char module_default[CFG_OPT_COUNT][32];
+
 #define X(field, name, type, def, min, max, flags, words, desc) \
     [CFG_OPT_##field] = {name, CFG_##type, def, min, max, flags, words, desc, offsetof(struct config, field)},
-const struct cfg_option config_options[CFG_OPT_COUNT] = {CONFIG_OPTIONS(X)};
+#define M(field, name, type, def, min, max, flags, words, desc)                                 \
+    [CFG_OPT_##field] = {name, CFG_##type, module_default[CFG_OPT_##field], (long long)(min),   \
+                         (long long)(max), flags, words, desc, offsetof(struct config, field)},
+const struct cfg_option config_options[CFG_OPT_COUNT] = {CONFIG_OPTIONS(X, M)};
+#undef M
 #undef X
 
 /* A parsed value not yet stored. */
@@ -154,6 +162,57 @@ static void format_milli(long long v, char *buf, size_t len)
         buf[--n] = '\0';
     if (n > 0 && (size_t)n < len && buf[n - 1] == '.')
         buf[--n] = '\0';
+}
+
+/* A module row's numeric default as the file would write it: sizes in the
+ * largest unit that divides them ("1mb"), CFG_MILLI in its decimal form
+ * ("1.2"), yes/no, an enum's word. */
+static void render_default(enum cfg_opt i, long long v)
+{
+    const struct cfg_option *o = &config_options[i];
+    char *buf = module_default[i];
+    size_t len = sizeof(module_default[i]);
+    static const struct {
+        long long unit;
+        const char *suffix;
+    } units[] = {{1LL << 30, "gb"}, {1LL << 20, "mb"}, {1LL << 10, "kb"}, {1, ""}};
+    switch (o->type) {
+    case CFG_SIZE:
+        for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++)
+            if (v % units[u].unit == 0 && (v != 0 || units[u].unit == 1)) {
+                snprintf(buf, len, "%lld%s", v / units[u].unit, units[u].suffix);
+                break;
+            }
+        break;
+    case CFG_BOOL:
+        snprintf(buf, len, "%s", v ? "yes" : "no");
+        break;
+    case CFG_ENUM: {
+        const char *w = o->words;
+        for (long long k = 0; k < v && w; k++) {
+            w = strchr(w, ' ');
+            w = w ? w + 1 : NULL;
+        }
+        size_t n = w ? strcspn(w, " ") : 0;
+        snprintf(buf, len, "%.*s", (int)n, w ? w : "");
+        break;
+    }
+    default:
+        if (o->flags & CFG_MILLI)
+            format_milli(v, buf, len);
+        else
+            snprintf(buf, len, "%lld", v);
+    }
+}
+
+__attribute__((constructor)) static void render_module_defaults(void)
+{
+#define IGNORE_(...)
+#define M(field, name, type, def, min, max, flags, words, desc) \
+    render_default(CFG_OPT_##field, (long long)(def));
+    CONFIG_OPTIONS(IGNORE_, M)
+#undef M
+#undef IGNORE_
 }
 
 static bool parse_size(const char *s, long long *out);

@@ -1,8 +1,12 @@
 /*
  * config: the daemon's options, declared once.
  *
- * CONFIG_OPTIONS below is the only place an option is described. The rows
- * generate the fields of struct config, and one table-driven engine derives
+ * CONFIG_OPTIONS below is the only place an option is described: the
+ * daemon's rows, and the allocator's and the keyspace's, which those modules
+ * declare next to the structs they fill (ALLOC_OPTIONS, KS_OPTIONS) and this
+ * table includes. The rows generate the fields of struct config (a module
+ * row's field keeps its module's name, so settings.c copies each by name),
+ * and one table-driven engine derives
  * from them the defaults, redis.conf-style file parsing, command-line
  * overrides, CONFIG GET / CONFIG SET, `--help` and the sample file in conf/.
  *
@@ -22,7 +26,7 @@
 #include <stddef.h>
 
 #include "alloc/alloc.h"         /* ALLOC_OPTIONS: the rows below that alloc reads */
-#include "keyspace/keyspace.h"   /* KS_MAX_VAL_LEN bounds proto-max-bulk-len */
+#include "keyspace/keyspace.h"   /* KS_OPTIONS; KS_MAX_VAL_LEN bounds proto-max-bulk-len */
 
 /* Value types. INT and SIZE are stored as long long; SIZE accepts k/kb/m/mb/
  * g/gb suffixes (k = 1000, kb = 1024, as Redis does) and reads back in bytes.
@@ -53,8 +57,15 @@ typedef char *cfg_LIST_t;
 /*
  * X(field, "name", TYPE, "default", min, max, flags, "enum words", "description")
  * min/max bound INT and SIZE values (and ENUM/BOOL ignore them).
+ *
+ * M rows are the storage modules' own (ALLOC_OPTIONS, KS_OPTIONS): the same
+ * columns, but the default is a number in the stored unit (bytes,
+ * thousandths for CFG_MILLI, a word's index for ENUM), which the engine
+ * writes out in the file's syntax ("1mb", "1.2", "yes", "arenas") once at
+ * load, so that every default goes through the one parser. Expansions pass
+ * the same macro for both unless they need the default.
  */
-#define CONFIG_OPTIONS(X)                                                                      \
+#define CONFIG_OPTIONS(X, M)                                                                   \
     X(bind, "bind", LIST, "127.0.0.1", 0, 0, 0, NULL,                                          \
       "Addresses to listen on, separated by spaces (IPv4 or IPv6; '*' is every IPv4 "         \
       "address, '::*' every IPv6 one; a leading '-' means skip it if unavailable)")            \
@@ -106,34 +117,15 @@ typedef char *cfg_LIST_t;
       "volatile-random volatile-ttl",                                                          \
       "Which keys to evict at maxmemory (sampled LRU/LFU/random/TTL, as Redis does); "        \
       "noeviction refuses writes instead")                                                     \
-    X(maxmemory_samples, "maxmemory-samples", INT, "5", 1, 64, CFG_MUTABLE, NULL,              \
-      "Keys sampled per eviction; more is closer to true LRU/LFU and slower")                 \
     X(databases, "databases", INT, "1", 1, 1, 0, NULL,                                         \
       "Number of databases; compactd has exactly one (db 0)")                                  \
     X(save, "save", LIST, "", 0, 0, CFG_FIXED, NULL,                                           \
       "Snapshot points; always empty because compactd persists nothing")                      \
     X(appendonly, "appendonly", BOOL, "no", 0, 0, CFG_FIXED, NULL,                             \
       "Append-only file; always no because compactd persists nothing")                         \
-    X(arena_size, "arena-size", SIZE, "1mb", ALLOC_ARENA_MIN, ALLOC_ARENA_MAX, CFG_POW2, NULL, \
-      "Bytes per allocator arena (a power of two)")                                            \
-    X(arena_retain, "arena-retain", INT, "4", 0, 1000000, 0, NULL,                             \
-      "Empty arenas kept mapped for reuse instead of returned to the OS")                      \
-    X(ks_initial_power, "keyspace-initial-power", INT, "10", 2, 32, 0, NULL,                   \
-      "log2 of the initial (and smallest) hash index size, in slots")                         \
-    X(ks_rehash_steps, "keyspace-rehash-steps", INT, "16", 1, 1000000, 0, NULL,                \
-      "Old index slots migrated per operation while the index is resized")                    \
-    X(active_expire_sweep, "active-expire-sweep", ENUM, "arenas", 0, 0, 0, "arenas index",      \
-      "How active expiry finds expired keys: walk the arenas that hold keys with a TTL, "      \
-      "or walk the hash index")                                                                \
-    X(active_expire_cycle_us, "expire-cycle-ms", INT, "1", 100, 100000, CFG_MUTABLE | CFG_MILLI, \
-      NULL, "Milliseconds one active expiry cycle may run (before the effort factor); "         \
-      "fractions down to 0.1 are allowed")                                                     \
-    X(active_expire_effort, "expire-effort", INT, "1", 1, 10, CFG_MUTABLE, NULL,               \
-      "Active expiry effort, 1..10: scales each cycle's budget from 1x to 4x "                \
-      "(alias: active-expire-effort)")                                                          \
-    X(lifetime_segregation, "lifetime-segregation", BOOL, "yes", 0, 0, CFG_MUTABLE, NULL,      \
-      "Place entries in arenas by remaining TTL, so that keys expiring together free whole "  \
-      "arenas")                                                                                \
+    /* the allocator's and the keyspace's own rows */                                         \
+    ALLOC_OPTIONS(M)                                                                           \
+    KS_OPTIONS(M)                                                                              \
     X(protected_mode, "protected-mode", BOOL, "yes", 0, 0, CFG_MUTABLE, NULL,                  \
       "While requirepass is empty, refuse clients that connect from non-loopback addresses")   \
     X(client_output_buffer_limit, "client-output-buffer-limit", LIST, "normal 256mb 0 0", 0, 0, \
@@ -167,11 +159,6 @@ typedef char *cfg_LIST_t;
     X(compact_auto, "compact-auto", BOOL, "yes", 0, 0, CFG_MUTABLE, NULL,                      \
       "Start a compaction run by itself when fragmentation passes compact-frag-threshold "     \
       "and at least compact-min-reclaim bytes can be returned")                                \
-    X(compact_frag_threshold, "compact-frag-threshold", INT, "1.2", 1000, 1000000,             \
-      CFG_MUTABLE | CFG_MILLI, NULL,                                                           \
-      "Automatic compaction needs mapped arena bytes / live bytes above this ratio")           \
-    X(compact_min_reclaim, "compact-min-reclaim", SIZE, "4mb", 0, CFG_LL_MAX, CFG_MUTABLE,     \
-      NULL, "Automatic compaction needs at least this many bytes of whole arenas to reclaim")  \
     X(compact_interval, "compact-interval", INT, "0", 0, 2147483647, CFG_MUTABLE, NULL,        \
       "Seconds between scheduled compaction runs (regardless of the trigger); 0 means none")   \
     X(compact_slice_us, "compact-slice-us", INT, "250", 50, 1000000, CFG_MUTABLE, NULL,         \
@@ -187,12 +174,12 @@ typedef char *cfg_LIST_t;
 
 #define X(field, name, type, def, min, max, flags, words, desc) cfg_##type##_t field;
 struct config {
-    CONFIG_OPTIONS(X)
+    CONFIG_OPTIONS(X, X)
 };
 #undef X
 
 #define X(field, name, type, def, min, max, flags, words, desc) CFG_OPT_##field,
-enum cfg_opt { CONFIG_OPTIONS(X) CFG_OPT_COUNT };
+enum cfg_opt { CONFIG_OPTIONS(X, X) CFG_OPT_COUNT };
 #undef X
 
 struct cfg_option {

@@ -57,7 +57,7 @@ static void cron_schedule(void)
  */
 static bool expire_step(void)
 {
-    uint64_t budget = (uint64_t)cfg.active_expire_cycle_us * (uint64_t)(cfg.active_expire_effort + 2) / 3;
+    uint64_t budget = (uint64_t)cfg.expire_cycle_us * (uint64_t)(cfg.expire_effort + 2) / 3;
     uint64_t t0 = clock_mono_us();
     size_t n = ks_expire_cycle(KS_EXPIRE_BUDGET_AUTO);
     uint64_t took = clock_mono_us() - t0;

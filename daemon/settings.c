@@ -15,25 +15,19 @@
 #include "keyspace/keyspace.h"
 #include "proto/command.h"
 
+/* A module's struct takes each of its rows' values from cfg, where the
+ * daemon's table keeps them under the same field names. */
+#define FROM_CFG_(field, name, type, def, min, max, flags, words, desc) \
+    o->field = (__typeof__(o->field))cfg.field;
+
 void settings_alloc_options(struct alloc_options *o)
 {
-    alloc_options_default(o);
-    o->arena_size = (size_t)cfg.arena_size;
-    o->arena_retain = (unsigned)cfg.arena_retain;
-    o->compact_frag_threshold = (unsigned)cfg.compact_frag_threshold;
-    o->compact_min_reclaim = (size_t)cfg.compact_min_reclaim;
+    ALLOC_OPTIONS(FROM_CFG_)
 }
 
 void settings_ks_options(struct ks_options *o)
 {
-    ks_options_default(o);
-    o->initial_power = (unsigned)cfg.ks_initial_power;
-    o->rehash_steps = (unsigned)cfg.ks_rehash_steps;
-    o->expire_sweep = cfg.active_expire_sweep == 0 ? KS_SWEEP_ARENAS : KS_SWEEP_INDEX;
-    o->expire_cycle_us = (unsigned)cfg.active_expire_cycle_us;
-    o->expire_effort = (unsigned)cfg.active_expire_effort;
-    o->ttl_bands = cfg.lifetime_segregation != 0;
-    o->evict_samples = (unsigned)cfg.maxmemory_samples;
+    KS_OPTIONS(FROM_CFG_)
 }
 
 static void loglevel_changed(void)
@@ -43,7 +37,7 @@ static void loglevel_changed(void)
 
 static void expire_tuning_changed(void)
 {
-    ks_set_expire_tuning((unsigned)cfg.active_expire_cycle_us, (unsigned)cfg.active_expire_effort);
+    ks_set_expire_tuning((unsigned)cfg.expire_cycle_us, (unsigned)cfg.expire_effort);
 }
 
 /* The word order of the maxmemory-policy row is enum ks_evict_policy's
@@ -55,12 +49,12 @@ static void evict_policy_changed(void)
 
 static void evict_samples_changed(void)
 {
-    ks_set_evict_samples((unsigned)cfg.maxmemory_samples);
+    ks_set_evict_samples((unsigned)cfg.evict_samples);
 }
 
 static void segregation_changed(void)
 {
-    ks_set_lifetime_segregation(cfg.lifetime_segregation != 0);
+    ks_set_lifetime_segregation(cfg.ttl_bands != 0);
 }
 
 static void max_bulk_len_changed(void)
@@ -71,10 +65,10 @@ static void max_bulk_len_changed(void)
 void settings_setup(void)
 {
     config_on_change(CFG_OPT_loglevel, loglevel_changed);
-    config_on_change(CFG_OPT_active_expire_cycle_us, expire_tuning_changed);
-    config_on_change(CFG_OPT_active_expire_effort, expire_tuning_changed);
+    config_on_change(CFG_OPT_expire_cycle_us, expire_tuning_changed);
+    config_on_change(CFG_OPT_expire_effort, expire_tuning_changed);
     config_on_change(CFG_OPT_maxmemory_policy, evict_policy_changed);
-    config_on_change(CFG_OPT_maxmemory_samples, evict_samples_changed);
-    config_on_change(CFG_OPT_lifetime_segregation, segregation_changed);
+    config_on_change(CFG_OPT_evict_samples, evict_samples_changed);
+    config_on_change(CFG_OPT_ttl_bands, segregation_changed);
     config_on_change(CFG_OPT_proto_max_bulk_len, max_bulk_len_changed);
 }

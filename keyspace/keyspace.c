@@ -85,13 +85,9 @@ static inline void ent_set_expire_field(struct entry *e, int64_t t)
 
 void ks_options_default(struct ks_options *opt)
 {
-    opt->initial_power = 10;
-    opt->rehash_steps = 16;
-    opt->expire_sweep = KS_SWEEP_ARENAS;
-    opt->expire_cycle_us = 1000;
-    opt->expire_effort = 1;
-    opt->ttl_bands = true;
-    opt->evict_samples = 5;
+#define X(field, name, type, def, min, max, flags, words, desc) opt->field = (def);
+    KS_OPTIONS(X)
+#undef X
 }
 
 static unsigned clamp_effort(unsigned e)

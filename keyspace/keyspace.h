@@ -42,18 +42,48 @@ enum ks_sweep {
     KS_SWEEP_INDEX = 1,   /* walk the hash index (the first design; for comparison) */
 };
 
-struct ks_options {
-    unsigned initial_power;  /* log2 of the initial index size */
-    unsigned rehash_steps;   /* index slots migrated per operation */
-    /* appended for active expiry, eviction and lifetime segregation: callers
-     * must start from ks_options_default */
-    enum ks_sweep expire_sweep;
-    unsigned expire_cycle_us;  /* budget of ks_expire_cycle(KS_EXPIRE_BUDGET_AUTO); 1000 */
-    unsigned expire_effort;    /* 1..10 (default 1): scales every cycle's budget 1x..4x */
-    bool ttl_bands;            /* lifetime segregation: place entries by remaining TTL (default on) */
-    unsigned evict_samples;    /* keys sampled per eviction (maxmemory-samples), default 5 */
-};
+/*
+ * The keyspace's options, declared once, in the form of alloc's rows (see
+ * ALLOC_OPTIONS in alloc/alloc.h, whose columns these are): the daemon's
+ * option table includes them, and they generate struct ks_options and
+ * ks_options_default(). TYPE is INT (an unsigned field), BOOL (a bool) or
+ * ENUM (an unsigned: the index of its word). flags and words are the
+ * daemon's; the keyspace never expands them. expire_cycle_us is a CFG_MILLI
+ * row: the file says milliseconds, the field holds thousandths of one.
+ * ks_setup clamps what is out of range rather than refusing it.
+ */
+#define KS_OPTIONS(X)                                                                           \
+    X(initial_power, "keyspace-initial-power", INT, 10, 2, 32, 0, NULL,                        \
+      "log2 of the initial (and smallest) hash index size, in slots")                          \
+    X(rehash_steps, "keyspace-rehash-steps", INT, 16, 1, 1000000, 0, NULL,                     \
+      "Old index slots migrated per operation while the index is resized")                     \
+    X(expire_sweep, "active-expire-sweep", ENUM, KS_SWEEP_ARENAS, 0, 0, 0, "arenas index",     \
+      "How active expiry finds expired keys: walk the arenas that hold keys with a TTL, "       \
+      "or walk the hash index")                                                                 \
+    X(expire_cycle_us, "expire-cycle-ms", INT, 1000, 100, 100000, CFG_MUTABLE | CFG_MILLI,     \
+      NULL,                                                                                     \
+      "Milliseconds one active expiry cycle may run (before the effort factor); "              \
+      "fractions down to 0.1 are allowed")                                                      \
+    X(expire_effort, "expire-effort", INT, 1, 1, 10, CFG_MUTABLE, NULL,                        \
+      "Active expiry effort, 1..10: scales each cycle's budget from 1x to 4x "                 \
+      "(alias: active-expire-effort)")                                                          \
+    X(ttl_bands, "lifetime-segregation", BOOL, true, 0, 0, CFG_MUTABLE, NULL,                  \
+      "Place entries in arenas by remaining TTL, so that keys expiring together free whole "   \
+      "arenas")                                                                                 \
+    X(evict_samples, "maxmemory-samples", INT, 5, 1, 64, CFG_MUTABLE, NULL,                    \
+      "Keys sampled per eviction; more is closer to true LRU/LFU and slower")
 
+typedef unsigned ks_opt_INT_t;
+typedef bool ks_opt_BOOL_t;
+typedef unsigned ks_opt_ENUM_t;   /* enum ks_sweep for expire_sweep */
+
+#define KS_OPT_FIELD_(field, name, type, def, min, max, flags, words, desc) ks_opt_##type##_t field;
+struct ks_options {
+    KS_OPTIONS(KS_OPT_FIELD_)
+};
+#undef KS_OPT_FIELD_
+
+/* Sets every field to its row's default. */
 void ks_options_default(struct ks_options *opt);
 
 /* Runtime changes (CONFIG SET): the cycle budget and effort (clamped to

@@ -222,29 +222,45 @@ static void test_file(void **state)
     assert_non_null(strstr(err, "/nonexistent/compactd.conf"));
 }
 
-/* The options alloc reads are alloc's rows (ALLOC_OPTIONS): the daemon's
- * table names each with the same bounds, and its default string parses to
- * alloc's default, so the two cannot drift apart unnoticed. */
-static void test_alloc_rows_match(void **state)
+/* The options alloc and the keyspace read are their own rows (ALLOC_OPTIONS,
+ * KS_OPTIONS), which the daemon's table includes: each is found under its
+ * name with its bounds, and the default the engine wrote out in the file's
+ * syntax ("1mb", "1.2", "yes", "arenas") parses back to the module's
+ * default, as the file and CONFIG GET then show it. */
+static void test_module_rows(void **state)
 {
     (void)state;
-    struct alloc_options def;
-    alloc_options_default(&def);
+    struct alloc_options adef;
+    struct ks_options kdef;
+    alloc_options_default(&adef);
+    ks_options_default(&kdef);
     unsigned rows = 0;
-#define X(field, name, type, dflt, lo, hi, fl, words, desc)                              \
+#define ROW(def_struct, field, name, type, dflt, lo, hi, fl)                                \
     do {                                                                                 \
         const struct cfg_option *o = config_find(name);                                  \
         assert_non_null(o);                                                              \
         assert_int_equal(o->min, (long long)(lo));                                       \
         assert_int_equal(o->max, (long long)(hi));                                       \
-        assert_int_equal(o->flags & (CFG_POW2 | CFG_MILLI | CFG_MUTABLE), (fl));         \
+        assert_int_equal(o->flags, (fl));                                                \
         long long got = *(const long long *)(const void *)((const char *)&cfg + o->offset); \
-        assert_int_equal(got, (long long)def.field);                                     \
+        assert_int_equal(got, (long long)def_struct.field);                              \
         rows++;                                                                          \
     } while (0);
+#define X(field, name, type, dflt, lo, hi, fl, words, desc) ROW(adef, field, name, type, dflt, lo, hi, fl)
     ALLOC_OPTIONS(X)
 #undef X
-    assert_int_equal(rows, 4);
+#define X(field, name, type, dflt, lo, hi, fl, words, desc) ROW(kdef, field, name, type, dflt, lo, hi, fl)
+    KS_OPTIONS(X)
+#undef X
+#undef ROW
+    assert_int_equal(rows, 11);
+    /* written out as a person would */
+    assert_string_equal(config_find("arena-size")->def, "1mb");
+    assert_string_equal(config_find("compact-frag-threshold")->def, "1.2");
+    assert_string_equal(config_find("compact-min-reclaim")->def, "4mb");
+    assert_string_equal(config_find("expire-cycle-ms")->def, "1");
+    assert_string_equal(config_find("lifetime-segregation")->def, "yes");
+    assert_string_equal(config_find("active-expire-sweep")->def, "arenas");
 }
 
 static bool refuse_big_maxclients(enum cfg_opt opt, long long value, char *err, size_t errlen)
@@ -459,16 +475,16 @@ static void test_milli_obl_alias(void **state)
     assert_int_equal(cfg.compact_frag_threshold, 3000);
 
     /* expire-cycle-ms is stored in microseconds */
-    assert_int_equal(cfg.active_expire_cycle_us, 1000);
+    assert_int_equal(cfg.expire_cycle_us, 1000);
     assert_int_equal(apply1("expire-cycle-ms", "0.5", err, sizeof err), CONFIG_OK);
-    assert_int_equal(cfg.active_expire_cycle_us, 500);
+    assert_int_equal(cfg.expire_cycle_us, 500);
     assert_get("expire-cycle-ms", "0.5");
     assert_int_equal(apply1("expire-cycle-ms", "0.05", err, sizeof err), CONFIG_EVALUE);
 
     /* the Redis name of expire-effort */
     assert_ptr_equal(config_find("active-expire-effort"), config_find("expire-effort"));
     assert_int_equal(apply1("active-expire-effort", "4", err, sizeof err), CONFIG_OK);
-    assert_int_equal(cfg.active_expire_effort, 4);
+    assert_int_equal(cfg.expire_effort, 4);
 
     struct cfg_obl obl;
     assert_true(config_parse_obl(cfg.client_output_buffer_limit, &obl));
@@ -527,13 +543,13 @@ static void test_on_change(void **state)
 {
     (void)state;
     /* declared order: hz before maxmemory-samples before compact-auto */
-    assert_true(CFG_OPT_hz < CFG_OPT_maxmemory_samples &&
-                CFG_OPT_maxmemory_samples < CFG_OPT_compact_auto);
+    assert_true(CFG_OPT_hz < CFG_OPT_evict_samples &&
+                CFG_OPT_evict_samples < CFG_OPT_compact_auto);
     config_on_change(CFG_OPT_compact_auto, apply_a);
     config_on_change(CFG_OPT_hz, apply_b);
-    config_on_change(CFG_OPT_maxmemory_samples, apply_a);
+    config_on_change(CFG_OPT_evict_samples, apply_a);
     bool changed[CFG_OPT_COUNT] = {false};
-    changed[CFG_OPT_compact_auto] = changed[CFG_OPT_maxmemory_samples] = true;
+    changed[CFG_OPT_compact_auto] = changed[CFG_OPT_evict_samples] = true;
     changed[CFG_OPT_hz] = changed[CFG_OPT_loglevel] = true;
     config_changed(changed);
     assert_int_equal(ncalls, 2);
@@ -558,7 +574,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_split_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_many, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alloc_rows_match, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_module_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_string, setup, teardown),
         cmocka_unit_test_setup_teardown(test_glob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_eq, setup, teardown),
