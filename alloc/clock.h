@@ -1,6 +1,8 @@
 /*
- * alloc/clock.h: the one monotonic clock, in microseconds, for every layer
- * (alloc/ is the bottom one, so the helper lives here).
+ * alloc/clock.h: the clocks, in microseconds, for every layer (alloc/ is
+ * the bottom one, so the helpers live here): the monotonic clock for
+ * budgets and durations, the wall clock for what is a date (expiry times,
+ * TIME, INFO's server_time_usec).
  *
  * CLOCK_MONOTONIC never jumps with the wall clock, so budgets and
  * durations measured with it stay honest across NTP steps and
@@ -17,4 +19,12 @@ static inline uint64_t clock_mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Unix time in microseconds (CLOCK_REALTIME: it steps with the system's). */
+static inline int64_t clock_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

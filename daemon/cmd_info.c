@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "alloc/alloc.h"
@@ -28,13 +27,6 @@
 #include "proto/command.h"
 #include "proto/human.h"
 
-
-static long long server_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* Redis's build id tells builds apart; ours is a hash of the version and
  * the compiler, so it changes with either and stays reproducible. */
@@ -89,7 +81,7 @@ static void info_server(struct text *b)
               0, 0, 0,
 #endif
               (int)getpid(), getenv("NOTIFY_SOCKET") ? "systemd" : "no", srv.run_id, srv.tcp_port,
-              (long long)server_now_us(), up, up / 86400, cfg.hz, cfg.hz,
+              (long long)clock_wall_us(), up, up / 86400, cfg.hz, cfg.hz,
               (unsigned)ks_access_clock(), srv.executable,
               srv.config_file ? srv.config_file : "");
 }

@@ -38,9 +38,7 @@ static struct event *sigterm_ev, *sigint_ev, *sighup_ev;
 
 int64_t server_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_wall_us() / 1000;
 }
 
 /* ---- systemd notification ---- */
@@ -83,9 +81,7 @@ void server_sd_notify(const char *msg)
  * maps the loop's monotonic clock (srv.clock_us) to it. */
 int64_t server_clock_sync(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t wall_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    int64_t wall_us = clock_wall_us();
     server_clock_read();
     srv.clock_offset_us = wall_us - (int64_t)srv.clock_us;
     int64_t now = wall_us / 1000;

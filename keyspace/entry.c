@@ -42,9 +42,7 @@ void ks_clock_update(void)
 {
     if (ks.clock_pinned)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    set_now((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    set_now(clock_wall_us() / 1000);
 }
 
 void ks_clock_update_to(int64_t now_ms)

@@ -8,8 +8,7 @@
  * because clients such as connection pools send "SELECT 0" blindly.
  */
 #include <limits.h>
-#include <time.h>
-
+#include "alloc/clock.h"
 #include "keyspace/keyspace.h"
 #include "proto/internal.h"
 
@@ -73,10 +72,8 @@ void cmd_flushall(struct session *s, int argc, struct slice *argv)
  * clock: TIME is what clients use to read the server's time. */
 void cmd_time(struct session *s, int argc, struct slice *argv)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t us = clock_wall_us();
     reply_array(&s->reply, 2);
-    reply_bulk_ll(&s->reply, (long long)ts.tv_sec);
-    reply_bulk_ll(&s->reply, (long long)(ts.tv_nsec / 1000));
+    reply_bulk_ll(&s->reply, (long long)(us / 1000000));
+    reply_bulk_ll(&s->reply, (long long)(us % 1000000));
 }
