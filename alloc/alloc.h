@@ -42,7 +42,8 @@
  *
  *   X(field, "name", TYPE, default, min, max, flags, words, "description")
  *
- * TYPE is SIZE (a size_t field, in bytes) or INT (an unsigned field).
+ * TYPE is SIZE (a size_t field, in bytes), INT (an unsigned field) or BOOL
+ * (a bool, bounds 0 and 1).
  * default, min and max are numbers in the stored unit: a CFG_MILLI row is
  * stored in thousandths, so compact-frag-threshold 1200 is a ratio of 1.2.
  * flags names the daemon's CFG_* flags and words its enum words: alloc
@@ -60,10 +61,15 @@
       "Automatic compaction needs mapped arena bytes / live bytes above this ratio")            \
     X(compact_min_reclaim, "compact-min-reclaim", SIZE, (size_t)4 << 20, 0, LLONG_MAX,          \
       CFG_MUTABLE, NULL,                                                                        \
-      "Automatic compaction needs at least this many bytes of whole arenas to reclaim")
+      "Automatic compaction needs at least this many bytes of whole arenas to reclaim")         \
+    X(release_thread, "release-thread", BOOL, true, 0, 1, 0, NULL,                              \
+      "Compaction returns memory to the OS (madvise, munmap) from a helper thread, so that "    \
+      "no such call, slow at times on a VM, holds up requests; no makes the calls in the "      \
+      "compaction steps themselves")
 
 typedef size_t alloc_opt_SIZE_t;
 typedef unsigned alloc_opt_INT_t;
+typedef bool alloc_opt_BOOL_t;
 
 #define ALLOC_OPT_FIELD_(field, name, type, def, min, max, flags, words, desc) \
     alloc_opt_##type##_t field;

@@ -63,8 +63,13 @@
  * is left as it is. The arena leaves every list at once and goes on a
  * release queue; a batch unmaps it (an arena above RELEASE_SLICE is purged
  * that much per batch first; mapped_bytes counts it until it is unmapped),
- * and a run ends only when
- * the queue is empty, so arenas_released == arenas_evacuated at the end.
+ * and a run ends only when the queue is empty, so arenas_released ==
+ * arenas_evacuated at the end. With release_thread the batch only hands
+ * the call to the reclaimer thread (os.c), so that no step waits for the
+ * OS; the mover then waits (BATCH_WAIT: the step ends, or spends what is
+ * left of its budget waiting) where it needs a call done: room in the
+ * reclaimer's queue, a packed arena's purge before the arena is unpinned,
+ * and the last release before the run ends.
  *
  * Slated arenas are linked through bprev/bnext, which a pinned arena does
  * not use for buckets, so the plan needs no memory of its own (only the
@@ -127,15 +132,16 @@ static uint64_t mover_now(void)
 #define RELEASE_SLICE ((size_t)1 << 20)
 
 /* Returns up to RELEASE_SLICE bytes of the oldest releasing arena's pages
- * to the OS: unmaps it at once when what it has resident fits in a slice,
- * else purges a slice. Returns the bytes of work done. */
+ * to the OS (os_release: the caller made sure of room): unmaps it at once
+ * when what it has resident fits in a slice, else purges a slice. Returns
+ * the bytes of work done. */
 static size_t release_some(void)
 {
     struct alloc_arena *a = alloc_g.rel_head;
     uintptr_t from = touched_end(a, 0) + alloc_g.rel_off;
     uintptr_t end = touched_end(a, a->bumped);
     if (from < end && end - from > RELEASE_SLICE) {
-        os_purge((void *)from, RELEASE_SLICE);
+        os_release((void *)from, RELEASE_SLICE, false);
         alloc_g.rel_off += RELEASE_SLICE;
         return RELEASE_SLICE;
     }
@@ -144,7 +150,7 @@ static size_t release_some(void)
         alloc_g.rel_tail = NULL;
     alloc_g.nreleasing--;
     alloc_g.rel_off = 0;
-    os_unmap((void *)base_of(a), alloc_g.opt.arena_size);
+    os_release((void *)base_of(a), alloc_g.opt.arena_size, true);
     return from < end ? end - from : alloc_g.page;
 }
 
@@ -444,13 +450,15 @@ static void pair_done(void)
         mv.cls++;
     }
     /* past the last pair the run ends once the releases are done: now if
-     * none are queued, so a running mover's cursor is past the end only
-     * while arenas are still being released (verify_mover relies on it) */
-    if (mv.cls >= mv.cls_end && alloc_g.rel_head == NULL)
+     * none are queued or with the reclaimer, else in a later batch */
+    if (mv.cls >= mv.cls_end && alloc_g.rel_head == NULL && os_release_idle())
         finish_run();
 }
 
-enum batch { BATCH_GO, BATCH_STOP, BATCH_DONE };
+/* What a batch leaves: go on; stop this step; the run is over; or wait,
+ * because the next work needs the reclaimer (os_release) to catch up, so
+ * the step ends and a later one goes on. */
+enum batch { BATCH_GO, BATCH_STOP, BATCH_DONE, BATCH_WAIT };
 
 /*
  * Packing. Evacuating whole arenas leaves a (class, band) with
@@ -576,7 +584,7 @@ static size_t pack_settle(struct alloc_arena *t)
 static size_t pack_purge(size_t budget)
 {
     size_t n = mv.pg_to - mv.pg_from < budget ? mv.pg_to - mv.pg_from : budget;
-    os_purge((void *)mv.pg_from, n);
+    os_release((void *)mv.pg_from, n, false);
     mv.pg_from += n;
     COUNT(bytes_purged, n);
     return n;
@@ -599,6 +607,7 @@ static void pack_finish_now(void)
         (void)pack_settle(mv.cur);
     if (mv.pg_from < mv.pg_to)
         (void)pack_purge(mv.pg_to - mv.pg_from);
+    os_release_drain();   /* t's pages must be gone before it takes blocks again */
     pack_end();
 }
 
@@ -663,9 +672,13 @@ static enum batch pack_batch(alloc_evacuate_fn fn, void *ctx, size_t *units, siz
     struct alloc_arena *t = mv.cur;
     if (!(t->flags & FLAG_PACK)) {
         if (mv.pg_from < mv.pg_to) {
+            if (!os_release_room())
+                return BATCH_WAIT;
             *bytes += pack_purge(RELEASE_SLICE);
             return BATCH_GO;
         }
+        if (!os_release_idle())
+            return BATCH_WAIT;   /* t's purge is still under way: t stays pinned */
         pack_end();
         pair_done();
         *units += 16;
@@ -741,6 +754,7 @@ void alloc_compact_abort(void)
         return;
     pair_drop_work();
     COUNT(arenas_released, release_all());
+    os_release_drain();   /* so that mapped_after is what the OS holds */
     finish_run();
     A_VERIFY("after a compaction abort");
 }
@@ -758,15 +772,20 @@ static enum batch mover_batch(alloc_evacuate_fn fn, void *ctx)
         if (!mv.running)
             return BATCH_DONE;
         if (alloc_g.rel_head) {
+            if (!os_release_room())
+                return BATCH_WAIT;
             size_t nrel = alloc_g.nreleasing;
             bytes += release_some();
             if (alloc_g.nreleasing < nrel)
                 COUNT(arenas_released, 1);
-            if (alloc_g.rel_head == NULL && mv.cls >= mv.cls_end)
+            if (alloc_g.rel_head == NULL && mv.cls >= mv.cls_end && os_release_idle())
                 finish_run();   /* that was the last release of the run */
             continue;
         }
         if (mv.cls >= mv.cls_end) {
+            /* the run ends once its last release is done */
+            if (!os_release_idle())
+                return BATCH_WAIT;
             finish_run();
             return BATCH_DONE;
         }
@@ -834,6 +853,13 @@ bool alloc_compact_step(uint64_t budget_us, alloc_evacuate_fn fn, void *ctx)
     for (;;) {
         enum batch r = mover_batch(fn, ctx);
         t = mover_now();
+        if (r == BATCH_WAIT && t < deadline) {
+            /* what is left of the budget waits for the reclaimer (at most
+             * that long), instead of the owner calling back at once */
+            os_release_wait(deadline - t);
+            t = mover_now();
+            r = BATCH_GO;
+        }
         if (r != BATCH_GO || t >= deadline)
             break;
     }
@@ -926,7 +952,8 @@ void *alloc_move(const void *from)
 
 uintptr_t mover_purge_end(const struct alloc_arena *a)
 {
-    return mv.packing && a == mv.cur && mv.pg_from < mv.pg_to ? mv.pg_to : 0;
+    return mv.packing && a == mv.cur && (mv.pg_from < mv.pg_to || !os_release_idle()) ? mv.pg_to
+                                                                                       : 0;
 }
 
 bool mover_running(void)
@@ -946,10 +973,10 @@ bool verify_mover(size_t slated)
               "no run, but %zu arenas slated", slated);
         return true;
     }
-    /* past the last pair, the run only waits for its releases: nothing
-     * slated, nothing planned, and at least one arena still releasing */
-    bool past_end = mv.cls == mv.cls_end && mv.band == 0 && alloc_g.rel_head != NULL &&
-                    !mv.planned && slated == 0;
+    /* past the last pair, the run only waits for its releases (arenas
+     * still releasing, or calls still with the reclaimer, which may finish
+     * at any moment): nothing slated, nothing planned */
+    bool past_end = mv.cls == mv.cls_end && mv.band == 0 && !mv.planned && slated == 0;
     CHECK((mv.cls < mv.cls_end || past_end) && mv.cls_end <= alloc_g.nclasses &&
               mv.band < ALLOC_BANDS,
           "mover cursor %u/%u of %u", mv.cls, mv.band, mv.cls_end);

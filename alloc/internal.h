@@ -255,6 +255,19 @@ extern struct alloc_state alloc_g;   /* defined in class.c */
 void *os_map_aligned(size_t size);          /* aligned to arena_size; NULL + ENOMEM */
 void os_unmap(void *p, size_t size);        /* panics if munmap fails */
 void os_purge(void *p, size_t size);        /* MADV_DONTNEED; failure only leaves pages */
+/* The mover's calls, through the reclaimer thread when release_thread is
+ * set (else made in place): os_release queues one (unmap, or purge), to be
+ * called only when os_release_room says the queue has room; idle: every
+ * queued call is done; wait: a step with budget left waits for the thread
+ * rather than spin; drain waits until idle; pending bytes: of queued
+ * unmaps, still mapped; stop drains and ends the thread (teardown). */
+void os_release(void *p, size_t size, bool unmap);
+bool os_release_room(void);
+bool os_release_idle(void);
+void os_release_wait(uint64_t us);          /* until one more call is done, or us pass */
+void os_release_drain(void);
+size_t os_release_pending_bytes(void);
+void os_release_stop(void);
 /* mincore: bit 0 of vec[i] says whether page i of [p, p + size) is
  * resident (p page-aligned); false if the OS would not say. For alloc_verify. */
 bool os_residency(const void *p, size_t size, unsigned char *vec);
@@ -462,7 +475,7 @@ static inline size_t purged_pages(const struct alloc_arena *a)
 static inline size_t mapped_now(void)
 {
     return (alloc_g.narenas + alloc_g.nretained + alloc_g.nreleasing) * alloc_g.opt.arena_size +
-           alloc_g.large_mapped;
+           alloc_g.large_mapped + os_release_pending_bytes();
 }
 
 /* Sparser first: lower live / slots, then fewer live, then lower address

@@ -1,6 +1,7 @@
 /*
  * alloc/os.c: alloc's OS layer, the only file that calls mmap, madvise,
- * mincore and munmap.
+ * mincore and munmap, and the reclaimer thread that makes the mover's
+ * madvise and munmap calls.
  *
  * Arenas must be aligned to their own size (that is what makes a block's
  * header a mask away), which mmap does not offer: os_map_aligned over-maps
@@ -12,6 +13,9 @@
 #include "alloc/internal.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -77,6 +81,173 @@ void os_purge(void *p, size_t size)
     /* Failure only leaves the pages resident; nothing to undo. */
     (void)madvise(p, size, MADV_DONTNEED);
     alloc_g.purges++;
+}
+
+/*
+ * The reclaimer. One madvise or munmap typically costs ~50 us, but on a VM
+ * it has 1-2 ms tails (the TLB shootdown waits for the other vCPU), and a
+ * compaction step that makes one holds up every request behind it. With
+ * alloc_options.release_thread the mover hands its calls to this thread
+ * instead, and the event loop never waits for one: a step only queues.
+ *
+ * A job is a range nothing will touch until the job is done: an evacuated
+ * arena being returned (already off every list) or the pages above a
+ * packed arena's bump pointer (the arena stays pinned until os_release_idle).
+ * The queue is a ring of OS_RELEASE_JOBS; a caller that finds it full
+ * waits for room in its next step rather than making the call itself. The
+ * call counters (unmaps, purges) are the owner thread's, counted when a
+ * job is queued; mapped_now counts an unmap's bytes until it is done.
+ * Without the option (or if the thread cannot start) the calls are made in
+ * place, as they always were.
+ */
+#define OS_RELEASE_JOBS 8
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done_cv;
+    struct os_job {
+        void *p;
+        size_t n;
+        bool unmap;
+    } q[OS_RELEASE_JOBS];
+    unsigned head, len;          /* under mu */
+    bool started, stop;          /* started: the owner's; stop: under mu */
+    uint64_t queued;             /* the owner's */
+    _Atomic uint64_t done;
+    _Atomic size_t unmap_pending;
+} rel = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .work = PTHREAD_COND_INITIALIZER,
+       .done_cv = PTHREAD_COND_INITIALIZER};
+static pthread_t rel_tid;
+
+static void *reclaimer(void *arg)
+{
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);   /* signals are the owner's */
+    pthread_mutex_lock(&rel.mu);
+    for (;;) {
+        while (rel.len == 0 && !rel.stop)
+            pthread_cond_wait(&rel.work, &rel.mu);
+        if (rel.len == 0)
+            break;
+        struct os_job j = rel.q[rel.head];
+        pthread_mutex_unlock(&rel.mu);
+        if (j.unmap) {
+            if (munmap(j.p, j.n) != 0)
+                alloc_panic("munmap failed", j.p);
+            atomic_fetch_sub(&rel.unmap_pending, j.n);
+        } else {
+            (void)madvise(j.p, j.n, MADV_DONTNEED);
+        }
+        pthread_mutex_lock(&rel.mu);
+        rel.head = (rel.head + 1) % OS_RELEASE_JOBS;
+        rel.len--;
+        atomic_fetch_add(&rel.done, 1);
+        pthread_cond_broadcast(&rel.done_cv);
+    }
+    pthread_mutex_unlock(&rel.mu);
+    return NULL;
+}
+
+static bool reclaimer_on(void)
+{
+    if (!alloc_g.opt.release_thread)
+        return false;
+    if (!rel.started) {
+        rel.stop = false;
+        rel.started = pthread_create(&rel_tid, NULL, reclaimer, NULL) == 0;
+    }
+    return rel.started;
+}
+
+bool os_release_room(void)
+{
+    if (!reclaimer_on())
+        return true;
+    pthread_mutex_lock(&rel.mu);
+    bool room = rel.len < OS_RELEASE_JOBS;
+    pthread_mutex_unlock(&rel.mu);
+    return room;
+}
+
+void os_release(void *p, size_t size, bool unmap)
+{
+    if (size == 0)
+        return;
+    if (!reclaimer_on()) {
+        if (unmap)
+            os_unmap(p, size);
+        else
+            os_purge(p, size);
+        return;
+    }
+    if (unmap)   /* before the thread can subtract it */
+        atomic_fetch_add(&rel.unmap_pending, size);
+    pthread_mutex_lock(&rel.mu);
+    while (rel.len == OS_RELEASE_JOBS)   /* callers ask os_release_room first */
+        pthread_cond_wait(&rel.done_cv, &rel.mu);
+    rel.q[(rel.head + rel.len) % OS_RELEASE_JOBS] = (struct os_job){p, size, unmap};
+    rel.len++;
+    pthread_cond_signal(&rel.work);
+    pthread_mutex_unlock(&rel.mu);
+    if (unmap)
+        alloc_g.unmaps++;
+    else
+        alloc_g.purges++;
+    rel.queued++;
+}
+
+bool os_release_idle(void)
+{
+    return !rel.started || atomic_load(&rel.done) == rel.queued;
+}
+
+void os_release_drain(void)
+{
+    if (!rel.started)
+        return;
+    pthread_mutex_lock(&rel.mu);
+    while (rel.len > 0)
+        pthread_cond_wait(&rel.done_cv, &rel.mu);
+    pthread_mutex_unlock(&rel.mu);
+}
+
+void os_release_wait(uint64_t us)
+{
+    if (!rel.started)
+        return;
+    if (us > 1000000)
+        us = 1000000;   /* a step's budget; an unbounded one must not overflow */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);   /* the condition variable's clock */
+    uint64_t ns = (uint64_t)ts.tv_nsec + us * 1000u;
+    ts.tv_sec += (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
+    pthread_mutex_lock(&rel.mu);
+    uint64_t done = atomic_load(&rel.done);
+    while (rel.len > 0 && atomic_load(&rel.done) == done)
+        if (pthread_cond_timedwait(&rel.done_cv, &rel.mu, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&rel.mu);
+}
+
+size_t os_release_pending_bytes(void)
+{
+    return atomic_load(&rel.unmap_pending);
+}
+
+void os_release_stop(void)
+{
+    if (!rel.started)
+        return;
+    pthread_mutex_lock(&rel.mu);
+    rel.stop = true;
+    pthread_cond_signal(&rel.work);
+    pthread_mutex_unlock(&rel.mu);
+    pthread_join(rel_tid, NULL);   /* it empties the queue before it ends */
+    rel.started = false;
 }
 
 void alloc_fail_after(long n)

@@ -14,6 +14,7 @@ void alloc_teardown(void)
 {
     if (!alloc_g.ready)
         return;
+    os_release_stop();   /* nothing may be in flight while the memory goes */
     for (unsigned i = 0; i < alloc_g.nclasses; i++) {
         struct alloc_arena *a = alloc_g.cls[i].all;
         while (a) {

@@ -191,7 +191,7 @@ static void test_option_rows(void **state)
     alloc_teardown();
     ALLOC_OPTIONS(X)
 #undef X
-    assert_int_equal(rows, 4);
+    assert_int_equal(rows, 5);
     /* arena-size is a power of two between the limits */
     assert_int_equal(SETUP_WITH_FIELD(arena_size, ALLOC_ARENA_MIN / 2), EINVAL);
     assert_int_equal(SETUP_WITH_FIELD(arena_size, ALLOC_ARENA_MIN * 3), EINVAL);

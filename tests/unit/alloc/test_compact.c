@@ -201,7 +201,7 @@ static bool evacuate(void *block, void *ctx)
     return true;
 }
 
-static void setup_with(size_t arena_size, unsigned retain)
+static void setup_opts(size_t arena_size, unsigned retain, bool release_thread)
 {
     alloc_teardown();
     alloc_fail_after(-1);
@@ -210,8 +210,23 @@ static void setup_with(size_t arena_size, unsigned retain)
     alloc_options_default(&o);
     o.arena_size = arena_size;
     o.arena_retain = retain;
+    o.release_thread = release_thread;
     assert_int_equal(alloc_setup(&o), 0);
     own_reset();
+}
+
+/* The default: the mover's madvise and munmap calls go to the reclaimer
+ * thread. */
+static void setup_with(size_t arena_size, unsigned retain)
+{
+    setup_opts(arena_size, retain, true);
+}
+
+/* The calls made in the steps themselves, for the tests that count what a
+ * step does: each release is then done when the step returns. */
+static void setup_in_step(size_t arena_size, unsigned retain)
+{
+    setup_opts(arena_size, retain, false);
 }
 
 static int reset(void **state)
@@ -516,7 +531,7 @@ static void fragment_one(size_t size, size_t arenas, unsigned band)
 static void test_compact_budget(void **state)
 {
     (void)state;
-    setup_with(MIB, 0);
+    setup_in_step(MIB, 0);
     rng_state = 3;
     static const size_t szs[] = {64, 4096, 65536, 131072};
     for (size_t i = 0; i < 4; i++)
@@ -576,6 +591,60 @@ static void test_compact_budget(void **state)
     assert_int_equal(cs.steps, budget_steps);
     assert_int_equal(class_arenas(-1), ideal_arenas(-1));
     alloc_compact_test_clock(NULL);
+}
+
+/* With the reclaimer thread a step only queues its madvise and munmap
+ * calls, and a run ends once the last of them is done: so when it is over,
+ * the released arenas' bytes are gone from mapped_bytes and the pages above
+ * the packed arenas from the OS (alloc_verify asks it after every step too,
+ * while purges may still be under way). Blocks are freed between steps.
+ * The calls made in the steps themselves reach the same end. */
+static void test_compact_release_thread(void **state)
+{
+    (void)state;
+    static const size_t szs[] = {64, 700, 4096, 65536};
+    for (int thread = 1; thread >= 0; thread--) {
+        setup_opts(MIB, 0, thread);
+        rng_state = 21;
+        for (size_t i = 0; i < 4; i++)
+            fragment_one(szs[i], 4, (unsigned)i);
+        struct alloc_compact_opts o;
+        alloc_compact_opts_default(&o);
+        o.pack = true;
+        own.packing = true;
+        alloc_compact_start(&o);
+        size_t steps = 0;
+        while (alloc_compact_step(50, evacuate, NULL)) {
+            struct alloc_stats st;
+            alloc_stats(&st);
+            /* an unmap still with the thread counts as mapped */
+            assert_true(st.mapped_bytes >=
+                        (st.arenas + st.retained_arenas + st.releasing_arenas) * MIB +
+                            st.large_bytes);
+            if (++steps % 5 == 0) {
+                size_t id = rng() % own.n;
+                if (own.r[id].p)
+                    own_free(id);
+            }
+            assert_true(alloc_verify());
+            assert_true(steps < 1000000);
+        }
+        own.packing = false;
+        struct alloc_stats st;
+        struct alloc_compact_status cs;
+        alloc_stats(&st);
+        alloc_compact_status(&cs);
+        assert_int_equal(st.releasing_arenas, 0);
+        assert_int_equal(st.mapped_bytes,
+                         (st.arenas + st.retained_arenas) * MIB + st.large_bytes);
+        assert_int_equal(cs.mapped_after, st.mapped_bytes);
+        /* frees between steps may have emptied (and unmapped) more */
+        assert_true(cs.mapped_before - cs.mapped_after >= cs.arenas_released * MIB);
+        assert_true(cs.arenas_released > 0 && cs.bytes_purged > 0);
+        assert_int_equal(alloc_compact_packable(-1), 0);
+        assert_true(alloc_verify());
+        own_check_all();
+    }
 }
 
 /* ------------------------------------------------------------- packing */
@@ -744,7 +813,7 @@ static void test_compact_wanted_pack(void **state)
 static void test_compact_last_pair_releasing(void **state)
 {
     (void)state;
-    setup_with(4 * MIB, 0);
+    setup_in_step(4 * MIB, 0);
     int target = (int)alloc_size_class(4096);
     /* 8 half-full arenas in the class's last band: 4 slated, each with
      * 4 MiB of touched pages, released a 1 MiB slice per batch */
@@ -971,7 +1040,7 @@ static void test_compact_oom(void **state)
 static void test_compact_owner_failure(void **state)
 {
     (void)state;
-    setup_with(ALLOC_ARENA_MIN, 4);
+    setup_in_step(ALLOC_ARENA_MIN, 4);
     rng_state = 11;
     fragment(3, 1);
     size_t reclaim = alloc_compact_reclaimable(-1);
@@ -1331,6 +1400,7 @@ int main(void)
         cmocka_unit_test_teardown(test_arena_listings, reset),
         cmocka_unit_test_teardown(test_compact_incremental, reset),
         cmocka_unit_test_teardown(test_compact_budget, reset),
+        cmocka_unit_test_teardown(test_compact_release_thread, reset),
         cmocka_unit_test_teardown(test_compact_last_pair_releasing, reset),
         cmocka_unit_test_teardown(test_compact_budget_wall, reset),
         cmocka_unit_test_teardown(test_compact_pack, reset),

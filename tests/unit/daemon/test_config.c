@@ -253,7 +253,7 @@ static void test_module_rows(void **state)
     KS_OPTIONS(X)
 #undef X
 #undef ROW
-    assert_int_equal(rows, 11);
+    assert_int_equal(rows, 12);
     /* written out as a person would */
     assert_string_equal(config_find("arena-size")->def, "1mb");
     assert_string_equal(config_find("compact-frag-threshold")->def, "1.2");
