@@ -131,6 +131,10 @@ static uint64_t mover_now(void)
  */
 #define RELEASE_SLICE ((size_t)1 << 20)
 
+/* A step with at least this much of its budget left when the mover must
+ * wait for the reclaimer sleeps until it catches up (see alloc_compact_step). */
+#define OS_RELEASE_WAIT_MIN_US 2000
+
 /* Returns up to RELEASE_SLICE bytes of the oldest releasing arena's pages
  * to the OS (os_release: the caller made sure of room): unmaps it at once
  * when what it has resident fits in a slice, else purges a slice. Returns
@@ -853,9 +857,11 @@ bool alloc_compact_step(uint64_t budget_us, alloc_evacuate_fn fn, void *ctx)
     for (;;) {
         enum batch r = mover_batch(fn, ctx);
         t = mover_now();
-        if (r == BATCH_WAIT && t < deadline) {
-            /* what is left of the budget waits for the reclaimer (at most
-             * that long), instead of the owner calling back at once */
+        if (r == BATCH_WAIT && t < deadline && deadline - t >= OS_RELEASE_WAIT_MIN_US) {
+            /* a long step (COMPACT SYNC, a large compact-slice-us) waits
+             * for the reclaimer, at most what is left of its budget,
+             * rather than end early or spin; a short one ends, because a
+             * thread that sleeps wakes up late on a busy machine */
             os_release_wait(deadline - t);
             t = mover_now();
             r = BATCH_GO;

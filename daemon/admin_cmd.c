@@ -132,9 +132,11 @@ static void compact_status_text(struct text *t)
 #undef X
     text_printf(t,
                 "max_step_us:%llu\r\n"
+                "max_step_cpu_us:%llu\r\n"
                 "last_rss_before:%llu\r\n"
                 "last_rss_after:%llu\r\n",
-                (unsigned long long)cs.max_step_us, (unsigned long long)cs.last_rss_before,
+                (unsigned long long)cs.max_step_us,
+                (unsigned long long)cs.max_step_cpu_us, (unsigned long long)cs.last_rss_before,
                 (unsigned long long)cs.last_rss_after);
 }
 

@@ -55,6 +55,7 @@ void compactor_config_changed(void);
 struct compactor_stats {
     uint64_t runs_auto, runs_scheduled, runs_manual;
     uint64_t last_rss_before, last_rss_after;
-    uint64_t max_step_us;            /* longest single step, every run */
+    uint64_t max_step_us;            /* longest single step, every run (wall time) */
+    uint64_t max_step_cpu_us;        /* most CPU time of a single step, every run */
 };
 void compactor_stats(struct compactor_stats *st);

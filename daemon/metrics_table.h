@@ -160,6 +160,10 @@
       U, COMPACTION, NONE, CRUN(packable), NULL)                                                    \
     X("compaction_max_step_us", "max_step_us", NULL, NULL, GAUGE, U, COMPACTION, NONE,              \
       CS(max_step_us), "Longest single compaction step of any run, in microseconds.")               \
+    X("compaction_max_step_cpu_us", "max_step_cpu_us", NULL, NULL, GAUGE, U, COMPACTION, NONE,      \
+      CS(max_step_cpu_us),                                                                          \
+      "Most CPU time of a single compaction step of any run, in microseconds (its wall time "       \
+      "less what the OS ran instead).")                                                             \
     X(NULL, NULL, "compaction_seconds_total", NULL, COUNTER, F3, COMPACTION, NONE,                  \
       FN((double)cst.total.time_us / 1e6), "Time spent in compaction steps (total time_us).")       \
     /* this run, or the last one */                                                                 \

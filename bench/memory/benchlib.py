@@ -681,7 +681,8 @@ def compaction_figures(srv):
          "arenas_released": pick(st, "arenas", "released"),
          "runs": float(st["runs"]) if "runs" in st else None,
          "time_us": pick(st, "time", "us"),
-         "max_step_us": pick(st, "max", "step"),
+         "max_step_us": pick({k: v for k, v in st.items() if "cpu" not in k}, "max", "step"),
+         "max_step_cpu_us": pick(st, "max", "step", "cpu"),
          "arena_size": pick(stats, "arena", "size")}
     reported = pick(both, "bytes", "returned")
     if reported is not None:
