@@ -593,6 +593,16 @@ static void test_compact_budget(void **state)
     alloc_compact_test_clock(NULL);
 }
 
+/* Starts a packing run of every class, the fake owner told to expect the
+ * moves of a pack (lower in the same arena). */
+static void start_pack_run(struct alloc_compact_opts *o)
+{
+    alloc_compact_opts_default(o);
+    o->pack = true;
+    own.packing = true;
+    alloc_compact_start(o);
+}
+
 /* With the reclaimer thread a step only queues its madvise and munmap
  * calls, and a run ends once the last of them is done: so when it is over,
  * the released arenas' bytes are gone from mapped_bytes and the pages above
@@ -609,10 +619,7 @@ static void test_compact_release_thread(void **state)
         for (size_t i = 0; i < 4; i++)
             fragment_one(szs[i], 4, (unsigned)i);
         struct alloc_compact_opts o;
-        alloc_compact_opts_default(&o);
-        o.pack = true;
-        own.packing = true;
-        alloc_compact_start(&o);
+        start_pack_run(&o);
         size_t steps = 0;
         while (alloc_compact_step(50, evacuate, NULL)) {
             struct alloc_stats st;
@@ -690,10 +697,7 @@ static void test_compact_pack(void **state)
             own_free(id);
     assert_true(alloc_compact_packable((int)cls) > 0);
     struct alloc_compact_opts o;
-    alloc_compact_opts_default(&o);
-    o.pack = true;
-    own.packing = true;
-    alloc_compact_start(&o);
+    start_pack_run(&o);
     size_t steps = 0;
     while (alloc_compact_step(0, evacuate, NULL)) {
         if (++steps % 7 == 0) {
