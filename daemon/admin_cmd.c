@@ -324,11 +324,12 @@ static void a_pinners(struct session *s, int argc, struct slice *argv)
  * group by group. */
 static void stats_text(struct text *t)
 {
-    struct metric m[METRICS_MAX];
-    size_t n = metrics_read(m);
+    struct metrics_snapshot s;
+    metrics_read(&s);
+    const struct metric *m = s.m;
     for (int g = 0; g < METRIC_GROUPS; g++) {
         bool header = false;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < s.n; i++) {
             if (m[i].group != (enum metric_group)g || m[i].stats == NULL)
                 continue;
             if (!header)

@@ -124,9 +124,10 @@ static void census_metrics(struct admin_http_body *b)
 static int route_metrics(const char *path, const char *query, struct admin_http_body *b)
 {
     b->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    struct metric m[METRICS_MAX];
-    size_t n = metrics_read(m);
-    for (size_t i = 0; i < n; i++) {
+    struct metrics_snapshot s;
+    metrics_read(&s);
+    const struct metric *m = s.m;
+    for (size_t i = 0; i < s.n; i++) {
         if (m[i].prom == NULL)
             continue;
         char name[96];

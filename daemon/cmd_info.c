@@ -28,6 +28,8 @@
 #include "proto/human.h"
 
 
+struct info_snapshot;   /* every section's second argument; below */
+
 /* Redis's build id tells builds apart; ours is a hash of the version and
  * the compiler, so it changes with either and stays reproducible. */
 static unsigned long long build_id(void)
@@ -39,7 +41,7 @@ static unsigned long long build_id(void)
     return h;
 }
 
-static void info_server(struct text *b)
+static void info_server(struct text *b, struct info_snapshot *snap)
 {
     struct utsname un;
     if (uname(&un) != 0)
@@ -88,11 +90,28 @@ static void info_server(struct text *b)
 
 /* The metric table's rows of an INFO section (daemon/metrics.h), in table
  * order, each with its _human companion where the row asks for one. */
-static void info_rows(struct text *b, enum metric_info section)
+/* One metrics snapshot per INFO, read by the first section that needs it:
+ * every section's figures then come from the same read, and a section
+ * that prints none (server, cpu, ...) costs no read. */
+struct info_snapshot {
+    bool taken;
+    struct metrics_snapshot s;
+};
+
+static const struct metrics_snapshot *snapshot(struct info_snapshot *snap)
 {
-    struct metric m[METRICS_MAX];
-    size_t n = metrics_read(m);
-    for (size_t i = 0; i < n; i++) {
+    if (!snap->taken) {
+        metrics_read(&snap->s);
+        snap->taken = true;
+    }
+    return &snap->s;
+}
+
+static void info_rows(struct text *b, struct info_snapshot *snap, enum metric_info section)
+{
+    const struct metrics_snapshot *ms = snapshot(snap);
+    const struct metric *m = ms->m;
+    for (size_t i = 0; i < ms->n; i++) {
         if (m[i].section != section || m[i].info == NULL)
             continue;
         char v[32];
@@ -105,12 +124,12 @@ static void info_rows(struct text *b, enum metric_info section)
     }
 }
 
-static void info_clients(struct text *b)
+static void info_clients(struct text *b, struct info_snapshot *snap)
 {
     size_t qmax, omax;
     conn_buffer_peaks(&qmax, &omax);
     text_printf(b, "# Clients\r\n");
-    info_rows(b, METRIC_INFO_CLIENTS);
+    info_rows(b, snap, METRIC_INFO_CLIENTS);
     text_printf(b,
               "cluster_connections:0\r\n"
               "maxclients:%lld\r\n"
@@ -131,9 +150,12 @@ static void info_clients(struct text *b)
  * functions, replication, AOF, cluster links, a lazy-free thread: every
  * free is synchronous) is 0.
  */
-static void info_memory_redis(struct text *b, size_t used, size_t rss, const struct alloc_stats *as,
-                              const struct ks_stats *ks)
+static void info_memory_redis(struct text *b, const struct metric_sources *src)
 {
+    size_t used = src->used, rss = src->rss;
+    const struct alloc_stats *as = &src->as;
+    const struct ks_stats *ks = &src->ks;
+    const struct alloc_compact_status *cst = &src->cst;   /* a run is compactd's active defrag */
     size_t clients = conn_buffer_bytes();
     size_t overhead = ks->index_bytes + clients;
     size_t startup = srv.used_memory_startup < used ? srv.used_memory_startup : used;
@@ -143,8 +165,6 @@ static void info_memory_redis(struct text *b, size_t used, size_t rss, const str
     char h_total[32];
     human_bytes(h_total, sizeof(h_total), (double)total, HUMAN_REDIS);
     size_t allocated = as->slot_bytes, active = as->mapped_bytes, resident = rss;
-    struct alloc_compact_status cst;   /* a compaction run is compactd's active defrag */
-    ks_compact_status(&cst);
     text_printf(b,
               "used_memory_peak_perc:%.2f%%\r\n"
               "used_memory_overhead:%zu\r\n"
@@ -192,36 +212,32 @@ static void info_memory_redis(struct text *b, size_t used, size_t rss, const str
               active ? (double)resident / (double)active : 0.0,
               (long long)resident - (long long)active, 1.0, 0LL,
               (long long)rss - (long long)used,
-              clients, cst.running ? (int)cfg.compact_cpu_pct : 0);
+              clients, cst->running ? (int)cfg.compact_cpu_pct : 0);
 }
 
-static void info_memory(struct text *b)
+static void info_memory(struct text *b, struct info_snapshot *snap)
 {
-    struct alloc_stats as;
-    struct ks_stats ks;
-    alloc_stats(&as);
-    ks_stats(&ks);
     text_printf(b, "# Memory\r\n");
-    info_rows(b, METRIC_INFO_MEMORY);
+    info_rows(b, snap, METRIC_INFO_MEMORY);
     text_printf(b,
               "maxmemory_policy:%s\r\n"
               "mem_allocator:compactd-arena\r\n",
               config_enum_name(&config_options[CFG_OPT_maxmemory_policy], cfg.maxmemory_policy));
-    info_memory_redis(b, ks_used_memory(), alloc_rss_bytes(), &as, &ks);
+    info_memory_redis(b, &snapshot(snap)->src);
 }
 
-static void info_persistence(struct text *b)
+static void info_persistence(struct text *b, struct info_snapshot *snap)
 {
     text_printf(b, "# Persistence\r\n");
     introspect_info_persistence(b);
 }
 
-static void info_modules(struct text *b)
+static void info_modules(struct text *b, struct info_snapshot *snap)
 {
     text_printf(b, "# Modules\r\n");
 }
 
-static void info_cluster(struct text *b)
+static void info_cluster(struct text *b, struct info_snapshot *snap)
 {
     text_printf(b, "# Cluster\r\ncluster_enabled:0\r\n");
 }
@@ -234,10 +250,9 @@ static void info_cluster(struct text *b)
  * DUMP/RESTORE, client eviction) is 0. The expire cycle's stale
  * percentage and time cap are not measured by compactd's arena sweep: 0.
  */
-static void info_stats_redis(struct text *b)
+static void info_stats_redis(struct text *b, struct info_snapshot *snap)
 {
-    struct alloc_compact_status cst;
-    ks_compact_status(&cst);
+    const struct alloc_compact_status *cst = &snapshot(snap)->src.cst;
     text_printf(b,
               "total_net_repl_input_bytes:0\r\n"
               "total_net_repl_output_bytes:0\r\n"
@@ -278,20 +293,20 @@ static void info_stats_redis(struct text *b)
               "reply_buffer_expands:0\r\n",
               (double)server_rate(SERVER_RATE_NET_IN) / 1024.0,
               (double)server_rate(SERVER_RATE_NET_OUT) / 1024.0,
-              (unsigned long long)cst.total.blocks_moved,
-              (unsigned long long)cst.total.blocks_moved,
-              (unsigned long long)(cst.total.time_us / 1000),
-              (unsigned long long)(cst.running ? cst.duration_us / 1000 : 0));
+              (unsigned long long)cst->total.blocks_moved,
+              (unsigned long long)cst->total.blocks_moved,
+              (unsigned long long)(cst->total.time_us / 1000),
+              (unsigned long long)(cst->running ? cst->duration_us / 1000 : 0));
 }
 
-static void info_stats(struct text *b)
+static void info_stats(struct text *b, struct info_snapshot *snap)
 {
     text_printf(b, "# Stats\r\n");
-    info_rows(b, METRIC_INFO_STATS);
-    info_stats_redis(b);
+    info_rows(b, snap, METRIC_INFO_STATS);
+    info_stats_redis(b, snap);
 }
 
-static void info_cpu(struct text *b)
+static void info_cpu(struct text *b, struct info_snapshot *snap)
 {
     struct rusage self, kids, main;   /* compactd has one thread: main is self */
     getrusage(RUSAGE_SELF, &self);
@@ -313,7 +328,7 @@ static void info_cpu(struct text *b)
               (long)main.ru_utime.tv_sec, (long)main.ru_utime.tv_usec);
 }
 
-static void info_replication(struct text *b)
+static void info_replication(struct text *b, struct info_snapshot *snap)
 {
     text_printf(b,
               "# Replication\r\n"
@@ -345,7 +360,7 @@ static void info_cmdstat_one(const char *fullname, const struct command *c,
               (unsigned long long)st->rejected_calls, (unsigned long long)st->failed_calls);
 }
 
-static void info_commandstats(struct text *b)
+static void info_commandstats(struct text *b, struct info_snapshot *snap)
 {
     text_printf(b, "# Commandstats\r\n");
     command_stats_foreach(info_cmdstat_one, b);
@@ -356,19 +371,19 @@ static void info_errorstat_one(const char *code, uint64_t count, void *ctx)
     text_printf(ctx, "errorstat_%s:count=%llu\r\n", code, (unsigned long long)count);
 }
 
-static void info_errorstats(struct text *b)
+static void info_errorstats(struct text *b, struct info_snapshot *snap)
 {
     text_printf(b, "# Errorstats\r\n");
     reply_errorstats_foreach(info_errorstat_one, b);
 }
 
-static void info_latencystats(struct text *b)
+static void info_latencystats(struct text *b, struct info_snapshot *snap)
 {
     text_printf(b, "# Latencystats\r\n");
     latency_info_stats(b);
 }
 
-static void info_keyspace(struct text *b)
+static void info_keyspace(struct text *b, struct info_snapshot *snap)
 {
     struct ks_stats ks;
     ks_stats(&ks);
@@ -379,7 +394,7 @@ static void info_keyspace(struct text *b)
 
 struct info_section {
     const char *name;
-    void (*fn)(struct text *b);
+    void (*fn)(struct text *b, struct info_snapshot *snap);
     bool in_default;
 };
 
@@ -409,6 +424,8 @@ void cmd_info(struct session *s, int argc, struct slice *argv)
                 want[i] = true;
     }
     struct text b = {0};
+    struct info_snapshot snap;
+    snap.taken = false;
     bool first = true;
     for (size_t i = 0; i < INFO_NSECTIONS; i++) {
         if (!want[i])
@@ -416,7 +433,7 @@ void cmd_info(struct session *s, int argc, struct slice *argv)
         if (!first)
             text_printf(&b, "\r\n");
         first = false;
-        info_sections[i].fn(&b);
+        info_sections[i].fn(&b, &snap);
     }
     text_reply(&s->reply, &b);
 }

@@ -69,15 +69,16 @@ static int route_stats(const struct admin_http_req *req, struct admin_http_body 
 {
     b->content_type = JSON_TYPE;
     b->headers = API_HEADERS;
-    struct metric m[METRICS_MAX];
-    size_t n = metrics_read(m);
+    struct metrics_snapshot s;
+    metrics_read(&s);
+    const struct metric *m = s.m;
     admin_body_printf(b, "{\"version\":\"%s\",\"time_ms\":%lld", COMPACTD_VERSION,
                       (long long)server_now_ms());
     for (int nested = 0; nested < 2; nested++) {
         if (nested)
             admin_body_printf(b, ",\"compaction\":{");
         bool first = nested;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < s.n; i++) {
             if (m[i].json == NULL || (m[i].group == METRIC_COMPACTION) != nested)
                 continue;
             char v[32];

@@ -10,12 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc/alloc.h"
-#include "daemon/compactor.h"
 #include "daemon/config.h"
 #include "daemon/conn.h"
 #include "daemon/server.h"
-#include "keyspace/keyspace.h"
 #include "proto/reply.h"
 
 #define METRIC_ONE_(...) +1
@@ -102,8 +99,9 @@ double metric_ratio(double a, double b)
     return b != 0 ? a / b : 0.0;
 }
 
-size_t metrics_read(struct metric *m)
+void metrics_read(struct metrics_snapshot *s)
 {
+    struct metric *m = s->m;
     struct alloc_stats as;
     struct ks_stats ks;
     struct alloc_compact_status cst;
@@ -153,7 +151,8 @@ size_t metrics_read(struct metric *m)
     set_u(&m[n++], kc.f);
     KS_COMPACT_METRICS(X)
 #undef X
-    return n;
+    s->n = n;
+    s->src = (struct metric_sources){as, ks, cst, cs, kc, used, rss};
 }
 
 void metric_text(const struct metric *m, char *buf, size_t len)

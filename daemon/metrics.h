@@ -10,7 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc/alloc.h"
+#include "daemon/compactor.h"
 #include "daemon/metrics_table.h"
+#include "keyspace/keyspace.h"
 
 enum metric_kind { METRIC_COUNTER, METRIC_GAUGE };
 
@@ -43,10 +46,28 @@ struct metric {
     double d;           /* the value as a real, for either kind */
 };
 
-/* Every row: the table's, then alloc's compaction rows for this run and in
- * total, then the keyspace's. METRICS_MAX bounds the count. */
+/* What the rows were read from, once per snapshot: for an output that
+ * derives more from the same figures (INFO's Redis-only fields), so that
+ * one reply never mixes two reads. */
+struct metric_sources {
+    struct alloc_stats as;
+    struct ks_stats ks;
+    struct alloc_compact_status cst;
+    struct compactor_stats cs;
+    struct ks_compact_stats kc;
+    size_t used;   /* ks_used_memory */
+    size_t rss;    /* alloc_rss_bytes */
+};
+
+/* Every row (the table's, then alloc's compaction rows for this run and in
+ * total, then the keyspace's; METRICS_MAX bounds them) and its sources. */
 #define METRICS_MAX 128
-size_t metrics_read(struct metric *m);
+struct metrics_snapshot {
+    struct metric m[METRICS_MAX];
+    size_t n;
+    struct metric_sources src;
+};
+void metrics_read(struct metrics_snapshot *s);
 
 /* The value as the text outputs write it ("42", "1.07"); 32 bytes hold any. */
 void metric_text(const struct metric *m, char *buf, size_t len);
