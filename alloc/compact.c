@@ -78,6 +78,7 @@
  */
 static struct {
     bool running;
+    bool awaits_calls;          /* past the last pair, only the reclaimer's calls are left */
     bool planned;               /* the pair under the cursor has been slated */
     bool in_callback;
     int filter;
@@ -417,6 +418,7 @@ static bool next_arena(void)
 static void finish_run(void)
 {
     mv.running = false;
+    mv.awaits_calls = false;
     mv.mapped_after = mapped_now();
     mv.duration_us = mover_now() - mv.start_us;
     mv.last_duration_us = mv.duration_us;
@@ -428,6 +430,21 @@ static void finish_run(void)
 /* Gives back the arena being evacuated and every arena still planned in
  * the current pair (a pair that ends and an aborted run both do this). */
 static void pack_finish_now(void);
+
+/* Past the last pair with no arena left to release, the run ends, once
+ * the reclaimer has made every call it was given (os_release_idle); until
+ * then it only awaits them. True if the run ended. */
+static bool finish_if_released(void)
+{
+    if (mv.cls < mv.cls_end || alloc_g.rel_head != NULL)
+        return false;
+    if (!os_release_idle()) {
+        mv.awaits_calls = true;
+        return false;
+    }
+    finish_run();
+    return true;
+}
 
 static void pair_drop_work(void)
 {
@@ -453,10 +470,7 @@ static void pair_done(void)
         mv.band = 0;
         mv.cls++;
     }
-    /* past the last pair the run ends once the releases are done: now if
-     * none are queued or with the reclaimer, else in a later batch */
-    if (mv.cls >= mv.cls_end && alloc_g.rel_head == NULL && os_release_idle())
-        finish_run();
+    (void)finish_if_released();   /* else a later batch ends it */
 }
 
 /* What a batch leaves: go on; stop this step; the run is over; or wait,
@@ -782,17 +796,11 @@ static enum batch mover_batch(alloc_evacuate_fn fn, void *ctx)
             bytes += release_some();
             if (alloc_g.nreleasing < nrel)
                 COUNT(arenas_released, 1);
-            if (alloc_g.rel_head == NULL && mv.cls >= mv.cls_end && os_release_idle())
-                finish_run();   /* that was the last release of the run */
+            (void)finish_if_released();   /* perhaps that was the run's last */
             continue;
         }
-        if (mv.cls >= mv.cls_end) {
-            /* the run ends once its last release is done */
-            if (!os_release_idle())
-                return BATCH_WAIT;
-            finish_run();
-            return BATCH_DONE;
-        }
+        if (mv.cls >= mv.cls_end)
+            return finish_if_released() ? BATCH_DONE : BATCH_WAIT;
         if (mv.packing) {
             enum batch r = pack_batch(fn, ctx, &units, &bytes);
             if (r != BATCH_GO)
@@ -979,10 +987,12 @@ bool verify_mover(size_t slated)
               "no run, but %zu arenas slated", slated);
         return true;
     }
-    /* past the last pair, the run only waits for its releases (arenas
-     * still releasing, or calls still with the reclaimer, which may finish
-     * at any moment): nothing slated, nothing planned */
-    bool past_end = mv.cls == mv.cls_end && mv.band == 0 && !mv.planned && slated == 0;
+    /* past the last pair, the run only waits for its releases: nothing
+     * slated, nothing planned, and at least one arena still releasing or
+     * calls given to the reclaimer (which may be done by now: the next
+     * batch ends the run) */
+    bool past_end = mv.cls == mv.cls_end && mv.band == 0 &&
+                    (alloc_g.rel_head != NULL || mv.awaits_calls) && !mv.planned && slated == 0;
     CHECK((mv.cls < mv.cls_end || past_end) && mv.cls_end <= alloc_g.nclasses &&
               mv.band < ALLOC_BANDS,
           "mover cursor %u/%u of %u", mv.cls, mv.band, mv.cls_end);
