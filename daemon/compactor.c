@@ -121,25 +121,15 @@ static void finish(void)
     }
 }
 
-/* This thread's CPU time: a step's wall time also holds whatever the OS
- * ran instead of it (on a busy machine, a timeslice of milliseconds), its
- * CPU time only its own work. */
-static uint64_t thread_cpu_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* One step; true while the run goes on. */
 static bool step(uint64_t budget_us)
 {
     ks_clock_update_to(server_now_ms());   /* expired entries are dropped by the clock */
     uint64_t t0 = clock_mono_us();
-    uint64_t c0 = thread_cpu_us();
+    uint64_t c0 = clock_thread_cpu_us();   /* wall time also holds what the OS ran instead */
     bool more = ks_compact_step(budget_us);
     uint64_t took = clock_mono_us() - t0;
-    uint64_t cpu = thread_cpu_us() - c0;
+    uint64_t cpu = clock_thread_cpu_us() - c0;
     if (took > cst.max_step_us)
         cst.max_step_us = took;
     if (cpu > cst.max_step_cpu_us)

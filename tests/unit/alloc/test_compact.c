@@ -125,6 +125,15 @@ static void own_free(size_t id)
     own.live--;
 }
 
+/* A free between steps: a random block, if it is still live (perhaps in
+ * the arena being evacuated or packed, perhaps one the mover has moved). */
+static void own_free_some(void)
+{
+    size_t id = rng() % own.n;
+    if (own.r[id].p)
+        own_free(id);
+}
+
 static void own_check_all(void)
 {
     for (size_t id = 0; id < own.n; id++)
@@ -628,11 +637,8 @@ static void test_compact_release_thread(void **state)
             assert_true(st.mapped_bytes >=
                         (st.arenas + st.retained_arenas + st.releasing_arenas) * MIB +
                             st.large_bytes);
-            if (++steps % 5 == 0) {
-                size_t id = rng() % own.n;
-                if (own.r[id].p)
-                    own_free(id);
-            }
+            if (++steps % 5 == 0)
+                own_free_some();
             assert_true(alloc_verify());
             assert_true(steps < 1000000);
         }
@@ -700,13 +706,8 @@ static void test_compact_pack(void **state)
     start_pack_run(&o);
     size_t steps = 0;
     while (alloc_compact_step(0, evacuate, NULL)) {
-        if (++steps % 7 == 0) {
-            /* a concurrent free, of a block anywhere (perhaps in the arena
-             * being packed, perhaps one the pack has moved) */
-            size_t id = rng() % own.n;
-            if (own.r[id].p)
-                own_free(id);
-        }
+        if (++steps % 7 == 0)
+            own_free_some();
         assert_true(alloc_verify());
         assert_true(steps < 100000);
     }
