@@ -117,6 +117,46 @@ void alloc_free(void *p);
 size_t alloc_usable(const void *p);
 
 /*
+ * ---- block handles ----
+ *
+ * A handle names a live block of an arena in ALLOC_HANDLE_BITS bits, for an
+ * owner whose references to blocks are a large part of its memory (the
+ * keyspace's index holds one per entry: 4 bytes where a pointer takes 8).
+ * It is the arena's number, given when the arena is mapped and taken back
+ * when it is unmapped, then the block's offset in the arena in 8-byte
+ * units; so alloc_deref is one table load and an add, and touches neither
+ * the block nor its arena. A handle is valid while its block is live
+ * (alloc_move's copy has another). No handle is below ALLOC_HANDLE_MIN
+ * (arena number 0 is never given), so an owner may use smaller values as
+ * markers, and every handle leaves the top bit of a uint32_t clear.
+ *
+ * The price: 2^31 / (arena_size / 8) arena numbers, so at most 16 GiB of
+ * arenas (16384 of 1 MiB) at once; an arena past that fails as a refused
+ * mapping does (ENOMEM, counted in alloc_failures). Large blocks have no
+ * handle (alloc_arena_of(p) == NULL).
+ */
+#define ALLOC_HANDLE_BITS 31
+#define ALLOC_HANDLE_MIN ((uint32_t)1 << 13)
+
+/* The handle of p, a live block in an arena; anything else aborts. */
+uint32_t alloc_handle(const void *p);
+
+/* What alloc_deref reads: alloc's, set up by alloc_setup, never written by
+ * anyone else. base[n] is the mapping of arena number n. */
+struct alloc_handle_map {
+    uintptr_t *base;
+    unsigned shift;      /* offset bits of a handle: log2(arena_size / 8) */
+    uint32_t off_mask;   /* (1 << shift) - 1 */
+};
+extern struct alloc_handle_map alloc_hmap;
+
+/* The block a handle names. */
+static inline void *alloc_deref(uint32_t h)
+{
+    return (void *)(alloc_hmap.base[h >> alloc_hmap.shift] + ((uintptr_t)(h & alloc_hmap.off_mask) << 3));
+}
+
+/*
  * alloc's metrics, declared once: X(field, KIND, "help"). KIND is COUNTER
  * (only grows) or GAUGE (a current value); alloc never expands it. Each
  * list generates the fields of its struct, under the names below; the

@@ -54,6 +54,54 @@
  * leaves at most DIRTY_MAX arenas' worth of pages resident.
  */
 
+/*
+ * Arena numbers, for alloc_handle (see "block handles" in alloc.h). A
+ * number is given when an arena is mapped and kept while it is retained or
+ * reused by another pair, so a handle costs nothing on the hot path; it is
+ * taken back when the arena is unmapped, or queued to be, which is safe
+ * because an arena leaves only empty: no handle names it any more.
+ */
+static bool arena_number_get(struct alloc_arena *a)
+{
+    uint32_t n = alloc_g.number_free;
+    if (n) {
+        alloc_g.number_free = (uint32_t)(alloc_hmap.base[n] >> 1);
+    } else if (alloc_g.numbers_end < alloc_g.numbers_cap) {
+        n = alloc_g.numbers_end++;
+    } else {
+        return false;
+    }
+    alloc_hmap.base[n] = base_of(a);
+    a->number = n;
+    alloc_g.numbers_used++;
+    return true;
+}
+
+void arena_number_put(struct alloc_arena *a)
+{
+    uint32_t n = a->number;
+    A_ASSERT(n > 0 && n < alloc_g.numbers_end && alloc_hmap.base[n] == base_of(a));
+    alloc_hmap.base[n] = (uintptr_t)alloc_g.number_free << 1 | 1;
+    alloc_g.number_free = n;
+    alloc_g.numbers_used--;
+    a->number = 0;
+}
+
+void arena_unmap(struct alloc_arena *a)
+{
+    arena_number_put(a);
+    os_unmap((void *)base_of(a), alloc_g.opt.arena_size);
+}
+
+uint32_t alloc_handle(const void *p)
+{
+    struct alloc_arena *a = header_of_base(base_of(p));
+    uintptr_t off = (uintptr_t)p - base_of(p);
+    if (unlikely(a->magic != ARENA_MAGIC || (off & 7) != 0))
+        alloc_panic("alloc_handle: not a block of an arena", p);
+    return a->number << alloc_hmap.shift | (uint32_t)(off >> 3);
+}
+
 static void retained_unlink(struct alloc_arena *a)
 {
     blist_unlink(&alloc_g.bl[a->cls][a->band].spare, NULL, a);
@@ -76,7 +124,7 @@ size_t arena_purge(struct alloc_arena *a)
 static void arena_retire(struct alloc_arena *a)
 {
     if (alloc_g.opt.arena_retain == 0) {
-        os_unmap((void *)base_of(a), alloc_g.opt.arena_size);
+        arena_unmap(a);
         return;
     }
     a->bucket = RETAINED;
@@ -91,7 +139,7 @@ static void arena_retire(struct alloc_arena *a)
     if (alloc_g.nretained > alloc_g.opt.arena_retain) {
         struct alloc_arena *old = alloc_g.lru_tail;
         retained_unlink(old);
-        os_unmap((void *)base_of(old), alloc_g.opt.arena_size);
+        arena_unmap(old);
     }
 }
 
@@ -100,7 +148,7 @@ void retained_release_all(void)
     while (alloc_g.lru_head) {
         struct alloc_arena *a = alloc_g.lru_head;
         retained_unlink(a);
-        os_unmap((void *)base_of(a), alloc_g.opt.arena_size);
+        arena_unmap(a);
     }
 }
 
@@ -170,6 +218,11 @@ struct alloc_arena *arena_new(unsigned ci, unsigned band)
             if (base == NULL)
                 return NULL;
             a = header_of_base((uintptr_t)base);
+            if (!arena_number_get(a)) {
+                os_unmap(base, alloc_g.opt.arena_size);
+                errno = ENOMEM;
+                return NULL;
+            }
         }
         a->magic = ARENA_MAGIC;
         a->cls = (uint16_t)ci;

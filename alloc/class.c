@@ -82,6 +82,7 @@
 #include "alloc/internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -177,6 +178,7 @@ unsigned alloc_size_class(size_t size)
 /* ------------------------------------------------- options and set-up */
 
 struct alloc_state alloc_g = {.fail_after = -1};
+struct alloc_handle_map alloc_hmap;
 
 void alloc_options_default(struct alloc_options *opt)
 {
@@ -229,6 +231,15 @@ int alloc_setup(const struct alloc_options *opt)
     alloc_g.color_mask = colors - 1;
     alloc_g.color_max = (colors - 1) * 64;
     alloc_g.large_max = a / 8;
+    /* arena numbers: what is left of a handle's bits after the offset */
+    alloc_hmap.shift = alloc_g.shift - 3;
+    alloc_hmap.off_mask = ((uint32_t)1 << alloc_hmap.shift) - 1;
+    alloc_g.numbers_cap = (uint32_t)1 << (ALLOC_HANDLE_BITS - alloc_hmap.shift);
+    alloc_hmap.base = calloc(alloc_g.numbers_cap, sizeof(uintptr_t));
+    if (alloc_hmap.base == NULL)
+        return ENOMEM;
+    alloc_g.numbers_end = 1;
+    alloc_g.number_free = alloc_g.numbers_used = 0;
     alloc_g.nclasses = class_of_slow(alloc_g.large_max) + 1;
     for (unsigned i = 0; i < alloc_g.nclasses; i++)
         class_init(i);

@@ -155,6 +155,7 @@ static size_t release_some(void)
         alloc_g.rel_tail = NULL;
     alloc_g.nreleasing--;
     alloc_g.rel_off = 0;
+    arena_number_put(a);
     os_release((void *)base_of(a), alloc_g.opt.arena_size, true);
     return from < end ? end - from : alloc_g.page;
 }
@@ -166,7 +167,7 @@ size_t release_all(void)
     while (alloc_g.rel_head) {
         struct alloc_arena *a = alloc_g.rel_head;
         alloc_g.rel_head = a->enext;
-        os_unmap((void *)base_of(a), alloc_g.opt.arena_size);
+        arena_unmap(a);
         n++;
     }
     alloc_g.rel_tail = NULL;

@@ -78,7 +78,10 @@
  *   the run's cursor; a running mover's cursor
  *   is past its last pair only while its emptied arenas are still being
  *   released (nothing slated then); nothing is slated and no arena is
- *   waiting to be released between runs; arenas done <= planned.
+ *   waiting to be released between runs; arenas done <= planned. Every
+ *   mapped arena (active, retained, releasing) holds the number whose
+ *   alloc_hmap entry is its base; every other number below numbers_end
+ *   is on the free list.
  *
  * Not thread-safe: one event-loop thread calls everything.
  */
@@ -173,6 +176,8 @@ struct alloc_arena {
     struct alloc_arena *bprev, *bnext;  /* bucket list of (cls, band), or its spare list */
     struct alloc_arena *cprev, *cnext;  /* every non-empty arena of cls */
     struct alloc_arena *eprev, *enext;  /* LRU list of retained arenas */
+    uint32_t number;           /* its number in alloc_hmap (alloc_handle), for as long as
+                                  it is mapped */
     uint32_t purged_top;       /* bumped before the last pack lowered it: the pages
                                   between the two were returned (introspection) */
 };
@@ -244,6 +249,10 @@ struct alloc_state {
     size_t live_bytes;
     uint64_t frees;            /* alloc_free calls: the owner's activity, for a quiet trigger */
     uint64_t failures, maps, unmaps, purges;
+    /* arena numbers (alloc_handle): 1 .. numbers_end - 1 have been given;
+     * the free ones are linked through their alloc_hmap.base entries (odd
+     * values: next << 1 | 1), number_free the first or 0 */
+    uint32_t numbers_cap, numbers_end, number_free, numbers_used;
     long fail_after;
 };
 
@@ -289,6 +298,8 @@ size_t arena_purge(struct alloc_arena *a);  /* purges a's touched slot pages (re
                                                bytes): bumped 0, free list empty */
 void arena_unlink_empty(struct size_class *c, struct alloc_arena *a, bool release);
 struct alloc_arena *arena_new(unsigned ci, unsigned band);    /* spare or new; NULL */
+void arena_unmap(struct alloc_arena *a);    /* takes its number back, munmaps it */
+void arena_number_put(struct alloc_arena *a);  /* takes its number back (it is going) */
 void *large_alloc(size_t size);             /* counts a failure and sets errno itself */
 
 /* compact.c: the mover. */

@@ -8,6 +8,7 @@
  */
 #include "alloc/internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void alloc_teardown(void)
@@ -31,6 +32,8 @@ void alloc_teardown(void)
         os_unmap((void *)base_of(l), l->map_size);
         l = next;
     }
+    free(alloc_hmap.base);
+    memset(&alloc_hmap, 0, sizeof(alloc_hmap));
     long fail_after = alloc_g.fail_after;
     memset(&alloc_g, 0, sizeof(alloc_g));
     mover_reset();

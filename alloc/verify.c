@@ -53,11 +53,38 @@ static bool verify_pages(const struct alloc_arena *a)
     return true;
 }
 
+/* a holds a number that names it (alloc_handle). */
+static bool number_ok(const struct alloc_arena *a)
+{
+    return a->number > 0 && a->number < alloc_g.numbers_end &&
+           alloc_hmap.base[a->number] == base_of(a);
+}
+
+/* Every number given is held by one of the arenas counted (each holds its
+ * own, checked with it) or on the free list. */
+static bool verify_numbers(size_t arenas)
+{
+    CHECK(alloc_g.numbers_used == arenas, "%u numbers held, %zu arenas", alloc_g.numbers_used,
+          arenas);
+    CHECK(alloc_g.numbers_end <= alloc_g.numbers_cap, "numbers end %u", alloc_g.numbers_end);
+    size_t nfree = 0;
+    for (uint32_t n = alloc_g.number_free; n; n = (uint32_t)(alloc_hmap.base[n] >> 1)) {
+        CHECK(n < alloc_g.numbers_end && (alloc_hmap.base[n] & 1) &&
+                  nfree < alloc_g.numbers_end,
+              "free number %u", n);
+        nfree++;
+    }
+    CHECK(nfree + arenas + 1 == alloc_g.numbers_end, "%zu free numbers, %zu held, end %u",
+          nfree, arenas, alloc_g.numbers_end);
+    return true;
+}
+
 static bool verify_arena(unsigned ci, const struct alloc_arena *a, bool retained, size_t *req)
 {
     const struct size_class *c = &alloc_g.cls[ci];
     CHECK(header_of_base(base_of(a)) == a, "arena %p misplaced", (const void *)a);
     CHECK(a->magic == ARENA_MAGIC, "arena %p", (const void *)a);
+    CHECK(number_ok(a), "arena %p number %u", (const void *)a, a->number);
     CHECK(a->cls == ci, "arena %p class %u in list of %u", (const void *)a, a->cls, ci);
     CHECK(a->band < ALLOC_BANDS, "arena %p", (const void *)a);
     CHECK(a->nslots == c->nslots && a->slot_size == c->size, "arena %p", (const void *)a);
@@ -230,12 +257,15 @@ bool alloc_verify(void)
         CHECK(a->magic == ARENA_MAGIC && a->live == 0 && a->flags == 0,
               "releasing arena %p", (const void *)a);
         CHECK(a->enext != NULL || alloc_g.rel_tail == a, "releasing tail");
+        CHECK(number_ok(a), "releasing arena %p number %u", (const void *)a, a->number);
         nrel++;
     }
     CHECK(nrel == alloc_g.nreleasing &&
               (nrel > 0 || (alloc_g.rel_tail == NULL && alloc_g.rel_off == 0)),
           "releasing %zu counted %zu", alloc_g.nreleasing, nrel);
     CHECK(mover_running() || nrel == 0, "arenas still releasing after the run");
+    if (!verify_numbers(total_arenas + nret + nrel))
+        return false;
 
     size_t nl = 0, lmap = 0, lreq = 0, luse = 0;
     const struct large *lp = NULL;

@@ -341,6 +341,7 @@ struct model_block {
     void *p;
     size_t size;
     uint64_t id;
+    uint32_t handle;   /* an arena block's, taken when allocated: it must stay its name */
     unsigned band;
 };
 
@@ -422,12 +423,21 @@ static void run_model(size_t arena_size, unsigned retain, size_t ops, size_t max
             } else {
                 assert_null(a);
             }
+            uint32_t h = a ? alloc_handle(p) : 0;
+            if (a) {
+                assert_true(h >= ALLOC_HANDLE_MIN && h < (uint32_t)1 << ALLOC_HANDLE_BITS);
+                assert_ptr_equal(alloc_deref(h), p);
+            }
             uint64_t id = next_id++;
             pattern(p, 0, size, id, false);
-            m[live++] = (struct model_block){p, size, id, band};
+            m[live++] = (struct model_block){p, size, id, h, band};
         } else {
             size_t i = rng() % live;
             pattern(m[i].p, 0, m[i].size, m[i].id, true);
+            if (m[i].handle) {
+                assert_ptr_equal(alloc_deref(m[i].handle), m[i].p);
+                assert_int_equal(alloc_handle(m[i].p), m[i].handle);
+            }
             alloc_free(m[i].p);
             m[i] = m[--live];
         }
@@ -470,6 +480,58 @@ static void test_model_small_arenas(void **state)
 {
     (void)state;
     run_model(ALLOC_ARENA_MIN, 0, 1000000, 5000, 7);
+}
+
+/* ------------------------------------------------------------- handles */
+
+/* Arena numbers run out at 2^31 / (arena_size / 8): with the largest arenas
+ * that is 15 arenas (number 0 is never given). The 16th fails as a refused
+ * mapping does, handles of the others keep naming their blocks, and an
+ * unmapped arena's number is given again. */
+static void test_handle_numbers(void **state)
+{
+    (void)state;
+    setup_with(ALLOC_ARENA_MAX, 0);
+    const unsigned want = ((uint32_t)1 << ALLOC_HANDLE_BITS) / (ALLOC_ARENA_MAX / 8) - 1;
+    assert_true(want < alloc_class_count());
+    void *blk[64];
+    uint32_t h[64];
+    /* one block per class: every class needs an arena of its own */
+    for (unsigned i = 0; i < want; i++) {
+        blk[i] = owned_block(alloc_class_size(i), 0);
+        assert_non_null(blk[i]);
+        h[i] = alloc_handle(blk[i]);
+        assert_true(h[i] >= ALLOC_HANDLE_MIN && h[i] < (uint32_t)1 << ALLOC_HANDLE_BITS);
+        for (unsigned k = 0; k < i; k++)
+            assert_int_not_equal(h[k] >> 27, h[i] >> 27);  /* a number per arena */
+    }
+    assert_true(alloc_verify());
+    errno = 0;
+    assert_null(owned_block(alloc_class_size(want), 0));
+    assert_int_equal(errno, ENOMEM);
+    struct alloc_stats st;
+    alloc_stats(&st);
+    assert_int_equal(st.alloc_failures, 1);
+    /* a second block of a class with an arena needs no number */
+    void *more = owned_block(alloc_class_size(0), 0);
+    assert_non_null(more);
+    assert_int_equal(alloc_handle(more) >> 27, h[0] >> 27);
+    alloc_free(more);
+    for (unsigned i = 0; i < want; i++)
+        assert_ptr_equal(alloc_deref(h[i]), blk[i]);
+    /* retain 0: freeing class 3's only block unmaps its arena */
+    alloc_free(blk[3]);
+    assert_true(alloc_verify());
+    void *again = owned_block(alloc_class_size(want), 0);
+    assert_non_null(again);
+    assert_int_equal(alloc_handle(again) >> 27, h[3] >> 27);
+    assert_ptr_equal(alloc_deref(alloc_handle(again)), again);
+    assert_true(alloc_verify());
+    alloc_free(again);
+    for (unsigned i = 0; i < want; i++)
+        if (i != 3)
+            alloc_free(blk[i]);
+    assert_true(alloc_verify());
 }
 
 /* ------------------------------------------------------- fullest first */
@@ -1162,6 +1224,7 @@ int main(void)
         cmocka_unit_test_teardown(test_bad_free_aborts, reset),
         cmocka_unit_test_teardown(test_model_small_arenas, reset),
         cmocka_unit_test_teardown(test_model_random, reset),
+        cmocka_unit_test_teardown(test_handle_numbers, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
