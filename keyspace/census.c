@@ -362,7 +362,7 @@ static size_t walk_run(const struct table *t, size_t h0, uint64_t m, uint64_t b,
     size_t i = h0, seen = 0;
     do {
         seen++;
-        uint64_t s = t->slots[i];
+        slot_t s = t->slots[i];
         if (s == 0)
             break;
         if (s != SLOT_TOMB) {

@@ -41,7 +41,11 @@ static bool evacuate(void *block, void *ctx)
     struct entry *n = alloc_move(block);
     if (!n)
         return false;  /* out of memory: the arena stays partly evacuated (alloc counts it) */
-    repoint_at(t, i, n);
+    if (!repoint_at(t, i, n)) {
+        alloc_free(n);
+        return false;  /* a large copy and no room to index it (cannot happen: alloc_move
+                          copies an arena block into its own class) */
+    }
     alloc_free(block);
     return true;
 }

@@ -154,10 +154,16 @@ size_t index_slots(void)
     return ks.cur.mask + 1 + (ks.old.slots ? ks.old.mask + 1 : 0);
 }
 
+/* Bytes of the index: its tables and the loose entries' pointers. */
+size_t index_bytes(void)
+{
+    return index_slots() * sizeof(slot_t) + ks.loose.cap * sizeof(*ks.loose.ent);
+}
+
 size_t index_share(void)
 {
     size_t n = ks.cur.used + ks.old.used;   /* ks_count's figure, without calling up */
-    return n ? index_slots() * sizeof(uint64_t) / n : sizeof(uint64_t);
+    return n ? index_bytes() / n : sizeof(slot_t);
 }
 
 size_t entry_footprint(const struct entry *e)

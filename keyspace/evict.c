@@ -19,8 +19,8 @@ static inline bool policy_volatile(enum ks_evict_policy p)
  * ---- eviction ----
  *
  * Sampled, as in Redis: each eviction samples evict_samples keys (runs of
- * index slots from random starts; volatile policies read only slots with
- * the TTL bit) and merges them into a pool of the EVICT_POOL best
+ * index slots from random starts; volatile policies keep only entries
+ * with a TTL) and merges them into a pool of the EVICT_POOL best
  * candidates kept across calls; the best candidate still valid (its pointer
  * still in the index with the same key hash: it may have been deleted or
  * moved by the compactor since) is evicted. Pool entries are pointers, so
@@ -117,7 +117,7 @@ static size_t cand_slot(struct entry *e, uint64_t h, struct table **t)
 static size_t evict_at(struct table *t, size_t i, bool expired)
 {
     struct entry *e = slot_entry(t->slots[i]);
-    size_t bytes = alloc_usable(e) + sizeof(uint64_t);
+    size_t bytes = alloc_usable(e) + sizeof(slot_t);
     remove_at(t, i, false);
     if (expired)
         ks.expired++;
@@ -129,8 +129,8 @@ static size_t evict_at(struct table *t, size_t i, bool expired)
 /*
  * Samples up to ks.evict_samples entries eligible for policy p: runs of
  * consecutive index slots from random starts (slots are in hash order, so a
- * run is a random set of keys; volatile policies test the slot's TTL bit
- * without touching the entry). Expired entries found are deleted at once
+ * run is a random set of keys; volatile policies skip entries without a
+ * TTL). Expired entries found are deleted at once
  * (their bytes are added to *freed); the others go to the pool, or for the
  * random policies straight to *pick. Returns the number of live entries
  * sampled.
@@ -146,15 +146,18 @@ static unsigned evict_sample(enum ks_evict_policy p, size_t *freed, struct evict
         const struct table *t;
         size_t i = random_slot(total, &t);
         for (unsigned walked = 0; walked < 1024 && walked <= t->mask && got < want; walked++) {
-            uint64_t s = t->slots[i];
+            slot_t s = t->slots[i];
             i = (i + 1) & t->mask;
-            if (s <= SLOT_TOMB || (vol && !(s & SLOT_TTL)))
+            if (s <= SLOT_TOMB)
+                continue;
+            struct entry *e = slot_entry(s);
+            if (vol && !(e->flags & EF_TTL))
                 continue;
             bool dup = false;  /* runs from two starts may overlap */
             for (unsigned k = 0; k < got && !dup; k++)
-                dup = found[k] == slot_entry(s);
+                dup = found[k] == e;
             if (!dup)
-                found[got++] = slot_entry(s);
+                found[got++] = e;
         }
     }
     unsigned live = 0;
@@ -211,7 +214,7 @@ struct ks_evict_result ks_evict(size_t bytes_to_free, enum ks_evict_policy p)
             while (ks.pool_n > 0 && i == NOPOS) {
                 struct evict_cand c = ks.pool[--ks.pool_n];
                 i = cand_slot(c.e, c.h, &t);
-                if (i != NOPOS && policy_volatile(p) && !(t->slots[i] & SLOT_TTL))
+                if (i != NOPOS && policy_volatile(p) && !(c.e->flags & EF_TTL))
                     i = NOPOS;  /* persisted since it was sampled */
                 if (i != NOPOS && ent_expired(c.e)) {
                     res.bytes += evict_at(t, i, true);

@@ -7,13 +7,14 @@
  * The clock is cached (ks_clock_update once per command), so the hot path
  * makes no time syscall. ks_get/ks_peek/ks_del delete expired entries they
  * find (lazy expiry). ks_expire_cycle sweeps the active table with a cursor
- * that persists across calls, checking only slots whose TTL bit is set,
- * deleting those past their expiry and reading the monotonic clock every
- * 256 slots to honour its budget; at about 1 ns per slot skipped this is
- * tens of millions of slots per ms. While resizing it first migrates (and
- * there reaps expired entries instead of moving them).
+ * that persists across calls, reading the flags of the entries it covers
+ * (every entry in index mode; in arena mode only loose ones, whose slots
+ * say so, so that the others cost about 1 ns per slot skipped), deleting
+ * those past their expiry and reading the monotonic clock every 256 slots
+ * to honour its budget. While resizing it first migrates (and there reaps
+ * expired entries instead of moving them).
  *
- * Because every TTL'd entry the sweep checks costs a cache miss, a keyspace
+ * Because every entry the sweep checks costs a cache miss, a keyspace
  * full of long TTLs would burn the whole budget on every call for nothing.
  * So the sweep keeps `exp_floor`, a lower bound of every expiry in the
  * index, and ks_expire_cycle returns at once while now < exp_floor. A pass
@@ -83,7 +84,7 @@ static inline void prefetch_run(uint64_t h)
     const struct table *t = &ks.cur;
     size_t i = h & t->mask;
     for (int n = 0; n < 3; n++, i = (i + 1) & t->mask) {
-        uint64_t s = t->slots[i];
+        slot_t s = t->slots[i];
         if (s == 0)
             break;
         if (s > SLOT_TOMB)
@@ -117,14 +118,16 @@ static size_t index_sweep(uint64_t deadline)
     struct table *t = &ks.cur;
     size_t i = ks.exp_cursor & t->mask;
     size_t swept = 0, size = tbl_size(t);
+    /* in arena mode only loose entries are ours, and their slots say so */
+    slot_t want = ks.sweep == KS_SWEEP_INDEX ? ~SLOT_TOMB : SLOT_LOOSE;
     while (swept < size && ks.expires > 0) {
         for (unsigned n = 0; n < BATCH && swept < size; n++) {
-            uint64_t ahead = t->slots[(i + 8) & t->mask];
-            if (ahead & SLOT_TTL)
+            slot_t ahead = t->slots[(i + 8) & t->mask];
+            if (ahead & want)
                 __builtin_prefetch(slot_entry(ahead));  /* its header, 8 slots on */
-            uint64_t s = t->slots[i];
-            if (s & SLOT_TTL) {
-                struct entry *e = slot_entry(s);
+            slot_t s = t->slots[i];
+            struct entry *e;
+            if ((s & want) && ((e = slot_entry(s))->flags & EF_TTL)) {
                 int64_t exp = ent_expire(e);
                 if (exp <= ks.now_ms) {
                     /* the shift may pull a later entry into i: look at i again */

@@ -106,31 +106,16 @@ static inline int64_t ent_expire(const struct entry *e)
 /* Eviction candidates kept between evictions (see ks_evict in keyspace.h). */
 #define EVICT_POOL 16
 
-/* ---- index slots ---- */
+/* ---- index slots (see INDEX in index.c) ---- */
 
-#define SLOT_TOMB ((uint64_t)1)
-#define SLOT_TTL ((uint64_t)1 << 63)
-#define SLOT_TAG ((uint64_t)0x7fff << 48)
-#define SLOT_PTR (((uint64_t)1 << 48) - 1)
+typedef uint32_t slot_t;
+#define SLOT_TOMB ((slot_t)1)
+#define SLOT_LOOSE ((slot_t)1 << ALLOC_HANDLE_BITS)  /* else an alloc handle */
 #define NOPOS ((size_t)-1)
-
-static inline struct entry *slot_entry(uint64_t s)
-{
-    return (struct entry *)(uintptr_t)(s & SLOT_PTR);
-}
-
-static inline uint64_t hash_tag(uint64_t h)
-{
-    return (h >> 1) & SLOT_TAG;
-}
-
-static inline uint64_t make_slot(const struct entry *e, uint64_t h)
-{
-    return ((e->flags & EF_TTL) ? SLOT_TTL : 0) | hash_tag(h) | (uint64_t)(uintptr_t)e;
-}
+_Static_assert(ALLOC_HANDLE_MIN > SLOT_TOMB, "the markers are below every handle");
 
 struct table {
-    uint64_t *slots;  /* NULL for a missing table */
+    slot_t *slots;    /* NULL for a missing table */
     size_t mask;      /* slots - 1 */
     size_t used;      /* entries (not tombstones) */
 };
@@ -177,6 +162,12 @@ struct ks_state {
     uint64_t seed[3];
     uint64_t rng;
     uint64_t hits, misses, expired;
+    /* the loose entries' pointers (see INDEX in index.c): a free one is
+     * linked as (next << 1 | 1); free is 1 + the first free index, or 0 */
+    struct {
+        struct entry **ent;
+        uint32_t cap, used, free;
+    } loose;
     ks_block_alloc_fn hook_block;
     ks_index_alloc_ok_fn hook_index;
     ks_modify_fn on_modify;
@@ -185,6 +176,14 @@ struct ks_state {
     void *on_flush_ctx;
 };
 extern struct ks_state ks;
+
+/* The entry a slot (neither empty nor a tombstone) names. */
+static inline struct entry *slot_entry(slot_t s)
+{
+    if (__builtin_expect(s & SLOT_LOOSE, 0))
+        return ks.loose.ent[s & ~SLOT_LOOSE];
+    return alloc_deref(s);
+}
 
 /*
  * ---- access field: LRU clock or LFU counter ----
@@ -208,6 +207,7 @@ extern struct ks_state ks;
 
 /* entry.c */
 size_t index_slots(void);
+size_t index_bytes(void);
 /* Each entry's share of the index's bytes, the part of entry_footprint
  * beyond the entry's own block. */
 size_t index_share(void);
@@ -217,15 +217,19 @@ void lfu_touch(struct entry *e);
 
 /* index.c */
 bool ensure_room(void);
+bool loose_reserve(void);
+slot_t slot_for(struct entry *e);
+void slot_drop(slot_t s);
+void loose_clear(void);
 size_t migrate(size_t max_slots, bool reap);
 size_t tbl_find_ptr(const struct table *t, uint64_t h, const struct entry *e);
-uint64_t *tbl_alloc(size_t size);
+slot_t *tbl_alloc(size_t size);
 void maybe_shrink(void);
 void remove_at(struct table *t, size_t i, bool replaced);
 
 /* keyspace.c */
 size_t find_entry(const struct entry *e, uint64_t h, struct table **t);
-void repoint_at(struct table *t, size_t i, struct entry *moved);
+bool repoint_at(struct table *t, size_t i, struct entry *moved);
 
 /* scan.c */
 size_t random_slot(size_t total, const struct table **t);
@@ -343,20 +347,19 @@ static inline bool key_eq(const struct entry *e, const char *key, size_t klen)
 
 static inline size_t tbl_find(const struct table *t, uint64_t h, const char *key, size_t klen)
 {
-    uint64_t tag = hash_tag(h);
     size_t i = h & t->mask;
     for (;;) {
-        uint64_t s = t->slots[i];
+        slot_t s = t->slots[i];
         if (s == 0)
             return NOPOS;
-        if ((s & SLOT_TAG) == tag && s != SLOT_TOMB && key_eq(slot_entry(s), key, klen))
+        if (s != SLOT_TOMB && key_eq(slot_entry(s), key, klen))
             return i;
         i = (i + 1) & t->mask;
     }
 }
 
 /* Places a slot value for a key known to be absent; there is an empty slot. */
-static inline void tbl_place(struct table *t, uint64_t h, uint64_t s)
+static inline void tbl_place(struct table *t, uint64_t h, slot_t s)
 {
     KS_ASSERT(t->used < t->mask);  /* an empty slot stays: probes end */
     KS_ASSERT(s > SLOT_TOMB);

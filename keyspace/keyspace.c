@@ -155,7 +155,7 @@ int ks_setup(const struct ks_options *opt)
     ks.ttl_bands = o.ttl_bands;
     ks.evict_samples = o.evict_samples ? o.evict_samples : 5;
     size_t size = (size_t)1 << o.initial_power;
-    ks.cur.slots = calloc(size, sizeof(uint64_t));
+    ks.cur.slots = calloc(size, sizeof(slot_t));
     if (!ks.cur.slots)
         return ENOMEM;
     ks.cur.mask = size - 1;
@@ -169,22 +169,27 @@ int ks_setup(const struct ks_options *opt)
     return 0;
 }
 
-static void free_entries(struct table *t)
+/* Frees the entries of both tables and forgets the loose ones. */
+static void free_entries(void)
 {
-    if (!t->slots)
-        return;
-    for (size_t i = 0; i <= t->mask; i++) {
-        if (t->slots[i] > SLOT_TOMB)
-            alloc_free(slot_entry(t->slots[i]));
+    const struct table *tabs[2] = {&ks.cur, &ks.old};
+    for (int k = 0; k < 2; k++) {
+        const struct table *t = tabs[k];
+        if (!t->slots)
+            continue;
+        for (size_t i = 0; i <= t->mask; i++) {
+            if (t->slots[i] > SLOT_TOMB)
+                alloc_free(slot_entry(t->slots[i]));
+        }
     }
+    loose_clear();
 }
 
 void ks_teardown(void)
 {
     if (!ks.ready)
         return;
-    free_entries(&ks.cur);
-    free_entries(&ks.old);
+    free_entries();
     free(ks.cur.slots);
     free(ks.old.slots);
     memset(&ks, 0, sizeof ks);
@@ -194,20 +199,19 @@ void ks_flush(void)
 {
     if (ks.on_flush)
         ks.on_flush(ks.on_flush_ctx);
-    free_entries(&ks.cur);
-    free_entries(&ks.old);
+    free_entries();
     free(ks.old.slots);
     ks.old.slots = NULL;
     ks.old.mask = ks.old.used = 0;
     ks.mig = 0;
     size_t init = (size_t)1 << ks.initial_power;
-    uint64_t *fresh = tbl_size(&ks.cur) == init ? NULL : tbl_alloc(init);
+    slot_t *fresh = tbl_size(&ks.cur) == init ? NULL : tbl_alloc(init);
     if (fresh) {
         free(ks.cur.slots);
         ks.cur.slots = fresh;
         ks.cur.mask = init - 1;
     } else {
-        memset(ks.cur.slots, 0, tbl_size(&ks.cur) * sizeof(uint64_t));
+        memset(ks.cur.slots, 0, tbl_size(&ks.cur) * sizeof(slot_t));
     }
     ks.cur.used = 0;
     ks.expires = 0;
@@ -233,9 +237,8 @@ static struct entry *lookup_live(const char *key, size_t klen)
     size_t i = find(ks_hash(key, klen), key, klen, &t);
     if (i == NOPOS)
         return NULL;
-    uint64_t s = t->slots[i];
-    struct entry *e = slot_entry(s);
-    if ((s & SLOT_TTL) && ent_expire(e) <= ks.now_ms) {
+    struct entry *e = slot_entry(t->slots[i]);
+    if (ent_expired(e)) {
         remove_at(t, i, false);
         ks.expired++;
         return NULL;
@@ -296,14 +299,14 @@ static struct entry *block_alloc(size_t size, int64_t expire_ms, unsigned *place
     void *p = ks.hook_block ? ks.hook_block(size, band) : alloc_block(size, band);
     if (!p)
         return NULL;
-    if ((uintptr_t)p & ~(uintptr_t)SLOT_PTR) {
-        fprintf(stderr, "keyspace: block address %p does not fit in 48 bits\n", p);
-        abort();
-    }
     unsigned cls = alloc_size_class(size);
     *place = (ks.hook_block || cls >= alloc_class_count() || cls >= KS_SWEEP_CLASSES)
                  ? EF_LOOSE
                  : band << EF_BAND_SHIFT;
+    if ((*place & EF_LOOSE) && !loose_reserve()) {
+        alloc_free(p);  /* the test hook's blocks are alloc's too */
+        return NULL;
+    }
     return p;
 }
 
@@ -351,20 +354,22 @@ void ks_insert(struct entry *e)
     size_t klen = ent_klen(e);
     const char *key = ent_key(e);
     uint64_t h = ks_hash(key, klen);
-    uint64_t s = make_slot(e, h);
-    if (s & SLOT_TTL) {
+    slot_t s = slot_for(e);
+    if (e->flags & EF_TTL) {
         ks.expires++;
         note_expiry(e, ent_expire(e));
     }
 
     size_t i = tbl_find(&ks.cur, h, key, klen);
     if (i != NOPOS) {
-        uint64_t prev = ks.cur.slots[i];
-        if (prev & SLOT_TTL)
+        slot_t prev = ks.cur.slots[i];
+        struct entry *pe = slot_entry(prev);
+        if (pe->flags & EF_TTL)
             ks.expires--;
         ks.cur.slots[i] = s;
         notify(e);
-        alloc_free(slot_entry(prev));
+        slot_drop(prev);
+        alloc_free(pe);
         return;
     }
     if (ks.old.slots) {
@@ -463,7 +468,8 @@ struct entry *ks_set_expire(struct entry *e, int64_t expire_ms, bool *deleted)
     }
     memcpy(ent_key(n), ent_key(e), body);
 
-    t->slots[i] = make_slot(n, h);
+    slot_drop(t->slots[i]);
+    t->slots[i] = slot_for(n);
     if (want)
         ks.expires++;
     else
@@ -496,37 +502,40 @@ void ks_set_flush_hook(ks_flush_fn fn, void *ctx)
 }
 
 /* Points slot i of t, which holds an entry, at `moved`, a copy of it
- * (ks_repoint and the compactor's evacuate). */
-void repoint_at(struct table *t, size_t i, struct entry *moved)
+ * (ks_repoint and the compactor's evacuate); false (nothing changed) when
+ * the copy is loose and the loose table cannot grow for it. */
+bool repoint_at(struct table *t, size_t i, struct entry *moved)
 {
-    if ((uintptr_t)moved & ~(uintptr_t)SLOT_PTR)
-        abort();
-    t->slots[i] = (t->slots[i] & ~SLOT_PTR) | (uint64_t)(uintptr_t)moved;
-    if (!(moved->flags & EF_LOOSE)) {
-        /* a mover may have used another band (or a large block): record
+    slot_t s = t->slots[i];
+    if (s & SLOT_LOOSE) {
+        ks.loose.ent[s & ~SLOT_LOOSE] = moved;  /* EF_LOOSE came with the copy */
+    } else {
+        /* a mover may have used another band, or a large block: record
          * where the copy is, for the arena sweep */
         const struct alloc_arena *a = alloc_arena_of(moved);
         if (a) {
             struct alloc_arena_info in;
             alloc_arena_info(a, &in);
             moved->flags = (uint8_t)((moved->flags & ~EF_BAND) | in.band << EF_BAND_SHIFT);
+            t->slots[i] = alloc_handle(moved);
         } else {
+            if (!loose_reserve())
+                return false;
             moved->flags = (uint8_t)((moved->flags & ~EF_BAND) | EF_LOOSE);
+            t->slots[i] = slot_for(moved);
         }
     }
     /* the copy may sit in an arena the arena sweep has passed */
     if (moved->flags & EF_TTL)
         note_expiry(moved, ent_expire(moved));
+    return true;
 }
 
 bool ks_repoint(struct entry *old, struct entry *moved)
 {
     struct table *t;
     size_t i = find_entry(old, entry_hash(moved), &t);
-    if (i == NOPOS)
-        return false;
-    repoint_at(t, i, moved);
-    return true;
+    return i != NOPOS && repoint_at(t, i, moved);
 }
 
 size_t ks_count(void)

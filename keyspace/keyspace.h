@@ -285,7 +285,7 @@ struct ks_stats {
     size_t keys;
     size_t expires;
     size_t index_slots;        /* slots in the index tables (both while resizing) */
-    size_t index_bytes;        /* bytes the index tables use */
+    size_t index_bytes;        /* bytes of the index: its tables, the loose entries' pointers */
     bool rehashing;
 };
 
@@ -331,7 +331,8 @@ struct entry *ks_entry_of_block(void *block);
  * After the allocator copied all of old's bytes to a new block `moved`,
  * points the index slot that holds `old` at `moved` (old is not
  * dereferenced, so it may already be released). Returns false if no slot
- * holds old. Must not run between ks_alloc and ks_insert/ks_discard for
+ * holds old, or (changing nothing) if moved is a large block and there is
+ * no memory to index it (see INDEX, keyspace/index.c). Must not run between ks_alloc and ks_insert/ks_discard for
  * the pending entry (it is not in the index).
  */
 bool ks_repoint(struct entry *old, struct entry *moved);

@@ -52,7 +52,7 @@ static void scan_bucket(const struct table *t, size_t b, ks_visit_fn fn, void *c
 {
     size_t i = b;
     do {
-        uint64_t s = t->slots[i];
+        slot_t s = t->slots[i];
         if (s == 0)
             break;
         if (s != SLOT_TOMB) {
@@ -110,7 +110,7 @@ static struct entry *first_live(const struct table *t, size_t start)
     if (!t->slots)
         return NULL;
     for (size_t n = 0, i = start & t->mask; n <= t->mask; n++, i = (i + 1) & t->mask) {
-        uint64_t s = t->slots[i];
+        slot_t s = t->slots[i];
         if (s > SLOT_TOMB && !ent_expired(slot_entry(s)))
             return slot_entry(s);
     }
@@ -134,7 +134,7 @@ struct entry *ks_random(void)
     for (int tries = 0; tries < 64; tries++) {
         const struct table *t;
         size_t i = random_slot(total, &t);
-        uint64_t s = t->slots[i];
+        slot_t s = t->slots[i];
         if (s > SLOT_TOMB && !ent_expired(slot_entry(s)))
             return slot_entry(s);
     }

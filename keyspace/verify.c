@@ -8,7 +8,7 @@
 
 size_t ks_used_memory(void)
 {
-    return alloc_live_bytes() + index_slots() * sizeof(uint64_t);
+    return alloc_live_bytes() + index_bytes();
 }
 
 void ks_stats(struct ks_stats *st)
@@ -21,7 +21,7 @@ void ks_stats(struct ks_stats *st)
     st->keys = ks_count();
     st->expires = ks.expires;
     st->index_slots = index_slots();
-    st->index_bytes = st->index_slots * sizeof(uint64_t);
+    st->index_bytes = index_bytes();
     st->rehashing = ks.old.slots != NULL;
 }
 
@@ -66,12 +66,12 @@ static bool verify_arena_expiry(const struct entry *e, int64_t exp, size_t i)
     return true;
 }
 
-static bool verify_table(const struct table *t, bool is_old, size_t *ttl)
+static bool verify_table(const struct table *t, bool is_old, size_t *ttl, size_t *loose)
 {
     const char *tn = is_old ? "old" : "cur";
     size_t used = 0, empty = 0;
     for (size_t i = 0; i <= t->mask; i++) {
-        uint64_t s = t->slots[i];
+        slot_t s = t->slots[i];
         if (s == 0) {
             empty++;
             continue;
@@ -83,6 +83,9 @@ static bool verify_table(const struct table *t, bool is_old, size_t *ttl)
         }
         if (is_old && i < ks.mig)
             return VFAIL("old slot %zu: entry behind the migration cursor %zu", i, ks.mig);
+        if ((s & SLOT_LOOSE) ? (s & ~SLOT_LOOSE) >= ks.loose.cap
+                             : s < ALLOC_HANDLE_MIN || alloc_hmap.base[s >> alloc_hmap.shift] & 1)
+            return VFAIL("%s slot %zu: %#x names no entry", tn, i, (unsigned)s);
         struct entry *e = slot_entry(s);
         if (((uintptr_t)e & 7) || e->flags & ~EF_ALL)
             return VFAIL("%s slot %zu: bad entry %p (flags %#x)", tn, i, (const void *)e,
@@ -93,9 +96,13 @@ static bool verify_table(const struct table *t, bool is_old, size_t *ttl)
             return VFAIL("%s slot %zu: entry %p value length %u", tn, i, (const void *)e,
                          (unsigned)e->vlen);
         uint64_t h = entry_hash(e);
-        if (make_slot(e, h) != s)
-            return VFAIL("%s slot %zu: tag or TTL bit stale (slot %#llx, entry %p)", tn, i,
-                         (unsigned long long)s, (const void *)e);
+        /* a loose entry's slot is loose and its pointer is its own; any
+         * other's is its block's handle */
+        if (!(e->flags & EF_LOOSE) != !(s & SLOT_LOOSE) ||
+            (!(s & SLOT_LOOSE) && alloc_handle(e) != s))
+            return VFAIL("%s slot %zu: slot %#x does not name entry %p (flags %#x)", tn, i,
+                         (unsigned)s, (const void *)e, (unsigned)e->flags);
+        *loose += (s & SLOT_LOOSE) != 0;
         /* reachable: the lookup from its home lands exactly here */
         size_t klen;
         const char *key = entry_key(e, &klen);
@@ -106,7 +113,7 @@ static bool verify_table(const struct table *t, bool is_old, size_t *ttl)
         if (is_old && tbl_find(&ks.cur, h, key, klen) != NOPOS)
             return VFAIL("old slot %zu: key also in the active table", i);
         used++;
-        if (s & SLOT_TTL) {
+        if (e->flags & EF_TTL) {
             (*ttl)++;
             /* the expiry floor bounds every expiry; entries behind the
              * sweep cursor are accounted in the current pass */
@@ -136,22 +143,40 @@ static bool verify_table(const struct table *t, bool is_old, size_t *ttl)
     return true;
 }
 
+/* The loose table holds exactly the loose slots' entries (each slot was
+ * checked to name its own), and its other indexes are on the free list. */
+static bool verify_loose(size_t slots)
+{
+    if (slots != ks.loose.used)
+        return VFAIL("%zu loose slots found, %u counted", slots, ks.loose.used);
+    size_t nfree = 0;
+    for (uint32_t f = ks.loose.free; f; f = (uint32_t)((uintptr_t)ks.loose.ent[f - 1] >> 1)) {
+        if (f > ks.loose.cap || !((uintptr_t)ks.loose.ent[f - 1] & 1) || nfree >= ks.loose.cap)
+            return VFAIL("loose free list: index %u", f - 1);
+        nfree++;
+    }
+    if (nfree + ks.loose.used != ks.loose.cap)
+        return VFAIL("loose table: %zu free, %u used, %u indexes", nfree, ks.loose.used,
+                     ks.loose.cap);
+    return true;
+}
+
 bool ks_verify(void)
 {
     if (!ks.ready)
         return VFAIL("not set up");
-    size_t ttl = 0;
-    if (!verify_table(&ks.cur, false, &ttl))
+    size_t ttl = 0, loose = 0;
+    if (!verify_table(&ks.cur, false, &ttl, &loose))
         return false;
     if (ks.old.slots) {
         if (ks.old.used == 0)
             return VFAIL("old table kept with no entries");
-        if (!verify_table(&ks.old, true, &ttl))
+        if (!verify_table(&ks.old, true, &ttl, &loose))
             return false;
     } else if (ks.old.used != 0) {
         return VFAIL("no old table but %zu entries counted in it", ks.old.used);
     }
     if (ttl != ks.expires)
         return VFAIL("%zu TTL slots found, %zu counted", ttl, ks.expires);
-    return true;
+    return verify_loose(loose);
 }

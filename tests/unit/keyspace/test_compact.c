@@ -73,10 +73,13 @@ static bool live(unsigned i)
 
 /* A few value sizes, each with a little jitter, so that a (class, band)
  * pair holds enough entries to span several (64 KiB) arenas and an
- * overwrite usually changes the class. */
+ * overwrite usually changes the class; now and then one too large for an
+ * arena, a loose entry (its own mapping, a loose index slot). */
 static size_t pick_vlen(void)
 {
     static const size_t base[] = {0, 24, 100, 300, 1000, 3000};
+    if (rng() % 64 == 0)
+        return 20000 + rng() % 8;
     return base[rng() % 6] + rng() % 8;
 }
 
@@ -101,7 +104,7 @@ static uint64_t checksum(const char *v, size_t n)
     return h;
 }
 
-static char vbuf[8192];
+static char vbuf[20480];  /* the largest pick_vlen */
 
 /* Checks that a lookup of key i found an entry exactly when the model says
  * the key is live; a key found gone is marked absent. */
