@@ -15,8 +15,9 @@ also take 6.5 M and 7 M keys, the two sides of the index's doubling (its
 power-of-two table grows at 0.8 full: 2^23 slots hold up to 6.71 M keys),
 where an entry's share of the index is smallest and largest: one N alone
 would flatter or wrong every design. RSS comes from /proc/PID/statm for all three. RSS "after load" is
-taken once it has stopped moving (an incremental rehash may still be freeing
-the old table), at most 5 s after the last write. The allocator's own view
+taken once compactd's index is no longer resizing (a load that crossed a
+doubling leaves the old table to the cron's migration, and RSS stands still
+meanwhile) and RSS has stopped moving, at most 5 s after that. The allocator's own view
 (INFO used_memory for compactd and redis, stats bytes/total_malloced for
 memcached) is printed next to it. Keys are written with pipelined MSET (SET
 for memcached) batches of 1000, sent as raw protocol so the client is not the
@@ -83,6 +84,27 @@ def load_memcached(srv, n):
         raise RuntimeError("memcached: curr_items %s after loading %d keys" % (st["curr_items"], n))
 
 
+def rehash_done(srv, limit=180.0):
+    """Seconds until compactd's index has migrated to its resized table, if
+    the load left it resizing: until then both tables are mapped (the load
+    that crosses a doubling ends with the old table still there, and the cron
+    migrates it in slices), and RSS, steady meanwhile, is not what an entry
+    costs. Other servers: 0 (redis-server's table does not resize between
+    these scales; memcached's grows at once)."""
+    if srv.kind != "compactd":
+        return 0.0
+    c = B.Resp(srv.port)
+    t0 = time.time()
+    try:
+        while c.info("stats").get("index_rehashing", "0") != "0":
+            if time.time() - t0 > limit:
+                raise RuntimeError("compactd: index still rehashing after %.0f s" % limit)
+            time.sleep(0.2)
+    finally:
+        c.close()
+    return time.time() - t0
+
+
 def settled_rss(srv, limit=5.0):
     """RSS once two samples 0.5 s apart agree within 256 KiB (or after limit seconds)."""
     last = srv.rss()
@@ -140,6 +162,7 @@ def measure(binary, tag, log, emit, wanted, n):
             t = time.time()
             (load_memcached if srv.kind == "memcached" else load_resp)(srv, n)
             secs = time.time() - t
+            rehash = rehash_done(srv)
             full = settled_rss(srv)
             a1 = allocator_view(srv)
             evictions = B.mc_evictions(srv) if srv.kind == "memcached" else 0
@@ -149,7 +172,8 @@ def measure(binary, tag, log, emit, wanted, n):
             per = (full - empty) / n - 48
             k = "bytes" if srv.kind == "memcached" else "used_memory"
             alloc_per = (a1[k] - a0[k]) / n - 48
-            rec = dict(server=name, n=n, load_seconds=round(secs, 2), rss_empty=empty,
+            rec = dict(server=name, n=n, load_seconds=round(secs, 2),
+                       rehash_wait_seconds=round(rehash, 1), rss_empty=empty,
                        rss_loaded=full, overhead_rss=round(per, 2), alloc_field=k,
                        alloc_before=a0[k], alloc_after=a1[k], overhead_alloc=round(alloc_per, 2))
             if srv.kind == "memcached":
