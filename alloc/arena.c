@@ -6,7 +6,9 @@
  * (class, band) as its live count crosses bucket boundaries, and when it
  * empties is retained as a spare or unmapped. Large blocks, which get a
  * mapping of their own, and pinning (an arena taken off the bucket lists
- * for a walk or the mover) are here too, since they change the same lists.
+ * for a walk or the mover) are here too, since they change the same lists,
+ * and the arena numbers that block handles are made of, since they follow
+ * an arena's mapping.
  * The hot path is alloc_block -> arena_take and alloc_free; both stay in
  * this file with their inline helpers (internal.h) so that nothing on it is
  * a call.

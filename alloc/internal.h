@@ -17,7 +17,8 @@
  *              derived from: options, alloc_setup, the global state
  *   teardown.c alloc_teardown (above every other file: it undoes them all)
  *   arena.c    placement and alloc/free: occupancy buckets, spares and the
- *              retained pool, large blocks, pinning
+ *              retained pool, large blocks, pinning; arena numbers and
+ *              alloc_handle
  *   stats.c    alloc_stats, per-class statistics, arena introspection and
  *              listings
  *   compact.c  the mover: alloc_move and the compaction state machine
