@@ -141,6 +141,11 @@ size_t alloc_usable(const void *p);
 /* The handle of p, a live block in an arena; anything else aborts. */
 uint32_t alloc_handle(const void *p);
 
+/* For an owner's verification: whether h could be a handle now, that is,
+ * names an arena that is mapped (alloc_deref(h) is then safe to read; the
+ * block there may be free). */
+bool alloc_handle_mapped(uint32_t h);
+
 /* What alloc_deref reads: alloc's, set up by alloc_setup, never written by
  * anyone else. base[n] is the mapping of arena number n. */
 struct alloc_handle_map {

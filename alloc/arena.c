@@ -75,7 +75,6 @@ static bool arena_number_get(struct alloc_arena *a)
     }
     alloc_hmap.base[n] = base_of(a);
     a->number = n;
-    alloc_g.numbers_used++;
     return true;
 }
 
@@ -85,7 +84,6 @@ void arena_number_put(struct alloc_arena *a)
     A_ASSERT(n > 0 && n < alloc_g.numbers_end && alloc_hmap.base[n] == base_of(a));
     alloc_hmap.base[n] = (uintptr_t)alloc_g.number_free << 1 | 1;
     alloc_g.number_free = n;
-    alloc_g.numbers_used--;
     a->number = 0;
 }
 
@@ -93,6 +91,12 @@ void arena_unmap(struct alloc_arena *a)
 {
     arena_number_put(a);
     os_unmap((void *)base_of(a), alloc_g.opt.arena_size);
+}
+
+bool alloc_handle_mapped(uint32_t h)
+{
+    uint32_t n = h >> alloc_hmap.shift;
+    return n > 0 && n < alloc_g.numbers_end && !(alloc_hmap.base[n] & 1);
 }
 
 uint32_t alloc_handle(const void *p)

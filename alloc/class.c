@@ -239,7 +239,7 @@ int alloc_setup(const struct alloc_options *opt)
     if (alloc_hmap.base == NULL)
         return ENOMEM;
     alloc_g.numbers_end = 1;
-    alloc_g.number_free = alloc_g.numbers_used = 0;
+    alloc_g.number_free = 0;
     alloc_g.nclasses = class_of_slow(alloc_g.large_max) + 1;
     for (unsigned i = 0; i < alloc_g.nclasses; i++)
         class_init(i);

@@ -253,7 +253,7 @@ struct alloc_state {
     /* arena numbers (alloc_handle): 1 .. numbers_end - 1 have been given;
      * the free ones are linked through their alloc_hmap.base entries (odd
      * values: next << 1 | 1), number_free the first or 0 */
-    uint32_t numbers_cap, numbers_end, number_free, numbers_used;
+    uint32_t numbers_cap, numbers_end, number_free;
     long fail_after;
 };
 

@@ -520,8 +520,12 @@ static void test_handle_numbers(void **state)
     for (unsigned i = 0; i < want; i++)
         assert_ptr_equal(alloc_deref(h[i]), blk[i]);
     /* retain 0: freeing class 3's only block unmaps its arena */
+    assert_true(alloc_handle_mapped(h[3]));
     alloc_free(blk[3]);
     assert_true(alloc_verify());
+    assert_false(alloc_handle_mapped(h[3]));
+    assert_true(alloc_handle_mapped(h[4]));
+    assert_false(alloc_handle_mapped(h[4] & (((uint32_t)1 << 27) - 1)));  /* number 0 */
     void *again = owned_block(alloc_class_size(want), 0);
     assert_non_null(again);
     assert_int_equal(alloc_handle(again) >> 27, h[3] >> 27);
