@@ -87,9 +87,14 @@ static inline void note_expiry_moved(const struct entry *e)
         ks.exp_pass_min = t;
 }
 
-/* ---- table primitives ---- */
-
 /* ---- loose entries ---- */
+
+/* Puts index i of the loose table on its free list. */
+static void loose_push(uint32_t i)
+{
+    ks.loose.ent[i] = (struct entry *)(uintptr_t)((uintptr_t)ks.loose.free << 1 | 1);
+    ks.loose.free = i + 1;
+}
 
 /* A free index in the loose table, growing it if need be; false (ENOMEM)
  * if it cannot grow. */
@@ -103,11 +108,9 @@ bool loose_reserve(void)
     struct entry **ent = realloc(ks.loose.ent, cap * sizeof(*ent));
     if (!ent)
         return false;
-    for (uint32_t i = cap; i-- > ks.loose.cap;) {
-        ent[i] = (struct entry *)(uintptr_t)((uintptr_t)ks.loose.free << 1 | 1);
-        ks.loose.free = i + 1;
-    }
     ks.loose.ent = ent;
+    for (uint32_t i = cap; i-- > ks.loose.cap;)
+        loose_push(i);
     ks.loose.cap = cap;
     return true;
 }
@@ -122,19 +125,14 @@ slot_t slot_for(struct entry *e)
     uint32_t i = ks.loose.free - 1;
     ks.loose.free = (uint32_t)((uintptr_t)ks.loose.ent[i] >> 1);
     ks.loose.ent[i] = e;
-    ks.loose.used++;
     return SLOT_LOOSE | i;
 }
 
 /* Slot s leaves the index: a loose index goes back to the free list. */
 void slot_drop(slot_t s)
 {
-    if (!(s & SLOT_LOOSE))
-        return;
-    uint32_t i = s & ~SLOT_LOOSE;
-    ks.loose.ent[i] = (struct entry *)(uintptr_t)((uintptr_t)ks.loose.free << 1 | 1);
-    ks.loose.free = i + 1;
-    ks.loose.used--;
+    if (s & SLOT_LOOSE)
+        loose_push(s & ~SLOT_LOOSE);
 }
 
 /* Forgets every loose entry (their blocks are freed by the caller). */

@@ -166,7 +166,7 @@ struct ks_state {
      * linked as (next << 1 | 1); free is 1 + the first free index, or 0 */
     struct {
         struct entry **ent;
-        uint32_t cap, used, free;
+        uint32_t cap, free;
     } loose;
     ks_block_alloc_fn hook_block;
     ks_index_alloc_ok_fn hook_index;

@@ -513,17 +513,16 @@ bool repoint_at(struct table *t, size_t i, struct entry *moved)
         /* a mover may have used another band, or a large block: record
          * where the copy is, for the arena sweep */
         const struct alloc_arena *a = alloc_arena_of(moved);
+        unsigned place = EF_LOOSE;
         if (a) {
             struct alloc_arena_info in;
             alloc_arena_info(a, &in);
-            moved->flags = (uint8_t)((moved->flags & ~EF_BAND) | in.band << EF_BAND_SHIFT);
-            t->slots[i] = alloc_handle(moved);
-        } else {
-            if (!loose_reserve())
-                return false;
-            moved->flags = (uint8_t)((moved->flags & ~EF_BAND) | EF_LOOSE);
-            t->slots[i] = slot_for(moved);
+            place = in.band << EF_BAND_SHIFT;
+        } else if (!loose_reserve()) {
+            return false;
         }
+        moved->flags = (uint8_t)((moved->flags & ~EF_BAND) | place);
+        t->slots[i] = slot_for(moved);
     }
     /* the copy may sit in an arena the arena sweep has passed */
     if (moved->flags & EF_TTL)

@@ -83,8 +83,7 @@ static bool verify_table(const struct table *t, bool is_old, size_t *ttl, size_t
         }
         if (is_old && i < ks.mig)
             return VFAIL("old slot %zu: entry behind the migration cursor %zu", i, ks.mig);
-        if ((s & SLOT_LOOSE) ? (s & ~SLOT_LOOSE) >= ks.loose.cap
-                             : s < ALLOC_HANDLE_MIN || alloc_hmap.base[s >> alloc_hmap.shift] & 1)
+        if ((s & SLOT_LOOSE) ? (s & ~SLOT_LOOSE) >= ks.loose.cap : !alloc_handle_mapped(s))
             return VFAIL("%s slot %zu: %#x names no entry", tn, i, (unsigned)s);
         struct entry *e = slot_entry(s);
         if (((uintptr_t)e & 7) || e->flags & ~EF_ALL)
@@ -144,19 +143,18 @@ static bool verify_table(const struct table *t, bool is_old, size_t *ttl, size_t
 }
 
 /* The loose table holds exactly the loose slots' entries (each slot was
- * checked to name its own), and its other indexes are on the free list. */
+ * checked to name its own, and a pointer is never a free link), and its
+ * other indexes are on the free list. */
 static bool verify_loose(size_t slots)
 {
-    if (slots != ks.loose.used)
-        return VFAIL("%zu loose slots found, %u counted", slots, ks.loose.used);
     size_t nfree = 0;
     for (uint32_t f = ks.loose.free; f; f = (uint32_t)((uintptr_t)ks.loose.ent[f - 1] >> 1)) {
         if (f > ks.loose.cap || !((uintptr_t)ks.loose.ent[f - 1] & 1) || nfree >= ks.loose.cap)
             return VFAIL("loose free list: index %u", f - 1);
         nfree++;
     }
-    if (nfree + ks.loose.used != ks.loose.cap)
-        return VFAIL("loose table: %zu free, %u used, %u indexes", nfree, ks.loose.used,
+    if (nfree + slots != ks.loose.cap)
+        return VFAIL("loose table: %zu free, %zu loose slots, %u indexes", nfree, slots,
                      ks.loose.cap);
     return true;
 }
