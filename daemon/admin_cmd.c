@@ -133,10 +133,13 @@ static void compact_status_text(struct text *t)
     text_printf(t,
                 "max_step_us:%llu\r\n"
                 "max_step_cpu_us:%llu\r\n"
+                "long_steps:%llu\r\n"
+                "long_steps_cpu:%llu\r\n"
                 "last_rss_before:%llu\r\n"
                 "last_rss_after:%llu\r\n",
                 (unsigned long long)cs.max_step_us,
-                (unsigned long long)cs.max_step_cpu_us, (unsigned long long)cs.last_rss_before,
+                (unsigned long long)cs.max_step_cpu_us, (unsigned long long)cs.long_steps,
+                (unsigned long long)cs.long_steps_cpu, (unsigned long long)cs.last_rss_before,
                 (unsigned long long)cs.last_rss_after);
 }
 

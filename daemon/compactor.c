@@ -27,6 +27,7 @@
 #include "proto/human.h"
 
 #define AUTO_BACKOFF_MS 60000   /* after an automatic run that released nothing */
+_Static_assert(COMPACT_LONG_STEP_US == 1000, "the help of compaction_long_steps says 1 ms");
 
 static struct event *step_ev;
 static bool active;             /* a run started here is unfinished */
@@ -134,6 +135,8 @@ static bool step(uint64_t budget_us)
         cst.max_step_us = took;
     if (cpu > cst.max_step_cpu_us)
         cst.max_step_cpu_us = cpu;
+    cst.long_steps += took > COMPACT_LONG_STEP_US;
+    cst.long_steps_cpu += cpu > COMPACT_LONG_STEP_US;
     latency_add_sample("compaction", took / 1000);
     if (!more)
         finish();

@@ -164,6 +164,11 @@
       CS(max_step_cpu_us),                                                                          \
       "Most CPU time of a single compaction step of any run, in microseconds (its wall time "       \
       "less what the OS ran instead).")                                                             \
+    X("compaction_long_steps", "long_steps", "compaction_long_steps_total", NULL, COUNTER, U,       \
+      COMPACTION, NONE, CS(long_steps), "Compaction steps longer than 1 ms of wall time.")           \
+    X("compaction_long_steps_cpu", "long_steps_cpu", "compaction_long_steps_cpu_total", NULL,       \
+      COUNTER, U, COMPACTION, NONE, CS(long_steps_cpu),                                             \
+      "Compaction steps that used more than 1 ms of their own CPU time.")                           \
     X(NULL, NULL, "compaction_seconds_total", NULL, COUNTER, F3, COMPACTION, NONE,                  \
       FN((double)cst.total.time_us / 1e6), "Time spent in compaction steps (total time_us).")       \
     /* this run, or the last one */                                                                 \

@@ -683,6 +683,9 @@ def compaction_figures(srv):
          "time_us": pick(st, "time", "us"),
          "max_step_us": pick({k: v for k, v in st.items() if "cpu" not in k}, "max", "step"),
          "max_step_cpu_us": pick(st, "max", "step", "cpu"),
+         "steps": pick(st, "total", "steps"),
+         "long_steps": pick({k: v for k, v in st.items() if "cpu" not in k}, "long", "steps"),
+         "long_steps_cpu": pick(st, "long", "steps", "cpu"),
          "arena_size": pick(stats, "arena", "size")}
     reported = pick(both, "bytes", "returned")
     if reported is not None:

@@ -14,16 +14,20 @@ i = 1..99), then for each round and each of SET and GET:
      interleaved layout (a refill of the deleted half would land in other
      arenas, and the next compaction would have little to move).
 When the binary has compaction, compact-auto is set to no for the benchmark
-(so only the COMPACT ASYNC before a "during" run compacts) and a calibration
-cycle first times one compaction of the fragmented set; each run then has as
-many requests as the server answers in 0.9 x that time, so that "during" runs
-overlap compaction instead of mostly following it (REQUESTS overrides).
+(so only the COMPACT ASYNC before a "during" run compacts) and a quiet cycle
+first compacts the fragmented set with no client connected: its duration
+sizes the runs (each has as many requests as the server answers in 0.9 x
+that time, so that "during" runs overlap compaction instead of mostly
+following it; REQUESTS overrides), and its longest step is the mover's own
+bound, apart from what the benchmark's load adds.
 redis-benchmark runs 50 clients, random keys over KEYSPACE keys, 64-byte
 values, and its --csv output gives p50/p95/p99 per run. Idle and during runs
 alternate so a slow phase of the shared machine hurts both; the summary is the
 median over rounds of each percentile, and the target is p99(during) <= 1.5 x
 p99(idle) (issue 12). Also reported: max latency, the longest compaction step
-(COMPACT STATUS max_step_us; issue 12: none over 1 ms), and the price, bytes
+(COMPACT STATUS max_step_us; issue 12: none over 1 ms) in the quiet cycle and
+under load, with the steps over 1 ms of wall time and of their own CPU time
+(long_steps, long_steps_cpu) out of all steps, and the price, bytes
 moved per byte returned to the OS: bytes compaction moved during the "during"
 cycles over the RSS those cycles gave back (RSS after the deletes minus RSS
 once the compaction has finished), next to compactd's own count (arenas
@@ -146,18 +150,25 @@ def main():
             B.delete_keys(c, [k for k, _ in allkeys])
             write(c, allkeys)
 
-        if compaction and "REQUESTS" not in os.environ:
-            # Size the runs to how long one compaction of the set takes, so that
-            # "during" runs overlap compaction rather than mostly follow it.
+        quiet = {}
+        if compaction:
+            # The quiet cycle: one compaction of the set with no client load. Its
+            # length sizes the runs, so that "during" runs overlap compaction
+            # rather than mostly follow it; its steps are the mover's alone.
             B.delete_keys(c, odd)
             t = time.time()
             B.admin_call(srv, "COMPACT", "ASYNC")
             time.sleep(0.01)
             wait_idle(srv, 120)
             dur = time.time() - t
-            n = max(2000, int(warm["rps"] * dur * 0.9))
-            log("calibration: one compaction of the fragmented set took %.2f s; %d requests per "
-                "run (%.0f rps x 0.9 x that)" % (dur, n, warm["rps"]))
+            quiet = B.compaction_figures(srv)
+            if "REQUESTS" not in os.environ:
+                n = max(2000, int(warm["rps"] * dur * 0.9))
+            log("quiet cycle: one compaction of the fragmented set with no client load took %.2f s"
+                "; longest step %s us (%s us of its own CPU) of %s; %d requests per run%s" % (
+                    dur, B.fx(quiet.get("max_step_us"), 0), B.fx(quiet.get("max_step_cpu_us"), 0),
+                    B.fx(quiet.get("steps"), 0) + " steps", n, "" if "REQUESTS" in os.environ else
+                    " (%.0f rps x 0.9 x that)" % warm["rps"]))
         for r in range(rounds):
             for test in ("set", "get"):
                 fresh_set()
@@ -227,6 +238,8 @@ def main():
     moved = sum(x["moved"] for x in during)
     fell = sum(max(0, x["rss_before"] - x["rss_done"]) for x in during)
     step = st.get("max_step_us")
+    loaded = {k: st[k] - quiet.get(k, 0) for k in ("steps", "long_steps", "long_steps_cpu")
+              if k in st}
     for test, ratio, med in verdicts:
         log("issue 12 target p99 during <= %.1f x idle, %s: %s (%.2f)%s" % (
             P99_TARGET, test.upper(), "MET" if ratio <= P99_TARGET else "NOT met", ratio,
@@ -236,6 +249,13 @@ def main():
         log("issue 12 target no compaction step over %d us: %s (longest %.0f us, over the whole run%s)"
             % (STEP_TARGET_US, "MET" if step <= STEP_TARGET_US else "NOT met", step,
                "; most CPU time of one step %.0f us" % cpu if cpu is not None else ""))
+        if quiet.get("max_step_us") is not None:
+            log("  with no client load (the quiet cycle): longest step %.0f us, %.0f us of its own CPU"
+                % (quiet["max_step_us"], quiet.get("max_step_cpu_us", 0)))
+        if len(loaded) == 3:
+            log("  under the benchmark's load: %d of %d steps over %d us of wall time, %d over %d us "
+                "of their own CPU" % (loaded["long_steps"], loaded["steps"], STEP_TARGET_US,
+                                      loaded["long_steps_cpu"], STEP_TARGET_US))
     log("price: %.1f MB moved during the measured cycles, RSS gave back %.1f MiB: %s bytes moved "
         "per byte returned to the OS; by compactd's count (whole run) %s" % (
             moved / 1e6, B.mib(fell), B.fx(moved / fell if fell else None),
@@ -246,6 +266,7 @@ def main():
          compaction=st, moved=moved, rss_returned=fell,
          moved_per_rss_returned=moved / fell if fell else None,
          step_target_us=STEP_TARGET_US, step_met=step <= STEP_TARGET_US if step is not None else None,
+         quiet=quiet, loaded_steps=loaded,
          p99_target=P99_TARGET,
          tests={t: dict(p99_ratio=ratio, met=ratio <= P99_TARGET, **{
              "%s_%s" % (ph, k): v for ph in med for k, v in med[ph].items()})

@@ -97,6 +97,10 @@ def check_latency(ck, recs):
         ck(x.get("idle_p99_latency_ms", 0) > 0 and x.get("during_p99_latency_ms", 0) > 0,
            "latency %s: no p99" % t)
     ck("max_step_us" in r["compaction"], "latency: longest step not read")
+    ck(r.get("quiet", {}).get("steps", 0) > 0, "latency: the quiet cycle ran no step")
+    ld = r.get("loaded_steps", {})
+    ck(ld.get("steps", 0) > 0 and 0 <= ld.get("long_steps_cpu", -1) <= ld.get("steps", 0) and
+       0 <= ld.get("long_steps", -1) <= ld["steps"], "latency: steps under load not counted")
     during = [x for x in by_kind(recs, "latency", "run") if x["phase"] == "during"]
     ck(any(x["compact_running_frac"] > 0 for x in during),
        "latency: no 'during' run overlapped a compaction")

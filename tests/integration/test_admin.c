@@ -235,6 +235,14 @@ static void test_compact(void **state)
     assert_int_equal(text_field(cs, "runs_manual"), 2);
     assert_true(text_field(cs, "total_arenas_released") > released1);
     assert_true(text_field(cs, "run_blocks_moved") > 0);
+    /* the long-step counts agree with the maxima: a step over 1 ms (the
+     * COMPACT SYNC above, a single step, may be one) is counted, and only
+     * such steps are */
+    long long steps = text_field(cs, "total_steps");
+    long long longs = text_field(cs, "long_steps"), longs_cpu = text_field(cs, "long_steps_cpu");
+    assert_true(steps >= 2 && longs <= steps && longs_cpu <= longs);
+    assert_int_equal(longs > 0, text_field(cs, "max_step_us") > 1000);
+    assert_int_equal(longs_cpu > 0, text_field(cs, "max_step_cpu_us") > 1000);
     free(cs);
     for (int i = 0; i < NKEYS; i += 3)
         redisAppendCommand(c, "GET b:%d", i);
