@@ -4,18 +4,15 @@
  *
  * EXACTLY ONCE
  *
- * The walk does not follow slots but the reversed key hash: a position P
- * (64 bits) says "every key whose reversed hash is below P was counted".
- * A step takes the finer of the index tables of the moment (mask m), the
- * bucket b of m whose reversed-hash interval holds P, and counts the keys
- * of both tables whose hash lands in b (h & m == b) and whose reversed hash
- * is at least P; then P moves to the end of b's interval. In the larger
- * table those keys lie in the probe run of home b, in the smaller one in
- * the run of home b & m_small (the home-run invariant SCAN relies on, see
- * scan.c). An entry is in one table at a time and nothing changes during a
- * step, and P only grows, so a key present for the whole walk is counted
- * when P passes its reversed hash and never again, however the tables grew,
- * shrank or migrated between steps. Compaction moves change an entry's
+ * The walk does not follow slots but the key hash, as SCAN does: a
+ * position P (64 bits) says "every key whose hash is below P was counted".
+ * A step takes the bucket of the larger index table of the moment that
+ * holds P and counts the keys of both tables whose hash lies between P and
+ * the bucket's end (tbl_range: homes follow hash order at every table
+ * size); then P moves to that end. An entry is in one table at a time and
+ * nothing changes during a step, and P only grows, so a key present for
+ * the whole walk is counted when P passes its hash and never again,
+ * however the tables grew, shrank or migrated between steps. Compaction moves change an entry's
  * address, not its hash, and the census keeps no address between steps.
  *
  * GROUPS
@@ -353,48 +350,24 @@ static void count_entry(struct entry *e)
 
 /* ---- the walk ---- */
 
-/* Counts the live entries of t in the probe run of home h0 whose hash lands
- * in bucket b of mask m and whose reversed hash is at least pos; returns the
- * slots it looked at (a run can be long, so that is what a step's clock
- * checks count, not buckets). */
-static size_t walk_run(const struct table *t, size_t h0, uint64_t m, uint64_t b, uint64_t pos)
+static void count_live(struct entry *e, void *ctx)
 {
-    size_t i = h0, seen = 0;
-    do {
-        seen++;
-        slot_t s = t->slots[i];
-        if (s == 0)
-            break;
-        if (s != SLOT_TOMB) {
-            struct entry *e = slot_entry(s);
-            uint64_t h = entry_hash(e);
-            if ((h & m) == b && rev64(h) >= pos && !ent_expired(e))
-                count_entry(e);
-        }
-        i = (i + 1) & t->mask;
-    } while (i != h0);
-    return seen;
+    (void)ctx;
+    if (!ent_expired(e))
+        count_entry(e);
 }
 
-/* One bucket's worth, adding the slots looked at to *seen; returns false
- * when the walk is complete. */
+/* One bucket's worth (of the larger table while resizing), adding the
+ * slots looked at to *seen (a run can be long, so that is what a step's
+ * clock checks count, not buckets); returns false when the walk is
+ * complete. */
 static bool walk_bucket(size_t *seen)
 {
-    const struct table *big = &ks.cur, *small = ks.old.slots ? &ks.old : NULL;
-    if (small && small->mask > big->mask) {
-        big = &ks.old;
-        small = &ks.cur;
-    }
-    uint64_t m = big->mask;
-    unsigned bits = (unsigned)__builtin_popcountll(m);
-    uint64_t b = rev64(cs.pos) & m;
-    if (big->slots)
-        *seen += walk_run(big, b, m, b, cs.pos);
-    if (small)
-        *seen += walk_run(small, b & small->mask, m, b, cs.pos);
-    uint64_t start = rev64(b);
-    uint64_t next = start + (bits ? (uint64_t)1 << (64 - bits) : 0);
-    if (bits == 0 || next == 0)
+    const struct table *fine = ks.old.size > ks.cur.size ? &ks.old : &ks.cur;
+    uint64_t next = tbl_bucket_start(fine, tbl_home(fine, cs.pos) + 1);
+    *seen += tbl_range(&ks.cur, cs.pos, next, count_live, NULL);
+    *seen += tbl_range(&ks.old, cs.pos, next, count_live, NULL);
+    if (next == 0)
         return false;
     cs.pos = next;
     return true;

@@ -151,7 +151,7 @@ bool ks_lfu_mode(void)
 /* Slots in the index tables (both while resizing). */
 size_t index_slots(void)
 {
-    return ks.cur.mask + 1 + (ks.old.slots ? ks.old.mask + 1 : 0);
+    return ks.cur.size + ks.old.size;
 }
 
 /* Bytes of the index: its tables and the loose entries' pointers. */

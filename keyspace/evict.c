@@ -126,6 +126,27 @@ static size_t evict_at(struct table *t, size_t i, bool expired)
     return bytes;
 }
 
+/* Where a run of samples starts: the home of a random hash, in the table
+ * that holds that part of hash space. While resizing, old holds the hashes
+ * above the migration cursor's and cur those below (and the keys inserted
+ * since, which a sample then misses), so the run starts where entries are
+ * dense: from a slot of the other table it would cross a stretch of
+ * tombstones or empty slots and take the same few entries at its end every
+ * time (a run is a random set of keys only where the table is full). */
+static size_t sample_start(const struct table **t)
+{
+    uint64_t h = rng_next();
+    if (ks.old.slots) {
+        size_t i = tbl_home(&ks.old, h);
+        if (i >= ks.mig) {
+            *t = &ks.old;
+            return i;
+        }
+    }
+    *t = &ks.cur;
+    return tbl_home(&ks.cur, h);
+}
+
 /*
  * Samples up to ks.evict_samples entries eligible for policy p: runs of
  * consecutive index slots from random starts (slots are in hash order, so a
@@ -144,10 +165,10 @@ static unsigned evict_sample(enum ks_evict_policy p, size_t *freed, struct evict
     size_t total = ks_count();
     for (int start = 0; start < 16 && got < want && total > 0; start++) {
         const struct table *t;
-        size_t i = random_slot(total, &t);
-        for (unsigned walked = 0; walked < 1024 && walked <= t->mask && got < want; walked++) {
+        size_t i = sample_start(&t);
+        for (unsigned walked = 0; walked < 1024 && walked < t->size && got < want; walked++) {
             slot_t s = t->slots[i];
-            i = (i + 1) & t->mask;
+            i = tbl_next(t, i);
             if (s <= SLOT_TOMB)
                 continue;
             struct entry *e = slot_entry(s);

@@ -82,8 +82,8 @@ static inline bool sweep_after(unsigned c, unsigned b, uintptr_t base, unsigned 
 static inline void prefetch_run(uint64_t h)
 {
     const struct table *t = &ks.cur;
-    size_t i = h & t->mask;
-    for (int n = 0; n < 3; n++, i = (i + 1) & t->mask) {
+    size_t i = tbl_home(t, h);
+    for (int n = 0; n < 3; n++, i = tbl_next(t, i)) {
         slot_t s = t->slots[i];
         if (s == 0)
             break;
@@ -97,7 +97,7 @@ static inline void prefetch_run(uint64_t h)
 static inline void prefetch_slot(uint64_t h)
 {
     const struct table *t = &ks.cur;
-    __builtin_prefetch(&t->slots[h & t->mask]);
+    __builtin_prefetch(&t->slots[tbl_home(t, h)]);
 }
 
 /* ---- background work ---- */
@@ -116,13 +116,13 @@ static size_t index_sweep(uint64_t deadline)
     }
 
     struct table *t = &ks.cur;
-    size_t i = ks.exp_cursor & t->mask;
     size_t swept = 0, size = tbl_size(t);
+    size_t i = ks.exp_cursor < size ? ks.exp_cursor : 0;
     /* in arena mode only loose entries are ours, and their slots say so */
     slot_t want = ks.sweep == KS_SWEEP_INDEX ? ~SLOT_TOMB : SLOT_LOOSE;
     while (swept < size && ks.expires > 0) {
         for (unsigned n = 0; n < BATCH && swept < size; n++) {
-            slot_t ahead = t->slots[(i + 8) & t->mask];
+            slot_t ahead = t->slots[i + 8 < size ? i + 8 : i + 8 - size];
             if (ahead & want)
                 __builtin_prefetch(slot_entry(ahead));  /* its header, 8 slots on */
             slot_t s = t->slots[i];
@@ -140,7 +140,7 @@ static size_t index_sweep(uint64_t deadline)
                 if (exp < ks.exp_pass_min && index_covers(e))
                     ks.exp_pass_min = exp;
             }
-            i = (i + 1) & t->mask;
+            i = tbl_next(t, i);
             swept++;
             if (i == 0) {  /* a pass is complete */
                 ks.exp_floor = ks.exp_pass_min;

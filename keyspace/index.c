@@ -19,22 +19,37 @@
  * The slot holds no hash tag and no TTL bit: at 10 M keys the index was
  * 13.4 of an entry's 22.6 bytes of overhead with 8-byte slots, 6.7 with
  * these. So a probe compares the key of every occupied slot it passes
- * (about 1.75 entries for a hit and 2.6 for a miss at the load of 0.6 the
- * table averages), and what needs the TTL reads the entry's flags (the
+ * (see HOME for how many), and what needs the TTL reads the entry's flags (the
  * expiry sweep with KS_SWEEP_ARENAS, the default, looks at loose slots
  * only, whose SLOT_LOOSE bit it can see).
  *
- * The home bucket of a key is hash & mask.
+ * HOME
+ *
+ * The home bucket of a key is its hash scaled to the table, h * size / 2^64
+ * (tbl_home: one multiply), so a table can have any number of slots and
+ * homes follow hash order. Any size lets the index grow by a quarter
+ * instead of doubling: the load stays between 0.6 and 0.75, so the index
+ * costs 5.3 to 6.7 bytes per entry at every key count, where power-of-two
+ * tables growing at 0.8 swung between 5 and 10 (per entry overhead 14.3 B
+ * at 6.5 M keys and 18.8 B at 7 M with 16 B keys and 32 B values; 14.7 to
+ * 15.9 B from 1 M to 10 M keys now). The price, in slots a linear probe
+ * looks at over the cycle of loads (Knuth's expected counts): a hit 2.05
+ * on average where doubling gave 1.8, a miss 5.4 where it gave 4.2, though
+ * the worst, just before a resize, falls from 13 to 8.5 with the lower
+ * cap; and growing to N keys rehashes about 4 N entries where doubling
+ * rehashed N (bulk loads of 1 M to 10 M keys took 15 to 35 % longer).
+ * Hash order is also what SCAN's cursor and the census walk need: a
+ * position in hash space means the same at every table size (tbl_range).
+ *
  * Invariant of the active table: every slot from an entry's home bucket up
  * to the entry itself is non-empty, so a probe may stop at the first empty.
  * Deletion keeps it by backward shift (no tombstones in the active table):
  * walk forward from the hole, and move back every entry whose home bucket is
  * not cyclically inside (hole, position]; stop at an empty slot. The load
- * stays at most 0.8 (grow x2 when an insert would pass it) and a table
- * shrinks when the load drops below 0.1, to the smallest power of two that
- * keeps the load at or below 0.5, never below the initial size; the gap
- * between 0.1 and 0.4-0.5 keeps a key count near a threshold from
- * resizing back and forth.
+ * stays at most 0.75 (grow by a quarter when an insert would pass it) and a
+ * table shrinks when the load drops below 0.1, to twice its entries (a load
+ * of 0.5), never below the initial size; the gap between 0.1 and 0.5 keeps
+ * a key count near a threshold from resizing back and forth.
  *
  * INCREMENTAL RESIZE
  *
@@ -61,7 +76,7 @@
  *    after a shrink the new table has little headroom, so a burst of inserts
  *    could fill it before migration ends; each reservation therefore
  *    migrates at least (old slots left) / (inserts left before cur reaches
- *    0.8) slots, which finishes migration in time without a pause (a few
+ *    0.75) slots, which finishes migration in time without a pause (a few
  *    slots per insert after a normal shrink). If growing fails for lack of
  *    memory, inserts go on up to a hard load cap (15/16 and always one
  *    empty slot) and then fail with KS_ENOMEM, so a probe always ends.
@@ -147,16 +162,52 @@ void loose_clear(void)
 /* Finds the slot naming exactly entry pointer e (e is not dereferenced). */
 size_t tbl_find_ptr(const struct table *t, uint64_t h, const struct entry *e)
 {
-    size_t i = h & t->mask;
-    for (size_t n = 0; n <= t->mask; n++) {
+    size_t i = tbl_home(t, h);
+    for (size_t n = 0; n < t->size; n++) {
         slot_t s = t->slots[i];
         if (s == 0)
             return NOPOS;
         if (s != SLOT_TOMB && slot_entry(s) == e)
             return i;
-        i = (i + 1) & t->mask;
+        i = tbl_next(t, i);
     }
     return NOPOS;
+}
+
+size_t tbl_range(const struct table *t, uint64_t from, uint64_t to, ks_visit_fn fn, void *ctx)
+{
+    if (!t->slots)
+        return 0;
+    /* the homes of hashes in [from, to) are [b, b + homes); their entries
+     * lie in the runs from there on, so the walk ends at the first empty
+     * slot past the last home */
+    size_t b = tbl_home(t, from);
+    size_t homes = (to ? tbl_home(t, to - 1) + 1 : t->size) - b;
+    size_t i = b, n = 0;
+    while (n < t->size) {
+        slot_t s = t->slots[i];
+        n++;
+        i = tbl_next(t, i);
+        if (s == 0) {
+            if (n > homes)
+                break;
+            continue;
+        }
+        if (s == SLOT_TOMB)
+            continue;
+        struct entry *e = slot_entry(s);
+        uint64_t h = entry_hash(e);
+        if (h >= from && (to == 0 || h < to))
+            fn(e, ctx);
+    }
+    return n;
+}
+
+uint64_t tbl_bucket_start(const struct table *t, size_t b)
+{
+    if (b >= t->size)
+        return 0;
+    return (uint64_t)((((unsigned __int128)b << 64) + t->size - 1) / t->size);
 }
 
 /* Backward-shift removal of slot i from the active table (see file top). */
@@ -164,12 +215,12 @@ static void tbl_remove_shift(struct table *t, size_t i)
 {
     size_t j = i;
     for (;;) {
-        j = (j + 1) & t->mask;
+        j = tbl_next(t, j);
         slot_t s = t->slots[j];
         if (s == 0)
             break;
         struct entry *e = slot_entry(s);
-        size_t k = entry_hash(e) & t->mask;
+        size_t k = tbl_home(t, entry_hash(e));
         /* the entry at j may fill hole i unless its home k lies cyclically in (i, j] */
         bool stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
         if (stays)
@@ -197,7 +248,7 @@ static void finish_old_if_empty(void)
     if (ks.old.slots && ks.old.used == 0) {
         free(ks.old.slots);
         ks.old.slots = NULL;
-        ks.old.mask = 0;
+        ks.old.size = 0;
         ks.mig = 0;
     }
 }
@@ -230,6 +281,8 @@ void remove_at(struct table *t, size_t i, bool replaced)
 
 /* ---- resize ---- */
 
+#define MIGRATE_AHEAD 8
+
 /*
  * Migrates at most max_slots old slots. With reap, expired entries are freed
  * instead of moved (only from the cron paths: a command may hold entries).
@@ -239,7 +292,11 @@ size_t migrate(size_t max_slots, bool reap)
 {
     struct table *o = &ks.old;
     size_t reaped = 0;
-    for (size_t n = 0; n < max_slots && o->used > 0 && ks.mig <= o->mask; n++, ks.mig++) {
+    for (size_t n = 0; n < max_slots && o->used > 0 && ks.mig < o->size; n++, ks.mig++) {
+        /* the entry a few slots on is hashed soon: its key on its way in
+         * hides most of the cache miss that dominates a migration */
+        if (ks.mig + MIGRATE_AHEAD < o->size && o->slots[ks.mig + MIGRATE_AHEAD] > SLOT_TOMB)
+            __builtin_prefetch(slot_entry(o->slots[ks.mig + MIGRATE_AHEAD]));
         slot_t s = o->slots[ks.mig];
         if (s <= SLOT_TOMB)
             continue;
@@ -269,18 +326,17 @@ static void migrate_all(void)
         migrate((size_t)-1, false);
 }
 
-/* Starts a resize to 2^power slots; false if the table cannot be had. */
-static bool start_resize(unsigned power)
+/* Starts a resize to size slots; false if the table cannot be had. */
+static bool start_resize(size_t size)
 {
-    if (ks.old.slots || power >= 8 * sizeof(size_t) - 4)
+    if (ks.old.slots || size > SIZE_MAX / 8 / sizeof(slot_t))
         return false;
-    size_t size = (size_t)1 << power;
     slot_t *slots = tbl_alloc(size);
     if (!slots)
         return false;
     ks.old = ks.cur;
     ks.cur.slots = slots;
-    ks.cur.mask = size - 1;
+    ks.cur.size = size;
     ks.cur.used = 0;
     ks.mig = 0;
     expiry_pass_restart();
@@ -288,9 +344,18 @@ static bool start_resize(unsigned power)
     return true;
 }
 
-static unsigned table_power(const struct table *t)
+/* The entries a table of size slots holds before it grows (see HOME). */
+static size_t load_cap(size_t size)
 {
-    return (unsigned)__builtin_ctzll((unsigned long long)tbl_size(t));
+    return size / 4 * 3 + size % 4 * 3 / 4;
+}
+
+/* The size a full table grows to: a quarter more (see HOME), and at least
+ * 4 slots more so that small tables do not resize at every insert. */
+static size_t grown_size(size_t size)
+{
+    size_t q = size / 4;
+    return size + (q > 4 ? q : 4);
 }
 
 void maybe_shrink(void)
@@ -299,13 +364,10 @@ void maybe_shrink(void)
         return;
     size_t size = tbl_size(&ks.cur);
     size_t n = ks.cur.used;
-    if (size <= ((size_t)1 << ks.initial_power) || n * 10 >= size)
+    size_t init = (size_t)1 << ks.initial_power;
+    if (size <= init || n * 10 >= size)
         return;
-    unsigned p = ks.initial_power;
-    while (((size_t)1 << p) < 2 * n)
-        p++;
-    if (p < table_power(&ks.cur))
-        start_resize(p);
+    start_resize(2 * n > init ? 2 * n : init);
 }
 
 /* Guarantees that one more insert fits in cur (see "Room" at file top). */
@@ -313,7 +375,7 @@ bool ensure_room(void)
 {
     size_t total = ks.cur.used + ks.old.used + 1;
     if (ks.old.slots) {
-        size_t cap = tbl_size(&ks.cur) * 4 / 5;  /* the 0.8 load limit */
+        size_t cap = load_cap(tbl_size(&ks.cur));
         if (total <= cap) {
             /* pace migration so it ends before cur reaches its load limit:
              * at least (old slots left) / (inserts left) slots per insert */
@@ -325,9 +387,9 @@ bool ensure_room(void)
         migrate_all();  /* only if the pacing was defeated (cannot happen) */
     }
     size_t size = tbl_size(&ks.cur);
-    if (total * 5 <= size * 4)
+    if (total <= load_cap(size))
         return true;
-    if (start_resize(table_power(&ks.cur) + 1))
+    if (start_resize(grown_size(size)))
         return true;
     return total <= hard_cap(size);
 }

@@ -116,7 +116,7 @@ _Static_assert(ALLOC_HANDLE_MIN > SLOT_TOMB, "the markers are below every handle
 
 struct table {
     slot_t *slots;    /* NULL for a missing table */
-    size_t mask;      /* slots - 1 */
+    size_t size;      /* slots (any number: see HOME in index.c) */
     size_t used;      /* entries (not tombstones) */
 };
 
@@ -223,6 +223,14 @@ void slot_drop(slot_t s);
 void loose_clear(void);
 size_t migrate(size_t max_slots, bool reap);
 size_t tbl_find_ptr(const struct table *t, uint64_t h, const struct entry *e);
+/* Calls fn for each entry of t (live or expired) whose hash h has from <= h
+ * and, unless to is 0 (the end of hash space), h < to; returns the slots
+ * looked at. Hash order is the same at every table size, so a walk that
+ * takes consecutive ranges visits each key once across resizes (SCAN, the
+ * census). */
+size_t tbl_range(const struct table *t, uint64_t from, uint64_t to, ks_visit_fn fn, void *ctx);
+/* The first hash whose home in t is bucket b; 0 (the end) for b >= size. */
+uint64_t tbl_bucket_start(const struct table *t, size_t b);
 slot_t *tbl_alloc(size_t size);
 void maybe_shrink(void);
 void remove_at(struct table *t, size_t i, bool replaced);
@@ -230,10 +238,6 @@ void remove_at(struct table *t, size_t i, bool replaced);
 /* keyspace.c */
 size_t find_entry(const struct entry *e, uint64_t h, struct table **t);
 bool repoint_at(struct table *t, size_t i, struct entry *moved);
-
-/* scan.c */
-size_t random_slot(size_t total, const struct table **t);
-uint64_t rev64(uint64_t v);
 
 static inline void notify(const struct entry *e)
 {
@@ -337,7 +341,20 @@ static inline unsigned lfu_decayed(uint16_t f)
 
 static inline size_t tbl_size(const struct table *t)
 {
-    return t->mask + 1;
+    return t->size;
+}
+
+/* The home bucket of hash h: its place in hash order scaled to the table
+ * (see HOME in index.c). */
+static inline size_t tbl_home(const struct table *t, uint64_t h)
+{
+    return (size_t)(((unsigned __int128)h * t->size) >> 64);
+}
+
+/* The slot after i, cyclically. */
+static inline size_t tbl_next(const struct table *t, size_t i)
+{
+    return i + 1 < t->size ? i + 1 : 0;
 }
 
 static inline bool key_eq(const struct entry *e, const char *key, size_t klen)
@@ -347,25 +364,25 @@ static inline bool key_eq(const struct entry *e, const char *key, size_t klen)
 
 static inline size_t tbl_find(const struct table *t, uint64_t h, const char *key, size_t klen)
 {
-    size_t i = h & t->mask;
+    size_t i = tbl_home(t, h);
     for (;;) {
         slot_t s = t->slots[i];
         if (s == 0)
             return NOPOS;
         if (s != SLOT_TOMB && key_eq(slot_entry(s), key, klen))
             return i;
-        i = (i + 1) & t->mask;
+        i = tbl_next(t, i);
     }
 }
 
 /* Places a slot value for a key known to be absent; there is an empty slot. */
 static inline void tbl_place(struct table *t, uint64_t h, slot_t s)
 {
-    KS_ASSERT(t->used < t->mask);  /* an empty slot stays: probes end */
+    KS_ASSERT(t->used + 1 < t->size);  /* an empty slot stays: probes end */
     KS_ASSERT(s > SLOT_TOMB);
-    size_t i = h & t->mask;
+    size_t i = tbl_home(t, h);
     while (t->slots[i] != 0)
-        i = (i + 1) & t->mask;
+        i = tbl_next(t, i);
     t->slots[i] = s;
     t->used++;
 }

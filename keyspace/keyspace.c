@@ -158,7 +158,7 @@ int ks_setup(const struct ks_options *opt)
     ks.cur.slots = calloc(size, sizeof(slot_t));
     if (!ks.cur.slots)
         return ENOMEM;
-    ks.cur.mask = size - 1;
+    ks.cur.size = size;
     seed_init();
     ks_clock_update();
     ks.exp_floor = INT64_MAX;
@@ -177,7 +177,7 @@ static void free_entries(void)
         const struct table *t = tabs[k];
         if (!t->slots)
             continue;
-        for (size_t i = 0; i <= t->mask; i++) {
+        for (size_t i = 0; i < t->size; i++) {
             if (t->slots[i] > SLOT_TOMB)
                 alloc_free(slot_entry(t->slots[i]));
         }
@@ -202,14 +202,14 @@ void ks_flush(void)
     free_entries();
     free(ks.old.slots);
     ks.old.slots = NULL;
-    ks.old.mask = ks.old.used = 0;
+    ks.old.size = ks.old.used = 0;
     ks.mig = 0;
     size_t init = (size_t)1 << ks.initial_power;
     slot_t *fresh = tbl_size(&ks.cur) == init ? NULL : tbl_alloc(init);
     if (fresh) {
         free(ks.cur.slots);
         ks.cur.slots = fresh;
-        ks.cur.mask = init - 1;
+        ks.cur.size = init;
     } else {
         memset(ks.cur.slots, 0, tbl_size(&ks.cur) * sizeof(slot_t));
     }

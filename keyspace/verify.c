@@ -70,7 +70,7 @@ static bool verify_table(const struct table *t, bool is_old, size_t *ttl, size_t
 {
     const char *tn = is_old ? "old" : "cur";
     size_t used = 0, empty = 0;
-    for (size_t i = 0; i <= t->mask; i++) {
+    for (size_t i = 0; i < t->size; i++) {
         slot_t s = t->slots[i];
         if (s == 0) {
             empty++;
@@ -107,7 +107,7 @@ static bool verify_table(const struct table *t, bool is_old, size_t *ttl, size_t
         const char *key = entry_key(e, &klen);
         if (tbl_find(t, h, key, klen) != i)
             return VFAIL("%s slot %zu: entry %p not reachable from its home %zu", tn, i,
-                         (const void *)e, (size_t)(h & t->mask));
+                         (const void *)e, tbl_home(t, h));
         /* in at most one table */
         if (is_old && tbl_find(&ks.cur, h, key, klen) != NOPOS)
             return VFAIL("old slot %zu: key also in the active table", i);
@@ -137,8 +137,8 @@ static bool verify_table(const struct table *t, bool is_old, size_t *ttl, size_t
         return VFAIL("%s: %zu entries found, %zu counted", tn, used, t->used);
     if (empty == 0)
         return VFAIL("%s: no empty slot", tn);
-    if (!is_old && used > hard_cap(t->mask + 1))
-        return VFAIL("cur: %zu entries, over the hard cap of %zu slots", used, t->mask + 1);
+    if (!is_old && used > hard_cap(t->size))
+        return VFAIL("cur: %zu entries, over the hard cap of %zu slots", used, t->size);
     return true;
 }
 

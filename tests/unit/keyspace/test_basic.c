@@ -193,18 +193,23 @@ static void test_active_expiry(void **state)
     for (int round = 0; round < 1000; round++)
         ks_cron(1000);
     ks_stats(&st);
-    assert_int_equal(st.index_slots, 32768);  /* 5000 / 32768 is still above 0.1 */
-    /* deleting down to 3276 (< 0.1) shrinks to 2^13, the first size at load <= 0.5 */
-    int left = 5000;
-    for (int i = 2; left > 3000; i += 4, left--) {
+    /* 20000 keys left the load between 0.6 and 0.75; 5000 of them are
+     * still above 0.1 */
+    size_t peak = st.index_slots;
+    assert_true(20000 * 4 <= peak * 3 && 20000 * 5 > peak * 3);
+    assert_true(5000 * 10 >= peak);
+    /* the delete that takes the load under 0.1 shrinks the table to twice
+     * the keys left (a load of 0.5); the ones after it do not */
+    int left = 5000, end = (int)(peak / 10) - 100;
+    for (int i = 2; left > end; i += 4, left--) {
         int n = snprintf(k, sizeof k, "key:%d", i);
         assert_true(ks_del(k, (size_t)n));
     }
     ks_cron(1000000);
     ks_stats(&st);
     assert_false(st.rehashing);
-    assert_int_equal(st.index_slots, 8192);
-    assert_int_equal(st.keys, 3000);
+    assert_int_equal(st.index_slots, 2 * ((peak - 1) / 10));
+    assert_int_equal(st.keys, end);
 }
 
 /* The active cycle skips work while no expiry can be due, and still finds
