@@ -11,20 +11,21 @@ that is (RSS after - RSS empty - the N x 48 bytes of keys and values) / N:
 what each entry costs beyond its key and value (header, index slot,
 size-class rounding, allocator metadata, everything the process keeps).
 Issue 12's target for compactd: <= 16 B at N = 10 M. The default scales
-also take 6.5 M and 7 M keys, the two sides of the index's doubling (its
-power-of-two table grows at 0.8 full: 2^23 slots hold up to 6.71 M keys),
-where an entry's share of the index is smallest and largest: one N alone
-would flatter or wrong every design. RSS comes from /proc/PID/statm for all three. RSS "after load" is
-taken once compactd's index is no longer resizing (a load that crossed a
-doubling leaves the old table to the cron's migration, and RSS stands still
-meanwhile) and RSS has stopped moving, at most 5 s after that. The allocator's own view
+also take 1 M, 3 M, 6.5 M and 7 M keys: an index's share of an entry
+depends on where N falls in its growth cycle (6.5 M and 7 M were the two
+sides of the doubling of compactd's former power-of-two index, 14.3 and
+18.8 B), so one N alone would flatter or wrong every design. RSS comes from
+/proc/PID/statm for all three. RSS "after load" is taken once compactd's
+index is no longer resizing (a load that crossed a growth leaves the old
+table to the cron's migration, and RSS stands still meanwhile) and RSS has
+stopped moving, at most 5 s after that. The allocator's own view
 (INFO used_memory for compactd and redis, stats bytes/total_malloced for
 memcached) is printed next to it. Keys are written with pipelined MSET (SET
 for memcached) batches of 1000, sent as raw protocol so the client is not the
 bottleneck.
 
 usage: bench/memory/overhead.py [path/to/compactd]   (default build/daemon/compactd)
-env:   QUICK=1 (N = 1 M only)  N=<keys>[,<keys>...] (default 6500000,7000000,10000000)
+env:   QUICK=1 (N = 1 M only)  N=<keys>[,<keys>...] (default 1000000,3000000,6500000,7000000,10000000)
        SERVERS=compactd,redis,memcached
 Raw figures go to bench/out/overhead-<time>.csv, the table to overhead-<time>.txt,
 one JSON line per server to overhead-<time>.jsonl (or $BENCH_JSONL).
@@ -39,7 +40,7 @@ import benchlib as B  # noqa: E402
 
 TARGET = 16           # issue 12: bytes per entry beyond key and value...
 TARGET_N = 10000000   # ... with this many keys
-SCALES = "6500000,7000000,10000000"
+SCALES = "1000000,3000000,6500000,7000000,10000000"
 BATCH = 1000          # keys per MSET
 WINDOW = 16           # MSETs in flight before reading their replies
 PAIR = b"$16\r\nk%015d\r\n$32\r\nv%031d\r\n"
@@ -87,7 +88,7 @@ def load_memcached(srv, n):
 def rehash_done(srv, limit=180.0):
     """Seconds until compactd's index has migrated to its resized table, if
     the load left it resizing: until then both tables are mapped (the load
-    that crosses a doubling ends with the old table still there, and the cron
+    that crosses a growth ends with the old table still there, and the cron
     migrates it in slices), and RSS, steady meanwhile, is not what an entry
     costs. Other servers: 0 (redis-server's table does not resize between
     these scales; memcached's grows at once)."""
