@@ -9,6 +9,14 @@
  * (the effort of a 100 Hz cron) until a cycle finishes early; an idle
  * server therefore wakes only `hz` times a second.
  *
+ * An index resize that the tick's millisecond leaves unfinished keeps both
+ * tables mapped, and at that pace (Redis's) the old table of a 10 M-key
+ * index, 40 MB, took a minute and more to migrate once the writes that
+ * started the resize had stopped. So another one-shot timer migrates in
+ * slices of REHASH_SLICE_US every REHASH_SLICE_US + REHASH_GAP_US, a
+ * quarter of a core as a compaction's default, until the resize is done:
+ * a few seconds, and a request waits at most one slice.
+ *
  * It also keeps systemd informed: WATCHDOG=1 at half of WATCHDOG_USEC when
  * the service manager asks for it, and a STATUS= line every few seconds.
  */
@@ -34,9 +42,11 @@
 
 #define CRON_BUDGET_US  1000   /* index rehashing per tick */
 #define EXPIRE_FAST_MS  10
+#define REHASH_SLICE_US 250
+#define REHASH_GAP_US   750
 #define STATUS_EVERY_MS 5000   /* STATUS= lines to systemd */
 
-static struct event *cron_ev, *expire_ev;
+static struct event *cron_ev, *expire_ev, *rehash_ev;
 static int64_t last_status_ms, last_watchdog_ms;
 static int64_t watchdog_ms;   /* WATCHDOG=1 every this many ms (half of WATCHDOG_USEC), 0 off */
 static long long cron_hz;
@@ -74,10 +84,24 @@ static void on_expire_fast(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static void rehash_later(void)
+{
+    struct timeval tv = {0, REHASH_GAP_US};
+    evtimer_add(rehash_ev, &tv);
+}
+
+static void on_rehash(evutil_socket_t fd, short what, void *arg)
+{
+    server_clock_sync();   /* migration reaps expired entries by the clock */
+    if (ks_cron(REHASH_SLICE_US))
+        rehash_later();
+}
+
 static void on_cron(evutil_socket_t fd, short what, void *arg)
 {
     int64_t now = server_clock_sync();
-    ks_cron(CRON_BUDGET_US);
+    if (ks_cron(CRON_BUDGET_US) && !evtimer_pending(rehash_ev, NULL))
+        rehash_later();
     if (expire_step() && !evtimer_pending(expire_ev, NULL)) {
         struct timeval tv = {0, EXPIRE_FAST_MS * 1000};
         evtimer_add(expire_ev, &tv);
@@ -122,7 +146,8 @@ int cron_setup(char *err, size_t errlen)
 
     cron_ev = evtimer_new(srv.base, on_cron, NULL);
     expire_ev = evtimer_new(srv.base, on_expire_fast, NULL);
-    if (!cron_ev || !expire_ev) {
+    rehash_ev = evtimer_new(srv.base, on_rehash, NULL);
+    if (!cron_ev || !expire_ev || !rehash_ev) {
         snprintf(err, errlen, "cannot register timers");
         return EX_OSERR;
     }
@@ -145,5 +170,7 @@ void cron_teardown(void)
         event_free(cron_ev);
     if (expire_ev)
         event_free(expire_ev);
-    cron_ev = expire_ev = NULL;
+    if (rehash_ev)
+        event_free(rehash_ev);
+    cron_ev = expire_ev = rehash_ev = NULL;
 }

@@ -370,17 +370,18 @@ void ks_expire_stats(struct ks_expire_stats *st)
     st->index_floor = ks.exp_floor;
 }
 
-void ks_cron(uint64_t budget_us)
+bool ks_cron(uint64_t budget_us)
 {
     if (!ks.ready)
-        return;
+        return false;
     maybe_shrink();
     if (!ks.old.slots)
-        return;
+        return false;
     uint64_t deadline = clock_mono_us() + budget_us;
     do {
         migrate(4 * BATCH, true);
     } while (ks.old.slots && clock_mono_us() < deadline);
     if (!ks.old.slots)
         KS_VERIFY("when the cron finished a resize");
+    return ks.old.slots != NULL;
 }

@@ -274,8 +274,9 @@ struct ks_evict_result {
  */
 struct ks_evict_result ks_evict(size_t bytes_to_free, enum ks_evict_policy p);
 
-/* Background index maintenance (resize migration) for about budget_us. */
-void ks_cron(uint64_t budget_us);
+/* Background index maintenance (resize migration) for about budget_us;
+ * true while a resize is left to migrate. */
+bool ks_cron(uint64_t budget_us);
 
 struct ks_stats {
     uint64_t keyspace_hits;
