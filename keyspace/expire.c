@@ -122,7 +122,8 @@ static size_t index_sweep(uint64_t deadline)
     slot_t want = ks.sweep == KS_SWEEP_INDEX ? ~SLOT_TOMB : SLOT_LOOSE;
     while (swept < size && ks.expires > 0) {
         for (unsigned n = 0; n < BATCH && swept < size; n++) {
-            slot_t ahead = t->slots[i + 8 < size ? i + 8 : i + 8 - size];
+            size_t a = i + 8;   /* wraps by % since a table can be smaller than 8 */
+            slot_t ahead = t->slots[a < size ? a : a % size];
             if (ahead & want)
                 __builtin_prefetch(slot_entry(ahead));  /* its header, 8 slots on */
             slot_t s = t->slots[i];
