@@ -12,8 +12,9 @@
  * size); then P moves to that end. An entry is in one table at a time and
  * nothing changes during a step, and P only grows, so a key present for
  * the whole walk is counted when P passes its hash and never again,
- * however the tables grew, shrank or migrated between steps. Compaction moves change an entry's
- * address, not its hash, and the census keeps no address between steps.
+ * however the tables grew, shrank or migrated between steps. Compaction
+ * moves change an entry's address, not its hash, and the census keeps no
+ * address between steps.
  *
  * GROUPS
  *
@@ -314,8 +315,9 @@ static bool pair_new(const void *arena, size_t gi)
     }
 }
 
-static void count_entry(struct entry *e)
+static void count_entry(struct entry *e, void *ctx)
 {
+    (void)ctx;
     size_t klen = ent_klen(e), gi;
     const char *k = ent_key(e);
     struct ks_census_group *g = group_of(k, klen, &gi);
@@ -350,13 +352,6 @@ static void count_entry(struct entry *e)
 
 /* ---- the walk ---- */
 
-static void count_live(struct entry *e, void *ctx)
-{
-    (void)ctx;
-    if (!ent_expired(e))
-        count_entry(e);
-}
-
 /* One bucket's worth (of the larger table while resizing), adding the
  * slots looked at to *seen (a run can be long, so that is what a step's
  * clock checks count, not buckets); returns false when the walk is
@@ -365,8 +360,8 @@ static bool walk_bucket(size_t *seen)
 {
     const struct table *fine = ks.old.size > ks.cur.size ? &ks.old : &ks.cur;
     uint64_t next = tbl_bucket_start(fine, tbl_home(fine, cs.pos) + 1);
-    *seen += tbl_range(&ks.cur, cs.pos, next, count_live, NULL);
-    *seen += tbl_range(&ks.old, cs.pos, next, count_live, NULL);
+    *seen += tbl_range(&ks.cur, cs.pos, next, count_entry, NULL);
+    *seen += tbl_range(&ks.old, cs.pos, next, count_entry, NULL);
     if (next == 0)
         return false;
     cs.pos = next;

@@ -198,7 +198,7 @@ size_t tbl_range(const struct table *t, uint64_t from, uint64_t to, ks_visit_fn 
             continue;
         struct entry *e = slot_entry(s);
         uint64_t h = entry_hash(e);
-        if (h >= from && (to == 0 || h < to))
+        if (h >= from && (to == 0 || h < to) && !ent_expired(e))
             fn(e, ctx);
     }
     return n;

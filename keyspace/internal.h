@@ -223,7 +223,7 @@ void slot_drop(slot_t s);
 void loose_clear(void);
 size_t migrate(size_t max_slots, bool reap);
 size_t tbl_find_ptr(const struct table *t, uint64_t h, const struct entry *e);
-/* Calls fn for each entry of t (live or expired) whose hash h has from <= h
+/* Calls fn for each live entry of t whose hash h has from <= h
  * and, unless to is 0 (the end of hash space), h < to; returns the slots
  * looked at. Hash order is the same at every table size, so a walk that
  * takes consecutive ranges visits each key once across resizes (SCAN, the
@@ -344,11 +344,17 @@ static inline size_t tbl_size(const struct table *t)
     return t->size;
 }
 
+/* x scaled from [0, 2^64) to [0, n): h * n / 2^64, one multiply. */
+static inline size_t scale64(uint64_t x, size_t n)
+{
+    return (size_t)(((unsigned __int128)x * n) >> 64);
+}
+
 /* The home bucket of hash h: its place in hash order scaled to the table
  * (see HOME in index.c). */
 static inline size_t tbl_home(const struct table *t, uint64_t h)
 {
-    return (size_t)(((unsigned __int128)h * t->size) >> 64);
+    return scale64(h, t->size);
 }
 
 /* The slot after i, cyclically. */

@@ -19,18 +19,6 @@
 
 /* ---- scan ---- */
 
-struct scan_ctx {
-    ks_visit_fn fn;
-    void *ctx;
-};
-
-static void scan_live(struct entry *e, void *vctx)
-{
-    const struct scan_ctx *sc = vctx;
-    if (!ent_expired(e))
-        sc->fn(e, sc->ctx);
-}
-
 uint64_t ks_scan(uint64_t cursor, size_t count, ks_visit_fn fn, void *ctx)
 {
     if (count == 0)
@@ -38,9 +26,8 @@ uint64_t ks_scan(uint64_t cursor, size_t count, ks_visit_fn fn, void *ctx)
     const struct table *t = &ks.cur;
     size_t b = tbl_home(t, cursor);
     uint64_t end = tbl_bucket_start(t, count < t->size - b ? b + count : t->size);
-    struct scan_ctx sc = {fn, ctx};
-    tbl_range(&ks.cur, cursor, end, scan_live, &sc);
-    tbl_range(&ks.old, cursor, end, scan_live, &sc);
+    tbl_range(&ks.cur, cursor, end, fn, ctx);
+    tbl_range(&ks.old, cursor, end, fn, ctx);
     return end;
 }
 
@@ -67,7 +54,7 @@ static size_t random_slot(size_t total, const struct table **t)
     uint64_t r = rng_next();
     if (ks.old.slots && (r >> 32) % total < ks.old.used) {
         *t = &ks.old;
-        return ks.mig + (size_t)(((unsigned __int128)rng_next() * (ks.old.size - ks.mig)) >> 64);
+        return ks.mig + scale64(rng_next(), ks.old.size - ks.mig);
     }
     *t = &ks.cur;
     return tbl_home(*t, rng_next());

@@ -676,15 +676,16 @@ def compaction_figures(srv):
     except (OSError, RespError):
         stats = {}
     both = dict(stats, **st)
+    wall = {k: v for k, v in st.items() if "cpu" not in k}   # max_step_us, not its _cpu_ twin
     f = {"bytes_moved": pick(st, "bytes", "moved"),
          "blocks_moved": pick(st, "blocks", "moved"),
          "arenas_released": pick(st, "arenas", "released"),
          "runs": float(st["runs"]) if "runs" in st else None,
          "time_us": pick(st, "time", "us"),
-         "max_step_us": pick({k: v for k, v in st.items() if "cpu" not in k}, "max", "step"),
+         "max_step_us": pick(wall, "max", "step"),
          "max_step_cpu_us": pick(st, "max", "step", "cpu"),
          "steps": pick(st, "total", "steps"),
-         "long_steps": pick({k: v for k, v in st.items() if "cpu" not in k}, "long", "steps"),
+         "long_steps": pick(wall, "long", "steps"),
          "long_steps_cpu": pick(st, "long", "steps", "cpu"),
          "arena_size": pick(stats, "arena", "size")}
     reported = pick(both, "bytes", "returned")
