@@ -414,6 +414,12 @@ void alloc_compact_start(const struct alloc_compact_opts *o);
 #define ALLOC_COMPACT_BATCH_BYTES ((size_t)64 << 10)
 bool alloc_compact_step(uint64_t budget_us, alloc_evacuate_fn fn, void *ctx);
 
+/* True while the reclaimer thread (release-thread) is still making the
+ * system calls that return pages to the OS which the steps queued; they
+ * start when a step returns. An owner that can wait does not step
+ * meanwhile: a call on the other core slows the step it overlaps. */
+bool alloc_compact_releasing(void);
+
 /* Ends the run now: every arena slated for evacuation goes back to the
  * allocation lists (or is unmapped if it emptied). No-op if none runs. */
 void alloc_compact_abort(void);

@@ -878,12 +878,18 @@ bool alloc_compact_step(uint64_t budget_us, alloc_evacuate_fn fn, void *ctx)
         if (r != BATCH_GO || t >= deadline)
             break;
     }
+    os_release_start();   /* the calls this step queued run after it (alloc/os.c) */
     COUNT(steps, 1);
     COUNT(time_us, t - t0);
     if (mv.running)
         mv.duration_us = t - mv.start_us;
     A_VERIFY("after a compaction step");
     return mv.running;
+}
+
+bool alloc_compact_releasing(void)
+{
+    return !os_release_idle();
 }
 
 void alloc_compact_status(struct alloc_compact_status *st)

@@ -267,12 +267,15 @@ void os_unmap(void *p, size_t size);        /* panics if munmap fails */
 void os_purge(void *p, size_t size);        /* MADV_DONTNEED; failure only leaves pages */
 /* The mover's calls, through the reclaimer thread when release_thread is
  * set (else made in place): os_release queues one (unmap, or purge), to be
- * called only when os_release_room says the queue has room; idle: every
- * queued call is done; wait: a step with budget left waits for the thread
- * rather than spin; drain waits until idle; pending bytes: of queued
- * unmaps, still mapped; stop drains and ends the thread (teardown). */
+ * called only when os_release_room says the queue has room; start: the
+ * thread begins on what is queued (a step's end; wait and drain start it
+ * too); idle: every queued call is done; wait: a step with budget left
+ * waits for the thread rather than spin; drain waits until idle; pending
+ * bytes: of queued unmaps, still mapped; stop drains and ends the thread
+ * (teardown). */
 void os_release(void *p, size_t size, bool unmap);
 bool os_release_room(void);
+void os_release_start(void);
 bool os_release_idle(void);
 void os_release_wait(uint64_t us);          /* until one more call is done, or us pass */
 void os_release_drain(void);

@@ -3,9 +3,12 @@
  *
  * alloc/ owns the mover's state machine and its counters, keyspace/ the
  * evacuate callback (ks_compact_*); this file only decides when to step and
- * how far apart, and reports. Invariant: step_ev is pending exactly while a
- * run started here is unfinished, so the loop never spins and a finished
- * run is logged once (finish() runs on the step that ends it).
+ * how far apart, and reports. A step waits while the reclaimer thread is
+ * still returning the pages the last one freed (alloc_compact_releasing,
+ * for at most RELEASE_HOLD_MAX_US), so that the two seldom overlap.
+ * Invariant: step_ev is pending exactly while a run started here is
+ * unfinished, so the loop never spins and a finished run is logged once
+ * (finish() runs on the step that ends it).
  */
 #include "daemon/compactor.h"
 
@@ -27,6 +30,11 @@
 #include "proto/human.h"
 
 #define AUTO_BACKOFF_MS 60000   /* after an automatic run that released nothing */
+/* A step is held while the calls the last one queued are under way
+ * (alloc_compact_releasing), looking again every RELEASE_RECHECK_US, for
+ * at most RELEASE_HOLD_MAX_US: a call's 1-4 ms tail must not stall the run. */
+#define RELEASE_RECHECK_US 250
+#define RELEASE_HOLD_MAX_US 5000
 _Static_assert(COMPACT_LONG_STEP_US == 1000, "the help of compaction_long_steps says 1 ms");
 
 static struct event *step_ev;
@@ -151,6 +159,13 @@ static void schedule_step(uint64_t delay_us)
 
 static void on_step(evutil_socket_t fd, short what, void *arg)
 {
+    static uint64_t held_us;
+    if (alloc_compact_releasing() && held_us < RELEASE_HOLD_MAX_US) {
+        held_us += RELEASE_RECHECK_US;
+        schedule_step(RELEASE_RECHECK_US);
+        return;
+    }
+    held_us = 0;
     uint64_t slice = (uint64_t)cfg.compact_slice_us;
     uint64_t t0 = clock_mono_us();
     if (!step(slice))

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -656,6 +657,46 @@ static void test_compact_release_thread(void **state)
         assert_true(cs.arenas_released > 0 && cs.bytes_purged > 0);
         assert_int_equal(alloc_compact_packable(-1), 0);
         assert_true(alloc_verify());
+        own_check_all();
+    }
+}
+
+/* The reclaimer starts on a step's calls when the step returns: with no
+ * further step, alloc_compact_releasing turns false once it has made them
+ * (the daemon holds its next step until then), and the released arenas
+ * are gone from mapped_bytes. Without the thread the calls are made in the
+ * step, so nothing is ever left releasing. */
+static void test_compact_releasing_after_step(void **state)
+{
+    (void)state;
+    static const size_t szs[] = {64, 4096};
+    for (int thread = 1; thread >= 0; thread--) {
+        setup_opts(MIB, 0, thread);
+        rng_state = 23;
+        for (size_t i = 0; i < 2; i++)
+            fragment_one(szs[i], 4, (unsigned)i);
+        struct alloc_compact_opts o;
+        start_pack_run(&o);
+        bool more = true;
+        for (size_t steps = 0; more; steps++) {
+            more = alloc_compact_step(50, evacuate, NULL);
+            if (!thread)
+                assert_false(alloc_compact_releasing());
+            for (int waits = 0; alloc_compact_releasing(); waits++) {
+                assert_true(waits < 5000);   /* 5 s: the calls were never started */
+                usleep(1000);
+            }
+            struct alloc_stats st;
+            alloc_stats(&st);
+            assert_int_equal(st.mapped_bytes, (st.arenas + st.retained_arenas + st.releasing_arenas) * MIB +
+                                                  st.large_bytes);
+            assert_true(alloc_verify());
+            assert_true(steps < 1000000);
+        }
+        own.packing = false;
+        struct alloc_compact_status cs;
+        alloc_compact_status(&cs);
+        assert_true(cs.arenas_released > 0 && cs.bytes_purged > 0);
         own_check_all();
     }
 }
@@ -1406,6 +1447,7 @@ int main(void)
         cmocka_unit_test_teardown(test_compact_incremental, reset),
         cmocka_unit_test_teardown(test_compact_budget, reset),
         cmocka_unit_test_teardown(test_compact_release_thread, reset),
+        cmocka_unit_test_teardown(test_compact_releasing_after_step, reset),
         cmocka_unit_test_teardown(test_compact_last_pair_releasing, reset),
         cmocka_unit_test_teardown(test_compact_budget_wall, reset),
         cmocka_unit_test_teardown(test_compact_pack, reset),
