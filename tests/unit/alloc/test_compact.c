@@ -613,6 +613,18 @@ static void start_pack_run(struct alloc_compact_opts *o)
     alloc_compact_start(o);
 }
 
+/* A packing run over n classes (szs), 4 arenas of each fragmented (band
+ * i for szs[i]), with the reclaimer thread or without. */
+static void start_release_run(bool thread, uint64_t seed, const size_t *szs, size_t n)
+{
+    setup_opts(MIB, 0, thread);
+    rng_state = seed;
+    for (size_t i = 0; i < n; i++)
+        fragment_one(szs[i], 4, (unsigned)i);
+    struct alloc_compact_opts o;
+    start_pack_run(&o);
+}
+
 /* With the reclaimer thread a step only queues its madvise and munmap
  * calls, and a run ends once the last of them is done: so when it is over,
  * the released arenas' bytes are gone from mapped_bytes and the pages above
@@ -624,12 +636,7 @@ static void test_compact_release_thread(void **state)
     (void)state;
     static const size_t szs[] = {64, 700, 4096, 65536};
     for (int thread = 1; thread >= 0; thread--) {
-        setup_opts(MIB, 0, thread);
-        rng_state = 21;
-        for (size_t i = 0; i < 4; i++)
-            fragment_one(szs[i], 4, (unsigned)i);
-        struct alloc_compact_opts o;
-        start_pack_run(&o);
+        start_release_run(thread, 21, szs, 4);
         size_t steps = 0;
         while (alloc_compact_step(50, evacuate, NULL)) {
             struct alloc_stats st;
@@ -671,12 +678,7 @@ static void test_compact_releasing_after_step(void **state)
     (void)state;
     static const size_t szs[] = {64, 4096};
     for (int thread = 1; thread >= 0; thread--) {
-        setup_opts(MIB, 0, thread);
-        rng_state = 23;
-        for (size_t i = 0; i < 2; i++)
-            fragment_one(szs[i], 4, (unsigned)i);
-        struct alloc_compact_opts o;
-        start_pack_run(&o);
+        start_release_run(thread, 23, szs, 2);
         bool more = true;
         for (size_t steps = 0; more; steps++) {
             more = alloc_compact_step(50, evacuate, NULL);
