@@ -116,7 +116,7 @@ static size_t index_sweep(uint64_t deadline)
     }
 
     struct table *t = &ks.cur;
-    size_t swept = 0, size = tbl_size(t);
+    size_t swept = 0, size = t->size;
     size_t i = ks.exp_cursor < size ? ks.exp_cursor : 0;
     /* in arena mode only loose entries are ours, and their slots say so */
     slot_t want = ks.sweep == KS_SWEEP_INDEX ? ~SLOT_TOMB : SLOT_LOOSE;

@@ -363,7 +363,7 @@ void maybe_shrink(void)
 {
     if (ks.old.slots)
         return;
-    size_t size = tbl_size(&ks.cur);
+    size_t size = ks.cur.size;
     size_t n = ks.cur.used;
     size_t init = (size_t)1 << ks.initial_power;
     if (size <= init || n * 10 >= size)
@@ -376,18 +376,18 @@ bool ensure_room(void)
 {
     size_t total = ks.cur.used + ks.old.used + 1;
     if (ks.old.slots) {
-        size_t cap = load_cap(tbl_size(&ks.cur));
+        size_t cap = load_cap(ks.cur.size);
         if (total <= cap) {
             /* pace migration so it ends before cur reaches its load limit:
              * at least (old slots left) / (inserts left) slots per insert */
-            size_t need = (tbl_size(&ks.old) - ks.mig) / (cap - total + 1) + 1;
+            size_t need = (ks.old.size - ks.mig) / (cap - total + 1) + 1;
             if (need > ks.rehash_steps)
                 migrate(need, false);
             return true;
         }
         migrate_all();  /* only if the pacing was defeated (cannot happen) */
     }
-    size_t size = tbl_size(&ks.cur);
+    size_t size = ks.cur.size;
     if (total <= load_cap(size))
         return true;
     if (start_resize(grown_size(size)))

@@ -339,11 +339,6 @@ static inline unsigned lfu_decayed(uint16_t f)
     return periods >= cnt ? 0 : cnt - periods;
 }
 
-static inline size_t tbl_size(const struct table *t)
-{
-    return t->size;
-}
-
 /* x scaled from [0, 2^64) to [0, n): h * n / 2^64, one multiply. */
 static inline size_t scale64(uint64_t x, size_t n)
 {

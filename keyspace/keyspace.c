@@ -205,13 +205,13 @@ void ks_flush(void)
     ks.old.size = ks.old.used = 0;
     ks.mig = 0;
     size_t init = (size_t)1 << ks.initial_power;
-    slot_t *fresh = tbl_size(&ks.cur) == init ? NULL : tbl_alloc(init);
+    slot_t *fresh = ks.cur.size == init ? NULL : tbl_alloc(init);
     if (fresh) {
         free(ks.cur.slots);
         ks.cur.slots = fresh;
         ks.cur.size = init;
     } else {
-        memset(ks.cur.slots, 0, tbl_size(&ks.cur) * sizeof(slot_t));
+        memset(ks.cur.slots, 0, ks.cur.size * sizeof(slot_t));
     }
     ks.cur.used = 0;
     ks.expires = 0;
