@@ -2,17 +2,22 @@
  * Active expiry without reads: the arena sweep (default) and the index sweep
  * free expired entries that nobody looks up, including values too large for
  * an arena (left to the index sweep in arena mode), and the latency
- * experiment: how long after its expiry an entry's bytes are
- * freed when the daemon calls ks_expire_cycle every 10 ms with a 1 ms budget.
+ * experiment: how long after its expiry an entry's bytes are freed when the
+ * daemon calls ks_expire_cycle every 10 ms.
  *
- * The experiment pins the keyspace clock and advances it 10 ms per call,
- * while each call's budget is real CPU time; the modify hook records when
- * every key is deleted. It asserts that >= 99 % of the expired bytes are
- * freed within 2 s of their expiry for both designs at the size it runs
- * (KS_SWEEP_N keys, default 200000, half with TTLs of 1..10 s), and prints
- * the figures. Larger runs: KS_SWEEP_N=4000000 [KS_SWEEP_EFFORT=1..10]
- * ./unit_keyspace_test_expire_sweep (which may fail the 99 % assertion:
- * at some size the expiry rate exceeds what the budget can delete).
+ * The experiment pins the keyspace clock and advances it between calls;
+ * the modify hook records when every key is deleted (KS_SWEEP_N keys,
+ * default 200000, half with TTLs of 1..10 s). In the suite each call's
+ * budget is unlimited and the calls are 100 ms apart, so the outcome
+ * depends on the sweep's floors and cursors alone: every expired entry
+ * must be gone at the first call after its expiry, none before it, none
+ * without a TTL. With KS_SWEEP_BUDGET_US
+ * set (the daemon's 1 ms: KS_SWEEP_BUDGET_US=1000), each call's budget is
+ * real time and the test only prints how late the bytes were freed, since
+ * that depends on the machine: an ASan build beside other tests freed 64 %
+ * within 2 s where a quiet Release build frees 100 %. Larger runs:
+ * KS_SWEEP_N=4000000 KS_SWEEP_BUDGET_US=1000 [KS_SWEEP_EFFORT=1..10]
+ * ./unit_keyspace_test_expire_sweep.
  *
  * Release build, 2-core shared VM, effort 1 (1 ms per 10 ms call), % of
  * expired bytes freed within 2 s and mean delay after expiry:
@@ -223,7 +228,7 @@ struct exp_run {
         uint32_t tick;
     } *log;
     size_t nlog;
-    uint32_t tick;       /* 10 ms ticks since T0 */
+    uint32_t tick;       /* calls since T0 */
 };
 
 static void on_delete(const char *key, size_t klen, void *ctx)
@@ -268,17 +273,22 @@ static void test_latency_experiment(void **state)
     const char *eff = getenv("KS_SWEEP_EFFORT");
     if (eff)
         ks_set_expire_tuning(1000, (unsigned)atoi(eff));
+    const char *benv = getenv("KS_SWEEP_BUDGET_US");
+    uint64_t budget = benv ? strtoull(benv, NULL, 10) : UINT64_MAX / 2;
+    /* unlimited calls walk every due pair whole: 100 ms apart, they cost
+     * ASan seconds rather than minutes, and test the same floors */
+    int64_t tick_ms = benv ? 10 : 100;
     double t0 = now_s(), longest = 0;
     uint64_t cpu_calls = 0;
     int64_t now = T0;
     struct ks_expire_stats e0, e1;
     ks_expire_stats(&e0);
     while (now < T0 + 12000) {
-        now += 10;
+        now += tick_ms;
         r.tick++;
         ks_clock_set(now);
         double c0 = now_s();
-        ks_expire_cycle(1000);
+        ks_expire_cycle(budget);
         c0 = now_s() - c0;
         longest = c0 > longest ? c0 : longest;
         cpu_calls++;
@@ -289,7 +299,7 @@ static void test_latency_experiment(void **state)
     for (size_t j = 0; j < r.nlog; j++) {
         assert_true(r.log[j].key < n);
         if (r.deleted[r.log[j].key] < 0)
-            r.deleted[r.log[j].key] = T0 + 10 * (int64_t)r.log[j].tick;
+            r.deleted[r.log[j].key] = T0 + tick_ms * (int64_t)r.log[j].tick;
     }
 
     uint64_t exp_bytes = 0, late_bytes = 0, never = 0;
@@ -323,7 +333,10 @@ static void test_latency_experiment(void **state)
            worst == INT64_MAX ? -1LL : (long long)worst, (unsigned long long)never, wall,
            (unsigned long long)cpu_calls, longest * 1e6, (unsigned long long)(e1.arenas_walked - e0.arenas_walked),
            (unsigned long long)(e1.blocks_walked - e0.blocks_walked));
-    assert_true(freed_in_time >= 99.0);
+    if (!benv) {   /* unlimited budget: deleted by the first call after expiry */
+        assert_int_equal(never, 0);
+        assert_true(worst <= tick_ms);
+    }
     free(r.expire);
     free(r.deleted);
     free(r.bytes);
