@@ -21,13 +21,17 @@ that time, so that "during" runs overlap compaction instead of mostly
 following it; REQUESTS overrides), and its longest step is the mover's own
 bound, apart from what the benchmark's load adds.
 redis-benchmark runs 50 clients, random keys over KEYSPACE keys, 64-byte
-values, and its --csv output gives p50/p95/p99 per run. Idle and during runs
-alternate so a slow phase of the shared machine hurts both; the summary is the
-median over rounds of each percentile, and the target is p99(during) <= 1.5 x
-p99(idle) (issue 12). Nine rounds by default: on the 2-core VM, back-to-back
-idle runs of ~10 K requests gave p99s from 0.6 to 8 ms, for redis-server as
-for compactd, after the set was rewritten, and five rounds' medians still
-flipped between runs. Also reported: max latency, the longest compaction step
+values; its summary gives p50/p95/p99 per run and its two distribution
+listings points of each run's latency distribution. Idle and during runs
+alternate so a slow phase of the shared machine hurts both. The target,
+p99(during) <= 1.5 x p99(idle) (issue 12), is judged on the p99 of all the
+requests of a phase's rounds together (pooled_percentile), beside the
+ratio of the medians of the rounds' p99s: a run of ~10 K requests has its
+p99 at its ~100th-worst request, so one multi-ms stall of the VM decides
+it (back-to-back idle runs gave p99s from 0.6 to 8 ms, for redis-server as
+for compactd, after the set was rewritten), and a median of nine such
+figures still flipped between runs of the same binary; the pooled p99 of
+nine rounds rests on ~100 K requests. Nine rounds by default. Also reported: max latency, the longest compaction step
 (COMPACT STATUS max_step_us; issue 12: none over 1 ms) in the quiet cycle and
 under load, with the steps over 1 ms of wall time and of their own CPU time
 (long_steps, long_steps_cpu) out of all steps, and the price, bytes
@@ -43,8 +47,8 @@ Raw runs go to bench/out/latency-<time>.csv, the table to latency-<time>.txt, on
 JSON line per run and one for the result to latency-<time>.jsonl (or $BENCH_JSONL).
 """
 import csv
-import io
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -68,16 +72,38 @@ def write(c, keys_sizes):
     B.write_pairs(c, [(k, B.key_value(k, sz)) for k, sz in keys_sizes])
 
 
+CDF_LINE = re.compile(r"^\s*[\d.]+% <= ([\d.]+) milliseconds \(cumulative count (\d+)\)")
+SUMMARY = re.compile(r"^\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$")
+
+
 def bench(port, test, n, clients, keyspace):
+    """One redis-benchmark run: its summary figures, and its latency
+    distribution (the points both of its distribution listings give, each
+    a latency in ms and how many requests took at most that), for pooling."""
     r = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", test,
-                        "-n", str(n), "-c", str(clients), "-r", str(keyspace), "-d", "64",
-                        "--csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=240)
-    rows = list(csv.DictReader(io.StringIO(r.stdout.decode())))
-    if r.returncode != 0 or not rows:
+                        "-n", str(n), "-c", str(clients), "-r", str(keyspace), "-d", "64"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=240)
+    out = r.stdout.decode(errors="replace").replace("\r", "\n").splitlines()
+    cdf = sorted({(float(m.group(1)), int(m.group(2))) for m in map(CDF_LINE.match, out) if m})
+    rps = [float(x.split()[2]) for x in out if "throughput summary:" in x]
+    summ = [m for m in map(SUMMARY.match, out) if m]
+    if r.returncode != 0 or not cdf or not rps or not summ:
         raise RuntimeError("redis-benchmark failed: %s" % r.stderr.decode()[-300:])
-    row = rows[0]
-    return {k: float(row[k]) for k in ("rps", "p50_latency_ms", "p95_latency_ms",
-                                       "p99_latency_ms", "max_latency_ms")}
+    avg, lo, p50, p95, p99, mx = (float(x) for x in summ[-1].groups())
+    return {"rps": rps[-1], "p50_latency_ms": p50, "p95_latency_ms": p95, "p99_latency_ms": p99,
+            "max_latency_ms": mx, "requests": cdf[-1][1], "cdf": cdf}
+
+
+def pooled_percentile(runs, q):
+    """The q-th percentile of all the requests of the runs together. A run's
+    count at or below x is that of its largest listed point <= x, which can
+    only undercount, so the result is never below the true pooled value."""
+    total = sum(x["requests"] for x in runs)
+    for v in sorted({v for x in runs for v, _ in x["cdf"]}):
+        below = sum(max([c for w, c in x["cdf"] if w <= v], default=0) for x in runs)
+        if below >= q / 100.0 * total:
+            return v
+    return max(x["max_latency_ms"] for x in runs)
 
 
 def running(srv):
@@ -208,8 +234,9 @@ def main():
     for x in raw:
         emit("run", **x)
     with open(os.path.join(B.OUT, tag + ".csv"), "w", newline="") as f:
-        fields = sorted({k for x in raw for k in x}, key=lambda k: (k not in ("round", "test", "phase"), k))
-        w = csv.DictWriter(f, fieldnames=fields)
+        fields = sorted({k for x in raw for k in x if k != "cdf"},
+                        key=lambda k: (k not in ("round", "test", "phase"), k))
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         w.writerows(raw)
 
@@ -223,30 +250,39 @@ def main():
                        for k in ("rps", "p50_latency_ms", "p99_latency_ms", "max_latency_ms",
                                  "compact_running_frac")}
             med[ph]["worst_max"] = max(x["max_latency_ms"] for x in xs)
-        ratio = med["during"]["p99_latency_ms"] / med["idle"]["p99_latency_ms"]
-        verdicts.append((test, ratio, med))
+            med[ph]["pooled_p99_ms"] = pooled_percentile(xs, 99)
+            med[ph]["requests"] = sum(x["requests"] for x in xs)
+        ratio = med["during"]["pooled_p99_ms"] / med["idle"]["pooled_p99_ms"]
+        mratio = med["during"]["p99_latency_ms"] / med["idle"]["p99_latency_ms"]
+        verdicts.append((test, ratio, mratio, med))
         rows.append([test.upper(), "%.0f" % med["idle"]["rps"], "%.0f" % med["during"]["rps"]]
-                    + ["%.3f" % med[ph][k] for k in ("p50_latency_ms", "p99_latency_ms")
+                    + ["%.3f" % med[ph][k] for k in ("p50_latency_ms", "pooled_p99_ms")
                        for ph in ("idle", "during")]
                     + ["%.2f" % ratio]
+                    + ["%.3f" % med[ph]["p99_latency_ms"] for ph in ("idle", "during")]
+                    + ["%.2f" % mratio]
                     + ["%.1f" % med[ph]["worst_max"] for ph in ("idle", "during")]
                     + ["%.0f%%" % (100 * med["during"]["compact_running_frac"])])
     log("")
-    log("redis-benchmark latency (ms), medians over %d rounds (max: the worst run); 'during' = "
-        "after deleting half%s" % (rounds, " + COMPACT ASYNC" if compaction else
-                                   ", NO compaction in this build"))
-    log(B.fmt_table(["test", "rps idle", "rps during", "p50 idle", "p50 during", "p99 idle",
-                     "p99 during", "p99 ratio", "max idle", "max during", "compacting"], rows))
+    log("redis-benchmark latency (ms) over %d rounds; 'during' = after deleting half%s. p99 all: "
+        "of every request of the rounds together (%d idle, %d during for SET); p99 med: median of "
+        "the rounds' p99s; p50: median; max: the worst run" % (
+            rounds, " + COMPACT ASYNC" if compaction else ", NO compaction in this build",
+            verdicts[0][3]["idle"]["requests"], verdicts[0][3]["during"]["requests"]))
+    log(B.fmt_table(["test", "rps idle", "rps during", "p50 idle", "p50 during", "p99 all idle",
+                     "p99 all during", "ratio", "p99 med idle", "p99 med during", "ratio",
+                     "max idle", "max during", "compacting"], rows))
     during = [x for x in raw if x["phase"] == "during"]
     moved = sum(x["moved"] for x in during)
     fell = sum(max(0, x["rss_before"] - x["rss_done"]) for x in during)
     step = st.get("max_step_us")
     loaded = {k: st[k] - quiet.get(k, 0) for k in ("steps", "long_steps", "long_steps_cpu")
               if k in st}
-    for test, ratio, med in verdicts:
-        log("issue 12 target p99 during <= %.1f x idle, %s: %s (%.2f)%s" % (
-            P99_TARGET, test.upper(), "MET" if ratio <= P99_TARGET else "NOT met", ratio,
-            "" if compaction else " -- not meaningful: no compaction ran"))
+    for test, ratio, mratio, med in verdicts:
+        log("issue 12 target p99 during <= %.1f x idle, %s: %s (%.2f over all requests; %.2f "
+            "between the medians of the rounds' p99s)%s" % (
+                P99_TARGET, test.upper(), "MET" if ratio <= P99_TARGET else "NOT met", ratio,
+                mratio, "" if compaction else " -- not meaningful: no compaction ran"))
     if step is not None:
         cpu = st.get("max_step_cpu_us")
         log("issue 12 target no compaction step over %d us: %s (longest %.0f us, over the whole run%s)"
@@ -271,9 +307,9 @@ def main():
          step_target_us=STEP_TARGET_US, step_met=step <= STEP_TARGET_US if step is not None else None,
          quiet=quiet, loaded_steps=loaded,
          p99_target=P99_TARGET,
-         tests={t: dict(p99_ratio=ratio, met=ratio <= P99_TARGET, **{
+         tests={t: dict(p99_ratio=ratio, p99_ratio_medians=mratio, met=ratio <= P99_TARGET, **{
              "%s_%s" % (ph, k): v for ph in med for k, v in med[ph].items()})
-             for t, ratio, med in verdicts})
+             for t, ratio, mratio, med in verdicts})
     log("raw runs: %s; JSON lines: %s" % (os.path.join(B.OUT, tag + ".csv"), emit.path))
 
 
