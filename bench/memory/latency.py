@@ -155,6 +155,10 @@ def main():
         srv = B.start_compactd(servers, binary, tag)
         compaction, line = B.describe_compaction(B.compaction_support(srv))
         log("compactd: %s" % line)
+        monitors = B.host_monitors()
+        log("host: %s" % ("; ".join(monitors) + " -- its periodic stalls (see benchlib.host_monitors)"
+                          " reach the p99 of idle and during runs alike" if monitors
+                          else "no DAMON monitor on"))
         c = srv.connect()
         if compaction:
             # Only the COMPACT ASYNC sent right before a "during" run compacts, so idle
@@ -306,7 +310,7 @@ def main():
             "%d arenas released (%s), %s per byte" % (
                 st.get("arenas_released", 0), st.get("returned_source", "-"),
                 B.fx(st.get("moved_per_returned"))) if st else "-"))
-    emit("result", rounds=rounds, requests=n, clients=clients, frag_mib=frag_mb,
+    emit("result", rounds=rounds, requests=n, clients=clients, frag_mib=frag_mb, host_monitors=monitors,
          compaction=st, moved=moved, rss_returned=fell,
          moved_per_rss_returned=moved / fell if fell else None,
          step_target_us=STEP_TARGET_US, step_met=step <= STEP_TARGET_US if step is not None else None,
