@@ -1,6 +1,6 @@
 /*
  * cron: the timer that runs `hz` times a second and drives the bounded
- * background work: the keyspace's index rehashing (ks_cron, ~1 ms) and
+ * background work: the keyspace's index rehashing (ks_cron, one slice) and
  * active expiry (ks_expire_cycle, expire-cycle-ms scaled by expire-effort,
  * ~1 ms by default), the instantaneous_ops_per_sec samples, and once a
  * second idle clients, the compaction trigger and the eviction report.
@@ -9,13 +9,15 @@
  * (the effort of a 100 Hz cron) until a cycle finishes early; an idle
  * server therefore wakes only `hz` times a second.
  *
- * An index resize that the tick's millisecond leaves unfinished keeps both
- * tables mapped, and at that pace (Redis's) the old table of a 10 M-key
- * index, 40 MB, took a minute and more to migrate once the writes that
- * started the resize had stopped. So another one-shot timer migrates in
- * slices of REHASH_SLICE_US every REHASH_SLICE_US + REHASH_GAP_US, a
- * quarter of a core as a compaction's default, until the resize is done:
- * a few seconds, and a request waits at most one slice.
+ * An index resize keeps both tables mapped until it is migrated, and at
+ * Redis's pace (1 ms per tick) the old table of a 10 M-key index, 40 MB,
+ * took a minute and more to migrate once the writes that started the
+ * resize had stopped. So the tick migrates one slice of REHASH_SLICE_US
+ * and, if the resize is unfinished, starts another one-shot timer that
+ * migrates a slice every REHASH_SLICE_US + REHASH_GAP_US, a quarter of a
+ * core as a compaction's default, until the resize is done: a few
+ * seconds, and a request waits at most one slice (the tick's own 1 ms
+ * made that false).
  *
  * It also keeps systemd informed: WATCHDOG=1 at half of WATCHDOG_USEC when
  * the service manager asks for it, and a STATUS= line every few seconds.
@@ -40,7 +42,6 @@
 #include "daemon/server.h"
 #include "keyspace/keyspace.h"
 
-#define CRON_BUDGET_US  1000   /* index rehashing per tick */
 #define EXPIRE_FAST_MS  10
 #define REHASH_SLICE_US 250
 #define REHASH_GAP_US   750
@@ -100,7 +101,7 @@ static void on_rehash(evutil_socket_t fd, short what, void *arg)
 static void on_cron(evutil_socket_t fd, short what, void *arg)
 {
     int64_t now = server_clock_sync();
-    if (ks_cron(CRON_BUDGET_US) && !evtimer_pending(rehash_ev, NULL))
+    if (ks_cron(REHASH_SLICE_US) && !evtimer_pending(rehash_ev, NULL))
         rehash_later();
     if (expire_step() && !evtimer_pending(expire_ev, NULL)) {
         struct timeval tv = {0, EXPIRE_FAST_MS * 1000};
