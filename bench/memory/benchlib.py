@@ -681,6 +681,7 @@ def compaction_figures(srv):
          "blocks_moved": pick(st, "blocks", "moved"),
          "arenas_released": pick(st, "arenas", "released"),
          "runs": float(st["runs"]) if "runs" in st else None,
+         "last_run_us": float(st["run_duration_us"]) if "run_duration_us" in st else None,
          "time_us": pick(st, "time", "us"),
          "max_step_us": pick(wall, "max", "step"),
          "max_step_cpu_us": pick(st, "max", "step", "cpu"),

@@ -34,8 +34,9 @@ p99 at its ~100th-worst request, so one multi-ms stall of the VM decides
 it (back-to-back idle runs gave p99s from 0.6 to 8 ms, for redis-server as
 for compactd, after the set was rewritten), and a median of nine such
 figures still flipped between runs of the same binary; the pooled p99 of
-nine rounds rests on ~100 K requests. Nine rounds by default. Also reported: max latency, the longest compaction step
-(COMPACT STATUS max_step_us; issue 12: none over 1 ms) in the quiet cycle and
+nine rounds rests on ~100 K requests. Nine rounds by default. Also
+reported: max latency, the longest compaction step (COMPACT STATUS
+max_step_us; issue 12: none over 1 ms) in the quiet cycle and
 under load, with the steps over 1 ms of wall time and of their own CPU time
 (long_steps, long_steps_cpu) out of all steps, and the price, bytes
 moved per byte returned to the OS: bytes compaction moved during the "during"
@@ -126,19 +127,6 @@ def wait_idle(srv, limit):
     return time.time() - t
 
 
-def runs_and_duration(srv):
-    """COMPACT STATUS's count of runs and the last run's duration in s."""
-    st = B.compact_status(srv)
-    return st.get("runs"), float(st.get("run_duration_us", 0)) / 1e6
-
-
-def timed_bench(srv, test, n, clients, keyspace):
-    """A bench() run and the wall-clock interval it took."""
-    t = time.time()
-    res = bench(srv.port, test, n, clients, keyspace)
-    return res, t, time.time()
-
-
 def main():
     binary, tag, log, emit = B.begin("latency")
     q = B.quick()
@@ -205,35 +193,37 @@ def main():
             for test in ("set", "get"):
                 fresh_set()
                 waited = wait_idle(srv, 60)
-                runs0, _ = runs_and_duration(srv)
-                idle, _, _ = timed_bench(srv, test, n, clients, keyspace)
-                runs1, _ = runs_and_duration(srv)
+                runs0 = B.compaction_figures(srv).get("runs", 0)
+                idle = bench(srv.port, test, n, clients, keyspace)
                 raw.append(dict(round=r, test=test, phase="idle", compact_running_frac=0.0,
-                                compact_runs=int(runs1 or 0) - int(runs0 or 0),
+                                compact_runs=int(B.compaction_figures(srv).get("runs", 0) - runs0),
                                 waited_s=round(waited, 2), rss=srv.rss(), **idle))
                 B.delete_keys(c, odd)
                 rss_before = srv.rss()
-                moved_before = B.compaction_figures(srv).get("bytes_moved", 0)
-                runs0, _ = runs_and_duration(srv)
+                fig0 = B.compaction_figures(srv)
                 t_async = time.time()
                 if compaction:
                     try:
                         B.admin_call(srv, "COMPACT", "ASYNC")
                     except B.RespError as e:   # e.g. one is already running
                         log("  COMPACT ASYNC: %s" % e)
-                during, t0, t1 = timed_bench(srv, test, n, clients, keyspace)
+                t0 = time.time()
+                during = bench(srv.port, test, n, clients, keyspace)
+                t1 = time.time()
                 rss_after = srv.rss()
                 waited = wait_idle(srv, 60)
-                runs1, dur = runs_and_duration(srv)
-                # the run started after t_async and lasted dur: its share of the
-                # benchmark's interval, at least (no poll runs during a measured run)
-                ran = int(runs1 or 0) - int(runs0 or 0)
+                fig1 = B.compaction_figures(srv)
+                # the run started after t_async and lasted last_run_us: its share of
+                # the benchmark's interval, at least (nothing polls during a measured run)
+                ran = int(fig1.get("runs", 0) - fig0.get("runs", 0))
+                dur = fig1.get("last_run_us", 0) / 1e6
                 frac = min(1.0, max(0.0, (t_async + dur - t0) / (t1 - t0))) if ran == 1 else float(ran > 1)
                 raw.append(dict(round=r, test=test, phase="during", compact_running_frac=round(frac, 3),
                                 compact_runs=ran,
                                 waited_s=round(waited, 2), rss=rss_after, rss_before=rss_before,
-                                rss_done=srv.rss(), moved=B.compaction_figures(srv).get(
-                                    "bytes_moved", 0) - moved_before, **during))
+                                rss_done=srv.rss(),
+                                moved=fig1.get("bytes_moved", 0) - fig0.get("bytes_moved", 0),
+                                **during))
                 log("  round %d %s: idle p99 %.3f ms, during p99 %.3f ms (compaction running %.0f%% "
                     "of the run; RSS %.0f -> %.0f MiB)" % (
                         r, test.upper(), idle["p99_latency_ms"], during["p99_latency_ms"], 100 * frac,
