@@ -11,11 +11,11 @@
  * budget is unlimited and the calls are 250 ms apart, so the outcome
  * depends on the sweep's floors and cursors alone: every expired entry
  * must be gone at the first call after its expiry, none before it, none
- * without a TTL. With KS_SWEEP_BUDGET_US
- * set (the daemon's 1 ms: KS_SWEEP_BUDGET_US=1000), each call's budget is
- * real time and the test only prints how late the bytes were freed, since
- * that depends on the machine: an ASan build beside other tests freed 64 %
- * within 2 s where a quiet Release build frees 100 %. Larger runs:
+ * without a TTL. With KS_SWEEP_BUDGET_US set (the daemon's 1 ms:
+ * KS_SWEEP_BUDGET_US=1000), each call's budget is real time and the test
+ * only prints how late the bytes were freed, since that depends on the
+ * machine: an ASan build beside other tests freed 64 % within 2 s where a
+ * quiet Release build frees 100 %. Larger runs:
  * KS_SWEEP_N=4000000 KS_SWEEP_BUDGET_US=1000 [KS_SWEEP_EFFORT=1..10]
  * ./unit_keyspace_test_expire_sweep.
  *
