@@ -515,7 +515,11 @@ struct alloc_compact_status {
     size_t last_mapped_before, last_mapped_after;
 };
 
+/* O(classes * bands + arenas): reclaimable and packable walk the size
+ * classes and the arena headers. For whether a run is under way, which a
+ * caller may ask on every tick, alloc_compact_running is O(1). */
 void alloc_compact_status(struct alloc_compact_status *st);
+bool alloc_compact_running(void);
 
 /* FOR TESTS ONLY: replaces the mover's microsecond clock (NULL restores
  * clock_mono_us, alloc/clock.h), so that budgets can be tested in units of

@@ -887,6 +887,11 @@ bool alloc_compact_step(uint64_t budget_us, alloc_evacuate_fn fn, void *ctx)
     return mv.running;
 }
 
+bool alloc_compact_running(void)
+{
+    return mv.running;
+}
+
 bool alloc_compact_releasing(void)
 {
     return !os_release_idle();

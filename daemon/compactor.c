@@ -218,9 +218,7 @@ void compactor_teardown(void)
 
 bool compactor_start(int cls, enum compact_trigger why)
 {
-    struct alloc_compact_status st;
-    ks_compact_status(&st);
-    if (active || st.running)
+    if (active || ks_compact_running())
         return false;
     start_run(cls, why);
     schedule_step(0);
@@ -229,9 +227,7 @@ bool compactor_start(int cls, enum compact_trigger why)
 
 void compactor_run_sync(int cls)
 {
-    struct alloc_compact_status st;
-    ks_compact_status(&st);
-    if (!active && !st.running)
+    if (!active && !ks_compact_running())
         start_run(cls, COMPACT_MANUAL_SYNC);
     if (step_ev != NULL)
         evtimer_del(step_ev);
@@ -241,11 +237,7 @@ void compactor_run_sync(int cls)
 
 void compactor_cron(void)
 {
-    if (active)
-        return;
-    struct alloc_compact_status st;
-    ks_compact_status(&st);
-    if (st.running)
+    if (active || ks_compact_running())   /* not ks_compact_status: it walks the arenas */
         return;
     int64_t now = server_now_ms();
     if (cfg.compact_interval > 0 && now - last_start_ms >= cfg.compact_interval * 1000) {
@@ -298,9 +290,7 @@ void compactor_stats(struct compactor_stats *st)
 
 bool compactor_abort(void)
 {
-    struct alloc_compact_status st;
-    ks_compact_status(&st);
-    if (!active && !st.running)
+    if (!active && !ks_compact_running())
         return false;
     if (step_ev != NULL)
         evtimer_del(step_ev);

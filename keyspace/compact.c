@@ -77,6 +77,11 @@ void ks_compact_status(struct alloc_compact_status *st)
     alloc_compact_status(st);
 }
 
+bool ks_compact_running(void)
+{
+    return alloc_compact_running();
+}
+
 bool ks_compact_wanted(const struct alloc_compact_opts *o)
 {
     return alloc_compact_wanted(o);

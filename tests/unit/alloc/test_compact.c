@@ -1261,6 +1261,7 @@ static void test_compact_abort(void **state)
     struct alloc_compact_status cs;
     alloc_compact_status(&cs);
     assert_true(cs.running);
+    assert_true(alloc_compact_running());
     assert_true(cs.arenas_planned > cs.arenas_done);
     /* something is slated now */
     struct alloc_arena_ref *refs = malloc(4096 * sizeof(*refs));
@@ -1280,6 +1281,7 @@ static void test_compact_abort(void **state)
     own_check_all();
     alloc_compact_status(&cs);
     assert_false(cs.running);
+    assert_false(alloc_compact_running());
     assert_int_equal(cs.runs_finished, 1);
     assert_false(alloc_compact_step(0, evacuate, NULL));
     n = alloc_arena_list(-1, refs, 4096);
