@@ -252,6 +252,7 @@ int alloc_setup(const struct alloc_options *opt)
     alloc_g.nlarge = alloc_g.large_mapped = alloc_g.large_usable = 0;
     alloc_g.live_bytes = 0;
     alloc_g.ready = true;
+    os_release_setup();
     A_VERIFY("after setup");
     return 0;
 }

@@ -271,9 +271,10 @@ void os_purge(void *p, size_t size);        /* MADV_DONTNEED; failure only leave
  * thread begins on what is queued (a step's end; wait and drain start it
  * too); idle: every queued call is done; wait: a step with budget left
  * waits for the thread rather than spin; drain waits until idle; pending
- * bytes: of queued unmaps, still mapped; stop drains and ends the thread
- * (teardown). */
+ * bytes: of queued unmaps, still mapped; setup starts the thread (at
+ * alloc_setup); stop drains and ends it (teardown). */
 void os_release(void *p, size_t size, bool unmap);
+void os_release_setup(void);
 bool os_release_room(void);
 void os_release_start(void);
 bool os_release_idle(void);

@@ -111,6 +111,10 @@ void os_purge(void *p, size_t size)
  * job is queued; mapped_now counts an unmap's bytes until it is done.
  * Without the option (or if the thread cannot start) the calls are made in
  * place, as they always were.
+ *
+ * alloc_setup starts the thread (os_release_setup), not the first step that
+ * queues a call: a process's first pthread_create maps the thread's stack
+ * and took 180-360 us here, which the first step of the first run paid.
  */
 #define OS_RELEASE_JOBS 8
 
@@ -169,6 +173,7 @@ static void *reclaimer(void *arg)
     return NULL;
 }
 
+/* Lazily, should alloc_setup's attempt (os_release_setup) have failed. */
 static bool reclaimer_on(void)
 {
     if (!alloc_g.opt.release_thread)
@@ -178,6 +183,11 @@ static bool reclaimer_on(void)
         rel.started = pthread_create(&rel_tid, NULL, reclaimer, NULL) == 0;
     }
     return rel.started;
+}
+
+void os_release_setup(void)
+{
+    (void)reclaimer_on();
 }
 
 bool os_release_room(void)
