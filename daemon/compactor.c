@@ -134,8 +134,12 @@ static void finish(void)
 static bool step(uint64_t budget_us)
 {
     ks_clock_update_to(server_now_ms());   /* expired entries are dropped by the clock */
+    /* The CPU clock is a system call, and the kernel may switch threads on
+     * its way back: read outside the wall interval, it cannot add a wait
+     * for the CPU to the step (wall time still holds what the OS ran
+     * instead during the step itself). */
+    uint64_t c0 = clock_thread_cpu_us();
     uint64_t t0 = clock_mono_us();
-    uint64_t c0 = clock_thread_cpu_us();   /* wall time also holds what the OS ran instead */
     bool more = ks_compact_step(budget_us);
     uint64_t took = clock_mono_us() - t0;
     uint64_t cpu = clock_thread_cpu_us() - c0;
