@@ -45,8 +45,15 @@ once the compaction has finished), next to compactd's own count (arenas
 released x arena size). Without compaction in the binary, "during" is the
 fragmented state with nothing compacting, and the output says so.
 
+STEP_TRACE=1 (root, perf installed) also records the run with perf
+(steptrace.py): each step's bounds from uprobes and, from cpu-clock samples,
+how much of a step over 1 ms the thread actually ran; the rest is time the
+vCPU did not run it. The target is then also judged on that. Sampling and
+probes cost time, so a traced run's p99 figures are not the headline ones.
+
 usage: bench/memory/latency.py [path/to/compactd]   (default build/daemon/compactd)
 env:   QUICK=1  ROUNDS=<n>  REQUESTS=<per run>  FRAG_MB=<n>  KEYSPACE=100000  CLIENTS=50
+       STEP_TRACE=1
 Raw runs go to bench/out/latency-<time>.csv, the table to latency-<time>.txt, one
 JSON line per run and one for the result to latency-<time>.jsonl (or $BENCH_JSONL).
 """
@@ -60,6 +67,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
+import steptrace  # noqa: E402
 
 SIZES = list(range(1, 100))
 KEYLEN = len(b"L:00:0000000")
@@ -147,6 +155,16 @@ def main():
         log("host: %s" % ("; ".join(monitors) + " -- its periodic stalls (see benchlib.host_monitors)"
                           " reach the p99 of idle and during runs alike" if monitors
                           else "no DAMON monitor on"))
+        trace = None
+        if os.environ.get("STEP_TRACE") and compaction:
+            why = steptrace.available()
+            if why:
+                log("step trace: not run (%s)" % why)
+            else:
+                trace = steptrace.StepTrace(binary, srv.pid, os.path.join(B.OUT, tag + "-steps.data"))
+                trace.start()
+                log("step trace: perf samples compactd's thread every %d us of its running time and "
+                    "marks each step (uprobes); its cost is in every figure below" % steptrace.PERIOD_US)
         c = srv.connect()
         if compaction:
             # Only the COMPACT ASYNC sent right before a "during" run compacts, so idle
@@ -230,6 +248,7 @@ def main():
                         B.mib(rss_before), B.mib(rss_after)))
         st = B.compaction_figures(srv)
         c.close()
+        traced = trace.finish(STEP_TARGET_US) if trace else None
     for x in raw:
         emit("run", **x)
     with open(os.path.join(B.OUT, tag + ".csv"), "w", newline="") as f:
@@ -294,6 +313,17 @@ def main():
             log("  under the benchmark's load: %d of %d steps over %d us of wall time, %d over %d us "
                 "of their own CPU" % (loaded["long_steps"], loaded["steps"], STEP_TARGET_US,
                                       loaded["long_steps_cpu"], STEP_TARGET_US))
+    if traced:
+        log("  traced (perf): %d steps, %d over %d us of wall time; of these, %d in which the thread "
+            "ran over %d us (samples x %d us); the others' excess is time their thread did not run "
+            "(a gap without a sample: the vCPU stopped, or another thread ran)" % (
+                traced["steps"], traced["over_wall"], STEP_TARGET_US, traced["ran_over"],
+                STEP_TARGET_US, traced["period_us"]))
+        for s in traced["long_steps"][:8]:
+            log("    step of %.0f us: %d samples (ran <= %d us), longest gap %.0f us" % (
+                s["wall_us"], s["samples"], s["samples"] * traced["period_us"], s["gap_us"]))
+        log("issue 12 target no compaction step over %d us, by the time the thread ran: %s (most %d us)"
+            % (STEP_TARGET_US, "MET" if traced["ran_over"] == 0 else "NOT met", traced["most_ran_us"]))
     log("price: %.1f MB moved during the measured cycles, RSS gave back %.1f MiB: %s bytes moved "
         "per byte returned to the OS; by compactd's count (whole run) %s" % (
             moved / 1e6, B.mib(fell), B.fx(moved / fell if fell else None),
@@ -304,7 +334,7 @@ def main():
          compaction=st, moved=moved, rss_returned=fell,
          moved_per_rss_returned=moved / fell if fell else None,
          step_target_us=STEP_TARGET_US, step_met=step <= STEP_TARGET_US if step is not None else None,
-         quiet=quiet, loaded_steps=loaded,
+         quiet=quiet, loaded_steps=loaded, step_trace=traced,
          p99_target=P99_TARGET,
          tests={t: dict(p99_ratio=ratio, p99_ratio_medians=mratio, met=ratio <= P99_TARGET, **{
              "%s_%s" % (ph, k): v for ph in med for k, v in med[ph].items()})

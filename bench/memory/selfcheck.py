@@ -101,6 +101,10 @@ def check_latency(ck, recs):
     ld = r.get("loaded_steps", {})
     ck(ld.get("steps", 0) > 0 and 0 <= ld.get("long_steps_cpu", -1) <= ld.get("steps", 0) and
        0 <= ld.get("long_steps", -1) <= ld["steps"], "latency: steps under load not counted")
+    tr = r.get("step_trace")
+    if tr:   # STEP_TRACE=1: the uprobes must have seen every step compactd counted
+        ck(tr["steps"] == r["compaction"].get("steps"), "latency: perf traced %s steps, compactd "
+           "counted %s" % (tr["steps"], r["compaction"].get("steps")))
     during = [x for x in by_kind(recs, "latency", "run") if x["phase"] == "during"]
     ck(any(x["compact_running_frac"] > 0 for x in during),
        "latency: no 'during' run overlapped a compaction")
