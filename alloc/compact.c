@@ -7,7 +7,8 @@
  * decides what a block means, through the evacuate callback (alloc.h). In
  * short (the essay above the mover's state below has the details):
  *   A run visits every (class, band) and, where the free slots add up to k
- *   whole arenas, slates the k sparsest (exact order: fewest live per slot),
+ *   whole arenas, slates the k sparsest (fewest live per slot; at most
+ *   PLAN_SCAN per plan, the pair planned again as they empty),
  *   which pins them: off the bucket lists, so neither the copies nor other
  *   allocations land there. It walks them with a slot cursor, sparsest
  *   first, handing each live block to the owner's evacuate callback, which
@@ -19,7 +20,8 @@
  *   OS at once (not retained), one system call per batch (unmapped, or for
  *   arenas above 1 MiB purged a slice at a time first), so that a step's
  *   work stays bounded whatever the arena size. Work is
- *   cut in batches (16 blocks or 64 KiB of slots, or one pair planned)
+ *   cut in batches (16 blocks or 64 KiB of slots, or one plan of at most
+ *   PLAN_SCAN arenas)
  *   with a clock read after each; a step runs batches until its budget is
  *   spent. Per (class, band) live counts (size_class.blive) make the
  *   trigger and "reclaimable" O(classes * bands) without walking arenas.
@@ -37,7 +39,9 @@
  * pair it computes k = floor(free slots / slots per arena): the number of
  * whole arenas the pair's free space adds up to, which is exactly how many
  * arenas can be emptied with every live block fitting in the others. It
- * slates the k sparsest arenas (fewest live blocks to move), which pins
+ * slates the k sparsest arenas (fewest live blocks to move; a plan looks at
+ * no more than PLAN_SCAN of them, and a pair with more is planned again
+ * when those are done), which pins
  * them: off the bucket lists, so neither the copies nor anybody else's
  * allocations land there, and kept mapped when they empty. Then it walks
  * them sparsest first, calling the owner for every live block; the copies
@@ -52,7 +56,9 @@
  * not yet started, or failing that the current one, and leaves the pair.
  * So the mover never maps an arena to make room (that would only shift
  * fragmentation), and once the pair's free space no longer adds up to a
- * whole arena it stops. A pair is planned once per run, a run converges,
+ * whole arena it stops. A pair's plans slate no more arenas in all than
+ * its first one counted, and it is planned again only after its last plan
+ * emptied an arena, so a run converges,
  * and a run started right after a finished one finds k = 0 everywhere
  * (unless blocks were freed meanwhile).
  *
@@ -72,14 +78,16 @@
  * and the last release before the run ends.
  *
  * Slated arenas are linked through bprev/bnext, which a pinned arena does
- * not use for buckets, so the plan needs no memory of its own (only the
- * sort that picks the k sparsest borrows a scratch array, with a fallback
- * to bucket order if malloc fails).
+ * not use for buckets, so the plan needs no memory of its own (the sort
+ * that picks the k sparsest uses PLAN_SCAN pointers on the stack).
  */
 static struct {
     bool running;
     bool awaits_calls;          /* past the last pair, only the reclaimer's calls are left */
     bool planned;               /* the pair under the cursor has been slated */
+    bool again;                 /* the next plan is the pair's next, not its first */
+    size_t pair_left;           /* arenas the pair's first plan counted and no plan slated yet */
+    uint64_t evacuated_at_plan; /* run.arenas_evacuated when the pair's last plan was made */
     bool in_callback;
     int filter;
     unsigned cls, band, cls_end;
@@ -327,55 +335,69 @@ static void slate(struct alloc_arena *a)
     plan_append(a);
 }
 
-/* Slates the k sparsest arenas of the pair under the cursor. Returns the
- * work done, in arenas looked at. */
+/* A plan reads the headers of at most this many arenas (the lowest
+ * buckets first) and slates at most as many. A header read is a cache and
+ * TLB miss, and on the VM this was measured on a cold one cost 3-12 us: one
+ * plan over a pair's 40 arenas carried a step past 1 ms, and a pair's
+ * arenas grow with the data. When a plan cut short runs dry, the pair is
+ * planned again (plan_again), up to the k its first plan counted, so a
+ * pair costs a run no more work than one plan of all k did. */
+#define PLAN_SCAN 16
+
+/* Slates the k sparsest arenas of the pair under the cursor; when its
+ * lowest buckets hold more than PLAN_SCAN, the sparsest of the first
+ * PLAN_SCAN. Returns the work done, in arenas looked at. */
 static size_t plan_pair(void)
 {
     unsigned ci = mv.cls, b = mv.band;
     struct band_lists *bl = &alloc_g.bl[ci][b];
     size_t k = pair_reclaimable(ci, b);
+    if (!mv.again)
+        mv.pair_left = k;
+    else if (k > mv.pair_left)
+        k = mv.pair_left;
+    mv.again = false;
     mv.planned_total -= mv.est[ci][b];
     mv.est[ci][b] = 0;
     mv.planned = true;
+    mv.evacuated_at_plan = mv.run.arenas_evacuated;
     if (k == 0)
         return 1;
-    /* candidates: the lowest buckets until they hold k arenas (pinned
-     * arenas are on no list and so never candidates) */
+    /* candidates: the lowest buckets until they hold k arenas, at most
+     * PLAN_SCAN of them (pinned arenas are on no list and so never
+     * candidates); buckets order them to within an eighth of an arena, the
+     * sort exactly */
+    struct alloc_arena *v[PLAN_SCAN];
     size_t m = 0;
-    unsigned last = 0;
-    for (unsigned q = 0; q < NB && m < k; q++) {
-        for (struct alloc_arena *a = bl->head[q]; a; a = a->bnext)
-            m++;
-        last = q;
-    }
+    for (unsigned q = 0; q < NB && m < k && m < PLAN_SCAN; q++)
+        for (struct alloc_arena *a = bl->head[q]; a && m < PLAN_SCAN; a = a->bnext)
+            v[m++] = a;
     if (m == 0)
         return 1;
-    struct alloc_arena **v = malloc(m * sizeof *v);
-    size_t n = 0;
-    if (v) {
-        for (unsigned q = 0; q <= last; q++)
-            for (struct alloc_arena *a = bl->head[q]; a; a = a->bnext)
-                v[n++] = a;
-        qsort(v, n, sizeof *v, arena_ptr_cmp);
-        if (n > k)
-            n = k;
-        for (size_t i = 0; i < n; i++)
-            slate(v[i]);
-        free(v);
-    } else {
-        /* no scratch: bucket order is sparsest to within an eighth */
-        for (unsigned q = 0; q <= last && n < k; q++)
-            while (bl->head[q] && n < k) {
-                slate(bl->head[q]);
-                n++;
-            }
-    }
+    qsort(v, m, sizeof *v, arena_ptr_cmp);
+    size_t n = m < k ? m : k;
+    for (size_t i = 0; i < n; i++)
+        slate(v[i]);
+    mv.pair_left -= n;
     mv.planned_total += n;
-    if (n > 0 && mv.touched_cls != ci) {
+    if (mv.touched_cls != ci) {
         mv.touched_cls = ci;
         COUNT(classes_touched, 1);
     }
     return m;
+}
+
+/* The plan ran dry (or gave its arenas back): plan the pair again if its
+ * first plan counted more arenas than the plans so far slated and the last
+ * one emptied an arena, so that a pair is never planned twice without
+ * progress in between. */
+static bool plan_again(void)
+{
+    if (mv.pair_left == 0 || mv.run.arenas_evacuated == mv.evacuated_at_plan)
+        return false;
+    mv.planned = false;
+    mv.again = true;
+    return true;
 }
 
 /* Free slots of the pair's arenas that are not slated. */
@@ -459,6 +481,7 @@ static void pair_drop_work(void)
     while (mv.plan)
         unplan_tail();
     mv.planned = false;
+    mv.again = false;
 }
 
 /* Gives back everything slated in the pair and moves the cursor on;
@@ -744,6 +767,7 @@ void alloc_compact_start(const struct alloc_compact_opts *o)
     class_range(o->cls, &mv.cls, &mv.cls_end);
     mv.band = 0;
     mv.planned = false;
+    mv.again = false;
     mv.pack = o->pack;
     mv.pack_tried = false;
     mv.touched_cls = ~0u;
@@ -819,7 +843,7 @@ static enum batch mover_batch(alloc_evacuate_fn fn, void *ctx)
         }
         if (!mv.cur) {
             units += 16;
-            if (!next_arena())
+            if (!next_arena() && !plan_again())
                 pair_evacuated();
             continue;
         }

@@ -538,6 +538,41 @@ static void fragment_one(size_t size, size_t arenas, unsigned band)
         own_free(id);
 }
 
+/* A pair whose free slots add up to far more arenas than one plan slates
+ * (PLAN_SCAN, 16): it is planned again as each plan empties its arenas,
+ * one batch per step with frees between the steps, and still ends with
+ * the arenas its live blocks need, every one it counted released. */
+static void test_compact_plans_again(void **state)
+{
+    (void)state;
+    setup_with(ALLOC_ARENA_MIN, 4);
+    const size_t AS = ALLOC_ARENA_MIN;
+    rng_state = 11;
+    fragment_one(64, 96, 0);   /* half of 96 arenas' slots free: k ~ 48 */
+    unsigned c = alloc_size_class(64);
+    size_t reclaim = alloc_compact_reclaimable((int)c);
+    assert_true(reclaim / AS >= 40);
+    alloc_compact_start(NULL);
+    size_t steps = 0;
+    while (alloc_compact_step(0, evacuate, NULL)) {
+        assert_true(alloc_verify());
+        if (++steps % 50 == 0) {   /* the owner frees meanwhile: k grows, the plans do not */
+            size_t id = rng() % own.n;
+            if (own.r[id].p)
+                own_free(id);
+        }
+        assert_true(steps < 1000000);
+    }
+    assert_true(alloc_verify());
+    own_check_all();
+    struct alloc_compact_status cs;
+    alloc_compact_status(&cs);
+    assert_int_equal(cs.arenas_done, cs.arenas_planned);
+    assert_int_equal(cs.arenas_evacuated, reclaim / AS);
+    assert_int_equal(cs.arenas_released, cs.arenas_evacuated);
+    assert_true(class_arenas((int)c) <= ideal_arenas((int)c) + 1);
+}
+
 static void test_compact_budget(void **state)
 {
     (void)state;
@@ -1440,6 +1475,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_move_basic, reset),
         cmocka_unit_test_teardown(test_compact_sync, reset),
+        cmocka_unit_test_teardown(test_compact_plans_again, reset),
         cmocka_unit_test_teardown(test_compact_wanted, reset),
         cmocka_unit_test_teardown(test_compact_wanted_per_class, reset),
         cmocka_unit_test_teardown(test_compact_class_filter, reset),
