@@ -1006,11 +1006,6 @@ uintptr_t mover_purge_end(const struct alloc_arena *a)
                                                                                        : 0;
 }
 
-bool mover_running(void)
-{
-    return mv.running;
-}
-
 /* The mover's state: the slated arenas are exactly the plan list and the
  * current arena, all of the pair under the cursor, pinned by the mover;
  * nothing is slated between runs; progress adds up. */

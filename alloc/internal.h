@@ -310,7 +310,6 @@ void *large_alloc(size_t size);             /* counts a failure and sets errno i
 /* compact.c: the mover. */
 void mover_reset(void);                     /* forgets every run (teardown) */
 size_t release_all(void);                   /* unmaps the release queue; returns arenas */
-bool mover_running(void);
 /* The end of the pages a's pack has still to purge (above its lowered bump
  * pointer, resident until then), or 0: for verify_pages. */
 uintptr_t mover_purge_end(const struct alloc_arena *a);

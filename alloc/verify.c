@@ -261,7 +261,7 @@ bool alloc_verify(void)
     CHECK(nrel == alloc_g.nreleasing &&
               (nrel > 0 || (alloc_g.rel_tail == NULL && alloc_g.rel_off == 0)),
           "releasing %zu counted %zu", alloc_g.nreleasing, nrel);
-    CHECK(mover_running() || nrel == 0, "arenas still releasing after the run");
+    CHECK(alloc_compact_running() || nrel == 0, "arenas still releasing after the run");
     if (!verify_numbers(total_arenas + nret + nrel))
         return false;
 
