@@ -50,16 +50,22 @@ class StepTrace:
 
     def start(self):
         self._remove_probes()
+        try:
+            self._record()
+        except BaseException:
+            self._remove_probes()
+            raise
+        return self
+
+    def _record(self):
         for spec in ("%s:entry=ks_compact_step" % GROUP, "%s:exit=ks_compact_step%%return" % GROUP):
             r = _perf("probe", "-q", "-x", self.binary, "-a", spec)
             if r.returncode != 0:
-                self._remove_probes()
                 raise RuntimeError("perf probe %s: %s" % (spec, r.stderr.decode()[-300:]))
         # perf names a return probe itself (exit__return here): take the names it lists
         listed = _perf("probe", "-l").stdout.decode()
         events = re.findall(r"^\s*(%s:\S+)" % GROUP, listed, re.M)
         if len(events) != 2:
-            self._remove_probes()
             raise RuntimeError("perf probe -l lists %s" % events)
         self.proc = subprocess.Popen(
             ["perf", "record", "-q", "-k", "CLOCK_MONOTONIC", "-e", "cpu-clock/period=%d/" %
@@ -69,8 +75,7 @@ class StepTrace:
         try:
             self.proc.wait(timeout=1)
         except subprocess.TimeoutExpired:
-            return self   # recording
-        self._remove_probes()
+            return   # recording
         raise RuntimeError("perf record: %s" % self.proc.stderr.read().decode()[-300:])
 
     def _remove_probes(self):
