@@ -432,7 +432,7 @@ void alloc_compact_abort(void);
  * the classes whose own mapped / live exceeds the ratio have together >=
  * min_reclaim reclaimable (a few classes full of holes among dense ones).
  * With o->pack it is the quiet owner's rule instead: alloc_compact_packable
- * at least ALLOC_PACK_MIN_BYTES and live_bytes / ALLOC_PACK_MIN_SHARE (O(arenas)).
+ * at least ALLOC_PACK_MIN_BYTES and live_bytes / ALLOC_PACK_MIN_SHARE.
  * o NULL means the defaults. Independent of whether a run is in progress.
  * O(classes * bands) over running counters, no walk: cheap enough for every
  * cron tick.
@@ -447,7 +447,8 @@ size_t alloc_compact_reclaimable(int cls);
 /* Resident bytes a packing run over class cls (all if < 0) could return to
  * the OS now: per (class, band) with a page or more of them, the free slots
  * below the bump pointers of its arenas, in whole pages; for all classes,
- * also the touched pages of the retained arenas. O(arenas). */
+ * also the touched pages of the retained arenas. O(classes * bands +
+ * arena-retain), running counters: cheap enough for every INFO. */
 size_t alloc_compact_packable(int cls);
 
 /* The quiet owner's trigger (alloc_compact_wanted with o->pack) fires when
@@ -515,9 +516,10 @@ struct alloc_compact_status {
     size_t last_mapped_before, last_mapped_after;
 };
 
-/* O(classes * bands + arenas): reclaimable and packable walk the size
- * classes and the arena headers. For whether a run is under way, which a
- * caller may ask on every tick, alloc_compact_running is O(1). */
+/* O(classes * bands + arena-retain) over running counters: no arena header
+ * is read but the retained ones and the few the mover holds. For whether a
+ * run is under way, which a caller may ask on every tick,
+ * alloc_compact_running is O(1). */
 void alloc_compact_status(struct alloc_compact_status *st);
 bool alloc_compact_running(void);
 

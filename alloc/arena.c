@@ -174,6 +174,7 @@ void arena_unlink_empty(struct size_class *c, struct alloc_arena *a, bool releas
         bucket_remove(bl, a);
     a->flags = 0;
     bl->narenas--;
+    c->bbumped[a->band] -= a->bumped;
     clist_unlink(&c->all, NULL, a);
     c->arenas--;
     alloc_g.narenas--;
@@ -259,6 +260,7 @@ struct alloc_arena *arena_new(unsigned ci, unsigned band)
     c->arenas++;
     alloc_g.narenas++;
     bl->narenas++;
+    c->bbumped[band] += a->bumped;   /* a dirty spare of its own keeps its bump pointer */
     bucket_push(bl, 0, a);
     return a;
 }
@@ -290,6 +292,7 @@ void *arena_take(struct size_class *c, struct alloc_arena *a, size_t size)
         idx = slot_index(a, (size_t)(p - a->slots));
     } else {
         idx = a->bumped++;
+        c->bbumped[a->band]++;
     }
     return arena_take_slot(c, a, idx, size);
 }

@@ -533,16 +533,22 @@ enum batch { BATCH_GO, BATCH_STOP, BATCH_DONE, BATCH_WAIT };
  * an operator, and either way there is no churn to serve.
  */
 
-/* Free slots below the bump pointers of the pair's arenas that are not
- * full and not pinned: what packing the pair returns, to within a page. */
+/* Free slots below the bump pointers of the pair's arenas that the mover
+ * has not pinned: what packing the pair returns, to within a page. From
+ * the pair's running sums, less the few arenas the mover holds (its plan
+ * and the one it works on, all in the pair under its cursor): no header
+ * of an arena it does not hold is read. */
 static size_t pair_packable(unsigned ci, unsigned b)
 {
-    const struct band_lists *bl = &alloc_g.bl[ci][b];
-    size_t slots = 0;
-    for (unsigned q = 0; q < NB; q++)
-        for (const struct alloc_arena *a = bl->head[q]; a; a = a->bnext)
-            slots += a->bumped - a->live;
-    return slots * alloc_g.cls[ci].size;
+    const struct size_class *c = &alloc_g.cls[ci];
+    size_t slots = c->bbumped[b] - c->blive[b];
+    if (mv.running && ci == mv.cls && b == mv.band) {
+        for (const struct alloc_arena *a = mv.plan; a; a = a->bnext)
+            slots -= a->bumped - a->live;
+        if (mv.cur)
+            slots -= mv.cur->bumped - mv.cur->live;
+    }
+    return slots * c->size;
 }
 
 /* pair_packable in whole pages: less than a page of holes is what packing
@@ -601,6 +607,7 @@ static size_t pack_settle(struct alloc_arena *t)
     mv.pg_to = touched_end(t, t->bumped);
     if (t->bumped > t->purged_top)
         t->purged_top = t->bumped;
+    alloc_g.cls[t->cls].bbumped[t->band] -= t->bumped - nb;
     t->bumped = nb;
     t->free_head = NULL;
     for (size_t i = nb; i > 0; words++) {

@@ -209,6 +209,10 @@ struct size_class {
                                    their sum): free and alloc update the one of
                                    their arena's band, so the mover has per-pair
                                    counts at no extra cost on those paths */
+    size_t bbumped[ALLOC_BANDS];  /* the bump pointers of a band's arenas summed:
+                                     bbumped - blive is the pair's free slots
+                                     below them, what packing returns, kept as
+                                     they move so that no status walks arenas */
     struct alloc_arena *all;
 };
 

@@ -162,7 +162,7 @@ bool alloc_verify(void)
         CHECK(layout_end(c, c->nslots, NULL) <= alloc_g.opt.arena_size, "class %u", ci);
         size_t narenas = 0, live = 0, req = 0;
         size_t per_band[ALLOC_BANDS] = {0}, pinned[ALLOC_BANDS] = {0};
-        size_t band_live[ALLOC_BANDS] = {0};
+        size_t band_live[ALLOC_BANDS] = {0}, band_bumped[ALLOC_BANDS] = {0};
         const struct alloc_arena *prev = NULL;
         for (const struct alloc_arena *a = c->all; a; a = a->cnext) {
             CHECK(a->cprev == prev, "class %u list links", ci);
@@ -173,6 +173,7 @@ bool alloc_verify(void)
             live += a->live;
             per_band[a->band]++;
             band_live[a->band] += a->live;
+            band_bumped[a->band] += a->bumped;
             pinned[a->band] += (a->flags & FLAG_BUSY) != 0;
             if (a->flags & FLAG_MOVER) {
                 CHECK(a->flags & FLAG_BUSY, "slated arena %p not pinned", (const void *)a);
@@ -203,6 +204,8 @@ bool alloc_verify(void)
             CHECK(bl->nonempty >> NB == 0, "class %u band %u mask", ci, b);
             CHECK(c->blive[b] == band_live[b], "class %u band %u live %zu counted %zu", ci, b,
                   c->blive[b], band_live[b]);
+            CHECK(c->bbumped[b] == band_bumped[b], "class %u band %u bumped %zu counted %zu", ci,
+                  b, c->bbumped[b], band_bumped[b]);
             CHECK(listed + pinned[b] == per_band[b] && bl->narenas == per_band[b],
                   "class %u band %u: %zu listed, %zu pinned, %u counted, %zu in class list", ci,
                   b, listed, pinned[b], bl->narenas, per_band[b]);

@@ -241,7 +241,7 @@ void compactor_run_sync(int cls)
 
 void compactor_cron(void)
 {
-    if (active || ks_compact_running())   /* not ks_compact_status: it walks the arenas */
+    if (active || ks_compact_running())   /* O(1); ks_compact_status sums every pair */
         return;
     int64_t now = server_now_ms();
     if (cfg.compact_interval > 0 && now - last_start_ms >= cfg.compact_interval * 1000) {

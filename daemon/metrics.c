@@ -2,8 +2,8 @@
  * metrics: the snapshot of every row of daemon/metrics.h's table, and of
  * alloc's and the keyspace's compaction rows after it. Each source is read
  * once per snapshot, so the rows of one reply agree with each other; the
- * cost is that of alloc_stats and ks_compact_status (a pass over the size
- * classes and the arena headers), as INFO always paid.
+ * cost is that of alloc_stats and ks_compact_status, a pass over the size
+ * classes' running counters (no arena header is read).
  */
 #include "daemon/metrics.h"
 

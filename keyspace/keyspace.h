@@ -355,7 +355,7 @@ struct alloc_compact_opts;
 struct alloc_compact_status;
 void ks_compact_start(const struct alloc_compact_opts *o);
 bool ks_compact_step(uint64_t budget_us);
-void ks_compact_status(struct alloc_compact_status *st);   /* O(arenas) */
+void ks_compact_status(struct alloc_compact_status *st);   /* O(classes * bands) */
 bool ks_compact_running(void);                             /* O(1) */
 /* The automatic trigger (alloc_compact_wanted) and COMPACT ABORT. */
 bool ks_compact_wanted(const struct alloc_compact_opts *o);
