@@ -34,7 +34,11 @@ p99 at its ~100th-worst request, so one multi-ms stall of the VM decides
 it (back-to-back idle runs gave p99s from 0.6 to 8 ms, for redis-server as
 for compactd, after the set was rewritten), and a median of nine such
 figures still flipped between runs of the same binary; the pooled p99 of
-nine rounds rests on ~100 K requests. Nine rounds by default. Also
+nine rounds rests on ~100 K requests. Nine rounds by default. As a
+control, the idle rounds are also split in two (even rounds, odd rounds)
+and the two halves' pooled p99s compared: how far apart the machine puts
+two measurements of the same idle server, the noise the ratio above
+carries (a half has half the requests, so the control errs wide). Also
 reported: max latency, the longest compaction step (COMPACT STATUS
 max_step_us; issue 12: none over 1 ms) in the quiet cycle and
 under load, with the steps over 1 ms of wall time and of their own CPU time
@@ -270,6 +274,10 @@ def main():
             med[ph]["worst_max"] = max(x["max_latency_ms"] for x in xs)
             med[ph]["pooled_p99_ms"] = pooled_percentile(xs, 99)
             med[ph]["requests"] = sum(x["requests"] for x in xs)
+            # the control: the same phase's rounds split in two, even and odd
+            halves = [[x for x in xs if x["round"] % 2 == k] for k in (0, 1)]
+            med[ph]["halves_p99_ms"] = ([pooled_percentile(h, 99) for h in halves]
+                                        if all(halves) else None)
         ratio = med["during"]["pooled_p99_ms"] / med["idle"]["pooled_p99_ms"]
         mratio = med["during"]["p99_latency_ms"] / med["idle"]["p99_latency_ms"]
         verdicts.append((test, ratio, mratio, med))
@@ -301,6 +309,11 @@ def main():
             "between the medians of the rounds' p99s)%s" % (
                 P99_TARGET, test.upper(), "MET" if ratio <= P99_TARGET else "NOT met", ratio,
                 mratio, "" if compaction else " -- not meaningful: no compaction ran"))
+        h = med["idle"]["halves_p99_ms"]
+        if h:
+            log("  control, %s: the idle rounds alone, even and odd apart, p99 %.3f and %.3f ms, "
+                "%.2f x apart with nothing compacting (each half has half the requests, so it "
+                "spreads more than the whole)" % (test.upper(), h[0], h[1], max(h) / min(h)))
     if step is not None:
         cpu = st.get("max_step_cpu_us")
         log("issue 12 target no compaction step over %d us: %s (longest %.0f us, over the whole run%s)"
