@@ -96,6 +96,8 @@ def check_latency(ck, recs):
         x = r["tests"].get(t, {})
         ck(x.get("idle_p99_latency_ms", 0) > 0 and x.get("during_p99_latency_ms", 0) > 0,
            "latency %s: no p99" % t)
+        h = x.get("idle_halves_p99_ms") or []
+        ck(len(h) == 2 and min(h) > 0, "latency %s: no control (idle halves' p99s)" % t)
     ck("max_step_us" in r["compaction"], "latency: longest step not read")
     ck(r.get("quiet", {}).get("steps", 0) > 0, "latency: the quiet cycle ran no step")
     ld = r.get("loaded_steps", {})
